@@ -1,0 +1,28 @@
+"""Import TensorFlow without its C++ start-up chatter on stderr (CLI use only).
+
+TensorFlow 2.21 prints absl/oneDNN INFO lines while it loads, whatever TF_CPP_MIN_LOG_LEVEL
+says. The CLI imports it once here with file descriptor 2 pointed at /dev/null; a failing
+import still raises its Python exception.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def import_tensorflow_quietly() -> None:
+    if "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow  # noqa: F401
+        import keras  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

@@ -1,0 +1,162 @@
+"""The `cnntune` command line: thin commands over the Python API.
+
+The only module that prints for humans or exits. Heavy imports happen inside commands, so
+`cnntune --help` and `cnntune space validate` answer at once.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import __version__
+from .errors import CnntuneError
+from .stores import DEFAULT_STORAGE, DEFAULT_TRACKING_URI
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+class _Group(click.Group):
+    """Turns cnntune's own errors into one line on stderr and the right exit code."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except CnntuneError as exc:
+            _fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("\ninterrupted: finished trials are saved; run the same command again "
+                       "to resume the study", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=_Group, context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="cnntune")
+def cli():
+    """Hyperparameter and architecture search for Keras CNNs.
+
+    \b
+    Start with:   cnntune search                 (digits, search_spaces/default.yaml)
+    Then look:    mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db
+    """
+
+
+# ----------------------------------------------------------------------------------- space
+
+
+@cli.group(context_settings=CONTEXT)
+def space():
+    """Check and inspect search-space files (no TensorFlow needed)."""
+
+
+@space.command("validate")
+@click.argument("files", nargs=-1, required=True)
+def space_validate(files):
+    """Validate one or more search-space files; exit 2 on the first invalid one."""
+    from .space import load_space
+
+    for f in files:
+        sp = load_space(f)
+        click.echo(f"ok: {f} ({len(sp.params)} params, objective {sp.training.objective}, "
+                   f"{sp.search.sampler}/{sp.search.pruner})")
+
+
+@space.command("show")
+@click.argument("file")
+def space_show(file):
+    """Show the params of a space, in sampling order, with their conditions and settings."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .space import load_space
+
+    sp = load_space(file)
+    console = Console()
+    table = Table(title=f"{sp.name}: {sp.spec.description or sp.source}", title_justify="left")
+    for col in ("param", "values", "only when"):
+        table.add_column(col)
+    for row in sp.describe():
+        table.add_row(*row)
+    console.print(table)
+    d, t, s = sp.data, sp.training, sp.search
+    console.print(f"data: {d.source or 'digits'}{' ' + d.path if d.path else ''} "
+                  f"(val {d.val_fraction}, test {d.test_fraction})")
+    console.print(f"training: {t.epochs} epochs, patience {t.patience}, objective "
+                  f"{t.objective} ({sp.direction}), seed {t.seed}")
+    console.print(f"search: {s.engine} {s.sampler} sampler, {s.pruner} pruner, {s.trials} trials"
+                  + (f", timeout {s.timeout:g}s" if s.timeout else ""))
+
+
+@space.command("list")
+def space_list():
+    """List the shipped search spaces."""
+    from .space import list_shipped, load_space, shipped_spaces_dir
+
+    for name in list_shipped():
+        sp = load_space(shipped_spaces_dir() / f"{name}.yaml")
+        click.echo(f"{name:12s} {sp.spec.description}")
+
+
+# ----------------------------------------------------------------------------------- search
+
+
+def store_options(f):
+    f = click.option("--tracking-uri", default=DEFAULT_TRACKING_URI, show_default=True,
+                     help="MLflow tracking URI (a server URL or a database).")(f)
+    f = click.option("--storage", default=DEFAULT_STORAGE, show_default=True,
+                     help="Optuna storage URL holding the studies.")(f)
+    return f
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--space", "space_file", default="default", show_default=True,
+              help="Search-space YAML file, or a shipped space name (see `cnntune space list`).")
+@click.option("--data", default=None,
+              help="digits, an .npz file (x, y) or an image folder; overrides the space's data.")
+@click.option("--study", default=None, help="Study name; an existing name is resumed. "
+              "[default: <space name>-<data name>]")
+@store_options
+@click.option("--trials", type=int, default=None, help="Trials to run now [default: the space's].")
+@click.option("--timeout", type=float, default=None, help="Stop starting trials after SECONDS.")
+@click.option("--seed", type=int, default=None, help="Sampler and weight-init seed.")
+@click.option("--sampler", type=click.Choice(["tpe", "random", "grid", "cmaes", "qmc"]),
+              default=None, help="[default: the space's]")
+@click.option("--pruner", type=click.Choice(["none", "median", "hyperband", "asha"]),
+              default=None, help="[default: the space's]")
+@click.option("--epochs", type=int, default=None, help="Max epochs per trial [default: the space's].")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the final summary.")
+def search(space_file, data, study, storage, tracking_uri, trials, timeout, seed, sampler, pruner,
+           epochs, quiet):
+    """Search a space: train one CNN per trial, track every trial in MLflow."""
+    from rich.console import Console
+
+    from ._quiet import import_tensorflow_quietly
+    from .progress import Progress
+    from .study import search as run_search
+
+    console = Console(soft_wrap=True)
+    progress = Progress(console, quiet=quiet)
+    def on_event(kind: str, payload: dict) -> None:
+        if kind == "study_start":  # inputs are valid: now load TensorFlow, without its chatter
+            import_tensorflow_quietly()
+        progress(kind, payload)
+
+    with progress:
+        result = run_search(space_file, data=data, study=study, storage=storage,
+                            tracking_uri=tracking_uri, trials=trials, timeout=timeout, seed=seed,
+                            sampler=sampler, pruner=pruner, epochs=epochs, on_event=on_event)
+    progress.summary(result)
+
+
+def main():
+    cli(prog_name="cnntune")
+
+
+if __name__ == "__main__":
+    main()

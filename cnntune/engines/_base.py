@@ -1,0 +1,60 @@
+"""The engine contract.
+
+An engine owns a study: a named, persistent set of trials in some storage. ``open()`` creates
+the study or loads it when it exists (resume). ``run(evaluate, ...)`` asks the sampler for params,
+hands each ``Sample`` to ``evaluate`` (which trains and scores a model) and records the returned
+``Outcome``. A sample's ``params`` hold exactly the params active in that trial: a conditional
+param appears only when its ``when`` holds. ``sample.report(epoch, value)`` feeds the pruner and
+returns True when the trial should stop. A FAIL outcome never ends the search; any exception
+raised by ``evaluate`` does (after the engine has marked that trial failed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+
+@dataclass
+class Sample:
+    number: int
+    params: dict[str, Any]
+    report: Callable[[int, float], bool]
+    set_attr: Callable[[str, Any], None]
+
+
+@dataclass
+class Outcome:
+    state: str  # COMPLETE | PRUNED | FAIL
+    value: float | None = None
+    error: str | None = None
+
+
+@dataclass
+class TrialRecord:
+    number: int
+    state: str  # COMPLETE | PRUNED | FAIL | RUNNING | WAITING
+    value: float | None
+    params: dict[str, Any]
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StudyInfo:
+    name: str
+    created: bool  # False when an existing study was loaded (resume)
+    n_trials: int  # trials already in the study when it was opened
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+class Engine(Protocol):
+    def open(self) -> StudyInfo: ...
+
+    def set_study_attr(self, key: str, value: Any) -> None: ...
+
+    def run(self, evaluate: Callable[[Sample], Outcome], *, n_trials: int | None,
+            timeout: float | None) -> None: ...
+
+    def trials(self) -> list[TrialRecord]: ...
+
+    def best(self) -> TrialRecord | None: ...

@@ -1,0 +1,46 @@
+"""The error taxonomy. What kind of error it is decides what happens next.
+
+* ``ConfigError`` (and its children) - bad input from the user: a search-space file, a data
+  path, a CLI option. Raised before anything is written; the CLI prints one line and exits 2.
+* ``TrialFailed`` - one trial could not finish (NaN loss, a model that cannot be built for this
+  input). The trial is marked FAIL and the study goes on.
+* ``CnntuneError`` - anything else cnntune reports on purpose; exit 1.
+
+Every message is one line that says what was wrong, where, and how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class CnntuneError(Exception):
+    """Base class for errors cnntune raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(CnntuneError):
+    """Bad user input found before any work started."""
+
+    exit_code = 2
+
+
+class SpaceError(ConfigError):
+    """A search-space file is missing, malformed or inconsistent."""
+
+
+class DataError(ConfigError):
+    """A data source is missing, malformed or unusable."""
+
+
+class StorageError(CnntuneError):
+    """A study storage or tracking store cannot be used."""
+
+    exit_code = 2
+
+
+class TrialFailed(CnntuneError):
+    """A single trial failed; the study continues with the next one."""
+
+
+class TrialPruned(CnntuneError):
+    """A single trial was stopped early by the pruner."""

@@ -1,0 +1,100 @@
+"""The knobs a trial understands: their names, defaults and allowed values.
+
+This is the vocabulary shared by search-space files (which may search any knob) and the model
+builder and trainer (which read every knob, falling back to the default). It is pure Python so
+that `cnntune space validate` can reject a misspelt knob or an impossible choice without
+importing TensorFlow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Knob:
+    name: str
+    default: Any
+    kind: type  # int, float, str or bool: the type a value must have
+    help: str
+    choices: tuple | None = None  # allowed values for string knobs
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def check(self, value: Any) -> str | None:
+        """Return why ``value`` is not allowed for this knob, or None when it is."""
+        if self.kind is bool:
+            if not isinstance(value, bool):
+                return f"must be true or false, got {value!r}"
+            return None
+        if self.kind is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                return f"must be an integer, got {value!r}"
+        elif self.kind is float:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                return f"must be a number, got {value!r}"
+        elif self.kind is str:
+            if not isinstance(value, str):
+                return f"must be one of {', '.join(self.choices or ())}, got {value!r}"
+        if self.choices is not None and value not in self.choices:
+            return f"must be one of {', '.join(map(str, self.choices))}, got {value!r}"
+        if self.minimum is not None and value < self.minimum:
+            return f"must be >= {self.minimum}, got {value!r}"
+        if self.maximum is not None and value > self.maximum:
+            return f"must be <= {self.maximum}, got {value!r}"
+        return None
+
+
+ACTIVATIONS = ("relu", "elu", "gelu", "swish", "selu", "tanh", "leaky_relu")
+POOLINGS = ("max", "average", "none")
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam")
+FLIPS = ("none", "horizontal", "vertical", "horizontal_and_vertical")
+FAMILIES = ("plain",)
+
+_KNOBS = [
+    Knob("family", "plain", str, "architecture family", choices=FAMILIES),
+    # architecture
+    Knob("n_blocks", 2, int, "number of conv blocks (depth)", minimum=1, maximum=12),
+    Knob("convs_per_block", 1, int, "conv layers in each block", minimum=1, maximum=6),
+    Knob("filters", 32, int, "filters of the first block", minimum=1, maximum=4096),
+    Knob("filters_growth", 2.0, float, "filters multiply by this per block", minimum=0.25,
+         maximum=4.0),
+    Knob("kernel_size", 3, int, "conv kernel size", minimum=1, maximum=15),
+    Knob("pooling", "max", str, "pooling after each block", choices=POOLINGS),
+    Knob("activation", "relu", str, "activation function", choices=ACTIVATIONS),
+    Knob("batch_norm", True, bool, "batch normalisation after each conv"),
+    Knob("dropout", 0.25, float, "dropout before the dense head and the classifier",
+         minimum=0.0, maximum=0.95),
+    Knob("l2", 0.0, float, "L2 weight decay on conv and dense kernels", minimum=0.0, maximum=1.0),
+    Knob("dense_units", 64, int, "units of the dense head (0: no dense layer)", minimum=0,
+         maximum=16384),
+    # training
+    Knob("optimizer", "adam", str, "optimizer", choices=OPTIMIZERS),
+    Knob("learning_rate", 1e-3, float, "initial learning rate", minimum=0.0),
+    Knob("momentum", 0.9, float, "momentum (sgd, rmsprop)", minimum=0.0, maximum=1.0),
+    Knob("weight_decay", 1e-4, float, "decoupled weight decay (adamw)", minimum=0.0),
+    Knob("batch_size", 32, int, "training batch size", minimum=1, maximum=65536),
+    # augmentation (inside the model, active only in training)
+    Knob("aug_flip", "none", str, "random flips", choices=FLIPS),
+    Knob("aug_rotation", 0.0, float, "random rotation, as a fraction of a full turn",
+         minimum=0.0, maximum=1.0),
+    Knob("aug_translation", 0.0, float, "random translation, as a fraction of height/width",
+         minimum=0.0, maximum=1.0),
+    Knob("aug_zoom", 0.0, float, "random zoom, as a fraction", minimum=0.0, maximum=1.0),
+    Knob("aug_contrast", 0.0, float, "random contrast factor", minimum=0.0, maximum=1.0),
+]
+
+KNOBS: dict[str, Knob] = {k.name: k for k in _KNOBS}
+
+
+def defaults() -> dict[str, Any]:
+    """Every knob's default value."""
+    return {k.name: k.default for k in _KNOBS}
+
+
+def resolve(params: dict[str, Any]) -> dict[str, Any]:
+    """The full knob settings of a trial: the defaults, overridden by the sampled params."""
+    merged = defaults()
+    merged.update(params)
+    return merged

@@ -1,0 +1,420 @@
+"""Search-space files: YAML -> a validated SearchSpace.
+
+Pure Python (pydantic + PyYAML): no TensorFlow, no Optuna, so validating a space is instant.
+
+A space file has the searched ``params`` and the settings that are not searched::
+
+    name: default
+    data:     {source: digits, val_fraction: 0.15, test_fraction: 0.2}
+    training: {epochs: 20, patience: 4, objective: val_accuracy, seed: 0}
+    search:   {engine: optuna, sampler: tpe, pruner: median, trials: 20, timeout: null}
+    params:
+      n_blocks:      {type: int, low: 1, high: 3}
+      learning_rate: {type: float, low: 1.0e-4, high: 1.0e-2, log: true}
+      optimizer:     {type: categorical, choices: [adam, sgd]}
+      momentum:      {type: float, low: 0.0, high: 0.95, when: {optimizer: sgd}}
+      batch_norm:    {type: bool}
+      dense_units:   128            # shorthand for {type: fixed, value: 128}
+      activation:    [relu, gelu]   # shorthand for {type: categorical, choices: [...]}
+
+Every error is a ``SpaceError`` whose one-line message names the file, the key and the fix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import SpaceError
+from .knobs import KNOBS
+
+Scalar = Union[bool, int, float, str, None]
+Condition = dict[str, Union[Scalar, list[Scalar]]]
+
+SAMPLERS = ("tpe", "random", "grid", "cmaes", "qmc")
+PRUNERS = ("none", "median", "hyperband", "asha")
+ENGINES = ("optuna",)
+OBJECTIVES = {"val_accuracy": "maximize", "val_loss": "minimize"}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Param(_Strict):
+    when: Condition | None = None
+
+
+class IntParam(_Param):
+    type: Literal["int"]
+    low: int
+    high: int
+    step: int = 1
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _check(self):
+        _check_range(self.low, self.high, self.log, self.step)
+        if self.log and self.step != 1:
+            raise ValueError("log and step cannot be combined; drop one of them")
+        return self
+
+    def grid(self) -> list:
+        return list(range(self.low, self.high + 1, self.step))
+
+
+class FloatParam(_Param):
+    type: Literal["float"]
+    low: float
+    high: float
+    step: float | None = None
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _check(self):
+        _check_range(self.low, self.high, self.log, self.step)
+        if self.log and self.step is not None:
+            raise ValueError("log and step cannot be combined; drop one of them")
+        return self
+
+    def grid(self) -> list:
+        if self.step is None:
+            raise ValueError("the grid sampler needs a 'step' on every float param; add one")
+        n = int(math.floor((self.high - self.low) / self.step + 1e-9))
+        return [round(self.low + i * self.step, 12) for i in range(n + 1)]
+
+
+class CategoricalParam(_Param):
+    type: Literal["categorical"]
+    choices: list[Scalar]
+
+    @model_validator(mode="after")
+    def _check(self):
+        if not self.choices:
+            raise ValueError("choices is empty; list at least one value")
+        keys = [repr(c) for c in self.choices]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"choices has duplicates: {self.choices}; list each value once")
+        return self
+
+    def grid(self) -> list:
+        return list(self.choices)
+
+
+class BoolParam(_Param):
+    type: Literal["bool"]
+
+    def grid(self) -> list:
+        return [False, True]
+
+
+class FixedParam(_Param):
+    type: Literal["fixed"]
+    value: Scalar
+
+    def grid(self) -> list:
+        return [self.value]
+
+
+Param = Annotated[
+    Union[IntParam, FloatParam, CategoricalParam, BoolParam, FixedParam],
+    Field(discriminator="type"),
+]
+
+
+def _check_range(low, high, log, step) -> None:
+    if not low < high:
+        raise ValueError(f"low must be < high, got low={low} high={high}; swap or widen them")
+    if log and low <= 0:
+        raise ValueError(f"log scale needs low > 0, got low={low}; use a positive low")
+    if step is not None and not 0 < step <= high - low:
+        raise ValueError(f"step must be > 0 and <= high - low, got step={step}")
+
+
+class DataSettings(_Strict):
+    source: Literal["digits", "npz", "folder"] | None = None
+    path: str | None = None
+    image_size: tuple[int, int] | None = None
+    color_mode: Literal["grayscale", "rgb"] | None = None
+    val_fraction: float = Field(0.15, gt=0, lt=0.5)
+    test_fraction: float = Field(0.2, gt=0, lt=0.5)
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.source in ("npz", "folder") and not self.path:
+            raise ValueError(f"source '{self.source}' needs a path; add data.path")
+        return self
+
+
+class TrainingSettings(_Strict):
+    epochs: int = Field(20, ge=1, le=10000)
+    patience: int = Field(4, ge=1)
+    objective: Literal["val_accuracy", "val_loss"] = "val_accuracy"
+    seed: int = 0
+
+
+class SearchSettings(_Strict):
+    engine: Literal[ENGINES] = "optuna"  # type: ignore[valid-type]
+    sampler: Literal[SAMPLERS] = "tpe"  # type: ignore[valid-type]
+    pruner: Literal[PRUNERS] = "median"  # type: ignore[valid-type]
+    trials: int = Field(20, ge=1)
+    timeout: float | None = Field(None, gt=0)
+
+
+class SpaceFile(_Strict):
+    name: str = Field("space", pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    data: DataSettings = DataSettings()
+    training: TrainingSettings = TrainingSettings()
+    search: SearchSettings = SearchSettings()
+    params: dict[str, Param]
+
+
+class SearchSpace:
+    """A validated search space: the params in sampling order plus the fixed settings."""
+
+    def __init__(self, spec: SpaceFile, source: str, text: str, base_dir: Path):
+        self.spec = spec
+        self.source = source  # the file name, used in messages
+        self.text = text  # the file as written, logged with the study
+        self.base_dir = base_dir  # relative data paths resolve against the file's folder
+        self.params: dict[str, Any] = spec.params
+        self.order: list[str] = _sampling_order(spec.params, source)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def data(self) -> DataSettings:
+        return self.spec.data
+
+    @property
+    def training(self) -> TrainingSettings:
+        return self.spec.training
+
+    @property
+    def search(self) -> SearchSettings:
+        return self.spec.search
+
+    @property
+    def direction(self) -> str:
+        return OBJECTIVES[self.training.objective]
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()[:12]
+
+    def is_active(self, name: str, values: dict[str, Any]) -> bool:
+        """Whether param ``name`` applies, given the values sampled so far (in sampling order)."""
+        when = self.params[name].when
+        if not when:
+            return True
+        for parent, wanted in when.items():
+            if parent not in values:  # the parent itself is inactive
+                return False
+            allowed = wanted if isinstance(wanted, list) else [wanted]
+            if values[parent] not in allowed:
+                return False
+        return True
+
+    def grid(self) -> dict[str, list]:
+        """Every param's finite list of values, for the grid sampler."""
+        out = {}
+        for name in self.order:
+            try:
+                out[name] = self.params[name].grid()
+            except ValueError as exc:
+                raise SpaceError(f"space '{self.source}', param '{name}': {exc}") from None
+        return out
+
+    def describe(self) -> list[tuple[str, str, str]]:
+        """(name, domain, condition) rows for `cnntune space show`."""
+        rows = []
+        for name in self.order:
+            p = self.params[name]
+            if isinstance(p, IntParam | FloatParam):
+                dom = f"{p.type} [{p.low}, {p.high}]"
+                if p.log:
+                    dom += " log"
+                if p.step not in (None, 1) or (isinstance(p, FloatParam) and p.step):
+                    dom += f" step {p.step}"
+            elif isinstance(p, CategoricalParam):
+                dom = "one of " + ", ".join(map(str, p.choices))
+            elif isinstance(p, BoolParam):
+                dom = "true / false"
+            else:
+                dom = f"fixed {p.value}"
+            cond = " and ".join(f"{k} in {', '.join(map(str, v))}" if isinstance(v, list)
+                                  else f"{k} = {v}"
+                                for k, v in (p.when or {}).items())
+            rows.append((name, dom, cond))
+        return rows
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def resolve_space_path(space: str | Path) -> Path:
+    """A path as given, or the name of a shipped space (``default`` -> search_spaces/default.yaml)."""
+    path = Path(space)
+    if path.exists():
+        return path
+    if path.suffix == "" and path.parent == Path("."):
+        shipped = shipped_spaces_dir() / f"{path.name}.yaml"
+        if shipped.exists():
+            return shipped
+    return path
+
+
+def shipped_spaces_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "search_spaces"
+
+
+def load_space(space: str | Path) -> SearchSpace:
+    """Read and validate a search-space file. Raises SpaceError with a one-line message."""
+    path = resolve_space_path(space)
+    src = str(space)
+    if not path.exists():
+        raise SpaceError(f"space '{src}': file not found; give the path of a YAML file "
+                         f"or a shipped space name ({', '.join(list_shipped())})")
+    if path.is_dir():
+        raise SpaceError(f"space '{src}': is a folder, not a file; give a YAML file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpaceError(f"space '{src}': cannot be read ({exc}); check the file") from None
+    return parse_space(text, source=path.name, base_dir=path.resolve().parent)
+
+
+def parse_space(text: str, source: str = "<string>", base_dir: Path | None = None) -> SearchSpace:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise SpaceError(f"space '{source}': malformed YAML at {where}: {problem}; "
+                         "fix the syntax") from None
+    if not isinstance(raw, dict):
+        raise SpaceError(f"space '{source}': expected a mapping with a 'params' key at the top, "
+                         f"got {type(raw).__name__}; see search_spaces/default.yaml")
+    if isinstance(raw.get("params"), dict):
+        raw = dict(raw)
+        raw["params"] = {k: _expand_shorthand(v) for k, v in raw["params"].items()}
+    try:
+        spec = SpaceFile.model_validate(raw)
+    except ValidationError as exc:
+        raise SpaceError(_format_validation_error(exc, source)) from None
+    _check_against_knobs(spec, source)
+    return SearchSpace(spec, source, text, base_dir or Path.cwd())
+
+
+def list_shipped() -> list[str]:
+    d = shipped_spaces_dir()
+    return sorted(p.stem for p in d.glob("*.yaml")) if d.is_dir() else []
+
+
+def _expand_shorthand(value: Any) -> Any:
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, list):
+        return {"type": "categorical", "choices": value}
+    return {"type": "fixed", "value": value}
+
+
+def _format_validation_error(exc: ValidationError, source: str) -> str:
+    err = exc.errors()[0]
+    loc = [str(p) for p in err["loc"]]
+    kind = err["type"]
+    # drop the discriminator tag pydantic puts in the location: params.lr.float.low -> params.lr.low
+    if len(loc) >= 3 and loc[0] == "params" and loc[2] in ("int", "float", "categorical", "bool",
+                                                              "fixed"):
+        loc = loc[:2] + loc[3:]
+    if loc and loc[0] == "params" and len(loc) >= 2:
+        where = f"param '{loc[1]}'" + (f", key '{'.'.join(loc[2:])}'" if len(loc) > 2 else "")
+    else:
+        where = f"key '{'.'.join(loc)}'" if loc else "top level"
+    if kind == "extra_forbidden":
+        msg = f"unknown key '{loc[-1]}'; remove it or check its spelling"
+        where = where.rsplit(", key", 1)[0] if "param" in where else \
+            (f"section '{'.'.join(loc[:-1])}'" if len(loc) > 1 else "top level")
+    elif kind == "missing":
+        msg = f"missing required key '{loc[-1]}'; add it"
+        where = where.rsplit(", key", 1)[0] if "param" in where else "top level"
+    elif kind == "union_tag_invalid" or kind == "union_tag_not_found":
+        msg = ("'type' must be one of int, float, categorical, bool, fixed, got "
+               f"{err.get('input', {}).get('type')!r}" if isinstance(err.get("input"), dict)
+               else "expected a mapping with a 'type' key")
+    elif kind == "value_error":
+        msg = str(err["ctx"]["error"]) if "ctx" in err else err["msg"]
+    else:
+        msg = f"{err['msg'].rstrip('.')}, got {err.get('input')!r}"
+    return f"space '{source}', {where}: {msg}"
+
+
+def _check_against_knobs(spec: SpaceFile, source: str) -> None:
+    known = ", ".join(sorted(KNOBS))
+    for name, p in spec.params.items():
+        knob = KNOBS.get(name)
+        if knob is None:
+            raise SpaceError(f"space '{source}', param '{name}': unknown knob; "
+                             f"use one of: {known}")
+        if isinstance(p, IntParam | FloatParam):
+            if knob.kind in (str, bool):
+                raise SpaceError(f"space '{source}', param '{name}': is a {knob.kind.__name__} "
+                                 f"knob and cannot be a numeric range; use categorical/bool")
+            if isinstance(p, FloatParam) and knob.kind is int:
+                raise SpaceError(f"space '{source}', param '{name}': is an integer knob; "
+                                 f"use type: int")
+            values = [p.low, p.high]
+        elif isinstance(p, BoolParam):
+            values = [True, False]
+        else:
+            values = p.grid()
+        for v in values:
+            why = knob.check(v)
+            if why:
+                raise SpaceError(f"space '{source}', param '{name}': {why}")
+
+
+def _sampling_order(params: dict[str, Any], source: str) -> list[str]:
+    """Params in file order, moved where needed so that each comes after what its `when` names."""
+    for name, p in params.items():
+        for parent, wanted in (p.when or {}).items():
+            if parent == name:
+                raise SpaceError(f"space '{source}', param '{name}': 'when' names the param "
+                                 "itself; name another param")
+            if parent not in params:
+                raise SpaceError(f"space '{source}', param '{name}': 'when' names unknown param "
+                                 f"'{parent}'; declare it or fix the name")
+            possible = params[parent].grid() if not isinstance(
+                params[parent], IntParam | FloatParam) else None
+            for w in wanted if isinstance(wanted, list) else [wanted]:
+                if possible is not None and w not in possible:
+                    raise SpaceError(f"space '{source}', param '{name}': 'when' wants "
+                                     f"{parent}={w!r}, which '{parent}' never takes "
+                                     f"(it takes {possible}); fix the value")
+    order: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(n: str) -> None:
+        if n in order:
+            return
+        if n in visiting:
+            raise SpaceError(f"space '{source}', param '{n}': its 'when' conditions form a "
+                             "cycle; break it")
+        visiting.add(n)
+        for parent in (params[n].when or {}):
+            visit(parent)
+        visiting.discard(n)
+        order.append(n)
+
+    for n in params:
+        visit(n)
+    return order

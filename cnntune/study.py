@@ -1,0 +1,234 @@
+"""Orchestration of a study: space + data + engine + trials + tracking.
+
+Everything that can be checked is checked before anything is written: the space file, the
+options, the data. Only then are the study and the MLflow experiment opened.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import ConfigError
+from .stores import DEFAULT_STORAGE, DEFAULT_TRACKING_URI, redact
+
+EventHook = Callable[[str, dict], None]  # (kind, payload): study_start, trial_start, epoch, trial_end
+
+
+@dataclass
+class TrialSummary:
+    number: int
+    state: str
+    value: float | None
+    params: dict[str, Any]
+    metrics: dict[str, float]
+    run_id: str | None
+
+    @property
+    def model_uri(self) -> str | None:
+        from .tracking import model_uri
+
+        return model_uri(self.run_id) if self.run_id else None
+
+
+@dataclass
+class SearchResult:
+    study: str
+    storage: str  # redacted
+    tracking_uri: str  # redacted
+    experiment_id: str
+    parent_run_id: str
+    objective: str
+    direction: str
+    best: TrialSummary | None
+    counts: dict[str, int] = field(default_factory=dict)  # state -> trials in the whole study
+    new_trials: int = 0  # trials run by this call
+    elapsed: float = 0.0
+
+    @property
+    def best_params(self) -> dict[str, Any]:
+        return dict(self.best.params) if self.best else {}
+
+
+def search(space: str | Path = "default", *, data: str | Path | None = None,
+           study: str | None = None, storage: str = DEFAULT_STORAGE,
+           tracking_uri: str = DEFAULT_TRACKING_URI, trials: int | None = None,
+           timeout: float | None = None, seed: int | None = None, sampler: str | None = None,
+           pruner: str | None = None, epochs: int | None = None,
+           on_event: EventHook | None = None) -> SearchResult:
+    """Run (or resume) a study and return its best trial.
+
+    ``space`` is a YAML path or a shipped space name; ``data`` overrides the space's data
+    (``digits``, an ``.npz`` file or an image folder). ``trials`` and ``timeout`` bound this call;
+    re-running with the same ``study`` name adds trials to it.
+    """
+    from .data import load_dataset
+    from .engines import make_engine
+    from .engines.optuna import PRUNERS, SAMPLERS
+    from .space import load_space
+
+    emit = on_event or (lambda kind, payload: None)
+    t_start = time.perf_counter()
+    sp = load_space(space)
+    sampler = sampler or sp.search.sampler
+    pruner = pruner or sp.search.pruner
+    if sampler not in SAMPLERS:
+        raise ConfigError(f"sampler '{sampler}' is unknown; use one of {', '.join(SAMPLERS)}")
+    if pruner not in PRUNERS:
+        raise ConfigError(f"pruner '{pruner}' is unknown; use one of {', '.join(PRUNERS)}")
+    if sampler == "grid":
+        sp.grid()  # raises SpaceError when a param has no finite grid
+    for name, value, low in (("trials", trials, 1), ("epochs", epochs, 1)):
+        if value is not None and value < low:
+            raise ConfigError(f"--{name} must be >= {low}, got {value}")
+    if timeout is not None and timeout <= 0:
+        raise ConfigError(f"--timeout must be > 0 seconds, got {timeout}")
+    n_trials = trials if trials is not None else (None if timeout else sp.search.trials)
+    timeout = timeout if timeout is not None else sp.search.timeout
+    seed = sp.training.seed if seed is None else seed
+    from .trial import TrialSettings
+
+    tsettings = TrialSettings(epochs=epochs or sp.training.epochs, patience=sp.training.patience,
+                              objective=sp.training.objective, seed=seed)
+
+    src, path = _data_source(data, sp)
+    dataset = load_dataset(src, path, val_fraction=sp.data.val_fraction,
+                           test_fraction=sp.data.test_fraction, seed=sp.training.seed,
+                           image_size=sp.data.image_size, color_mode=sp.data.color_mode,
+                           base_dir=sp.base_dir if data is None else None)
+    study = study or f"{sp.name}-{dataset.name}"
+    _check_study_name(study)
+
+    engine = make_engine(sp.search.engine, space=sp, study_name=study, storage=storage,
+                         sampler=sampler, pruner=pruner, seed=seed, direction=sp.direction,
+                         max_epochs=tsettings.epochs)
+    info = engine.open()
+    if not info.created:
+        old = info.attrs.get("data_fingerprint")
+        if old and old != dataset.fingerprint:
+            raise ConfigError(f"study '{study}' was run on different data (fingerprint {old}, "
+                              f"now {dataset.fingerprint}); use another --study name")
+        if info.attrs.get("objective", sp.training.objective) != sp.training.objective:
+            raise ConfigError(f"study '{study}' optimises {info.attrs['objective']}, the space "
+                              f"asks for {sp.training.objective}; use another --study name")
+
+    from .tracking import Tracker
+
+    tracker = Tracker(tracking_uri)
+    settings = {
+        "space": sp.source, "space_name": sp.name, "data": dataset.name,
+        "data_source": dataset.meta["source"], "n_train": len(dataset.train),
+        "n_val": len(dataset.val), "n_test": len(dataset.test),
+        "input_shape": "x".join(map(str, dataset.input_shape)), "classes": dataset.num_classes,
+        "engine": sp.search.engine, "sampler": sampler, "pruner": pruner, "seed": seed,
+        "epochs": tsettings.epochs, "patience": tsettings.patience,
+        "objective": tsettings.objective, "direction": sp.direction,
+        "storage": redact(storage),
+    }
+    parent = tracker.start_study(study, space_text=sp.text, settings=settings,
+                                 parent_run_id=info.attrs.get("mlflow_parent_run_id"))
+    for key, value in (("mlflow_parent_run_id", parent), ("mlflow_experiment_id",
+                       tracker.experiment_id), ("data_fingerprint", dataset.fingerprint),
+                       ("space_fingerprint", sp.fingerprint), ("objective", sp.training.objective),
+                       ("data", dataset.name)):
+        engine.set_study_attr(key, value)
+    emit("study_start", {"study": study, "resumed": not info.created,
+                         "existing_trials": info.n_trials, "trials": n_trials,
+                         "timeout": timeout, "settings": settings, "parent_run_id": parent})
+
+    better = (lambda a, b: a > b) if sp.direction == "maximize" else (lambda a, b: a < b)
+    example = dataset.test.x[:4]
+    new_trials = 0
+
+    def evaluate(sample):
+        nonlocal new_trials
+        from .engines import Outcome
+        from .trial import COMPLETE, run_trial
+
+        new_trials += 1
+        prior = engine.best()
+        run_id = tracker.start_trial(parent, study, sample.number, sample.params,
+                                     {"cnntune.engine": sp.search.engine,
+                                      "cnntune.family": str(sample.params.get("family",
+                                                                              "plain"))})
+        sample.set_attr("mlflow_run_id", run_id)
+        emit("trial_start", {"number": sample.number, "params": sample.params})
+        t0 = time.perf_counter()
+
+        def on_epoch(epoch: int, logs: dict) -> None:
+            tracker.log_epoch(run_id, epoch, logs)
+            emit("epoch", {"number": sample.number, "epoch": epoch, "logs": logs})
+
+        result = None
+        try:
+            result = run_trial(sample.params, dataset, tsettings, number=sample.number,
+                               report=sample.report, on_epoch=on_epoch)
+            result.metrics["trial_seconds"] = time.perf_counter() - t0
+            sample.set_attr("metrics", result.metrics)
+            is_best = result.state == COMPLETE and (
+                prior is None or prior.value is None or better(result.value, prior.value))
+            if is_best:
+                tracker.log_model(run_id, result.model, example)
+                sample.set_attr("model_logged", True)
+                tracker.update_best(parent, sample.number, run_id, sample.params,
+                                    result.metrics)
+            tracker.end_trial(run_id, result.state, result.metrics, result.error)
+        except BaseException as exc:
+            state = "FAIL" if isinstance(exc, Exception) else "INTERRUPTED"
+            tracker.end_trial(run_id, state, {}, f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            if result is not None:
+                result.release()
+        emit("trial_end", {"number": sample.number, "state": result.state, "value": result.value,
+                           "metrics": result.metrics, "error": result.error,
+                           "params": sample.params, "best": is_best,
+                           "seconds": time.perf_counter() - t0})
+        return Outcome(state=result.state, value=result.value, error=result.error)
+
+    try:
+        engine.run(evaluate, n_trials=n_trials, timeout=timeout)
+    except BaseException:
+        tracker.end_study(parent, "KILLED")
+        raise
+    tracker.end_study(parent, "FINISHED")
+    return _result(engine, study, storage, tracker, parent, sp, new_trials,
+                   time.perf_counter() - t_start)
+
+
+def _data_source(data, sp) -> tuple[str | None, str | None]:
+    if data is None:
+        return sp.data.source, sp.data.path
+    if str(data) == "digits":
+        return "digits", None
+    return None, str(data)
+
+
+def _check_study_name(name: str) -> None:
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}", name):
+        raise ConfigError(f"study name '{name}' is not allowed; use letters, digits, '.', '_' "
+                          "and '-' (starting with a letter or digit)")
+
+
+def _result(engine, study, storage, tracker, parent, sp, new_trials, elapsed) -> SearchResult:
+    counts: dict[str, int] = {}
+    for t in engine.trials():
+        counts[t.state] = counts.get(t.state, 0) + 1
+    rec = engine.best()
+    best = None
+    if rec is not None:
+        best = TrialSummary(number=rec.number, state=rec.state, value=rec.value,
+                            params=rec.params, metrics=dict(rec.attrs.get("metrics", {})),
+                            run_id=rec.attrs.get("mlflow_run_id"))
+        if best.value is not None and not math.isfinite(best.value):
+            best = None
+    return SearchResult(study=study, storage=redact(storage),
+                        tracking_uri=redact(tracker.tracking_uri),
+                        experiment_id=tracker.experiment_id, parent_run_id=parent,
+                        objective=sp.training.objective, direction=sp.direction, best=best,
+                        counts=counts, new_trials=new_trials, elapsed=elapsed)

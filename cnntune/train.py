@@ -1,0 +1,81 @@
+"""Compile and fit one model: optimizer from the knobs, early stopping with the best weights
+restored, a per-epoch hook for tracking and a per-epoch ``report(epoch, value) -> bool`` for
+pruning. Knows nothing about engines or MLflow.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .errors import TrialFailed
+
+Report = Callable[[int, float], bool]  # (epoch, objective value) -> should the trial stop?
+EpochHook = Callable[[int, dict], None]  # (epoch, logs) -> None
+
+
+@dataclass
+class FitResult:
+    history: dict[str, list[float]] = field(default_factory=dict)
+    epochs_run: int = 0
+    best_epoch: int = 0  # 1-based epoch whose weights the model holds
+    pruned: bool = False
+    fit_seconds: float = 0.0
+
+
+def make_optimizer(knobs: dict):
+    from keras import optimizers
+
+    lr = knobs["learning_rate"]
+    name = knobs["optimizer"]
+    if name == "adam":
+        return optimizers.Adam(lr)
+    if name == "adamw":
+        return optimizers.AdamW(lr, weight_decay=knobs["weight_decay"])
+    if name == "nadam":
+        return optimizers.Nadam(lr)
+    if name == "sgd":
+        return optimizers.SGD(lr, momentum=knobs["momentum"], nesterov=knobs["momentum"] > 0)
+    if name == "rmsprop":
+        return optimizers.RMSprop(lr, momentum=knobs["momentum"])
+    raise ValueError(f"unknown optimizer {name!r}")
+
+
+def fit(model, knobs: dict, train_ds, val_ds, *, epochs: int, patience: int, objective: str,
+        report: Report | None = None, on_epoch: EpochHook | None = None) -> FitResult:
+    """Train ``model`` in place. Raises TrialFailed on a NaN/inf loss."""
+    import keras
+
+    mode = "max" if "accuracy" in objective else "min"
+    result = FitResult()
+
+    class _Hooks(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs = {k: float(v) for k, v in (logs or {}).items()}
+            if not all(math.isfinite(v) for k, v in logs.items() if "loss" in k):
+                return  # TerminateOnNaN stops at the batch; we raise after fit
+            if on_epoch is not None:
+                on_epoch(epoch + 1, logs)
+            if report is not None and objective in logs and report(epoch + 1, logs[objective]):
+                result.pruned = True
+                self.model.stop_training = True
+
+    model.compile(optimizer=make_optimizer(knobs), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    stopper = keras.callbacks.EarlyStopping(monitor=objective, mode=mode, patience=patience,
+                                            restore_best_weights=True)
+    t0 = time.perf_counter()
+    hist = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0,
+                     callbacks=[keras.callbacks.TerminateOnNaN(), stopper, _Hooks()])
+    result.fit_seconds = time.perf_counter() - t0
+    result.history = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
+    losses = result.history.get("loss", [])
+    if not losses or not all(math.isfinite(v) for v in losses):
+        raise TrialFailed(f"training loss became {losses[-1] if losses else 'undefined'} "
+                          f"in epoch {len(losses)}; the learning rate is probably too high")
+    result.epochs_run = len(losses)
+    result.best_epoch = (stopper.best_epoch + 1) if stopper.best_weights is not None \
+        else result.epochs_run
+    return result

@@ -1,0 +1,94 @@
+"""One trial: sampled params + data -> model -> fit -> scored TrialResult.
+
+The engine hands in the params and a ``report`` callable for pruning; the caller decides what
+to do with the result (track it, keep the model). Nothing of a trial's graph is kept for the next:
+the Keras session is cleared before each build and the model is dropped by the caller.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import knobs as knob_defs
+from .data import Dataset, pipeline
+from .errors import TrialFailed
+from .train import EpochHook, Report, fit
+
+COMPLETE, PRUNED, FAIL = "COMPLETE", "PRUNED", "FAIL"
+
+
+@dataclass
+class TrialSettings:
+    epochs: int
+    patience: int
+    objective: str  # val_accuracy | val_loss
+    seed: int
+
+
+@dataclass
+class TrialResult:
+    state: str
+    value: float | None = None  # the objective (best epoch's), None when failed
+    metrics: dict[str, float] = field(default_factory=dict)
+    history: dict[str, list[float]] = field(default_factory=dict)
+    error: str | None = None
+    model: Any = None  # the trained Keras model (COMPLETE only); the caller drops it
+
+    def release(self) -> None:
+        self.model = None
+
+
+def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *, number: int = 0,
+              report: Report | None = None, on_epoch: EpochHook | None = None) -> TrialResult:
+    """Build, train and score one model. Failures come back as a FAIL result, not an exception."""
+    import keras
+
+    from .models import build_model
+
+    keras.backend.clear_session()
+    gc.collect()
+    keras.utils.set_random_seed(settings.seed + number)
+    knobs = knob_defs.resolve(params)
+    try:
+        try:
+            model = build_model(knobs, data.input_shape, data.num_classes, data.scale)
+        except ValueError as exc:
+            raise TrialFailed(f"model cannot be built for input {data.input_shape}: "
+                              f"{str(exc).splitlines()[0]}") from None
+        bs = knobs["batch_size"]
+        train_ds = pipeline(data.train, bs, training=True, seed=settings.seed + number)
+        val_ds = pipeline(data.val, bs, training=False, seed=0)
+        fitted = fit(model, knobs, train_ds, val_ds, epochs=settings.epochs,
+                     patience=settings.patience, objective=settings.objective, report=report,
+                     on_epoch=on_epoch)
+    except TrialFailed as exc:
+        return TrialResult(state=FAIL, error=str(exc))
+
+    hist = fitted.history
+    best = fitted.best_epoch - 1
+    metrics = {
+        "n_params": float(model.count_params()),
+        "fit_seconds": fitted.fit_seconds,
+        "epochs": float(fitted.epochs_run),
+        "best_epoch": float(fitted.best_epoch),
+    }
+    for key in ("val_accuracy", "val_loss", "accuracy", "loss"):
+        if key in hist and len(hist[key]) > best:
+            metrics[key] = hist[key][best]
+    if fitted.pruned:
+        last = hist.get(settings.objective, [math.nan])[-1]
+        return TrialResult(state=PRUNED, value=last, metrics=metrics, history=hist)
+    # the model now holds the best epoch's weights: score it on val (the objective) and test
+    val_loss, val_acc = model.evaluate(val_ds, verbose=0)
+    test_loss, test_acc = model.evaluate(pipeline(data.test, bs, training=False, seed=0),
+                                         verbose=0)
+    metrics.update(val_loss=float(val_loss), val_accuracy=float(val_acc),
+                   test_loss=float(test_loss), test_accuracy=float(test_acc))
+    value = metrics[settings.objective]
+    if not math.isfinite(value):
+        return TrialResult(state=FAIL, error=f"{settings.objective} is {value}", metrics=metrics,
+                           history=hist)
+    return TrialResult(state=COMPLETE, value=value, metrics=metrics, history=hist, model=model)
