@@ -349,12 +349,13 @@ def _format_validation_error(exc: ValidationError, source: str) -> str:
         where = where.rsplit(", key", 1)[0] if "param" in where else "top level"
     elif kind == "union_tag_invalid" or kind == "union_tag_not_found":
         msg = ("'type' must be one of int, float, categorical, bool, fixed, got "
-               f"{err.get('input', {}).get('type')!r}" if isinstance(err.get("input"), dict)
-               else "expected a mapping with a 'type' key")
+               f"{err.get('input', {}).get('type')!r}; fix the type"
+               if isinstance(err.get("input"), dict)
+               else "expected a mapping with a 'type' key; see search_spaces/default.yaml")
     elif kind == "value_error":
         msg = str(err["ctx"]["error"]) if "ctx" in err else err["msg"]
     else:
-        msg = f"{err['msg'].rstrip('.')}, got {err.get('input')!r}"
+        msg = f"{err['msg'].rstrip('.')}, got {err.get('input')!r}; fix the value"
     return f"space '{source}', {where}: {msg}"
 
 
@@ -380,7 +381,8 @@ def _check_against_knobs(spec: SpaceFile, source: str) -> None:
         for v in values:
             why = knob.check(v)
             if why:
-                raise SpaceError(f"space '{source}', param '{name}': {why}")
+                raise SpaceError(f"space '{source}', param '{name}': {why}; "
+                                 f"change the value ({knob.help})")
 
 
 def _sampling_order(params: dict[str, Any], source: str) -> list[str]:

@@ -2,7 +2,8 @@
 
 Layout: one experiment per study (named after it); a parent run ``study-<name>`` carrying the
 space file, the settings and the best trial so far; one child run ``trial-NNN`` per trial with
-its active params, per-epoch metrics, final metrics, and its state as the tag ``cnntune.state``
+its active params, per-epoch metrics (``epoch/loss``, ``epoch/val_accuracy``, ...), the final
+model's metrics (``val_accuracy``, ``test_accuracy``, ``train_accuracy``, ``n_params``, ...), and its state as the tag ``cnntune.state``
 (COMPLETE / PRUNED / FAIL) and as the MLflow status (FINISHED / KILLED / FAILED). The model of
 each new best trial is logged to its run in the Keras flavour with a signature.
 """
@@ -135,7 +136,7 @@ class Tracker:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        self.client.log_batch(run_id, metrics=[Metric(k, float(v), now, epoch)
+        self.client.log_batch(run_id, metrics=[Metric(f"epoch/{k}", float(v), now, epoch)
                                                for k, v in logs.items()])
 
     def end_trial(self, run_id: str, state: str, metrics: dict[str, float],
@@ -146,7 +147,7 @@ class Tracker:
         tags = [RunTag("cnntune.state", state)]
         if error:
             tags.append(RunTag("cnntune.error", error[:5000]))
-        self.client.log_batch(run_id, metrics=[Metric(f"final_{k}" if k in (
+        self.client.log_batch(run_id, metrics=[Metric(f"train_{k}" if k in (
             "accuracy", "loss") else k, float(v), now, 0) for k, v in metrics.items()],
             tags=tags)
         self.client.set_terminated(run_id, status=STATUS.get(state, "FAILED"))

@@ -52,10 +52,12 @@ def fit(model, knobs: dict, train_ds, val_ds, *, epochs: int, patience: int, obj
     result = FitResult()
 
     class _Hooks(keras.callbacks.Callback):
+        # epoch-level hooks only: a batch-level hook would sync every step and slow fit down
         def on_epoch_end(self, epoch, logs=None):
             logs = {k: float(v) for k, v in (logs or {}).items()}
-            if not all(math.isfinite(v) for k, v in logs.items() if "loss" in k):
-                return  # TerminateOnNaN stops at the batch; we raise after fit
+            if not math.isfinite(logs.get("loss", 0.0)):
+                self.model.stop_training = True  # raised as TrialFailed after fit
+                return
             if on_epoch is not None:
                 on_epoch(epoch + 1, logs)
             if report is not None and objective in logs and report(epoch + 1, logs[objective]):
@@ -67,8 +69,8 @@ def fit(model, knobs: dict, train_ds, val_ds, *, epochs: int, patience: int, obj
     stopper = keras.callbacks.EarlyStopping(monitor=objective, mode=mode, patience=patience,
                                             restore_best_weights=True)
     t0 = time.perf_counter()
-    hist = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0,
-                     callbacks=[keras.callbacks.TerminateOnNaN(), stopper, _Hooks()])
+    hist = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False,
+                     callbacks=[_Hooks(), stopper])
     result.fit_seconds = time.perf_counter() - t0
     result.history = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
     losses = result.history.get("loss", [])

@@ -1,0 +1,39 @@
+import os
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture
+def write_space(tmp_path):
+    """Write a space file from YAML text and return its path."""
+
+    def _write(text: str, name: str = "space.yaml"):
+        path = tmp_path / name
+        path.write_text(text)
+        return path
+
+    return _write
+
+
+TINY_SPACE = """
+name: tiny
+data: {source: digits, val_fraction: 0.15, test_fraction: 0.2}
+training: {epochs: 2, patience: 2, objective: val_accuracy, seed: 0}
+search: {engine: optuna, sampler: random, pruner: none, trials: 3}
+params:
+  n_blocks: {type: int, low: 1, high: 2}
+  filters: {type: categorical, choices: [8, 16]}
+  dense_units: 32
+  batch_norm: {type: bool}
+  optimizer: {type: categorical, choices: [adam, sgd]}
+  momentum: {type: float, low: 0.5, high: 0.9, when: {optimizer: sgd}}
+  learning_rate: {type: float, low: 1.0e-3, high: 1.0e-2, log: true}
+  batch_size: 64
+"""
+
+
+@pytest.fixture
+def tiny_space(write_space):
+    return write_space(TINY_SPACE, "tiny.yaml")

@@ -1,0 +1,115 @@
+"""End to end: a real search on digits, tracked in a real MLflow store, resumed, with a
+failing trial. Tiny models, 1-2 epochs."""
+
+import numpy as np
+import pytest
+
+import cnntune
+from cnntune.data import load_dataset
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def stores(tmp_path):
+    return dict(storage=f"sqlite:///{tmp_path}/optuna.db",
+                tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+
+
+def _runs(client, exp_id, role):
+    return client.search_runs([exp_id], f"tags.`cnntune.role` = '{role}'", max_results=100)
+
+
+def test_search_tracks_every_trial_and_resumes(tiny_space, stores, tmp_path):
+    import mlflow
+    from mlflow import MlflowClient
+
+    events = []
+    result = cnntune.search(tiny_space, study="e2e", trials=3,
+                            on_event=lambda k, p: events.append(k), **stores)
+    assert result.new_trials == 3 and sum(result.counts.values()) == 3
+    assert result.best is not None and result.best.run_id
+    assert events[0] == "study_start" and events.count("trial_end") == 3
+    assert events.count("epoch") >= 3
+
+    client = MlflowClient(stores["tracking_uri"])
+    exp = client.get_experiment_by_name("e2e")
+    assert exp.experiment_id == result.experiment_id
+    parents = _runs(client, exp.experiment_id, "study")
+    children = _runs(client, exp.experiment_id, "trial")
+    assert len(parents) == 1 and len(children) == 3
+    parent = parents[0]
+    assert parent.info.run_id == result.parent_run_id and parent.info.status == "FINISHED"
+    assert parent.data.params["sampler"] == "random" and parent.data.params["epochs"] == "2"
+    assert parent.data.tags["best.run_id"] == result.best.run_id
+    assert "best_test_accuracy" in parent.data.metrics
+    assert "space.yaml" in [a.path for a in client.list_artifacts(parent.info.run_id)]
+    for run in children:
+        assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
+        assert run.info.run_name.startswith("trial-")
+        assert run.data.tags["cnntune.state"] == "COMPLETE" and run.info.status == "FINISHED"
+        params = run.data.params
+        assert {"n_blocks", "filters", "optimizer", "learning_rate"} <= set(params)
+        # momentum is conditional on sgd: logged exactly when it was active
+        assert ("momentum" in params) == (params["optimizer"] == "sgd")
+        for key in ("val_accuracy", "test_accuracy", "n_params", "fit_seconds"):
+            assert key in run.data.metrics
+        hist = client.get_metric_history(run.info.run_id, "epoch/val_accuracy")
+        assert [m.step for m in hist] == list(range(1, int(run.data.metrics["epochs"]) + 1))
+        assert client.get_metric_history(run.info.run_id, "epoch/loss")
+
+    # the logged best model reproduces the logged test accuracy through pyfunc
+    best_run = client.get_run(result.best.run_id)
+    mlflow.set_tracking_uri(stores["tracking_uri"])
+    model = mlflow.pyfunc.load_model(result.best.model_uri)
+    data = load_dataset("digits", None, val_fraction=0.15, test_fraction=0.2, seed=0)
+    pred = np.asarray(model.predict(data.test.x.astype("float32")))
+    acc = float((pred.argmax(axis=1) == data.test.y).mean())
+    assert acc == pytest.approx(best_run.data.metrics["test_accuracy"], abs=1e-6)
+    assert result.best.metrics["test_accuracy"] == pytest.approx(acc, abs=1e-6)
+
+    # same study name again: the study grows, the parent run is reused
+    again = cnntune.search(tiny_space, study="e2e", trials=2, **stores)
+    assert again.new_trials == 2 and sum(again.counts.values()) == 5
+    assert again.parent_run_id == result.parent_run_id
+    children = _runs(client, exp.experiment_id, "trial")
+    assert sorted(r.data.tags["cnntune.trial"] for r in children) == ["0", "1", "2", "3", "4"]
+    assert len(_runs(client, exp.experiment_id, "study")) == 1
+
+
+def test_nan_trial_fails_and_the_study_goes_on(write_space, stores):
+    from mlflow import MlflowClient
+
+    space = write_space("""
+name: nan
+training: {epochs: 2, patience: 2, seed: 0}
+search: {sampler: grid, pruner: none}
+params:
+  n_blocks: 1
+  filters: 8
+  dense_units: 0
+  batch_norm: false
+  optimizer: sgd
+  momentum: 0.0
+  l2: 0.01
+  learning_rate: [1.0e+12, 1.0e-2]
+""", "nan.yaml")
+    result = cnntune.search(space, study="nan", trials=2, **stores)
+    assert result.counts == {"FAIL": 1, "COMPLETE": 1}
+    assert result.best.params["learning_rate"] == 1e-2
+    client = MlflowClient(stores["tracking_uri"])
+    runs = client.search_runs([result.experiment_id], "tags.`cnntune.state` = 'FAIL'")
+    assert len(runs) == 1 and runs[0].info.status == "FAILED"
+    assert "loss became" in runs[0].data.tags["cnntune.error"]
+
+
+def test_resuming_on_other_data_is_refused(tiny_space, stores, tmp_path):
+    from cnntune.errors import ConfigError
+
+    cnntune.search(tiny_space, study="guard", trials=1, epochs=1, **stores)
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "other.npz", x=rng.integers(0, 255, (90, 8, 8), dtype=np.uint8),
+             y=np.arange(90) % 3)
+    with pytest.raises(ConfigError, match="study 'guard' was run on different data"):
+        cnntune.search(tiny_space, study="guard", data=tmp_path / "other.npz", trials=1,
+                       **stores)

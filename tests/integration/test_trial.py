@@ -1,0 +1,62 @@
+"""One trial on tiny data: training, scoring, pruning and NaN handling."""
+
+import math
+
+from cnntune.data import load_dataset
+from cnntune.trial import COMPLETE, FAIL, PRUNED, TrialSettings, run_trial
+
+DATA = None
+
+
+def digits():
+    global DATA
+    if DATA is None:
+        DATA = load_dataset("digits", None, val_fraction=0.15, test_fraction=0.2, seed=0)
+    return DATA
+
+
+SMALL = dict(n_blocks=1, filters=8, dense_units=0, batch_size=64, learning_rate=1e-2)
+
+
+def test_trial_trains_scores_and_reports_each_epoch():
+    seen = []
+    res = run_trial(SMALL, digits(), TrialSettings(epochs=2, patience=2,
+                                                    objective="val_accuracy", seed=0),
+                    on_epoch=lambda e, logs: seen.append((e, sorted(logs))))
+    assert res.state == COMPLETE and res.model is not None
+    assert [e for e, _ in seen] == [1, 2]
+    assert seen[0][1] == ["accuracy", "loss", "val_accuracy", "val_loss"]
+    m = res.metrics
+    assert 0.0 <= m["test_accuracy"] <= 1.0 and m["n_params"] > 0 and m["epochs"] == 2
+    assert res.value == m["val_accuracy"] and len(res.history["val_accuracy"]) == 2
+    res.release()
+    assert res.model is None
+
+
+def test_pruned_trial_stops_at_the_reported_epoch():
+    calls = []
+
+    def report(epoch, value):
+        calls.append(epoch)
+        return epoch == 2
+
+    res = run_trial(SMALL, digits(), TrialSettings(epochs=6, patience=6,
+                                                    objective="val_accuracy", seed=0),
+                    report=report)
+    assert res.state == PRUNED and calls == [1, 2] and res.metrics["epochs"] == 2
+    assert res.model is None
+
+
+def test_nan_loss_fails_the_trial_with_a_reason():
+    res = run_trial({**SMALL, "optimizer": "sgd", "momentum": 0.0, "learning_rate": 1e12, "l2": 0.01,
+                     "batch_norm": False}, digits(),
+                    TrialSettings(epochs=3, patience=3, objective="val_accuracy", seed=0))
+    assert res.state == FAIL and res.model is None
+    assert res.error.startswith("training loss became ") and "learning rate" in res.error
+    assert res.error.split()[3] in ("nan", "inf")
+
+
+def test_val_loss_objective_is_minimised_value():
+    res = run_trial(SMALL, digits(), TrialSettings(epochs=1, patience=1, objective="val_loss",
+                                                    seed=0))
+    assert res.state == COMPLETE and math.isclose(res.value, res.metrics["val_loss"])

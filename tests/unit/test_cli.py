@@ -1,0 +1,49 @@
+"""The command line: help, bad input -> one line and exit 2, nothing written."""
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+
+def cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "cnntune", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_help_is_fast_and_lists_commands(tmp_path):
+    t0 = time.perf_counter()
+    r = cli("--help", cwd=tmp_path)
+    assert r.returncode == 0 and "search" in r.stdout and "space" in r.stdout
+    assert time.perf_counter() - t0 < 10  # generous bound: it must not import TensorFlow
+    r = cli("search", "--help", cwd=tmp_path)
+    for opt in ("--space", "--data", "--study", "--storage", "--tracking-uri", "--trials",
+                "--timeout", "--seed", "--sampler", "--pruner"):
+        assert opt in r.stdout
+
+
+def _one_line_error(r, *fragments):
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    for f in fragments:
+        assert f in lines[0], lines[0]
+
+
+def test_bad_inputs_exit_2_and_write_nothing(tmp_path):
+    np.savez(tmp_path / "bad.npz", x=np.zeros((10, 4, 4)), y=np.zeros(9))
+    (tmp_path / "one" / "cat").mkdir(parents=True)
+    cases = [
+        (("search", "--data", "missing_dir"), ["'missing_dir' does not exist"]),
+        (("search", "--data", "bad.npz"), ["x has 10 examples but y has 9"]),
+        (("search", "--data", "one"), ["found 1 class sub-folder"]),
+        (("search", "--space", "nope.yaml"), ["space 'nope.yaml': file not found"]),
+        (("search", "--trials", "0"), ["--trials must be >= 1"]),
+        (("search", "--study", "bad name!"), ["study name 'bad name!' is not allowed"]),
+    ]
+    for args, fragments in cases:
+        _one_line_error(cli(*args, cwd=tmp_path), *fragments)
+    r = cli("search", "--sampler", "bayes", cwd=tmp_path)
+    assert r.returncode == 2 and "bayes" in r.stderr  # click's own usage error
+    assert not (tmp_path / "mlruns").exists()

@@ -1,0 +1,116 @@
+"""Data sources and splits (no TensorFlow)."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cnntune.data import load_dataset
+from cnntune.errors import DataError
+
+KW = dict(val_fraction=0.2, test_fraction=0.2, seed=0)
+
+
+def test_digits_split_is_stratified_disjoint_and_seeded():
+    ds = load_dataset("digits", None, **KW)
+    assert ds.input_shape == (8, 8, 1) and ds.num_classes == 10
+    n = len(ds.train) + len(ds.val) + len(ds.test)
+    assert n == 1797
+    assert abs(len(ds.test) - 0.2 * n) <= 1 and abs(len(ds.val) - 0.2 * n) <= 1
+    for split in (ds.train, ds.val, ds.test):
+        assert set(np.unique(split.y)) == set(range(10))
+    rows = {s: {r.tobytes() for r in split.x} for s, split in
+            (("train", ds.train), ("val", ds.val), ("test", ds.test))}
+    # digits has a few exact duplicate images; splits must not share (almost) any rows
+    assert len(rows["train"] & rows["test"]) < 5 and len(rows["val"] & rows["test"]) < 5
+    again = load_dataset("digits", None, **KW)
+    assert again.fingerprint == ds.fingerprint
+    other = load_dataset("digits", None, val_fraction=0.2, test_fraction=0.2, seed=1)
+    assert other.fingerprint != ds.fingerprint
+    assert ds.scale == pytest.approx(1 / 16) and ds.train.x.max() <= 16
+
+
+def _npz(tmp_path, n=60, classes=3, **extra):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, size=(n, 6, 5), dtype=np.uint8)
+    y = np.array([f"c{i % classes}" for i in range(n)])
+    path = tmp_path / "d.npz"
+    np.savez(path, x=x, y=y, **extra)
+    return path
+
+
+def test_npz_loads_grayscale_and_string_labels(tmp_path):
+    ds = load_dataset(None, _npz(tmp_path), **KW)
+    assert ds.input_shape == (6, 5, 1) and ds.class_names == ["c0", "c1", "c2"]
+    assert ds.scale == pytest.approx(1 / 255)
+    assert ds.meta["source"] == "npz"
+
+
+def test_npz_mismatched_lengths(tmp_path):
+    path = tmp_path / "bad.npz"
+    np.savez(path, x=np.zeros((10, 4, 4)), y=np.zeros(9))
+    with pytest.raises(DataError, match="x has 10 examples but y has 9"):
+        load_dataset(None, path, **KW)
+
+
+def test_npz_missing_arrays(tmp_path):
+    path = tmp_path / "bad.npz"
+    np.savez(path, images=np.zeros((10, 4, 4)))
+    with pytest.raises(DataError, match="needs arrays 'x' and 'y', found \\['images'\\]"):
+        load_dataset(None, path, **KW)
+
+
+def test_npz_not_a_zip(tmp_path):
+    path = tmp_path / "junk.npz"
+    path.write_text("not numpy")
+    with pytest.raises(DataError, match="cannot be read"):
+        load_dataset(None, path, **KW)
+
+
+def test_missing_path():
+    with pytest.raises(DataError, match="'/no/such/dir' does not exist"):
+        load_dataset(None, "/no/such/dir", **KW)
+
+
+def _folder(root, counts, size=(10, 12), mode="RGB"):
+    rng = np.random.default_rng(0)
+    for name, n in counts.items():
+        d = root / name
+        d.mkdir(parents=True)
+        for i in range(n):
+            shape = (size[0], size[1], 3) if mode == "RGB" else size
+            Image.fromarray(rng.integers(0, 255, shape, dtype=np.uint8), mode).save(d / f"{i}.png")
+    return root
+
+
+def test_image_folder_loads_classes_and_sizes(tmp_path):
+    root = _folder(tmp_path / "imgs", {"cat": 12, "dog": 12, "owl": 12})
+    ds = load_dataset(None, root, **KW)
+    assert ds.class_names == ["cat", "dog", "owl"] and ds.input_shape == (10, 12, 3)
+    resized = load_dataset("folder", root, image_size=(8, 8), color_mode="grayscale", **KW)
+    assert resized.input_shape == (8, 8, 1)
+
+
+def test_image_folder_with_one_class(tmp_path):
+    root = _folder(tmp_path / "imgs", {"cat": 5})
+    with pytest.raises(DataError, match="found 1 class sub-folder"):
+        load_dataset(None, root, **KW)
+
+
+def test_image_folder_with_an_empty_class(tmp_path):
+    root = _folder(tmp_path / "imgs", {"cat": 5, "dog": 5})
+    (root / "owl").mkdir()
+    with pytest.raises(DataError, match="class 'owl' has no images"):
+        load_dataset(None, root, **KW)
+
+
+def test_corrupt_image_is_named(tmp_path):
+    root = _folder(tmp_path / "imgs", {"cat": 6, "dog": 6})
+    (root / "dog" / "9.png").write_bytes(b"garbage")
+    with pytest.raises(DataError, match="9.png' cannot be decoded"):
+        load_dataset(None, root, **KW)
+
+
+def test_too_few_examples_to_split(tmp_path):
+    root = _folder(tmp_path / "imgs", {"cat": 2, "dog": 2})
+    with pytest.raises(DataError, match="too few to split"):
+        load_dataset(None, root, **KW)

@@ -1,0 +1,136 @@
+"""The Optuna engine on a toy objective: no Keras, no data, no MLflow."""
+
+import math
+
+import pytest
+
+from cnntune.engines import Outcome, make_engine
+from cnntune.space import parse_space
+
+SPACE = """
+name: toy
+params:
+  n_blocks: {type: int, low: 1, high: 4}
+  dropout: {type: float, low: 0.0, high: 0.5, step: 0.25}
+  learning_rate: {type: float, low: 1.0e-4, high: 1.0e-1, log: true}
+  optimizer: [adam, sgd]
+  momentum: {type: float, low: 0.5, high: 0.9, when: {optimizer: sgd}}
+  batch_norm: {type: bool}
+  dense_units: 32
+"""
+
+
+def toy(sample):
+    p = sample.params
+    return Outcome("COMPLETE", -abs(math.log10(p["learning_rate"]) + 2.5) + 0.1 * p["n_blocks"])
+
+
+def _engine(tmp_path, sampler="tpe", study="toy", pruner="none"):
+    text = SPACE
+    if sampler == "grid":  # a grid needs finite values for every param
+        text = text.replace("{type: float, low: 1.0e-4, high: 1.0e-1, log: true}",
+                            "[1.0e-4, 1.0e-3, 1.0e-2, 1.0e-1]")
+        text = text.replace("{type: float, low: 0.5, high: 0.9,", "{type: float, low: 0.5, "
+                            "high: 0.9, step: 0.2,")
+    sp = parse_space(text)
+    return make_engine("optuna", space=sp, study_name=study,
+                       storage=f"sqlite:///{tmp_path}/o.db", sampler=sampler, pruner=pruner,
+                       seed=1, direction="maximize", max_epochs=10)
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "random", "grid", "cmaes", "qmc"])
+def test_every_sampler_stays_inside_the_space(tmp_path, sampler):
+    engine = _engine(tmp_path, sampler)
+    info = engine.open()
+    assert info.created and info.n_trials == 0
+    seen = []
+
+    def evaluate(sample):
+        p = sample.params
+        seen.append(p)
+        assert 1 <= p["n_blocks"] <= 4 and isinstance(p["n_blocks"], int)
+        assert p["dropout"] in (0.0, 0.25, 0.5)
+        assert 1e-4 <= p["learning_rate"] <= 1e-1
+        assert p["optimizer"] in ("adam", "sgd") and p["batch_norm"] in (True, False)
+        assert p["dense_units"] == 32
+        assert ("momentum" in p) == (p["optimizer"] == "sgd")  # conditional only when active
+        if "momentum" in p:
+            assert 0.5 <= p["momentum"] <= 0.9
+        return toy(sample)
+
+    engine.run(evaluate, n_trials=12, timeout=None)
+    assert len(seen) == 12
+    assert {p["optimizer"] for p in seen} == {"adam", "sgd"}
+    assert engine.best().state == "COMPLETE"
+
+
+def test_failed_trial_does_not_end_the_search(tmp_path):
+    engine = _engine(tmp_path, "random")
+    engine.open()
+    calls = []
+
+    def evaluate(sample):
+        calls.append(sample.number)
+        if sample.number == 1:
+            return Outcome("FAIL", error="loss is nan")
+        return toy(sample)
+
+    engine.run(evaluate, n_trials=4, timeout=None)
+    states = [t.state for t in engine.trials()]
+    assert states == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
+    assert engine.trials()[1].attrs["error"] == "loss is nan"
+
+
+def test_pruner_stops_bad_trials(tmp_path):
+    engine = _engine(tmp_path, "random", pruner="median")
+    engine.open()
+
+    def evaluate(sample):
+        # the first trials are good; later ones report worse values and get pruned
+        for epoch in range(1, 11):
+            value = 1.0 if sample.number < 6 else 0.0
+            if sample.report(epoch, value):
+                return Outcome("PRUNED", value)
+        return Outcome("COMPLETE", value)
+
+    engine.run(evaluate, n_trials=9, timeout=None)
+    states = [t.state for t in engine.trials()]
+    assert states[:6] == ["COMPLETE"] * 6 and states[6:] == ["PRUNED"] * 3
+
+
+def test_resume_adds_trials_and_keeps_attrs(tmp_path):
+    engine = _engine(tmp_path, "tpe")
+    engine.open()
+    engine.set_study_attr("data_fingerprint", "abc")
+    engine.run(toy, n_trials=3, timeout=None)
+    again = _engine(tmp_path, "tpe")
+    info = again.open()
+    assert not info.created and info.n_trials == 3
+    assert info.attrs["data_fingerprint"] == "abc"
+    again.run(toy, n_trials=2, timeout=None)
+    numbers = [t.number for t in again.trials()]
+    assert numbers == [0, 1, 2, 3, 4]
+
+
+def test_exception_in_evaluate_ends_search_and_marks_trial_failed(tmp_path):
+    engine = _engine(tmp_path, "random")
+    engine.open()
+
+    def evaluate(sample):
+        raise RuntimeError("tracking server down")
+
+    with pytest.raises(RuntimeError):
+        engine.run(evaluate, n_trials=3, timeout=None)
+    assert [t.state for t in engine.trials()] == ["FAIL"]
+
+
+def test_bad_storage_is_a_clear_error(tmp_path):
+    from cnntune.errors import StorageError
+
+    sp = parse_space(SPACE)
+    engine = make_engine("optuna", space=sp, study_name="x",
+                         storage="postgresql://bob:secret@127.0.0.1:1/none", sampler="tpe",
+                         pruner="none", seed=0, direction="maximize")
+    with pytest.raises(StorageError) as info:
+        engine.open()
+    assert "secret" not in str(info.value) and "bob:***@" in str(info.value)

@@ -1,0 +1,146 @@
+"""Search-space parsing and validation: pure Python, no TensorFlow."""
+
+import subprocess
+import sys
+
+import pytest
+
+from cnntune.errors import SpaceError
+from cnntune.space import list_shipped, load_space, parse_space, shipped_spaces_dir
+
+HEAD = "name: t\nparams:\n"
+
+
+def test_every_shipped_space_validates():
+    names = list_shipped()
+    assert "default" in names and len(names) >= 2
+    for name in names:
+        sp = load_space(shipped_spaces_dir() / f"{name}.yaml")
+        assert sp.params and sp.order
+
+
+def test_shorthand_expands_to_fixed_and_categorical():
+    sp = parse_space(HEAD + "  dense_units: 64\n  activation: [relu, gelu]\n")
+    assert sp.params["dense_units"].type == "fixed" and sp.params["dense_units"].value == 64
+    assert sp.params["activation"].type == "categorical"
+    assert sp.params["activation"].choices == ["relu", "gelu"]
+
+
+def test_conditions_order_parents_first_and_activate():
+    sp = parse_space(HEAD + "  momentum: {type: float, low: 0.1, high: 0.9, when: {optimizer: sgd}}"
+                     "\n  optimizer: [adam, sgd]\n")
+    assert sp.order == ["optimizer", "momentum"]
+    assert sp.is_active("momentum", {"optimizer": "sgd"})
+    assert not sp.is_active("momentum", {"optimizer": "adam"})
+    assert not sp.is_active("momentum", {})  # parent inactive -> child inactive
+
+
+def test_condition_with_list_of_values():
+    sp = parse_space(HEAD + "  optimizer: [adam, sgd, rmsprop]\n"
+                     "  momentum: {type: float, low: 0.1, high: 0.9, when: {optimizer: [sgd, rmsprop]}}\n")
+    assert sp.is_active("momentum", {"optimizer": "rmsprop"})
+    assert not sp.is_active("momentum", {"optimizer": "adam"})
+
+
+def test_defaults_for_settings():
+    sp = parse_space(HEAD + "  filters: [8, 16]\n")
+    assert sp.training.objective == "val_accuracy" and sp.direction == "maximize"
+    assert sp.search.sampler == "tpe" and sp.data.source is None
+
+
+def test_grid_values():
+    sp = parse_space(HEAD + "  n_blocks: {type: int, low: 1, high: 3}\n"
+                     "  dropout: {type: float, low: 0.0, high: 0.5, step: 0.25}\n"
+                     "  batch_norm: {type: bool}\n")
+    assert sp.grid() == {"n_blocks": [1, 2, 3], "dropout": [0.0, 0.25, 0.5],
+                         "batch_norm": [False, True]}
+
+
+def test_grid_needs_float_step():
+    sp = parse_space(HEAD + "  dropout: {type: float, low: 0.0, high: 0.5}\n")
+    with pytest.raises(SpaceError, match="param 'dropout'.*step"):
+        sp.grid()
+
+
+BAD = [
+    ("malformed YAML", "name: t\nparams: {a: [1, 2\n", "malformed YAML at line"),
+    ("not a mapping", "- 1\n- 2\n", "expected a mapping"),
+    ("no params", "name: t\n", "missing required key 'params'"),
+    ("unknown top key", HEAD + "  filters: 8\nepochs: 3\n", "unknown key 'epochs'"),
+    ("unknown param key", HEAD + "  learning_rate: {type: float, low: 0.1, high: 1, lg: true}\n",
+     "param 'learning_rate'.*unknown key 'lg'"),
+    ("unknown knob", HEAD + "  lerning_rate: {type: float, low: 0.001, high: 0.1}\n",
+     "param 'lerning_rate': unknown knob"),
+    ("low > high", HEAD + "  learning_rate: {type: float, low: 0.1, high: 0.01}\n",
+     "param 'learning_rate'.*low must be < high, got low=0.1 high=0.01"),
+    ("log with low <= 0", HEAD + "  l2: {type: float, low: 0.0, high: 0.01, log: true}\n",
+     "param 'l2'.*log scale needs low > 0"),
+    ("empty categorical", HEAD + "  activation: {type: categorical, choices: []}\n",
+     "param 'activation'.*choices is empty"),
+    ("duplicate choices", HEAD + "  filters: [8, 8]\n", "param 'filters'.*duplicates"),
+    ("unknown type", HEAD + "  filters: {type: integer, low: 1, high: 3}\n",
+     "param 'filters'.*'type' must be one of"),
+    ("when names unknown", HEAD + "  momentum: {type: float, low: 0.1, high: 0.9, "
+     "when: {optimiser: sgd}}\n", "param 'momentum': 'when' names unknown param 'optimiser'"),
+    ("when impossible value", HEAD + "  optimizer: [adam, sgd]\n  momentum: {type: float, "
+     "low: 0.1, high: 0.9, when: {optimizer: nadam}}\n", "never takes"),
+    ("when cycle", HEAD + "  optimizer: {type: categorical, choices: [adam, sgd], when: "
+     "{batch_norm: true}}\n  batch_norm: {type: bool, when: {optimizer: sgd}}\n", "cycle"),
+    ("bad activation", HEAD + "  activation: [relu, relux]\n",
+     "param 'activation': must be one of .*got 'relux'"),
+    ("float range on int knob", HEAD + "  n_blocks: {type: float, low: 1, high: 3}\n",
+     "param 'n_blocks': is an integer knob"),
+    ("out of knob bounds", HEAD + "  dropout: {type: float, low: 0.0, high: 1.5}\n",
+     "param 'dropout': must be <= 0.95"),
+    ("bad sampler", HEAD + "  filters: 8\nsearch: {sampler: bayes}\n", "key 'search.sampler'"),
+    ("bad epochs", HEAD + "  filters: 8\ntraining: {epochs: 0}\n", "key 'training.epochs'"),
+    ("step and log", HEAD + "  filters: {type: int, low: 8, high: 64, step: 8, log: true}\n",
+     "log and step cannot be combined"),
+    ("npz without path", HEAD + "  filters: 8\ndata: {source: npz}\n", "needs a path"),
+]
+
+
+@pytest.mark.parametrize("label,text,pattern", BAD, ids=[b[0] for b in BAD])
+def test_invalid_spaces_give_one_line_errors(label, text, pattern, write_space):
+    path = write_space(text, "bad.yaml")
+    with pytest.raises(SpaceError, match=pattern) as info:
+        load_space(path)
+    msg = str(info.value)
+    assert msg.startswith("space 'bad.yaml'")
+    assert "\n" not in msg
+    assert ";" in msg  # every message carries a fix after the semicolon
+
+
+def test_missing_file_names_the_file(tmp_path):
+    with pytest.raises(SpaceError, match="'nope.yaml': file not found"):
+        load_space("nope.yaml")
+
+
+def _cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "cnntune", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_cli_validate_and_show_without_tensorflow(tmp_path):
+    code = ("import sys; from cnntune.cli import cli; "
+            "sys.argv=['cnntune','space','show','default']\n"
+            "try:\n    cli()\nexcept SystemExit:\n    pass\n"
+            "assert 'tensorflow' not in sys.modules and 'optuna' not in sys.modules\n"
+            "assert 'mlflow' not in sys.modules\nprint('CLEAN')")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=120)
+    assert "CLEAN" in out.stdout, out.stderr
+    assert "learning_rate" in out.stdout
+    r = _cli("space", "validate", "default", "rich", cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout.count("ok:") == 2
+
+
+def test_cli_invalid_space_exit_2_one_line_nothing_written(tmp_path):
+    (tmp_path / "bad.yaml").write_text(HEAD + "  learning_rate: {type: float, low: 1, high: 0.1}\n")
+    for args in (("space", "validate", "bad.yaml"), ("search", "--space", "bad.yaml")):
+        r = _cli(*args, cwd=tmp_path)
+        assert r.returncode == 2, r.stderr
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: space 'bad.yaml', param "
+                                                       "'learning_rate'")
+    assert not (tmp_path / "mlruns").exists()
