@@ -138,13 +138,17 @@ class Progress:
     # -- summary ----------------------------------------------------------------------------
 
     def summary(self, result) -> None:
-        c = self.console
+        console = self.console
+
+        def c_print(*args, **kw):
+            console.print(*args, highlight=False, **kw)
+
         counts = ", ".join(f"{v} {k.lower()}" for k, v in sorted(result.counts.items()))
-        c.print(f"\n[bold]study {result.study}[/]: {result.new_trials} trials run now in "
+        c_print(f"\n[bold]study {result.study}[/]: {result.new_trials} trials run now in "
                 f"{result.elapsed:.0f}s; {sum(result.counts.values())} in the study ({counts})")
         b = result.best
         if b is None:
-            c.print("no trial completed, so there is no best trial yet")
+            c_print("no trial completed, so there is no best trial yet")
         else:
             m = b.metrics
             table = Table(title=f"best trial {b.number}", title_justify="left", box=None)
@@ -152,15 +156,15 @@ class Progress:
             table.add_column("value")
             for k, v in b.params.items():
                 table.add_row(k, f"{v:.4g}" if isinstance(v, float) else str(v))
-            c.print(table)
-            c.print(f"{result.objective} {b.value:.4f}   test_accuracy "
+            c_print(table)
+            c_print(f"{result.objective} {b.value:.4f}   test_accuracy "
                     f"{m.get('test_accuracy', float('nan')):.4f}   params "
                     f"{int(m.get('n_params', 0)):,}")
-            c.print(f"model:       {b.model_uri}  (mlflow.pyfunc.load_model)")
-        c.print(f"MLflow:      experiment '{result.study}' (id {result.experiment_id}), "
+            c_print(f"model:       {b.model_uri}  (mlflow.pyfunc.load_model)")
+        c_print(f"MLflow:      experiment '{result.study}' (id {result.experiment_id}), "
                 f"study run {result.parent_run_id}")
         if result.tracking_uri.startswith(("http://", "https://")):
-            c.print(f"open the UI: {result.tracking_uri}", highlight=False, soft_wrap=True)
+            c_print(f"open the UI: {result.tracking_uri}", soft_wrap=True)
         else:
-            c.print(f"open the UI: mlflow ui --backend-store-uri {result.tracking_uri}   "
-                    "then http://127.0.0.1:5000", highlight=False, soft_wrap=True)
+            c_print(f"open the UI: mlflow ui --backend-store-uri {result.tracking_uri}   "
+                    "then http://127.0.0.1:5000", soft_wrap=True)
