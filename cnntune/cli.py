@@ -136,21 +136,15 @@ def search(space_file, data, study, storage, tracking_uri, trials, timeout, seed
     """Search a space: train one CNN per trial, track every trial in MLflow."""
     from rich.console import Console
 
-    from ._quiet import import_tensorflow_quietly
     from .progress import Progress
     from .study import search as run_search
 
     console = Console(soft_wrap=True)
     progress = Progress(console, quiet=quiet)
-    def on_event(kind: str, payload: dict) -> None:
-        if kind == "study_start":  # inputs are valid: now load TensorFlow, without its chatter
-            import_tensorflow_quietly()
-        progress(kind, payload)
-
     with progress:
         result = run_search(space_file, data=data, study=study, storage=storage,
                             tracking_uri=tracking_uri, trials=trials, timeout=timeout, seed=seed,
-                            sampler=sampler, pruner=pruner, epochs=epochs, on_event=on_event)
+                            sampler=sampler, pruner=pruner, epochs=epochs, on_event=progress)
     progress.summary(result)
 
 

@@ -57,6 +57,9 @@ class Progress:
             self.existing = payload["existing_trials"]
             self.direction = payload["settings"]["direction"]
             self.objective = payload["settings"]["objective"]
+            if payload.get("best"):
+                b = payload["best"]
+                self.best = (b["value"], b["number"], b["test_accuracy"])
             if not self.quiet:
                 s = payload["settings"]
                 verb = f"resuming ({self.existing} trials so far)" if payload["resumed"] else "new"
@@ -160,7 +163,11 @@ class Progress:
             c_print(f"{result.objective} {b.value:.4f}   test_accuracy "
                     f"{m.get('test_accuracy', float('nan')):.4f}   params "
                     f"{int(m.get('n_params', 0)):,}")
-            c_print(f"model:       {b.model_uri}  (mlflow.pyfunc.load_model)")
+            if b.model_uri:
+                c_print(f"model:       {b.model_uri}  (mlflow.pyfunc.load_model)")
+            else:
+                c_print(f"model:       not logged (trial {b.number} ended before its model "
+                        "was saved)")
         c_print(f"MLflow:      experiment '{result.study}' (id {result.experiment_id}), "
                 f"study run {result.parent_run_id}")
         if result.tracking_uri.startswith(("http://", "https://")):

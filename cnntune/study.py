@@ -26,12 +26,14 @@ class TrialSummary:
     params: dict[str, Any]
     metrics: dict[str, float]
     run_id: str | None
+    model_logged: bool = False
 
     @property
     def model_uri(self) -> str | None:
+        """``runs:/<run id>/model`` when this trial's model was logged, else None."""
         from .tracking import model_uri
 
-        return model_uri(self.run_id) if self.run_id else None
+        return model_uri(self.run_id) if self.run_id and self.model_logged else None
 
 
 @dataclass
@@ -58,12 +60,17 @@ def search(space: str | Path = "default", *, data: str | Path | None = None,
            tracking_uri: str = DEFAULT_TRACKING_URI, trials: int | None = None,
            timeout: float | None = None, seed: int | None = None, sampler: str | None = None,
            pruner: str | None = None, epochs: int | None = None,
-           on_event: EventHook | None = None) -> SearchResult:
+           on_event: EventHook | None = None, isolate: bool = True,
+           trials_per_worker: int = 25) -> SearchResult:
     """Run (or resume) a study and return its best trial.
 
     ``space`` is a YAML path or a shipped space name; ``data`` overrides the space's data
     (``digits``, an ``.npz`` file or an image folder). ``trials`` and ``timeout`` bound this call;
     re-running with the same ``study`` name adds trials to it.
+
+    Trials run in a worker process that is replaced every ``trials_per_worker`` trials, so
+    memory stays bounded over long studies; ``isolate=False`` runs them in this process
+    (easier to debug, but TensorFlow's memory then grows with every trial).
     """
     from .data import load_dataset
     from .engines import make_engine
@@ -102,6 +109,10 @@ def search(space: str | Path = "default", *, data: str | Path | None = None,
     study = study or f"{sp.name}-{dataset.name}"
     _check_study_name(study)
 
+    from .tracking import Tracker
+
+    tracker = Tracker(tracking_uri)
+    tracker.check()
     engine = make_engine(sp.search.engine, space=sp, study_name=study, storage=storage,
                          sampler=sampler, pruner=pruner, seed=seed, direction=sp.direction,
                          max_epochs=tsettings.epochs)
@@ -115,9 +126,6 @@ def search(space: str | Path = "default", *, data: str | Path | None = None,
             raise ConfigError(f"study '{study}' optimises {info.attrs['objective']}, the space "
                               f"asks for {sp.training.objective}; use another --study name")
 
-    from .tracking import Tracker
-
-    tracker = Tracker(tracking_uri)
     settings = {
         "space": sp.source, "space_name": sp.name, "data": dataset.name,
         "data_source": dataset.meta["source"], "n_train": len(dataset.train),
@@ -135,10 +143,20 @@ def search(space: str | Path = "default", *, data: str | Path | None = None,
                        ("space_fingerprint", sp.fingerprint), ("objective", sp.training.objective),
                        ("data", dataset.name)):
         engine.set_study_attr(key, value)
+    prior_best = engine.best() if not info.created else None
     emit("study_start", {"study": study, "resumed": not info.created,
+                         "best": None if prior_best is None else {
+                             "number": prior_best.number, "value": prior_best.value,
+                             "test_accuracy": prior_best.attrs.get("metrics", {}).get(
+                                 "test_accuracy")},
                          "existing_trials": info.n_trials, "trials": n_trials,
                          "timeout": timeout, "settings": settings, "parent_run_id": parent})
 
+    from .runner import InProcessRunner, WorkerRunner
+
+    runner = WorkerRunner(dataset, tsettings, tracking_uri,
+                          trials_per_worker=trials_per_worker) if isolate \
+        else InProcessRunner(dataset, tsettings)
     better = (lambda a, b: a > b) if sp.direction == "maximize" else (lambda a, b: a < b)
     example = dataset.test.x[:4]
     new_trials = 0
@@ -146,7 +164,7 @@ def search(space: str | Path = "default", *, data: str | Path | None = None,
     def evaluate(sample):
         nonlocal new_trials
         from .engines import Outcome
-        from .trial import COMPLETE, run_trial
+        from .trial import COMPLETE
 
         new_trials += 1
         prior = engine.best()
@@ -162,27 +180,26 @@ def search(space: str | Path = "default", *, data: str | Path | None = None,
             tracker.log_epoch(run_id, epoch, logs)
             emit("epoch", {"number": sample.number, "epoch": epoch, "logs": logs})
 
-        result = None
         try:
-            result = run_trial(sample.params, dataset, tsettings, number=sample.number,
-                               report=sample.report, on_epoch=on_epoch)
+            result = runner.run(sample.number, sample.params, report=sample.report,
+                                on_epoch=on_epoch)
             result.metrics["trial_seconds"] = time.perf_counter() - t0
             sample.set_attr("metrics", result.metrics)
             is_best = result.state == COMPLETE and (
                 prior is None or prior.value is None or better(result.value, prior.value))
             if is_best:
-                tracker.log_model(run_id, result.model, example)
+                runner.log_model(tracker, run_id, example)
                 sample.set_attr("model_logged", True)
                 tracker.update_best(parent, sample.number, run_id, sample.params,
                                     result.metrics)
             tracker.end_trial(run_id, result.state, result.metrics, result.error)
         except BaseException as exc:
             state = "FAIL" if isinstance(exc, Exception) else "INTERRUPTED"
-            tracker.end_trial(run_id, state, {}, f"{type(exc).__name__}: {exc}")
+            try:
+                tracker.end_trial(run_id, state, {}, f"{type(exc).__name__}: {exc}")
+            except Exception:  # the tracking store itself may be what failed
+                pass
             raise
-        finally:
-            if result is not None:
-                result.release()
         emit("trial_end", {"number": sample.number, "state": result.state, "value": result.value,
                            "metrics": result.metrics, "error": result.error,
                            "params": sample.params, "best": is_best,
@@ -194,6 +211,8 @@ def search(space: str | Path = "default", *, data: str | Path | None = None,
     except BaseException:
         tracker.end_study(parent, "KILLED")
         raise
+    finally:
+        runner.close()
     tracker.end_study(parent, "FINISHED")
     return _result(engine, study, storage, tracker, parent, sp, new_trials,
                    time.perf_counter() - t_start)
@@ -224,7 +243,8 @@ def _result(engine, study, storage, tracker, parent, sp, new_trials, elapsed) ->
     if rec is not None:
         best = TrialSummary(number=rec.number, state=rec.state, value=rec.value,
                             params=rec.params, metrics=dict(rec.attrs.get("metrics", {})),
-                            run_id=rec.attrs.get("mlflow_run_id"))
+                            run_id=rec.attrs.get("mlflow_run_id"),
+                            model_logged=bool(rec.attrs.get("model_logged")))
         if best.value is not None and not math.isfinite(best.value):
             best = None
     return SearchResult(study=study, storage=redact(storage),

@@ -55,6 +55,30 @@ class Tracker:
             return None  # a tracking server decides where artifacts go
         return (db.resolve().parent / "artifacts" / study).as_uri()
 
+    def check(self) -> None:
+        """Fail fast, before anything is written, when the tracking store cannot be used.
+
+        A tracking server is probed on its /health endpoint with a short timeout (MLflow's own
+        client would retry for minutes); other stores are opened and read once.
+        """
+        uri = self.tracking_uri
+        if uri.startswith(("http://", "https://")):
+            import urllib.error
+            import urllib.request
+
+            try:
+                with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=10):
+                    pass
+            except (urllib.error.URLError, OSError, ValueError) as exc:
+                reason = getattr(exc, "reason", exc)
+                raise StorageError(f"MLflow tracking server '{redact(uri)}' cannot be reached "
+                                   f"({reason}); start it or fix --tracking-uri") from None
+            return
+        try:
+            self.client.search_experiments(max_results=1)
+        except Exception as exc:
+            raise StorageError(_store_error(uri, exc)) from None
+
     # -- study -----------------------------------------------------------------------------
 
     def start_study(self, study: str, *, space_text: str, settings: dict[str, Any],
@@ -88,9 +112,7 @@ class Tracker:
         except StorageError:
             raise
         except Exception as exc:
-            raise StorageError(f"MLflow tracking store '{redact(self.tracking_uri)}' cannot be "
-                               f"used ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
-                               "check --tracking-uri") from None
+            raise StorageError(_store_error(self.tracking_uri, exc)) from None
 
     def _run_exists(self, run_id: str) -> bool:
         try:
@@ -162,6 +184,13 @@ class Tracker:
             mlflow.keras.log_model(model, name=MODEL_NAME, signature=signature,
                                    pip_requirements=_requirements())
         self.client.set_tag(run_id, "cnntune.model", MODEL_NAME)
+
+
+def _store_error(uri: str, exc: Exception) -> str:
+    detail = " ".join(str(exc).split())
+    detail = detail if len(detail) <= 160 else detail[:157] + "..."
+    return (f"MLflow tracking store '{redact(uri)}' cannot be used ({type(exc).__name__}: "
+            f"{detail}); check --tracking-uri")
 
 
 def model_uri(run_id: str) -> str:

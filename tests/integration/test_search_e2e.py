@@ -106,10 +106,36 @@ params:
 def test_resuming_on_other_data_is_refused(tiny_space, stores, tmp_path):
     from cnntune.errors import ConfigError
 
-    cnntune.search(tiny_space, study="guard", trials=1, epochs=1, **stores)
+    cnntune.search(tiny_space, study="guard", trials=1, epochs=1, isolate=False, **stores)
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "other.npz", x=rng.integers(0, 255, (90, 8, 8), dtype=np.uint8),
              y=np.arange(90) % 3)
     with pytest.raises(ConfigError, match="study 'guard' was run on different data"):
         cnntune.search(tiny_space, study="guard", data=tmp_path / "other.npz", trials=1,
                        **stores)
+
+
+def test_study_on_postgresql_storage(tiny_space, tmp_path):
+    """The same search against the real PostgreSQL server (CI starts it)."""
+    import os
+    import uuid
+
+    import optuna
+
+    url = "postgresql://postgres@127.0.0.1:5432/test"
+    try:
+        optuna.study.get_all_study_names(url)
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    name = f"pg-{uuid.uuid4().hex[:8]}"
+    try:
+        first = cnntune.search(tiny_space, study=name, trials=1, epochs=1, storage=url,
+                               tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+        again = cnntune.search(tiny_space, study=name, trials=1, epochs=1, storage=url,
+                               tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+        assert first.storage == url and sum(again.counts.values()) == 2
+        assert again.parent_run_id == first.parent_run_id
+    finally:
+        optuna.delete_study(study_name=name, storage=url)

@@ -1,0 +1,63 @@
+"""Trial isolation: worker processes are replaced, and a dead worker fails only its trial."""
+
+import os
+import signal
+
+import pytest
+
+from cnntune.data import load_dataset
+from cnntune.runner import WorkerRunner
+from cnntune.trial import COMPLETE, FAIL, TrialSettings
+
+pytestmark = pytest.mark.slow
+
+PARAMS = dict(n_blocks=1, filters=8, dense_units=0, batch_size=64, learning_rate=1e-2)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_dataset("digits", None, val_fraction=0.15, test_fraction=0.2, seed=0)
+
+
+def test_worker_serves_trials_and_is_replaced(data, tmp_path):
+    runner = WorkerRunner(data, TrialSettings(epochs=2, patience=2, objective="val_accuracy",
+                                              seed=0), f"sqlite:///{tmp_path}/m.db",
+                          trials_per_worker=2)
+    epochs, reports = [], []
+    try:
+        for n in range(3):
+            res = runner.run(n, PARAMS, report=lambda e, v: reports.append((e, v)) or False,
+                             on_epoch=lambda e, logs: epochs.append(e))
+            assert res.state == COMPLETE and res.model is None
+            assert 0 <= res.metrics["test_accuracy"] <= 1
+        assert runner.workers_started == 2  # 2 trials in the first worker, 1 in the second
+        assert epochs == [1, 2] * 3 and [e for e, _ in reports] == [1, 2] * 3
+    finally:
+        runner.close()
+    assert runner._proc is None
+
+
+def test_pruning_answer_crosses_the_process_boundary(data, tmp_path):
+    runner = WorkerRunner(data, TrialSettings(epochs=5, patience=5, objective="val_accuracy",
+                                              seed=0), f"sqlite:///{tmp_path}/m.db")
+    try:
+        res = runner.run(0, PARAMS, report=lambda e, v: e == 2)
+        assert res.state == "PRUNED" and res.metrics["epochs"] == 2
+    finally:
+        runner.close()
+
+
+def test_killed_worker_fails_only_its_trial(data, tmp_path):
+    runner = WorkerRunner(data, TrialSettings(epochs=3, patience=3, objective="val_accuracy",
+                                              seed=0), f"sqlite:///{tmp_path}/m.db")
+
+    def kill_worker(epoch, logs):
+        os.kill(runner._proc.pid, signal.SIGKILL)
+
+    try:
+        dead = runner.run(0, PARAMS, on_epoch=kill_worker)
+        assert dead.state == FAIL and "exit code -9" in dead.error
+        alive = runner.run(1, PARAMS)
+        assert alive.state == COMPLETE and runner.workers_started == 2
+    finally:
+        runner.close()
