@@ -51,6 +51,7 @@ POOLINGS = ("max", "average", "none")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam")
 FLIPS = ("none", "horizontal", "vertical", "horizontal_and_vertical")
 FAMILIES = ("plain",)
+LR_SCHEDULES = ("constant", "cosine", "plateau")
 
 _KNOBS = [
     Knob("family", "plain", str, "architecture family", choices=FAMILIES),
@@ -72,6 +73,8 @@ _KNOBS = [
     # training
     Knob("optimizer", "adam", str, "optimizer", choices=OPTIMIZERS),
     Knob("learning_rate", 1e-3, float, "initial learning rate", minimum=0.0),
+    Knob("lr_schedule", "constant", str, "learning-rate schedule: constant, cosine decay over "
+         "the epochs, or halve on a plateau of the objective", choices=LR_SCHEDULES),
     Knob("momentum", 0.9, float, "momentum (sgd, rmsprop)", minimum=0.0, maximum=1.0),
     Knob("weight_decay", 1e-4, float, "decoupled weight decay (adamw)", minimum=0.0),
     Knob("batch_size", 32, int, "training batch size", minimum=1, maximum=65536),

@@ -25,10 +25,14 @@ class FitResult:
     fit_seconds: float = 0.0
 
 
-def make_optimizer(knobs: dict):
+def make_optimizer(knobs: dict, decay_steps: int | None = None):
+    """The optimizer the knobs ask for; with ``decay_steps`` and lr_schedule=cosine its
+    learning rate follows a cosine decay to 1% over that many steps."""
     from keras import optimizers
 
     lr = knobs["learning_rate"]
+    if knobs.get("lr_schedule") == "cosine" and decay_steps:
+        lr = optimizers.schedules.CosineDecay(lr, decay_steps=decay_steps, alpha=0.01)
     name = knobs["optimizer"]
     if name == "adam":
         return optimizers.Adam(lr)
@@ -55,6 +59,8 @@ def fit(model, knobs: dict, train_ds, val_ds, *, epochs: int, patience: int, obj
         # epoch-level hooks only: a batch-level hook would sync every step and slow fit down
         def on_epoch_end(self, epoch, logs=None):
             logs = {k: float(v) for k, v in (logs or {}).items()}
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(
+                self.model.optimizer.learning_rate))  # the scheduled value, for tracking
             if not math.isfinite(logs.get("loss", 0.0)):
                 self.model.stop_training = True  # raised as TrialFailed after fit
                 return
@@ -64,13 +70,19 @@ def fit(model, knobs: dict, train_ds, val_ds, *, epochs: int, patience: int, obj
                 result.pruned = True
                 self.model.stop_training = True
 
-    model.compile(optimizer=make_optimizer(knobs), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    steps = int(train_ds.cardinality()) if hasattr(train_ds, "cardinality") else -1
+    model.compile(optimizer=make_optimizer(knobs, steps * epochs if steps > 0 else None),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     stopper = keras.callbacks.EarlyStopping(monitor=objective, mode=mode, patience=patience,
                                             restore_best_weights=True)
+    callbacks = [stopper, _Hooks()]  # hooks last: they see what the others decided
+    if knobs.get("lr_schedule") == "plateau":
+        callbacks.insert(0, keras.callbacks.ReduceLROnPlateau(
+            monitor=objective, mode=mode, factor=0.5, patience=max(1, patience // 2),
+            min_lr=knobs["learning_rate"] / 100, verbose=0))
     t0 = time.perf_counter()
     hist = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False,
-                     callbacks=[_Hooks(), stopper])
+                     callbacks=callbacks)
     result.fit_seconds = time.perf_counter() - t0
     result.history = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
     losses = result.history.get("loss", [])

@@ -10,6 +10,11 @@ from __future__ import annotations
 
 from .augment import input_stack
 
+# Keras' default 0.99 leaves the moving statistics far from the data after the few hundred
+# steps of a short trial (train accuracy 97%, validation 13% measured on digits): 0.9, the
+# PyTorch default, converges within a few dozen steps.
+BN_MOMENTUM = 0.9
+
 
 def build(knobs: dict, input_shape: tuple[int, ...], num_classes: int, scale: float):
     import keras
@@ -29,7 +34,8 @@ def build(knobs: dict, input_shape: tuple[int, ...], num_classes: int, scale: fl
                               use_bias=not knobs["batch_norm"], kernel_regularizer=reg,
                               name=f"block{b + 1}_conv{c + 1}")(x)
             if knobs["batch_norm"]:
-                x = layers.BatchNormalization(name=f"block{b + 1}_bn{c + 1}")(x)
+                x = layers.BatchNormalization(momentum=BN_MOMENTUM,
+                                              name=f"block{b + 1}_bn{c + 1}")(x)
             x = layers.Activation(act, name=f"block{b + 1}_act{c + 1}")(x)
         if knobs["pooling"] != "none" and min(h, w) >= 2:
             pool = layers.MaxPooling2D if knobs["pooling"] == "max" else layers.AveragePooling2D

@@ -2,6 +2,8 @@
 
 import math
 
+import pytest
+
 from cnntune.data import load_dataset
 from cnntune.trial import COMPLETE, FAIL, PRUNED, TrialSettings, run_trial
 
@@ -25,7 +27,7 @@ def test_trial_trains_scores_and_reports_each_epoch():
                     on_epoch=lambda e, logs: seen.append((e, sorted(logs))))
     assert res.state == COMPLETE and res.model is not None
     assert [e for e, _ in seen] == [1, 2]
-    assert seen[0][1] == ["accuracy", "loss", "val_accuracy", "val_loss"]
+    assert seen[0][1] == ["accuracy", "learning_rate", "loss", "val_accuracy", "val_loss"]
     m = res.metrics
     assert 0.0 <= m["test_accuracy"] <= 1.0 and m["n_params"] > 0 and m["epochs"] == 2
     assert res.value == m["val_accuracy"] and len(res.history["val_accuracy"]) == 2
@@ -60,3 +62,24 @@ def test_val_loss_objective_is_minimised_value():
     res = run_trial(SMALL, digits(), TrialSettings(epochs=1, patience=1, objective="val_loss",
                                                     seed=0))
     assert res.state == COMPLETE and math.isclose(res.value, res.metrics["val_loss"])
+
+
+def test_learning_rate_schedules_change_the_rate():
+    rates = {}
+    for schedule in ("constant", "cosine", "plateau"):
+        seen = []
+        res = run_trial({**SMALL, "lr_schedule": schedule, "learning_rate": 0.05}, digits(),
+                        TrialSettings(epochs=4, patience=2, objective="val_loss", seed=0),
+                        on_epoch=lambda e, logs: seen.append(logs["learning_rate"]))
+        assert res.state == COMPLETE
+        rates[schedule] = seen
+    assert all(math.isclose(r, 0.05, rel_tol=1e-6) for r in rates["constant"])
+    cos = rates["cosine"]
+    assert all(a > b for a, b in zip(cos, cos[1:])) and cos[-1] < 0.05 * 0.6
+    assert min(rates["plateau"]) == pytest.approx(0.05)  # val_loss kept improving: no cut
+    # a rate too small to move val_loss by min_delta: the plateau schedule halves it
+    seen = []
+    run_trial({**SMALL, "lr_schedule": "plateau", "learning_rate": 1e-7}, digits(),
+              TrialSettings(epochs=4, patience=2, objective="val_loss", seed=0),
+              on_epoch=lambda e, logs: seen.append(logs["learning_rate"]))
+    assert seen[0] == pytest.approx(1e-7) and seen[-1] <= 0.5e-7 * 1.0001
