@@ -72,13 +72,50 @@ def search(space: str | Path = "default", *, data: str | Path | None = None,
     memory stays bounded over long studies; ``isolate=False`` runs them in this process
     (easier to debug, but TensorFlow's memory then grows with every trial).
     """
-    from .data import load_dataset
-    from .engines import make_engine
-    from .engines.optuna import PRUNERS, SAMPLERS
-    from .space import load_space
+    from .runner import InProcessRunner, WorkerRunner
 
     emit = on_event or (lambda kind, payload: None)
     t_start = time.perf_counter()
+    plan = _plan(space, data, study, trials, timeout, seed, sampler, pruner, epochs)
+    tracker, engine, parent, payload = _open(plan, storage, tracking_uri)
+    emit("study_start", payload)
+    runner = WorkerRunner(plan.dataset, plan.trial, tracking_uri,
+                          trials_per_worker=trials_per_worker) if isolate \
+        else InProcessRunner(plan.dataset, plan.trial)
+    loop = _TrialLoop(plan, engine, tracker, runner, parent, emit)
+    try:
+        engine.run(loop.evaluate, n_trials=plan.n_trials, timeout=plan.timeout)
+    except BaseException:
+        tracker.end_study(parent, "KILLED")
+        raise
+    finally:
+        runner.close()
+    tracker.end_study(parent, "FINISHED")
+    return _result(engine, plan.study, storage, tracker, parent, plan.space, loop.new_trials,
+                   time.perf_counter() - t_start)
+
+
+@dataclass
+class _Plan:
+    """Everything a study run needs, resolved and validated; nothing written yet."""
+
+    space: Any  # SearchSpace
+    dataset: Any  # Dataset
+    study: str
+    sampler: str
+    pruner: str
+    seed: int
+    n_trials: int | None
+    timeout: float | None
+    trial: Any  # TrialSettings
+
+
+def _plan(space, data, study, trials, timeout, seed, sampler, pruner, epochs) -> _Plan:
+    from .data import load_dataset
+    from .engines.optuna import PRUNERS, SAMPLERS
+    from .space import load_space
+    from .trial import TrialSettings
+
     sp = load_space(space)
     sampler = sampler or sp.search.sampler
     pruner = pruner or sp.search.pruner
@@ -88,19 +125,14 @@ def search(space: str | Path = "default", *, data: str | Path | None = None,
         raise ConfigError(f"pruner '{pruner}' is unknown; use one of {', '.join(PRUNERS)}")
     if sampler == "grid":
         sp.grid()  # raises SpaceError when a param has no finite grid
-    for name, value, low in (("trials", trials, 1), ("epochs", epochs, 1)):
-        if value is not None and value < low:
-            raise ConfigError(f"--{name} must be >= {low}, got {value}")
+    for name, value in (("trials", trials), ("epochs", epochs)):
+        if value is not None and value < 1:
+            raise ConfigError(f"--{name} must be >= 1, got {value}")
     if timeout is not None and timeout <= 0:
         raise ConfigError(f"--timeout must be > 0 seconds, got {timeout}")
     n_trials = trials if trials is not None else (None if timeout else sp.search.trials)
     timeout = timeout if timeout is not None else sp.search.timeout
     seed = sp.training.seed if seed is None else seed
-    from .trial import TrialSettings
-
-    tsettings = TrialSettings(epochs=epochs or sp.training.epochs, patience=sp.training.patience,
-                              objective=sp.training.objective, seed=seed)
-
     src, path = _data_source(data, sp)
     dataset = load_dataset(src, path, val_fraction=sp.data.val_fraction,
                            test_fraction=sp.data.test_fraction, seed=sp.training.seed,
@@ -108,14 +140,22 @@ def search(space: str | Path = "default", *, data: str | Path | None = None,
                            base_dir=sp.base_dir if data is None else None)
     study = study or f"{sp.name}-{dataset.name}"
     _check_study_name(study)
+    settings = TrialSettings(epochs=epochs or sp.training.epochs, patience=sp.training.patience,
+                             objective=sp.training.objective, seed=seed)
+    return _Plan(sp, dataset, study, sampler, pruner, seed, n_trials, timeout, settings)
 
+
+def _open(plan: _Plan, storage: str, tracking_uri: str):
+    """Open the tracking store, the study (created or resumed) and the study's parent run."""
+    from .engines import make_engine
     from .tracking import Tracker
 
+    sp, dataset, study = plan.space, plan.dataset, plan.study
     tracker = Tracker(tracking_uri)
     tracker.check()
     engine = make_engine(sp.search.engine, space=sp, study_name=study, storage=storage,
-                         sampler=sampler, pruner=pruner, seed=seed, direction=sp.direction,
-                         max_epochs=tsettings.epochs)
+                         sampler=plan.sampler, pruner=plan.pruner, seed=plan.seed,
+                         direction=sp.direction, max_epochs=plan.trial.epochs)
     info = engine.open()
     if not info.created:
         old = info.attrs.get("data_fingerprint")
@@ -125,16 +165,14 @@ def search(space: str | Path = "default", *, data: str | Path | None = None,
         if info.attrs.get("objective", sp.training.objective) != sp.training.objective:
             raise ConfigError(f"study '{study}' optimises {info.attrs['objective']}, the space "
                               f"asks for {sp.training.objective}; use another --study name")
-
     settings = {
         "space": sp.source, "space_name": sp.name, "data": dataset.name,
         "data_source": dataset.meta["source"], "n_train": len(dataset.train),
         "n_val": len(dataset.val), "n_test": len(dataset.test),
         "input_shape": "x".join(map(str, dataset.input_shape)), "classes": dataset.num_classes,
-        "engine": sp.search.engine, "sampler": sampler, "pruner": pruner, "seed": seed,
-        "epochs": tsettings.epochs, "patience": tsettings.patience,
-        "objective": tsettings.objective, "direction": sp.direction,
-        "storage": redact(storage),
+        "engine": sp.search.engine, "sampler": plan.sampler, "pruner": plan.pruner,
+        "seed": plan.seed, "epochs": plan.trial.epochs, "patience": plan.trial.patience,
+        "objective": plan.trial.objective, "direction": sp.direction, "storage": redact(storage),
     }
     parent = tracker.start_study(study, space_text=sp.text, settings=settings,
                                  parent_run_id=info.attrs.get("mlflow_parent_run_id"))
@@ -143,35 +181,38 @@ def search(space: str | Path = "default", *, data: str | Path | None = None,
                        ("space_fingerprint", sp.fingerprint), ("objective", sp.training.objective),
                        ("data", dataset.name)):
         engine.set_study_attr(key, value)
-    prior_best = engine.best() if not info.created else None
-    emit("study_start", {"study": study, "resumed": not info.created,
-                         "best": None if prior_best is None else {
-                             "number": prior_best.number, "value": prior_best.value,
-                             "test_accuracy": prior_best.attrs.get("metrics", {}).get(
-                                 "test_accuracy")},
-                         "existing_trials": info.n_trials, "trials": n_trials,
-                         "timeout": timeout, "settings": settings, "parent_run_id": parent})
+    best = engine.best() if not info.created else None
+    payload = {"study": study, "resumed": not info.created, "existing_trials": info.n_trials,
+               "trials": plan.n_trials, "timeout": plan.timeout, "settings": settings,
+               "parent_run_id": parent,
+               "best": None if best is None else {
+                   "number": best.number, "value": best.value,
+                   "test_accuracy": best.attrs.get("metrics", {}).get("test_accuracy")}}
+    return tracker, engine, parent, payload
 
-    from .runner import InProcessRunner, WorkerRunner
 
-    runner = WorkerRunner(dataset, tsettings, tracking_uri,
-                          trials_per_worker=trials_per_worker) if isolate \
-        else InProcessRunner(dataset, tsettings)
-    better = (lambda a, b: a > b) if sp.direction == "maximize" else (lambda a, b: a < b)
-    example = dataset.test.x[:4]
-    new_trials = 0
+class _TrialLoop:
+    """What the engine calls for each sample: track, run, keep the best model, report."""
 
-    def evaluate(sample):
-        nonlocal new_trials
+    def __init__(self, plan: _Plan, engine, tracker, runner, parent: str, emit: EventHook):
+        self.plan, self.engine, self.tracker, self.runner = plan, engine, tracker, runner
+        self.parent, self.emit = parent, emit
+        self.new_trials = 0
+        self.example = plan.dataset.test.x[:4]  # for the logged model's signature
+        maximize = plan.space.direction == "maximize"
+        self.better = (lambda a, b: a > b) if maximize else (lambda a, b: a < b)
+
+    def evaluate(self, sample):
         from .engines import Outcome
         from .trial import COMPLETE
 
-        new_trials += 1
-        prior = engine.best()
-        run_id = tracker.start_trial(parent, study, sample.number, sample.params,
-                                     {"cnntune.engine": sp.search.engine,
-                                      "cnntune.family": str(sample.params.get("family",
-                                                                              "plain"))})
+        self.new_trials += 1
+        tracker, emit = self.tracker, self.emit
+        prior = self.engine.best()
+        run_id = tracker.start_trial(
+            self.parent, self.plan.study, sample.number, sample.params,
+            {"cnntune.engine": self.plan.space.search.engine,
+             "cnntune.family": str(sample.params.get("family", "plain"))})
         sample.set_attr("mlflow_run_id", run_id)
         emit("trial_start", {"number": sample.number, "params": sample.params})
         t0 = time.perf_counter()
@@ -181,16 +222,16 @@ def search(space: str | Path = "default", *, data: str | Path | None = None,
             emit("epoch", {"number": sample.number, "epoch": epoch, "logs": logs})
 
         try:
-            result = runner.run(sample.number, sample.params, report=sample.report,
-                                on_epoch=on_epoch)
+            result = self.runner.run(sample.number, sample.params, report=sample.report,
+                                     on_epoch=on_epoch)
             result.metrics["trial_seconds"] = time.perf_counter() - t0
             sample.set_attr("metrics", result.metrics)
             is_best = result.state == COMPLETE and (
-                prior is None or prior.value is None or better(result.value, prior.value))
+                prior is None or prior.value is None or self.better(result.value, prior.value))
             if is_best:
-                runner.log_model(tracker, run_id, example)
+                self.runner.log_model(tracker, run_id, self.example)
                 sample.set_attr("model_logged", True)
-                tracker.update_best(parent, sample.number, run_id, sample.params,
+                tracker.update_best(self.parent, sample.number, run_id, sample.params,
                                     result.metrics)
             tracker.end_trial(run_id, result.state, result.metrics, result.error)
         except BaseException as exc:
@@ -205,17 +246,6 @@ def search(space: str | Path = "default", *, data: str | Path | None = None,
                            "params": sample.params, "best": is_best,
                            "seconds": time.perf_counter() - t0})
         return Outcome(state=result.state, value=result.value, error=result.error)
-
-    try:
-        engine.run(evaluate, n_trials=n_trials, timeout=timeout)
-    except BaseException:
-        tracker.end_study(parent, "KILLED")
-        raise
-    finally:
-        runner.close()
-    tracker.end_study(parent, "FINISHED")
-    return _result(engine, study, storage, tracker, parent, sp, new_trials,
-                   time.perf_counter() - t_start)
 
 
 def _data_source(data, sp) -> tuple[str | None, str | None]:
