@@ -66,7 +66,8 @@ class Progress:
                 self.console.print(
                     f"study [bold]{self.study}[/] {verb}: {s['data']} "
                     f"({s['n_train']}/{s['n_val']}/{s['n_test']} train/val/test), "
-                    f"{s['sampler']} sampler, {s['pruner']} pruner, up to {s['epochs']} epochs")
+                    f"{s['sampler']} sampler, {s['pruner']} pruner, up to {s['epochs']} "
+                    f"epoch{'s' if s['epochs'] != 1 else ''} per trial")
         elif kind == "trial_start":
             self.current = (payload["number"], 0, {})
         elif kind == "epoch":

@@ -17,6 +17,6 @@ print(f"best trial {best.number}: val {best.value:.4f}, "
 # the best model is logged in the Keras flavour; pyfunc gives class probabilities
 mlflow.set_tracking_uri("sqlite:///mlruns/mlflow.db")
 model = mlflow.pyfunc.load_model(best.model_uri)
-data = load_dataset("digits", None, val_fraction=0.15, test_fraction=0.2, seed=0)
+data = load_dataset("digits", None, val_fraction=0.2, test_fraction=0.2, seed=0)
 probs = np.asarray(model.predict(data.test.x))
 print("test accuracy through pyfunc:", float((probs.argmax(1) == data.test.y).mean()))

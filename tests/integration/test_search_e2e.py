@@ -139,3 +139,28 @@ def test_study_on_postgresql_storage(tiny_space, tmp_path):
         assert again.parent_run_id == first.parent_run_id
     finally:
         optuna.delete_study(study_name=name, storage=url)
+
+
+def test_search_on_an_image_folder_and_an_npz(tiny_space, stores, tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    root = tmp_path / "shapes"
+    for k, name in enumerate(["dark", "mid", "bright"]):
+        (root / name).mkdir(parents=True)
+        for i in range(15):
+            img = np.clip(rng.normal(40 + 80 * k, 20, (10, 10, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(img).save(root / name / f"{i}.png")
+    res = cnntune.search(tiny_space, data=root, trials=1, epochs=2, isolate=False, **stores)
+    assert res.study == "tiny-shapes" and res.counts == {"COMPLETE": 1}
+    x = np.stack([np.asarray(Image.open(p)) for p in sorted(root.glob("*/*.png"))])
+    y = np.repeat(np.arange(3), 15)
+    np.savez(tmp_path / "arrays.npz", x=x, y=y)
+    res = cnntune.search(tiny_space, data=tmp_path / "arrays.npz", trials=1, epochs=2,
+                         isolate=False, **stores)
+    assert res.study == "tiny-arrays" and res.counts == {"COMPLETE": 1}
+    from mlflow import MlflowClient
+
+    parent = MlflowClient(stores["tracking_uri"]).get_run(res.parent_run_id)
+    assert parent.data.params["data_source"] == "npz"
+    assert parent.data.params["input_shape"] == "10x10x3"

@@ -42,7 +42,7 @@ def test_npz_loads_grayscale_and_string_labels(tmp_path):
     ds = load_dataset(None, _npz(tmp_path), **KW)
     assert ds.input_shape == (6, 5, 1) and ds.class_names == ["c0", "c1", "c2"]
     assert ds.scale == pytest.approx(1 / 255)
-    assert ds.meta["source"] == "npz"
+    assert ds.meta["source"] == "npz" and ds.train.x.dtype == np.uint8  # kept compact
 
 
 def test_npz_mismatched_lengths(tmp_path):
