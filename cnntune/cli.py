@@ -129,7 +129,8 @@ def store_options(f):
               default=None, help="[default: the space's]")
 @click.option("--pruner", type=click.Choice(["none", "median", "hyperband", "asha"]),
               default=None, help="[default: the space's]")
-@click.option("--epochs", type=int, default=None, help="Max epochs per trial [default: the space's].")
+@click.option("--epochs", type=int, default=None,
+              help="Max epochs per trial [default: the space's].")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the final summary.")
 def search(space_file, data, study, storage, tracking_uri, trials, timeout, seed, sampler, pruner,
            epochs, quiet):

@@ -261,7 +261,7 @@ class SearchSpace:
 
 
 def resolve_space_path(space: str | Path) -> Path:
-    """A path as given, or the name of a shipped space (``default`` -> search_spaces/default.yaml)."""
+    """A path as given, or a shipped space's name (``default``: search_spaces/default.yaml)."""
     path = Path(space)
     if path.exists():
         return path

@@ -15,7 +15,8 @@ from typing import Any, Callable
 from .errors import ConfigError
 from .stores import DEFAULT_STORAGE, DEFAULT_TRACKING_URI, redact
 
-EventHook = Callable[[str, dict], None]  # (kind, payload): study_start, trial_start, epoch, trial_end
+# (kind, payload) with kind one of study_start, trial_start, epoch, trial_end
+EventHook = Callable[[str, dict], None]
 
 
 @dataclass

@@ -3,9 +3,10 @@
 Layout: one experiment per study (named after it); a parent run ``study-<name>`` carrying the
 space file, the settings and the best trial so far; one child run ``trial-NNN`` per trial with
 its active params, per-epoch metrics (``epoch/loss``, ``epoch/val_accuracy``, ...), the final
-model's metrics (``val_accuracy``, ``test_accuracy``, ``train_accuracy``, ``n_params``, ...), and its state as the tag ``cnntune.state``
-(COMPLETE / PRUNED / FAIL) and as the MLflow status (FINISHED / KILLED / FAILED). The model of
-each new best trial is logged to its run in the Keras flavour with a signature.
+model's metrics (``val_accuracy``, ``test_accuracy``, ``train_accuracy``, ``n_params``, ...),
+and its state as the tag ``cnntune.state`` (COMPLETE / PRUNED / FAIL) and as the MLflow status
+(FINISHED / KILLED / FAILED). The model of each new best trial is logged to its run in the Keras
+flavour with a signature.
 """
 
 from __future__ import annotations

@@ -50,7 +50,8 @@ def test_pruned_trial_stops_at_the_reported_epoch():
 
 
 def test_nan_loss_fails_the_trial_with_a_reason():
-    res = run_trial({**SMALL, "optimizer": "sgd", "momentum": 0.0, "learning_rate": 1e12, "l2": 0.01,
+    res = run_trial({**SMALL, "optimizer": "sgd", "momentum": 0.0, "learning_rate": 1e12,
+                     "l2": 0.01,
                      "batch_norm": False}, digits(),
                     TrialSettings(epochs=3, patience=3, objective="val_accuracy", seed=0))
     assert res.state == FAIL and res.model is None
@@ -70,7 +71,7 @@ def test_learning_rate_schedules_change_the_rate():
         seen = []
         res = run_trial({**SMALL, "lr_schedule": schedule, "learning_rate": 0.05}, digits(),
                         TrialSettings(epochs=4, patience=2, objective="val_loss", seed=0),
-                        on_epoch=lambda e, logs: seen.append(logs["learning_rate"]))
+                        on_epoch=lambda e, logs, seen=seen: seen.append(logs["learning_rate"]))
         assert res.state == COMPLETE
         rates[schedule] = seen
     assert all(math.isclose(r, 0.05, rel_tol=1e-6) for r in rates["constant"])

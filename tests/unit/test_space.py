@@ -36,8 +36,8 @@ def test_conditions_order_parents_first_and_activate():
 
 
 def test_condition_with_list_of_values():
-    sp = parse_space(HEAD + "  optimizer: [adam, sgd, rmsprop]\n"
-                     "  momentum: {type: float, low: 0.1, high: 0.9, when: {optimizer: [sgd, rmsprop]}}\n")
+    sp = parse_space(HEAD + "  optimizer: [adam, sgd, rmsprop]\n  momentum: {type: float, "
+                     "low: 0.1, high: 0.9, when: {optimizer: [sgd, rmsprop]}}\n")
     assert sp.is_active("momentum", {"optimizer": "rmsprop"})
     assert not sp.is_active("momentum", {"optimizer": "adam"})
 
