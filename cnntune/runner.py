@@ -146,7 +146,13 @@ class WorkerRunner:
             raise WorkerDied(self._death_reason(exc)) from None
 
     def _death_reason(self, exc) -> str:
-        code = self._proc.wait(timeout=30) if self._proc is not None else None
+        code = None
+        if self._proc is not None:
+            try:
+                code = self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # pipe broken but the process hangs on
+                self._proc.kill()
+                code = self._proc.wait()
         hint = " (killed: out of memory?)" if code in (-9, 137) else ""
         return f"trial worker died with exit code {code}{hint}"
 
