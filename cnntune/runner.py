@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import traceback
 from multiprocessing.connection import Connection
 
@@ -39,7 +38,7 @@ class InProcessRunner:
         self._model = None
         result = run_trial(params, self.dataset, self.settings, number=number, report=report,
                            on_epoch=on_epoch)
-        self._model, result.model = result.model, None
+        self._model = result.take_model()
         return result
 
     def log_model(self, tracker, run_id: str, example) -> None:
@@ -70,18 +69,15 @@ class WorkerRunner:
         self._baseline_mb: float | None = None
         self._rss_mb = 0.0
         self.workers_started = 0
-        self.worker_seconds = 0.0  # time spent starting workers (TensorFlow import)
 
     # -- lifecycle ------------------------------------------------------------------------
 
     def _start(self) -> None:
-        t0 = time.perf_counter()
         to_child_r, to_child_w = os.pipe()
         to_parent_r, to_parent_w = os.pipe()
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "cnntune.worker", str(to_child_r), str(to_parent_w)],
-            pass_fds=(to_child_r, to_parent_w), stdin=subprocess.DEVNULL,
-            start_new_session=False)
+            pass_fds=(to_child_r, to_parent_w), stdin=subprocess.DEVNULL)
         os.close(to_child_r)
         os.close(to_parent_w)
         self._outbox = Connection(to_child_w, readable=False)
@@ -93,7 +89,6 @@ class WorkerRunner:
         self._served = 0
         self._baseline_mb = None
         self.workers_started += 1
-        self.worker_seconds += time.perf_counter() - t0
 
     def _stop(self, wait: float = 10.0) -> None:
         proc = self._proc
@@ -136,16 +131,16 @@ class WorkerRunner:
     def _send(self, msg) -> None:
         try:
             self._outbox.send(msg)
-        except (OSError, EOFError, ValueError) as exc:
-            raise WorkerDied(self._death_reason(exc)) from None
+        except (OSError, EOFError, ValueError):
+            raise WorkerDied(self._death_reason()) from None
 
     def _recv(self):
         try:
             return self._inbox.recv()
-        except (OSError, EOFError) as exc:
-            raise WorkerDied(self._death_reason(exc)) from None
+        except (OSError, EOFError):
+            raise WorkerDied(self._death_reason()) from None
 
-    def _death_reason(self, exc) -> str:
+    def _death_reason(self) -> str:
         code = None
         if self._proc is not None:
             try:
@@ -237,7 +232,7 @@ def worker_main(read_fd: int, write_fd: int) -> None:
 
                 result = run_trial(params, dataset, settings, number=number, report=report,
                                    on_epoch=on_epoch)
-                model, result.model = result.model, None
+                model = result.take_model()
                 outbox.send(("done", result, rss_mb()))
             elif kind == "log_model":
                 from .tracking import Tracker

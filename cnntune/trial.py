@@ -1,8 +1,8 @@
 """One trial: sampled params + data -> model -> fit -> scored TrialResult.
 
-The engine hands in the params and a ``report`` callable for pruning; the caller decides what
-to do with the result (track it, keep the model). Nothing of a trial's graph is kept for the next:
-the Keras session is cleared before each build and the model is dropped by the caller.
+The engine hands in the params and a ``report`` callable for pruning; the runner takes the
+model out of the result (``take_model``) and decides whether it is logged. The Keras session
+is cleared before each build; freeing the rest of TensorFlow's memory is the runner's job.
 """
 
 from __future__ import annotations
@@ -35,10 +35,12 @@ class TrialResult:
     metrics: dict[str, float] = field(default_factory=dict)
     history: dict[str, list[float]] = field(default_factory=dict)
     error: str | None = None
-    model: Any = None  # the trained Keras model (COMPLETE only); the caller drops it
+    model: Any = None  # the trained Keras model (COMPLETE only), until a runner takes it
 
-    def release(self) -> None:
-        self.model = None
+    def take_model(self) -> Any:
+        """Detach the model (so the result can be sent or kept without it) and return it."""
+        model, self.model = self.model, None
+        return model
 
 
 def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *, number: int = 0,

@@ -31,7 +31,7 @@ def test_trial_trains_scores_and_reports_each_epoch():
     m = res.metrics
     assert 0.0 <= m["test_accuracy"] <= 1.0 and m["n_params"] > 0 and m["epochs"] == 2
     assert res.value == m["val_accuracy"] and len(res.history["val_accuracy"]) == 2
-    res.release()
+    assert res.take_model() is not None
     assert res.model is None
 
 
