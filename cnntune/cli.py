@@ -64,7 +64,7 @@ def space_validate(files):
     for f in files:
         sp = load_space(f)
         click.echo(f"ok: {f} ({len(sp.params)} params, objective {sp.training.objective}, "
-                   f"{sp.search.sampler}/{sp.search.pruner})")
+                   f"{sp.search.engine} {sp.search.algorithm_for(sp.search.engine)})")
 
 
 @space.command("show")
@@ -89,7 +89,8 @@ def space_show(file):
                   f"(val {d.val_fraction}, test {d.test_fraction})")
     console.print(f"training: {t.epochs} epochs, patience {t.patience}, objective "
                   f"{t.objective} ({sp.direction}), seed {t.seed}")
-    console.print(f"search: {s.engine} {s.sampler} sampler, {s.pruner} pruner, {s.trials} trials"
+    pruner = f", {s.pruner} pruner" if s.engine == "optuna" else ""
+    console.print(f"search: {s.engine} {s.algorithm_for(s.engine)}{pruner}, {s.trials} trials"
                   + (f", timeout {s.timeout:g}s" if s.timeout else ""))
 
 
@@ -110,7 +111,8 @@ def store_options(f):
     f = click.option("--tracking-uri", default=DEFAULT_TRACKING_URI, show_default=True,
                      help="MLflow tracking URI (a server URL or a database).")(f)
     f = click.option("--storage", default=DEFAULT_STORAGE, show_default=True,
-                     help="Optuna storage URL holding the studies.")(f)
+                     help="Where studies live: an Optuna storage URL; for --engine kerastuner a "
+                     "folder (a sqlite URL means its folder's kerastuner/).")(f)
     return f
 
 
@@ -125,15 +127,20 @@ def store_options(f):
 @click.option("--trials", type=int, default=None, help="Trials to run now [default: the space's].")
 @click.option("--timeout", type=float, default=None, help="Stop starting trials after SECONDS.")
 @click.option("--seed", type=int, default=None, help="Sampler and weight-init seed.")
+@click.option("--engine", type=click.Choice(["optuna", "kerastuner"]), default=None,
+              help="Search engine [default: the space's, else optuna].")
+@click.option("--algorithm", default=None, metavar="NAME",
+              help="optuna: tpe, random, grid, cmaes, qmc; kerastuner: bayesian, random, "
+              "hyperband [default: the space's, else the engine's first].")
 @click.option("--sampler", type=click.Choice(["tpe", "random", "grid", "cmaes", "qmc"]),
-              default=None, help="[default: the space's]")
+              default=None, help="Optuna's name for --algorithm.")
 @click.option("--pruner", type=click.Choice(["none", "median", "hyperband", "asha"]),
-              default=None, help="[default: the space's]")
+              default=None, help="Optuna only [default: the space's].")
 @click.option("--epochs", type=int, default=None,
               help="Max epochs per trial [default: the space's].")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the final summary.")
-def search(space_file, data, study, storage, tracking_uri, trials, timeout, seed, sampler, pruner,
-           epochs, quiet):
+def search(space_file, data, study, storage, tracking_uri, trials, timeout, seed, engine,
+           algorithm, sampler, pruner, epochs, quiet):
     """Search a space: train one CNN per trial, track every trial in MLflow."""
     from rich.console import Console
 
@@ -145,7 +152,8 @@ def search(space_file, data, study, storage, tracking_uri, trials, timeout, seed
     with progress:
         result = run_search(space_file, data=data, study=study, storage=storage,
                             tracking_uri=tracking_uri, trials=trials, timeout=timeout, seed=seed,
-                            sampler=sampler, pruner=pruner, epochs=epochs, on_event=progress)
+                            engine=engine, algorithm=algorithm, sampler=sampler, pruner=pruner,
+                            epochs=epochs, on_event=progress)
     progress.summary(result)
 
 

@@ -66,7 +66,9 @@ class Progress:
                 self.console.print(
                     f"study [bold]{self.study}[/] {verb}: {s['data']} "
                     f"({s['n_train']}/{s['n_val']}/{s['n_test']} train/val/test), "
-                    f"{s['sampler']} sampler, {s['pruner']} pruner, up to {s['epochs']} "
+                    f"{s['engine']} {s['algorithm']}"
+                    + (f", {s['pruner']} pruner" if s["pruner"] != "none" else "")
+                    + f", up to {s['epochs']} "
                     f"epoch{'s' if s['epochs'] != 1 else ''} per trial")
         elif kind == "trial_start":
             self.current = (payload["number"], 0, {})

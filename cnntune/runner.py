@@ -34,10 +34,10 @@ class InProcessRunner:
         self.settings = settings
         self._model = None
 
-    def run(self, number, params, report=None, on_epoch=None) -> TrialResult:
+    def run(self, number, params, report=None, on_epoch=None, epochs=None) -> TrialResult:
         self._model = None
-        result = run_trial(params, self.dataset, self.settings, number=number, report=report,
-                           on_epoch=on_epoch)
+        result = run_trial(params, self.dataset, _with_epochs(self.settings, epochs),
+                           number=number, report=report, on_epoch=on_epoch)
         self._model = result.take_model()
         return result
 
@@ -153,12 +153,12 @@ class WorkerRunner:
 
     # -- trials -----------------------------------------------------------------------------
 
-    def run(self, number, params, report=None, on_epoch=None) -> TrialResult:
+    def run(self, number, params, report=None, on_epoch=None, epochs=None) -> TrialResult:
         try:
             if self._needs_recycle():
                 self._stop()
                 self._start()
-            self._send(("run", number, params))
+            self._send(("run", number, params, epochs))
             while True:
                 msg = self._recv()
                 kind = msg[0]
@@ -220,7 +220,7 @@ def worker_main(read_fd: int, write_fd: int) -> None:
             return
         try:
             if kind == "run":
-                _, number, params = msg
+                _, number, params, epochs = msg
                 model = None
 
                 def on_epoch(epoch, logs):
@@ -230,8 +230,8 @@ def worker_main(read_fd: int, write_fd: int) -> None:
                     outbox.send(("report", epoch, value))
                     return inbox.recv()
 
-                result = run_trial(params, dataset, settings, number=number, report=report,
-                                   on_epoch=on_epoch)
+                result = run_trial(params, dataset, _with_epochs(settings, epochs),
+                                   number=number, report=report, on_epoch=on_epoch)
                 model = result.take_model()
                 outbox.send(("done", result, rss_mb()))
             elif kind == "log_model":
@@ -244,6 +244,13 @@ def worker_main(read_fd: int, write_fd: int) -> None:
             return
         except Exception as exc:
             outbox.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def _with_epochs(settings: TrialSettings, epochs: int | None) -> TrialSettings:
+    """The settings with a trial's own epoch budget (Hyperband), when it has one."""
+    from dataclasses import replace
+
+    return settings if epochs is None else replace(settings, epochs=int(epochs))
 
 
 def rss_mb() -> float:

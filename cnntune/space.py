@@ -38,7 +38,9 @@ Condition = dict[str, Union[Scalar, list[Scalar]]]
 
 SAMPLERS = ("tpe", "random", "grid", "cmaes", "qmc")
 PRUNERS = ("none", "median", "hyperband", "asha")
-ENGINES = ("optuna",)
+ENGINES = ("optuna", "kerastuner")
+# each engine's search algorithms, its default first (optuna calls them samplers)
+ALGORITHMS = {"optuna": SAMPLERS, "kerastuner": ("bayesian", "random", "hyperband")}
 OBJECTIVES = {"val_accuracy": "maximize", "val_loss": "minimize"}
 
 
@@ -160,10 +162,32 @@ class TrainingSettings(_Strict):
 
 class SearchSettings(_Strict):
     engine: Literal[ENGINES] = "optuna"  # type: ignore[valid-type]
-    sampler: Literal[SAMPLERS] = "tpe"  # type: ignore[valid-type]
-    pruner: Literal[PRUNERS] = "median"  # type: ignore[valid-type]
+    algorithm: str | None = None  # the engine's search algorithm; default: the engine's first
+    sampler: Literal[SAMPLERS] | None = None  # type: ignore[valid-type]  # optuna's name for it
+    pruner: Literal[PRUNERS] = "median"  # type: ignore[valid-type]  # optuna only
     trials: int = Field(20, ge=1)
     timeout: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self):
+        allowed = ALGORITHMS[self.engine]
+        if self.sampler is not None:
+            if self.engine != "optuna":
+                raise ValueError(f"'sampler' is an optuna setting; for engine {self.engine} "
+                                 f"use 'algorithm' ({', '.join(allowed)})")
+            if self.algorithm is not None and self.algorithm != self.sampler:
+                raise ValueError(f"algorithm '{self.algorithm}' and sampler '{self.sampler}' "
+                                 "disagree; keep one of them")
+        if self.algorithm is not None and self.algorithm not in allowed:
+            raise ValueError(f"algorithm '{self.algorithm}' is not one of engine "
+                             f"{self.engine}'s; use one of {', '.join(allowed)}")
+        return self
+
+    def algorithm_for(self, engine: str) -> str:
+        """The algorithm this file asks for when run with ``engine`` (its default otherwise)."""
+        if engine == self.engine:
+            return self.algorithm or self.sampler or ALGORITHMS[engine][0]
+        return ALGORITHMS[engine][0]
 
 
 class SpaceFile(_Strict):

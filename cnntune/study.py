@@ -59,15 +59,17 @@ class SearchResult:
 def search(space: str | Path = "default", *, data: str | Path | None = None,
            study: str | None = None, storage: str = DEFAULT_STORAGE,
            tracking_uri: str = DEFAULT_TRACKING_URI, trials: int | None = None,
-           timeout: float | None = None, seed: int | None = None, sampler: str | None = None,
-           pruner: str | None = None, epochs: int | None = None,
-           on_event: EventHook | None = None, isolate: bool = True,
+           timeout: float | None = None, seed: int | None = None, engine: str | None = None,
+           algorithm: str | None = None, sampler: str | None = None, pruner: str | None = None,
+           epochs: int | None = None, on_event: EventHook | None = None, isolate: bool = True,
            trials_per_worker: int = 25) -> SearchResult:
     """Run (or resume) a study and return its best trial.
 
     ``space`` is a YAML path or a shipped space name; ``data`` overrides the space's data
     (``digits``, an ``.npz`` file or an image folder). ``trials`` and ``timeout`` bound this call;
-    re-running with the same ``study`` name adds trials to it.
+    re-running with the same ``study`` name adds trials to it. ``engine`` (optuna, kerastuner)
+    and ``algorithm`` (an Optuna sampler, or random/bayesian/hyperband for KerasTuner) override
+    the space's; ``sampler`` is Optuna's name for the algorithm, ``pruner`` is Optuna's only.
 
     Trials run in a worker process that is replaced every ``trials_per_worker`` trials, so
     memory stays bounded over long studies; ``isolate=False`` runs them in this process
@@ -77,7 +79,10 @@ def search(space: str | Path = "default", *, data: str | Path | None = None,
 
     emit = on_event or (lambda kind, payload: None)
     t_start = time.perf_counter()
-    plan = _plan(space, data, study, trials, timeout, seed, sampler, pruner, epochs)
+    if algorithm is not None and sampler is not None and algorithm != sampler:
+        raise ConfigError(f"--algorithm {algorithm} and --sampler {sampler} disagree; give one")
+    plan = _plan(space, data, study, trials, timeout, seed, engine, algorithm or sampler,
+                 pruner, epochs, sampler_given=sampler is not None)
     tracker, engine, parent, payload = _open(plan, storage, tracking_uri)
     emit("study_start", payload)
     runner = WorkerRunner(plan.dataset, plan.trial, tracking_uri,
@@ -103,7 +108,8 @@ class _Plan:
     space: Any  # SearchSpace
     dataset: Any  # Dataset
     study: str
-    sampler: str
+    engine: str
+    algorithm: str
     pruner: str
     seed: int
     n_trials: int | None
@@ -111,20 +117,35 @@ class _Plan:
     trial: Any  # TrialSettings
 
 
-def _plan(space, data, study, trials, timeout, seed, sampler, pruner, epochs) -> _Plan:
+def _plan(space, data, study, trials, timeout, seed, engine, algorithm, pruner, epochs, *,
+          sampler_given: bool = False) -> _Plan:
     from .data import load_dataset
-    from .engines.optuna import PRUNERS, SAMPLERS
-    from .space import load_space
+    from .space import ALGORITHMS, ENGINES, load_space
     from .trial import TrialSettings
 
     sp = load_space(space)
-    sampler = sampler or sp.search.sampler
-    pruner = pruner or sp.search.pruner
-    if sampler not in SAMPLERS:
-        raise ConfigError(f"sampler '{sampler}' is unknown; use one of {', '.join(SAMPLERS)}")
+    engine = engine or sp.search.engine
+    if engine not in ENGINES:
+        raise ConfigError(f"engine '{engine}' is unknown; use one of {', '.join(ENGINES)}")
+    if sampler_given and engine != "optuna":
+        raise ConfigError(f"--sampler is for the optuna engine; with --engine {engine} use "
+                          f"--algorithm ({', '.join(ALGORITHMS[engine])})")
+    algorithm = algorithm or sp.search.algorithm_for(engine)
+    if algorithm not in ALGORITHMS[engine]:
+        raise ConfigError(f"algorithm '{algorithm}' is unknown to engine {engine}; use one of "
+                          f"{', '.join(ALGORITHMS[engine])}")
+    if engine == "optuna":
+        pruner = pruner or sp.search.pruner
+    elif pruner not in (None, "none"):
+        raise ConfigError(f"--pruner is for the optuna engine; engine {engine} stops trials "
+                          "early only through --algorithm hyperband")
+    else:
+        pruner = "none"
+    from .engines.optuna import PRUNERS
+
     if pruner not in PRUNERS:
         raise ConfigError(f"pruner '{pruner}' is unknown; use one of {', '.join(PRUNERS)}")
-    if sampler == "grid":
+    if engine == "optuna" and algorithm == "grid":
         sp.grid()  # raises SpaceError when a param has no finite grid
     for name, value in (("trials", trials), ("epochs", epochs)):
         if value is not None and value < 1:
@@ -139,11 +160,13 @@ def _plan(space, data, study, trials, timeout, seed, sampler, pruner, epochs) ->
                            test_fraction=sp.data.test_fraction, seed=sp.training.seed,
                            image_size=sp.data.image_size, color_mode=sp.data.color_mode,
                            base_dir=sp.base_dir if data is None else None)
-    study = study or f"{sp.name}-{dataset.name}"
+    # KerasTuner persists its algorithm with the study, Optuna does not: name them apart
+    study = study or (f"{sp.name}-{dataset.name}" if engine == "optuna"
+                      else f"{sp.name}-{dataset.name}-{engine}-{algorithm}")
     _check_study_name(study)
     settings = TrialSettings(epochs=epochs or sp.training.epochs, patience=sp.training.patience,
                              objective=sp.training.objective, seed=seed)
-    return _Plan(sp, dataset, study, sampler, pruner, seed, n_trials, timeout, settings)
+    return _Plan(sp, dataset, study, engine, algorithm, pruner, seed, n_trials, timeout, settings)
 
 
 def _open(plan: _Plan, storage: str, tracking_uri: str):
@@ -152,11 +175,12 @@ def _open(plan: _Plan, storage: str, tracking_uri: str):
     from .tracking import Tracker
 
     sp, dataset, study = plan.space, plan.dataset, plan.study
+    # constructing an engine checks its storage setting without writing anything
+    engine = make_engine(plan.engine, space=sp, study_name=study, storage=storage,
+                         algorithm=plan.algorithm, pruner=plan.pruner, seed=plan.seed,
+                         direction=sp.direction, max_epochs=plan.trial.epochs)
     tracker = Tracker(tracking_uri)
     tracker.check()
-    engine = make_engine(sp.search.engine, space=sp, study_name=study, storage=storage,
-                         sampler=plan.sampler, pruner=plan.pruner, seed=plan.seed,
-                         direction=sp.direction, max_epochs=plan.trial.epochs)
     info = engine.open()
     if not info.created:
         old = info.attrs.get("data_fingerprint")
@@ -171,7 +195,7 @@ def _open(plan: _Plan, storage: str, tracking_uri: str):
         "data_source": dataset.meta["source"], "n_train": len(dataset.train),
         "n_val": len(dataset.val), "n_test": len(dataset.test),
         "input_shape": "x".join(map(str, dataset.input_shape)), "classes": dataset.num_classes,
-        "engine": sp.search.engine, "sampler": plan.sampler, "pruner": plan.pruner,
+        "engine": plan.engine, "algorithm": plan.algorithm, "pruner": plan.pruner,
         "seed": plan.seed, "epochs": plan.trial.epochs, "patience": plan.trial.patience,
         "objective": plan.trial.objective, "direction": sp.direction, "storage": redact(storage),
     }
@@ -212,7 +236,8 @@ class _TrialLoop:
         prior = self.engine.best()
         run_id = tracker.start_trial(
             self.parent, self.plan.study, sample.number, sample.params,
-            {"cnntune.engine": self.plan.space.search.engine,
+            {"cnntune.engine": self.plan.engine, "cnntune.algorithm": self.plan.algorithm,
+             "cnntune.max_epochs": str(sample.epochs or self.plan.trial.epochs),
              "cnntune.family": str(sample.params.get("family", "plain"))})
         sample.set_attr("mlflow_run_id", run_id)
         emit("trial_start", {"number": sample.number, "params": sample.params})
@@ -224,7 +249,7 @@ class _TrialLoop:
 
         try:
             result = self.runner.run(sample.number, sample.params, report=sample.report,
-                                     on_epoch=on_epoch)
+                                     on_epoch=on_epoch, epochs=sample.epochs)
             result.metrics["trial_seconds"] = time.perf_counter() - t0
             sample.set_attr("metrics", result.metrics)
             is_best = result.state == COMPLETE and (

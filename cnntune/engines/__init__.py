@@ -7,14 +7,21 @@ from __future__ import annotations
 
 from ._base import Engine, Outcome, Sample, StudyInfo, TrialRecord
 
-ENGINES = ("optuna",)
+ENGINES = ("optuna", "kerastuner")
 
 
 def make_engine(name: str, **kwargs) -> Engine:
+    """An engine by name; keyword arguments: space, study_name, storage, algorithm, pruner
+    (optuna only), seed, direction, max_epochs."""
     if name == "optuna":
         from .optuna import OptunaEngine
 
         return OptunaEngine(**kwargs)
+    if name == "kerastuner":
+        from .kerastuner import KerasTunerEngine
+
+        kwargs.pop("pruner", None)
+        return KerasTunerEngine(**kwargs)
     raise ValueError(f"unknown engine '{name}'; use one of {', '.join(ENGINES)}")
 
 

@@ -5,7 +5,8 @@ the study or loads it when it exists (resume). ``run(evaluate, ...)`` asks the s
 hands each ``Sample`` to ``evaluate`` (which trains and scores a model) and records the returned
 ``Outcome``. A sample's ``params`` hold exactly the params active in that trial: a conditional
 param appears only when its ``when`` holds. ``sample.report(epoch, value)`` feeds the pruner and
-returns True when the trial should stop. A FAIL outcome never ends the search; any exception
+returns True when the trial should stop. ``sample.epochs``, when set, is the trial's epoch
+budget (Hyperband), overriding the study's. A FAIL outcome never ends the search; any exception
 raised by ``evaluate`` does (after the engine has marked that trial failed).
 """
 
@@ -21,6 +22,7 @@ class Sample:
     params: dict[str, Any]
     report: Callable[[int, float], bool]
     set_attr: Callable[[str, Any], None]
+    epochs: int | None = None  # this trial's epoch budget, when the algorithm sets one
 
 
 @dataclass

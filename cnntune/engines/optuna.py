@@ -22,9 +22,10 @@ class _TrialFailed(Exception):
 
 
 class OptunaEngine:
-    def __init__(self, space: SearchSpace, study_name: str, storage: str, *, sampler: str = "tpe",
-                 pruner: str = "median", seed: int | None = 0, direction: str = "maximize",
-                 max_epochs: int = 20):
+    def __init__(self, space: SearchSpace, study_name: str, storage: str, *,
+                 algorithm: str = "tpe", pruner: str = "median", seed: int | None = 0,
+                 direction: str = "maximize", max_epochs: int = 20):
+        sampler = algorithm
         if sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler '{sampler}'; use one of {', '.join(SAMPLERS)}")
         if pruner not in PRUNERS:

@@ -21,3 +21,46 @@ def test_cli_search_runs_and_says_where_to_look(tmp_path, tiny_space):
     assert (tmp_path / "mlruns" / "mlflow.db").exists()
     assert (tmp_path / "mlruns" / "optuna.db").exists()
     assert "oneDNN" not in r.stderr and "absl" not in r.stderr  # TensorFlow start-up chatter
+
+
+def test_cli_kerastuner_hyperband_beside_optuna(tmp_path, tiny_space):
+    """`--engine kerastuner --algorithm hyperband`: trials train for their Hyperband budget,
+    the study folder sits under mlruns/, and MLflow holds its runs with the same param columns
+    as an Optuna study's."""
+    from mlflow import MlflowClient
+
+    def run(*args):
+        r = subprocess.run([sys.executable, "-m", "cnntune", "search", "--space", str(tiny_space),
+                            *args], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    out = run("--engine", "kerastuner", "--algorithm", "hyperband", "--trials", "5",
+              "--epochs", "3")
+    assert "study tiny-digits-kerastuner-hyperband new" in out and "kerastuner hyperband" in out
+    assert (tmp_path / "mlruns" / "kerastuner" / "tiny-digits-kerastuner-hyperband"
+            / "oracle.json").exists()
+    assert not (tmp_path / "oracle.json").exists()
+    run("--trials", "2", "--epochs", "1")  # an Optuna study beside it
+
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    kt = client.get_experiment_by_name("tiny-digits-kerastuner-hyperband")
+    op = client.get_experiment_by_name("tiny-digits")
+    kt_runs = client.search_runs([kt.experiment_id], "tags.`cnntune.role` = 'trial'")
+    op_runs = client.search_runs([op.experiment_id], "tags.`cnntune.role` = 'trial'")
+    assert len(kt_runs) == 5 and len(op_runs) == 2
+    budgets = []
+    for r in kt_runs:
+        budget = int(r.data.tags["cnntune.max_epochs"])
+        budgets.append(budget)
+        assert 1 <= r.data.metrics["epochs"] <= budget <= 3
+        assert r.data.tags["cnntune.state"] == "COMPLETE"
+    assert len(set(budgets)) > 1  # hyperband gave different trials different budgets
+
+    def columns(runs):
+        keys = set()
+        for r in runs:
+            keys |= {k for k in r.data.params if k != "momentum"}  # momentum: sgd only
+        return keys, {k for r in runs for k in r.data.metrics}
+
+    assert columns(kt_runs) == columns(op_runs)

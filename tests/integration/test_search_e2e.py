@@ -20,12 +20,14 @@ def _runs(client, exp_id, role):
     return client.search_runs([exp_id], f"tags.`cnntune.role` = '{role}'", max_results=100)
 
 
-def test_search_tracks_every_trial_and_resumes(tiny_space, stores, tmp_path):
+@pytest.mark.parametrize("engine", ["optuna", "kerastuner"])
+def test_search_tracks_every_trial_and_resumes(tiny_space, stores, tmp_path, engine):
+    """Both engines leave the same MLflow layout: same parent/child runs, params, metrics."""
     import mlflow
     from mlflow import MlflowClient
 
     events = []
-    result = cnntune.search(tiny_space, study="e2e", trials=3,
+    result = cnntune.search(tiny_space, study="e2e", trials=3, engine=engine, algorithm="random",
                             on_event=lambda k, p: events.append(k), **stores)
     assert result.new_trials == 3 and sum(result.counts.values()) == 3
     assert result.best is not None and result.best.run_id
@@ -40,7 +42,8 @@ def test_search_tracks_every_trial_and_resumes(tiny_space, stores, tmp_path):
     assert len(parents) == 1 and len(children) == 3
     parent = parents[0]
     assert parent.info.run_id == result.parent_run_id and parent.info.status == "FINISHED"
-    assert parent.data.params["sampler"] == "random" and parent.data.params["epochs"] == "2"
+    assert parent.data.params["algorithm"] == "random" and parent.data.params["epochs"] == "2"
+    assert parent.data.params["engine"] == engine
     assert parent.data.tags["best.run_id"] == result.best.run_id
     assert "best_test_accuracy" in parent.data.metrics
     assert "space.yaml" in [a.path for a in client.list_artifacts(parent.info.run_id)]
@@ -48,6 +51,7 @@ def test_search_tracks_every_trial_and_resumes(tiny_space, stores, tmp_path):
         assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
         assert run.info.run_name.startswith("trial-")
         assert run.data.tags["cnntune.state"] == "COMPLETE" and run.info.status == "FINISHED"
+        assert run.data.tags["cnntune.engine"] == engine
         params = run.data.params
         assert {"n_blocks", "filters", "optimizer", "learning_rate"} <= set(params)
         # momentum is conditional on sgd: logged exactly when it was active
@@ -69,7 +73,8 @@ def test_search_tracks_every_trial_and_resumes(tiny_space, stores, tmp_path):
     assert result.best.metrics["test_accuracy"] == pytest.approx(acc, abs=1e-6)
 
     # same study name again: the study grows, the parent run is reused
-    again = cnntune.search(tiny_space, study="e2e", trials=2, **stores)
+    again = cnntune.search(tiny_space, study="e2e", trials=2, engine=engine,
+                           algorithm="random", **stores)
     assert again.new_trials == 2 and sum(again.counts.values()) == 5
     assert again.parent_run_id == result.parent_run_id
     children = _runs(client, exp.experiment_id, "trial")
@@ -77,13 +82,14 @@ def test_search_tracks_every_trial_and_resumes(tiny_space, stores, tmp_path):
     assert len(_runs(client, exp.experiment_id, "study")) == 1
 
 
-def test_nan_trial_fails_and_the_study_goes_on(write_space, stores):
+@pytest.mark.parametrize("engine,algorithm", [("optuna", "grid"), ("kerastuner", "random")])
+def test_nan_trial_fails_and_the_study_goes_on(write_space, stores, engine, algorithm):
     from mlflow import MlflowClient
 
-    space = write_space("""
+    space = write_space(f"""
 name: nan
-training: {epochs: 2, patience: 2, seed: 0}
-search: {sampler: grid, pruner: none}
+training: {{epochs: 2, patience: 2, seed: 0}}
+search: {{engine: {engine}, algorithm: {algorithm}, pruner: none}}
 params:
   n_blocks: 1
   filters: 8

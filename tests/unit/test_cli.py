@@ -19,7 +19,7 @@ def test_help_is_fast_and_lists_commands(tmp_path):
     assert time.perf_counter() - t0 < 10  # generous bound: it must not import TensorFlow
     r = cli("search", "--help", cwd=tmp_path)
     for opt in ("--space", "--data", "--study", "--storage", "--tracking-uri", "--trials",
-                "--timeout", "--seed", "--sampler", "--pruner"):
+                "--timeout", "--seed", "--engine", "--algorithm", "--sampler", "--pruner"):
         assert opt in r.stdout
 
 
@@ -41,9 +41,21 @@ def test_bad_inputs_exit_2_and_write_nothing(tmp_path):
         (("search", "--space", "nope.yaml"), ["space 'nope.yaml': file not found"]),
         (("search", "--trials", "0"), ["--trials must be >= 1"]),
         (("search", "--study", "bad name!"), ["study name 'bad name!' is not allowed"]),
+        (("search", "--engine", "kerastuner", "--algorithm", "tpe"),
+         ["algorithm 'tpe' is unknown to engine kerastuner", "bayesian, random, hyperband"]),
+        (("search", "--engine", "kerastuner", "--sampler", "tpe"),
+         ["--sampler is for the optuna engine"]),
+        (("search", "--engine", "kerastuner", "--pruner", "median"),
+         ["--pruner is for the optuna engine"]),
+        (("search", "--algorithm", "hyperband"),
+         ["algorithm 'hyperband' is unknown to engine optuna"]),
     ]
     for args, fragments in cases:
         _one_line_error(cli(*args, cwd=tmp_path), *fragments)
+    r = cli("search", "--engine", "kerastuner", "--storage", "postgresql://bob:pw1@db/x",
+            cwd=tmp_path)
+    _one_line_error(r, "keeps studies in a folder, not in a postgresql database")
+    assert "pw1" not in r.stderr
     r = cli("search", "--sampler", "bayes", cwd=tmp_path)
     assert r.returncode == 2 and "bayes" in r.stderr  # click's own usage error
     assert not (tmp_path / "mlruns").exists()

@@ -45,7 +45,17 @@ def test_condition_with_list_of_values():
 def test_defaults_for_settings():
     sp = parse_space(HEAD + "  filters: [8, 16]\n")
     assert sp.training.objective == "val_accuracy" and sp.direction == "maximize"
-    assert sp.search.sampler == "tpe" and sp.data.source is None
+    assert sp.search.engine == "optuna" and sp.search.algorithm_for("optuna") == "tpe"
+    assert sp.data.source is None
+
+
+def test_algorithm_applies_to_its_own_engine_only():
+    sp = parse_space("params: {filters: 8}\nsearch: {engine: kerastuner, algorithm: hyperband}")
+    assert sp.search.algorithm_for("kerastuner") == "hyperband"
+    assert sp.search.algorithm_for("optuna") == "tpe"  # another engine: that engine's default
+    sp = parse_space("params: {filters: 8}\nsearch: {sampler: cmaes}")
+    assert sp.search.algorithm_for("optuna") == "cmaes"
+    assert sp.search.algorithm_for("kerastuner") == "bayesian"
 
 
 def test_grid_values():
@@ -93,6 +103,12 @@ BAD = [
     ("out of knob bounds", HEAD + "  dropout: {type: float, low: 0.0, high: 1.5}\n",
      "param 'dropout': must be <= 0.95"),
     ("bad sampler", HEAD + "  filters: 8\nsearch: {sampler: bayes}\n", "key 'search.sampler'"),
+    ("sampler for kerastuner", HEAD + "  filters: 8\nsearch: {engine: kerastuner, sampler: tpe}\n",
+     "'sampler' is an optuna setting"),
+    ("algorithm of another engine", HEAD + "  filters: 8\nsearch: {engine: kerastuner, "
+     "algorithm: tpe}\n", "not one of engine kerastuner's; use one of bayesian, random, hyperband"),
+    ("algorithm and sampler disagree", HEAD + "  filters: 8\nsearch: {algorithm: random, "
+     "sampler: tpe}\n", "disagree"),
     ("bad epochs", HEAD + "  filters: 8\ntraining: {epochs: 0}\n", "key 'training.epochs'"),
     ("step and log", HEAD + "  filters: {type: int, low: 8, high: 64, step: 8, log: true}\n",
      "log and step cannot be combined"),

@@ -1,4 +1,5 @@
-"""The Optuna engine on a toy objective: no Keras, no data, no MLflow."""
+"""What only the Optuna engine does (every sampler, pruning, storage errors), on a toy objective:
+no Keras, no data, no MLflow. What every engine must do is in test_engine_contract.py."""
 
 import math
 
@@ -34,7 +35,7 @@ def _engine(tmp_path, sampler="tpe", study="toy", pruner="none"):
                             "high: 0.9, step: 0.2,")
     sp = parse_space(text)
     return make_engine("optuna", space=sp, study_name=study,
-                       storage=f"sqlite:///{tmp_path}/o.db", sampler=sampler, pruner=pruner,
+                       storage=f"sqlite:///{tmp_path}/o.db", algorithm=sampler, pruner=pruner,
                        seed=1, direction="maximize", max_epochs=10)
 
 
@@ -64,23 +65,6 @@ def test_every_sampler_stays_inside_the_space(tmp_path, sampler):
     assert engine.best().state == "COMPLETE"
 
 
-def test_failed_trial_does_not_end_the_search(tmp_path):
-    engine = _engine(tmp_path, "random")
-    engine.open()
-    calls = []
-
-    def evaluate(sample):
-        calls.append(sample.number)
-        if sample.number == 1:
-            return Outcome("FAIL", error="loss is nan")
-        return toy(sample)
-
-    engine.run(evaluate, n_trials=4, timeout=None)
-    states = [t.state for t in engine.trials()]
-    assert states == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
-    assert engine.trials()[1].attrs["error"] == "loss is nan"
-
-
 def test_pruner_stops_bad_trials(tmp_path):
     engine = _engine(tmp_path, "random", pruner="median")
     engine.open()
@@ -98,38 +82,12 @@ def test_pruner_stops_bad_trials(tmp_path):
     assert states[:6] == ["COMPLETE"] * 6 and states[6:] == ["PRUNED"] * 3
 
 
-def test_resume_adds_trials_and_keeps_attrs(tmp_path):
-    engine = _engine(tmp_path, "tpe")
-    engine.open()
-    engine.set_study_attr("data_fingerprint", "abc")
-    engine.run(toy, n_trials=3, timeout=None)
-    again = _engine(tmp_path, "tpe")
-    info = again.open()
-    assert not info.created and info.n_trials == 3
-    assert info.attrs["data_fingerprint"] == "abc"
-    again.run(toy, n_trials=2, timeout=None)
-    numbers = [t.number for t in again.trials()]
-    assert numbers == [0, 1, 2, 3, 4]
-
-
-def test_exception_in_evaluate_ends_search_and_marks_trial_failed(tmp_path):
-    engine = _engine(tmp_path, "random")
-    engine.open()
-
-    def evaluate(sample):
-        raise RuntimeError("tracking server down")
-
-    with pytest.raises(RuntimeError):
-        engine.run(evaluate, n_trials=3, timeout=None)
-    assert [t.state for t in engine.trials()] == ["FAIL"]
-
-
 def test_bad_storage_is_a_clear_error(tmp_path):
     from cnntune.errors import StorageError
 
     sp = parse_space(SPACE)
     engine = make_engine("optuna", space=sp, study_name="x",
-                         storage="postgresql://bob:secret@127.0.0.1:1/none", sampler="tpe",
+                         storage="postgresql://bob:secret@127.0.0.1:1/none", algorithm="tpe",
                          pruner="none", seed=0, direction="maximize")
     with pytest.raises(StorageError) as info:
         engine.open()
