@@ -89,6 +89,8 @@ def space_show(file):
                   f"(val {d.val_fraction}, test {d.test_fraction})")
     console.print(f"training: {t.epochs} epochs, patience {t.patience}, objective "
                   f"{t.objective} ({sp.direction}), seed {t.seed}")
+    if sp.spec.constraints.max_params:
+        console.print(f"constraints: max_params {sp.spec.constraints.max_params:,}")
     pruner = f", {s.pruner} pruner" if s.engine == "optuna" else ""
     console.print(f"search: {s.engine} {s.algorithm_for(s.engine)}{pruner}, {s.trials} trials"
                   + (f", timeout {s.timeout:g}s" if s.timeout else ""))

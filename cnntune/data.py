@@ -5,6 +5,11 @@ Sources:
     scikit-learn, so the default works offline.
   * ``npz``    - a NumPy ``.npz`` file with arrays ``x`` (n, h, w[, c]) and ``y`` (n,).
   * ``folder`` - an image folder with one sub-folder per class (png, jpg, bmp, gif).
+  * ``waveforms`` - generated, seeded sequences (sine, square, triangle, sawtooth under noise;
+    1,600 x 128 steps x 1 channel): the embedded default for sequence families.
+  * ``csv``    - sequences, one per row: a label column and the values, time-major
+    (t0c0, t0c1, ..., t1c0, ...), reshaped to (steps, channels).
+  * ``npz`` with ``kind: sequence`` - ``x`` (n, steps[, channels]) and ``y`` (n,).
 
 Loading happens once per study; each trial only builds its pipelines. The test split is kept
 apart: the search never sees it, and each trial's final model is scored on it for reference.
@@ -39,8 +44,20 @@ class Dataset:
     val: Split
     test: Split
     class_names: list[str]
-    scale: float  # multiply raw pixel values by this to get [0, 1]
+    scale: float  # multiply raw pixel values by this to get [0, 1] (images)
     meta: dict = field(default_factory=dict)
+    kind: str = "image"  # image (n, h, w, c) | sequence (n, steps, channels)
+
+    @property
+    def prep(self) -> dict:
+        """What a model's first layers need: the pixel scale, or for sequences the training
+        split's per-channel mean and standard deviation."""
+        if self.kind != "sequence":
+            return {"scale": self.scale}
+        x = self.train.x.astype("float64")
+        std = x.std(axis=(0, 1))
+        return {"scale": 1.0, "mean": x.mean(axis=(0, 1)).tolist(),
+                "std": np.where(std > 1e-6, std, 1.0).tolist()}
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -61,7 +78,8 @@ class Dataset:
 
 def load_dataset(source: str | None, path: str | Path | None, *, val_fraction: float,
                  test_fraction: float, seed: int, image_size=None, color_mode=None,
-                 base_dir: Path | None = None) -> Dataset:
+                 base_dir: Path | None = None, kind: str | None = None,
+                 label_column: str = "label", channels: int = 1) -> Dataset:
     """Load a source and split it. ``source`` None means: infer from ``path`` (or digits)."""
     if path is not None:
         p = Path(path)
@@ -70,24 +88,42 @@ def load_dataset(source: str | None, path: str | Path | None, *, val_fraction: f
         path = p
     if source is None:
         if path is None:
-            source = "digits"
+            source = "waveforms" if kind == "sequence" else "digits"
         elif path.suffix == ".npz":
             source = "npz"
+        elif path.suffix == ".csv":
+            source = "csv"
         else:
             source = "folder"
+    data_kind = "image"
     if source == "digits":
         x, y, names, scale, name = _load_digits()
+    elif source == "waveforms":
+        x, y, names, scale, name = make_waveforms()
+        data_kind = "sequence"
+    elif source == "npz" and kind == "sequence":
+        x, y, names, scale, name = _load_npz(_existing(path, "npz file"), sequence=True)
+        data_kind = "sequence"
     elif source == "npz":
         x, y, names, scale, name = _load_npz(_existing(path, "npz file"))
+    elif source == "csv":
+        x, y, names, scale, name = _load_csv(_existing(path, "csv file"), label_column,
+                                             channels)
+        data_kind = "sequence"
     elif source == "folder":
         x, y, names, scale, name = _load_folder(_existing(path, "image folder"), image_size,
                                                 color_mode)
     else:
-        raise DataError(f"data source '{source}' is unknown; use digits, npz or folder")
+        raise DataError(f"data source '{source}' is unknown; use digits, waveforms, npz, csv "
+                        "or folder")
+    if kind is not None and kind != data_kind:
+        raise DataError(f"data '{name}' holds {data_kind}s but the space says kind: {kind}; "
+                        f"give {kind} data or change data.kind")
     train, val, test = split(x, y, val_fraction=val_fraction, test_fraction=test_fraction,
                              seed=seed, name=name)
     return Dataset(name=name, train=train, val=val, test=test, class_names=names, scale=scale,
-                   meta={"source": source, "path": str(path) if path else None, "n": len(y)})
+                   meta={"source": source, "path": str(path) if path else None, "n": len(y)},
+                   kind=data_kind)
 
 
 def split(x, y, *, val_fraction: float, test_fraction: float, seed: int, name: str):
@@ -125,7 +161,7 @@ def _load_digits():
     return x, y, [str(i) for i in range(10)], 1.0 / 16.0, "digits"
 
 
-def _load_npz(path: Path):
+def _load_npz(path: Path, sequence: bool = False):
     try:
         with np.load(path, allow_pickle=False) as f:
             keys = set(f.files)
@@ -141,11 +177,18 @@ def _load_npz(path: Path):
     if len(x) != len(y):
         raise DataError(f"npz '{path}': x has {len(x)} examples but y has {len(y)}; "
                         "they must have the same length")
-    if x.ndim == 3:
-        x = x[..., None]
-    if x.ndim != 4:
-        raise DataError(f"npz '{path}': x must have shape (n, height, width[, channels]), got "
-                        f"{x.shape}; reshape it")
+    if sequence:
+        if x.ndim == 2:
+            x = x[..., None]
+        if x.ndim != 3:
+            raise DataError(f"npz '{path}': sequences x must have shape (n, steps[, channels]), "
+                            f"got {x.shape}; reshape it")
+    else:
+        if x.ndim == 3:
+            x = x[..., None]
+        if x.ndim != 4:
+            raise DataError(f"npz '{path}': x must have shape (n, height, width[, channels]), "
+                            f"got {x.shape}; reshape it (sequences: set data.kind: sequence)")
     if not np.issubdtype(x.dtype, np.number) or not np.isfinite(x).all():
         raise DataError(f"npz '{path}': x must hold finite numbers; clean NaN/inf values")
     y, found_names = _encode_labels(y, f"npz '{path}'")
@@ -153,12 +196,60 @@ def _load_npz(path: Path):
     if len(names) != int(y.max()) + 1:
         raise DataError(f"npz '{path}': class_names has {len(names)} entries for "
                         f"{int(y.max()) + 1} classes; make them agree")
+    if sequence:
+        return x.astype("float32"), y, names, 1.0, path.stem
     xmax = float(x.max()) if x.size else 1.0
     scale = 1.0 / 255.0 if (x.dtype == np.uint8 or xmax > 1.0) else 1.0
     if xmax > 255.0:
         scale = 1.0 / xmax
     x = x if x.dtype == np.uint8 else x.astype("float32")  # uint8 stays 4x smaller
     return x, y, names, scale, path.stem
+
+
+def _load_csv(path: Path, label_column: str, channels: int):
+    import pandas as pd
+
+    try:
+        df = pd.read_csv(path)
+    except Exception as exc:  # ParserError, UnicodeDecodeError, EmptyDataError, OSError
+        raise DataError(f"csv '{path}': cannot be read ({str(exc).splitlines()[0]}); save it "
+                        "as comma-separated values with a header row") from None
+    if label_column not in df.columns:
+        raise DataError(f"csv '{path}': no label column '{label_column}' (columns: "
+                        f"{', '.join(map(str, df.columns[:8]))}...); set data.label_column")
+    values = df.drop(columns=[label_column])
+    bad = [c for c in values.columns if not pd.api.types.is_numeric_dtype(values[c])]
+    if bad:
+        raise DataError(f"csv '{path}': column '{bad[0]}' is not numeric; every column but the "
+                        f"label '{label_column}' must hold numbers")
+    x = values.to_numpy(dtype="float32")
+    if not np.isfinite(x).all():
+        row = int(np.argwhere(~np.isfinite(x))[0][0])
+        raise DataError(f"csv '{path}': row {row + 2} has a missing or non-finite value; fill "
+                        "or drop it")
+    if x.shape[1] % channels:
+        raise DataError(f"csv '{path}': {x.shape[1]} value columns do not split into "
+                        f"{channels} channels; fix data.channels")
+    x = x.reshape(len(x), x.shape[1] // channels, channels)
+    y, names = _encode_labels(df[label_column].to_numpy(), f"csv '{path}'")
+    return x, y, names, 1.0, path.stem
+
+
+def make_waveforms(n: int = 1600, steps: int = 128, seed: int = 0):
+    """A seeded sequence set: four wave shapes (sine, square, triangle, sawtooth) with random
+    frequency (1-6 cycles), phase, amplitude and offset, under Gaussian noise (sigma 0.4)."""
+    rng = np.random.default_rng(seed)
+    names = ["sine", "square", "triangle", "sawtooth"]
+    y = np.arange(n) % len(names)
+    t = np.linspace(0, 1, steps, endpoint=False)[None, :]
+    cycles = rng.uniform(1, 6, (n, 1))
+    phase = rng.uniform(0, 1, (n, 1))
+    u = (cycles * t + phase) % 1.0  # position within the cycle, 0..1
+    waves = np.stack([np.sin(2 * np.pi * u), np.where(u < 0.5, 1.0, -1.0),
+                      4 * np.abs(u - 0.5) - 1, 2 * u - 1])
+    x = waves[y, np.arange(n)] * rng.uniform(0.5, 1.5, (n, 1)) + rng.uniform(-1, 1, (n, 1))
+    x = x + rng.normal(0, 0.4, x.shape)
+    return x[..., None].astype("float32"), y.astype("int64"), names, 1.0, "waveforms"
 
 
 def _encode_labels(y: np.ndarray, where: str):
@@ -223,11 +314,14 @@ def _decode_images(files: list[Path], image_size, color_mode) -> np.ndarray:
 # ----------------------------------------------------------------------------- pipelines
 
 
-def pipeline(split: Split, batch_size: int, *, training: bool, seed: int):
-    """A tf.data pipeline over one split: cache, (shuffle), batch, prefetch."""
+def pipeline(split: Split, batch_size: int, *, training: bool, seed: int,
+             one_hot: int | None = None):
+    """A tf.data pipeline over one split: cache, (shuffle), batch, prefetch. ``one_hot`` (the
+    number of classes) turns labels into one-hot rows, for losses with label smoothing."""
     import tensorflow as tf
 
-    ds = tf.data.Dataset.from_tensor_slices((split.x, split.y)).cache()
+    y = split.y if one_hot is None else np.eye(one_hot, dtype="float32")[split.y]
+    ds = tf.data.Dataset.from_tensor_slices((split.x, y)).cache()
     if training:
         ds = ds.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

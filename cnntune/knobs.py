@@ -36,7 +36,8 @@ class Knob:
                 return f"must be a number, got {value!r}"
         elif self.kind is str:
             if not isinstance(value, str):
-                return f"must be one of {', '.join(self.choices or ())}, got {value!r}"
+                return (f"must be one of {', '.join(self.choices)}, got {value!r}"
+                        if self.choices else f"must be a string, got {value!r}")
         if self.choices is not None and value not in self.choices:
             return f"must be one of {', '.join(map(str, self.choices))}, got {value!r}"
         if self.minimum is not None and value < self.minimum:
@@ -50,8 +51,10 @@ ACTIVATIONS = ("relu", "elu", "gelu", "swish", "selu", "tanh", "leaky_relu")
 POOLINGS = ("max", "average", "none")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam")
 FLIPS = ("none", "horizontal", "vertical", "horizontal_and_vertical")
-FAMILIES = ("plain",)
+FAMILIES = ("plain", "resnet", "separable", "conv1d", "transfer")
 LR_SCHEDULES = ("constant", "cosine", "plateau")
+HEADS = ("auto", "flatten", "global_average", "global_max")
+BACKBONES = ("mobilenetv2", "efficientnetb0", "resnet50v2")
 
 _KNOBS = [
     Knob("family", "plain", str, "architecture family", choices=FAMILIES),
@@ -65,11 +68,31 @@ _KNOBS = [
     Knob("pooling", "max", str, "pooling after each block", choices=POOLINGS),
     Knob("activation", "relu", str, "activation function", choices=ACTIVATIONS),
     Knob("batch_norm", True, bool, "batch normalisation after each conv"),
+    Knob("head", "auto", str, "how feature maps become a vector: flatten, global average or "
+         "max pooling; auto flattens maps of <= 16 positions, else global average",
+         choices=HEADS),
     Knob("dropout", 0.25, float, "dropout before the dense head and the classifier",
          minimum=0.0, maximum=0.95),
+    Knob("spatial_dropout", 0.0, float, "spatial dropout (whole feature maps) after each block",
+         minimum=0.0, maximum=0.9),
+    Knob("l1", 0.0, float, "L1 penalty on conv and dense kernels", minimum=0.0, maximum=1.0),
     Knob("l2", 0.0, float, "L2 weight decay on conv and dense kernels", minimum=0.0, maximum=1.0),
     Knob("dense_units", 64, int, "units of the dense head (0: no dense layer)", minimum=0,
          maximum=16384),
+    # family-specific
+    Knob("res_units", 1, int, "resnet: residual units (two convs each) per stage", minimum=1,
+         maximum=8),
+    Knob("preactivation", False, bool, "resnet: pre-activation units (BN, activation, conv)"),
+    Knob("width_multiplier", 1.0, float, "separable: multiplies every block's filters",
+         minimum=0.125, maximum=4.0),
+    Knob("backbone", "mobilenetv2", str, "transfer: keras.applications backbone",
+         choices=BACKBONES),
+    Knob("backbone_weights", "none", str, "transfer: 'none' (random init), 'imagenet' (Keras' "
+         "download cache) or the path of a local weights file"),
+    Knob("unfreeze", 0, int, "transfer: backbone layers trained, counted from the top "
+         "(0: only the new head trains)", minimum=0, maximum=10000),
+    Knob("transfer_size", 32, int, "transfer: images are resized to this square size",
+         minimum=32, maximum=512),
     # training
     Knob("optimizer", "adam", str, "optimizer", choices=OPTIMIZERS),
     Knob("learning_rate", 1e-3, float, "initial learning rate", minimum=0.0),
@@ -78,6 +101,8 @@ _KNOBS = [
     Knob("momentum", 0.9, float, "momentum (sgd, rmsprop)", minimum=0.0, maximum=1.0),
     Knob("weight_decay", 1e-4, float, "decoupled weight decay (adamw)", minimum=0.0),
     Knob("batch_size", 32, int, "training batch size", minimum=1, maximum=65536),
+    Knob("label_smoothing", 0.0, float, "label smoothing of the cross-entropy loss",
+         minimum=0.0, maximum=0.5),
     # augmentation (inside the model, active only in training)
     Knob("aug_flip", "none", str, "random flips", choices=FLIPS),
     Knob("aug_rotation", 0.0, float, "random rotation, as a fraction of a full turn",
@@ -89,6 +114,23 @@ _KNOBS = [
 ]
 
 KNOBS: dict[str, Knob] = {k.name: k for k in _KNOBS}
+
+TRAINING = {"optimizer", "learning_rate", "lr_schedule", "momentum", "weight_decay",
+            "batch_size", "label_smoothing"}
+AUGMENT = {"aug_flip", "aug_rotation", "aug_translation", "aug_zoom", "aug_contrast"}
+_HEAD = {"head", "dropout", "dense_units", "activation", "l1", "l2"}
+_STACK = {"n_blocks", "convs_per_block", "filters", "filters_growth", "kernel_size", "pooling",
+          "batch_norm", "spatial_dropout"}
+# the knobs each family reads, besides `family` itself
+USES: dict[str, set[str]] = {
+    "plain": TRAINING | AUGMENT | _HEAD | _STACK,
+    "separable": TRAINING | AUGMENT | _HEAD | _STACK | {"width_multiplier"},
+    "resnet": TRAINING | AUGMENT | _HEAD | (_STACK - {"convs_per_block", "pooling"})
+    | {"res_units", "preactivation"},
+    "conv1d": TRAINING | _HEAD | _STACK,
+    "transfer": TRAINING | AUGMENT | _HEAD | {"backbone", "backbone_weights", "unfreeze",
+                                              "transfer_size"},
+}
 
 
 def defaults() -> dict[str, Any]:

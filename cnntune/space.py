@@ -139,16 +139,19 @@ def _check_range(low, high, log, step) -> None:
 
 
 class DataSettings(_Strict):
-    source: Literal["digits", "npz", "folder"] | None = None
+    source: Literal["digits", "waveforms", "npz", "csv", "folder"] | None = None
     path: str | None = None
+    kind: Literal["image", "sequence"] | None = None  # None: what the source holds
     image_size: tuple[int, int] | None = None
     color_mode: Literal["grayscale", "rgb"] | None = None
+    label_column: str = "label"  # csv
+    channels: int = Field(1, ge=1)  # csv: value columns are time-major over this many channels
     val_fraction: float = Field(0.15, gt=0, lt=0.5)
     test_fraction: float = Field(0.2, gt=0, lt=0.5)
 
     @model_validator(mode="after")
     def _check(self):
-        if self.source in ("npz", "folder") and not self.path:
+        if self.source in ("npz", "csv", "folder") and not self.path:
             raise ValueError(f"source '{self.source}' needs a path; add data.path")
         return self
 
@@ -190,12 +193,17 @@ class SearchSettings(_Strict):
         return ALGORITHMS[engine][0]
 
 
+class Constraints(_Strict):
+    max_params: int | None = Field(None, ge=1)  # bigger models are skipped before training
+
+
 class SpaceFile(_Strict):
     name: str = Field("space", pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
     data: DataSettings = DataSettings()
     training: TrainingSettings = TrainingSettings()
     search: SearchSettings = SearchSettings()
+    constraints: Constraints = Constraints()
     params: dict[str, Param]
 
 
@@ -336,7 +344,9 @@ def parse_space(text: str, source: str = "<string>", base_dir: Path | None = Non
     except ValidationError as exc:
         raise SpaceError(_format_validation_error(exc, source)) from None
     _check_against_knobs(spec, source)
-    return SearchSpace(spec, source, text, base_dir or Path.cwd())
+    sp = SearchSpace(spec, source, text, base_dir or Path.cwd())
+    _check_family_use(sp)
+    return sp
 
 
 def list_shipped() -> list[str]:
@@ -407,6 +417,41 @@ def _check_against_knobs(spec: SpaceFile, source: str) -> None:
             if why:
                 raise SpaceError(f"space '{source}', param '{name}': {why}; "
                                  f"change the value ({knob.help})")
+
+
+def _check_family_use(sp: SearchSpace) -> None:
+    """Refuse a param that would be handed to a family that does not read it: each param must
+    be conditional (``when: {family: ...}``, directly or through its parents) on the families
+    that use it."""
+    from .knobs import FAMILIES, USES
+
+    params = sp.params
+    fam = params.get("family")
+    every = set(fam.grid()) if fam is not None else {"plain"}
+    memo: dict[str, set] = {}
+
+    def active_for(name: str) -> set:
+        if name not in memo:
+            out = set(every)
+            for parent, wanted in (params[name].when or {}).items():
+                if parent == "family":
+                    out &= set(wanted if isinstance(wanted, list) else [wanted])
+                else:
+                    out &= active_for(parent)
+            memo[name] = out
+        return memo[name]
+
+    for name in sp.order:
+        if name == "family":
+            continue
+        for f in sorted(active_for(name)):
+            if f in FAMILIES and name not in USES[f]:
+                users = [g for g in FAMILIES if name in USES[g]]
+                fix = (f"add when: {{family: [{', '.join(users)}]}}" if fam is not None
+                       else f"add family: {users[0]}" if len(users) == 1
+                       else f"add a family param ({', '.join(users)})")
+                raise SpaceError(f"space '{sp.source}', param '{name}': would be handed to "
+                                 f"family {f}, which does not use it; {fix} or remove it")
 
 
 def _sampling_order(params: dict[str, Any], source: str) -> list[str]:

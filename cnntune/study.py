@@ -156,16 +156,22 @@ def _plan(space, data, study, trials, timeout, seed, engine, algorithm, pruner, 
     timeout = timeout if timeout is not None else sp.search.timeout
     seed = sp.training.seed if seed is None else seed
     src, path = _data_source(data, sp)
-    dataset = load_dataset(src, path, val_fraction=sp.data.val_fraction,
-                           test_fraction=sp.data.test_fraction, seed=sp.training.seed,
-                           image_size=sp.data.image_size, color_mode=sp.data.color_mode,
-                           base_dir=sp.base_dir if data is None else None)
+    d = sp.data
+    dataset = load_dataset(src, path, val_fraction=d.val_fraction,
+                           test_fraction=d.test_fraction, seed=sp.training.seed,
+                           image_size=d.image_size, color_mode=d.color_mode,
+                           base_dir=sp.base_dir if data is None else None, kind=d.kind,
+                           label_column=d.label_column, channels=d.channels)
     # KerasTuner persists its algorithm with the study, Optuna does not: name them apart
+    _check_families_fit(sp, dataset)
     study = study or (f"{sp.name}-{dataset.name}" if engine == "optuna"
                       else f"{sp.name}-{dataset.name}-{engine}-{algorithm}")
     _check_study_name(study)
     settings = TrialSettings(epochs=epochs or sp.training.epochs, patience=sp.training.patience,
-                             objective=sp.training.objective, seed=seed)
+                             objective=sp.training.objective, seed=seed,
+                             max_params=sp.spec.constraints.max_params,
+                             base_dir=str(sp.base_dir))
+    _check_files(sp, settings.base_dir)
     return _Plan(sp, dataset, study, engine, algorithm, pruner, seed, n_trials, timeout, settings)
 
 
@@ -259,7 +265,11 @@ class _TrialLoop:
                 sample.set_attr("model_logged", True)
                 tracker.update_best(self.parent, sample.number, run_id, sample.params,
                                     result.metrics)
-            tracker.end_trial(run_id, result.state, result.metrics, result.error)
+            extra = {}
+            if result.skipped:
+                sample.set_attr("skipped", result.skipped)
+                extra["cnntune.skipped"] = result.skipped
+            tracker.end_trial(run_id, result.state, result.metrics, result.error, tags=extra)
         except BaseException as exc:
             state = "FAIL" if isinstance(exc, Exception) else "INTERRUPTED"
             try:
@@ -277,9 +287,37 @@ class _TrialLoop:
 def _data_source(data, sp) -> tuple[str | None, str | None]:
     if data is None:
         return sp.data.source, sp.data.path
-    if str(data) == "digits":
-        return "digits", None
+    if str(data) in ("digits", "waveforms"):
+        return str(data), None
     return None, str(data)
+
+
+def _check_families_fit(sp, dataset) -> None:
+    """Every family the space can pick takes the data's kind (images or sequences)."""
+    from .models import SEQUENCE_FAMILIES
+
+    fam = sp.params.get("family")
+    for f in (fam.grid() if fam is not None else ["plain"]):
+        wants = "sequence" if f in SEQUENCE_FAMILIES else "image"
+        if wants != dataset.kind:
+            raise ConfigError(f"space '{sp.source}' can pick family {f}, which needs "
+                              f"{wants}s, but data '{dataset.name}' holds {dataset.kind}s; "
+                              f"give {wants} data (--data) or drop {f} from the space")
+
+
+def _check_files(sp, base_dir: str) -> None:
+    """Every weights file a trial could be handed exists, before anything is written."""
+    from .space import CategoricalParam, FixedParam
+    from .trial import resolve_file_knob
+
+    p = sp.params.get("backbone_weights")
+    values = p.choices if isinstance(p, CategoricalParam) else \
+        [p.value] if isinstance(p, FixedParam) else []
+    for v in values:
+        if v not in ("none", "imagenet") and not Path(resolve_file_knob(v, base_dir)).is_file():
+            raise ConfigError(f"space '{sp.source}', param 'backbone_weights': file '{v}' not "
+                              "found (relative paths: from here or the space file's folder); "
+                              "give a weights file saved with model.save_weights, or none")
 
 
 def _check_study_name(name: str) -> None:

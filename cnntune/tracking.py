@@ -163,11 +163,12 @@ class Tracker:
                                                for k, v in logs.items()])
 
     def end_trial(self, run_id: str, state: str, metrics: dict[str, float],
-                  error: str | None = None) -> None:
+                  error: str | None = None, tags: dict[str, str] | None = None) -> None:
         from mlflow.entities import Metric, RunTag
 
         now = int(time.time() * 1000)
-        tags = [RunTag("cnntune.state", state)]
+        tags = [RunTag("cnntune.state", state)] + [RunTag(k, str(v)) for k, v in
+                                                   (tags or {}).items()]
         if error:
             tags.append(RunTag("cnntune.error", error[:5000]))
         self.client.log_batch(run_id, metrics=[Metric(f"train_{k}" if k in (

@@ -71,8 +71,12 @@ def fit(model, knobs: dict, train_ds, val_ds, *, epochs: int, patience: int, obj
                 self.model.stop_training = True
 
     steps = int(train_ds.cardinality()) if hasattr(train_ds, "cardinality") else -1
+    smoothing = knobs.get("label_smoothing", 0.0)
+    # label smoothing needs one-hot labels (the pipelines make them); Keras' sparse loss has none
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing) if smoothing > 0 \
+        else "sparse_categorical_crossentropy"
     model.compile(optimizer=make_optimizer(knobs, steps * epochs if steps > 0 else None),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+                  loss=loss, metrics=["accuracy"])
     stopper = keras.callbacks.EarlyStopping(monitor=objective, mode=mode, patience=patience,
                                             restore_best_weights=True)
     callbacks = [stopper, _Hooks()]  # hooks last: they see what the others decided

@@ -26,6 +26,8 @@ class TrialSettings:
     patience: int
     objective: str  # val_accuracy | val_loss
     seed: int
+    max_params: int | None = None  # bigger models are skipped before training
+    base_dir: str | None = None  # relative file knobs (backbone_weights) resolve against it
 
 
 @dataclass
@@ -35,12 +37,24 @@ class TrialResult:
     metrics: dict[str, float] = field(default_factory=dict)
     history: dict[str, list[float]] = field(default_factory=dict)
     error: str | None = None
+    skipped: str | None = None  # why a PRUNED trial never trained (a constraint's name)
     model: Any = None  # the trained Keras model (COMPLETE only), until a runner takes it
 
     def take_model(self) -> Any:
         """Detach the model (so the result can be sent or kept without it) and return it."""
         model, self.model = self.model, None
         return model
+
+
+def resolve_file_knob(value: str, base_dir: str | None) -> str:
+    """A file-path knob: as given when it exists (or is a keyword), else relative to
+    ``base_dir`` (the space file's folder) when it exists there."""
+    from pathlib import Path
+
+    if value in ("none", "imagenet") or base_dir is None or Path(value).exists():
+        return value
+    candidate = Path(base_dir) / value
+    return str(candidate) if candidate.exists() else value
 
 
 def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *, number: int = 0,
@@ -54,15 +68,24 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
     gc.collect()
     keras.utils.set_random_seed(settings.seed + number)
     knobs = knob_defs.resolve(params)
+    knobs["backbone_weights"] = resolve_file_knob(knobs["backbone_weights"], settings.base_dir)
     try:
         try:
-            model = build_model(knobs, data.input_shape, data.num_classes, data.scale)
-        except ValueError as exc:
+            model = build_model(knobs, data.input_shape, data.num_classes, data.prep)
+        except (ValueError, FileNotFoundError) as exc:
             raise TrialFailed(f"model cannot be built for input {data.input_shape}: "
                               f"{str(exc).splitlines()[0]}") from None
+        n_params = model.count_params()
+        if settings.max_params and n_params > settings.max_params:
+            return TrialResult(state=PRUNED, metrics={"n_params": float(n_params)},
+                               skipped="max_params",
+                               error=f"skipped before training: {n_params:,} params > "
+                                     f"max_params {settings.max_params:,}")
         bs = knobs["batch_size"]
-        train_ds = pipeline(data.train, bs, training=True, seed=settings.seed + number)
-        val_ds = pipeline(data.val, bs, training=False, seed=0)
+        one_hot = data.num_classes if knobs["label_smoothing"] > 0 else None
+        train_ds = pipeline(data.train, bs, training=True, seed=settings.seed + number,
+                            one_hot=one_hot)
+        val_ds = pipeline(data.val, bs, training=False, seed=0, one_hot=one_hot)
         fitted = fit(model, knobs, train_ds, val_ds, epochs=settings.epochs,
                      patience=settings.patience, objective=settings.objective, report=report,
                      on_epoch=on_epoch)
@@ -85,8 +108,8 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
         return TrialResult(state=PRUNED, value=last, metrics=metrics, history=hist)
     # the model now holds the best epoch's weights: score it on val (the objective) and test
     val_loss, val_acc = model.evaluate(val_ds, verbose=0)
-    test_loss, test_acc = model.evaluate(pipeline(data.test, bs, training=False, seed=0),
-                                         verbose=0)
+    test_loss, test_acc = model.evaluate(
+        pipeline(data.test, bs, training=False, seed=0, one_hot=one_hot), verbose=0)
     metrics.update(val_loss=float(val_loss), val_accuracy=float(val_acc),
                    test_loss=float(test_loss), test_accuracy=float(test_acc))
     value = metrics[settings.objective]

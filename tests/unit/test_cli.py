@@ -33,6 +33,8 @@ def _one_line_error(r, *fragments):
 
 def test_bad_inputs_exit_2_and_write_nothing(tmp_path):
     np.savez(tmp_path / "bad.npz", x=np.zeros((10, 4, 4)), y=np.zeros(9))
+    (tmp_path / "tl.yaml").write_text("name: tl\nparams:\n  family: transfer\n"
+                                      "  backbone_weights: [none, weights/missing.h5]\n")
     (tmp_path / "one" / "cat").mkdir(parents=True)
     cases = [
         (("search", "--data", "missing_dir"), ["'missing_dir' does not exist"]),
@@ -47,6 +49,12 @@ def test_bad_inputs_exit_2_and_write_nothing(tmp_path):
          ["--sampler is for the optuna engine"]),
         (("search", "--engine", "kerastuner", "--pruner", "median"),
          ["--pruner is for the optuna engine"]),
+        (("search", "--space", "tl.yaml"),
+         ["param 'backbone_weights': file 'weights/missing.h5' not found"]),
+        (("search", "--space", "conv1d", "--data", "digits"),
+         ["holds images but the space says kind: sequence"]),
+        (("search", "--space", "families", "--data", "waveforms"),
+         ["can pick family plain, which needs images", "holds sequences"]),
         (("search", "--algorithm", "hyperband"),
          ["algorithm 'hyperband' is unknown to engine optuna"]),
     ]

@@ -114,3 +114,64 @@ def test_too_few_examples_to_split(tmp_path):
     root = _folder(tmp_path / "imgs", {"cat": 2, "dog": 2})
     with pytest.raises(DataError, match="too few to split"):
         load_dataset(None, root, **KW)
+
+
+def test_csv_sequences_load_time_major_with_channels(tmp_path):
+    import pandas as pd
+
+    from cnntune.data import load_dataset
+
+    n, steps = 30, 4
+    x = np.arange(n * steps * 2, dtype="float32").reshape(n, steps * 2)
+    df = pd.DataFrame(x, columns=[f"t{s}{c}" for s in range(steps) for c in "ab"])
+    df.insert(0, "activity", ["walk", "run", "sit"] * 10)
+    df.to_csv(tmp_path / "s.csv", index=False)
+    ds = load_dataset(None, tmp_path / "s.csv", val_fraction=0.2, test_fraction=0.2, seed=0,
+                      label_column="activity", channels=2)
+    assert ds.kind == "sequence" and ds.input_shape == (4, 2) and ds.class_names == \
+        ["run", "sit", "walk"]
+    row = ds.train.x[0]
+    assert row[1, 0] - row[0, 0] == 2 and row[0, 1] - row[0, 0] == 1  # time-major, 2 channels
+    prep = ds.prep
+    assert len(prep["mean"]) == 2 and len(prep["std"]) == 2
+
+
+@pytest.mark.parametrize("content,kwargs,message", [
+    ("a,b\n1,2\n", {}, "no label column 'label'"),
+    ("label,v0,v1\nx,1,oops\ny,2,3\n", {}, "column 'v1' is not numeric"),
+    ("label,v0,v1\nx,1,\ny,2,3\n", {}, "row 2 has a missing or non-finite value"),
+    ("label,v0,v1,v2\nx,1,2,3\n", {"channels": 2}, "do not split into 2 channels"),
+])
+def test_bad_csv_is_a_one_line_error(tmp_path, content, kwargs, message):
+    from cnntune.data import load_dataset
+    from cnntune.errors import DataError
+
+    (tmp_path / "bad.csv").write_text(content)
+    with pytest.raises(DataError, match=message) as info:
+        load_dataset("csv", tmp_path / "bad.csv", val_fraction=0.2, test_fraction=0.2, seed=0,
+                     **kwargs)
+    assert "\n" not in str(info.value) and "bad.csv" in str(info.value)
+
+
+def test_sequence_npz_and_kind_mismatch(tmp_path):
+    from cnntune.data import load_dataset
+    from cnntune.errors import DataError
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "seq.npz", x=rng.normal(size=(60, 20)), y=np.arange(60) % 3)
+    ds = load_dataset("npz", tmp_path / "seq.npz", val_fraction=0.2, test_fraction=0.2, seed=0,
+                      kind="sequence")
+    assert ds.kind == "sequence" and ds.input_shape == (20, 1)
+    with pytest.raises(DataError, match="holds images but the space says kind: sequence"):
+        load_dataset("digits", None, val_fraction=0.2, test_fraction=0.2, seed=0,
+                     kind="sequence")
+
+
+def test_waveforms_are_seeded_and_balanced():
+    from cnntune.data import make_waveforms
+
+    x1, y1, names, _, _ = make_waveforms(n=80)
+    x2, _, _, _, _ = make_waveforms(n=80)
+    assert x1.shape == (80, 128, 1) and np.array_equal(x1, x2)
+    assert names == ["sine", "square", "triangle", "sawtooth"]
+    assert np.bincount(y1).tolist() == [20, 20, 20, 20]

@@ -58,6 +58,16 @@ def test_algorithm_applies_to_its_own_engine_only():
     assert sp.search.algorithm_for("kerastuner") == "bayesian"
 
 
+def test_family_conditions_reach_through_parents():
+    # momentum hangs off optimizer, which is fine for every family; res_units off family
+    sp = parse_space(HEAD + "  family: [plain, resnet]\n  optimizer: [adam, sgd]\n"
+                     "  momentum: {type: float, low: 0.5, high: 0.9, when: {optimizer: sgd}}\n"
+                     "  preactivation: {type: bool, when: {family: resnet}}\n"
+                     "  res_units: {type: int, low: 1, high: 2, when: {preactivation: true}}\n"
+                     "constraints: {max_params: 5000}\n")
+    assert sp.spec.constraints.max_params == 5000
+
+
 def test_grid_values():
     sp = parse_space(HEAD + "  n_blocks: {type: int, low: 1, high: 3}\n"
                      "  dropout: {type: float, low: 0.0, high: 0.5, step: 0.25}\n"
@@ -109,6 +119,16 @@ BAD = [
      "algorithm: tpe}\n", "not one of engine kerastuner's; use one of bayesian, random, hyperband"),
     ("algorithm and sampler disagree", HEAD + "  filters: 8\nsearch: {algorithm: random, "
      "sampler: tpe}\n", "disagree"),
+    ("param of another family", HEAD + "  family: [plain, resnet]\n  res_units: 2\n",
+     "param 'res_units': would be handed to family plain, which does not use it; "
+     "add when: {family: \\[resnet\\]}"),
+    ("family knob without family", HEAD + "  width_multiplier: 0.5\n",
+     "param 'width_multiplier': would be handed to family plain.*add family: separable"),
+    ("augmentation for sequences", HEAD + "  family: conv1d\n  aug_zoom: 0.1\n",
+     "param 'aug_zoom': would be handed to family conv1d"),
+    ("bad max_params", HEAD + "  filters: 8\nconstraints: {max_params: 0}\n",
+     "key 'constraints.max_params'"),
+    ("csv without path", HEAD + "  filters: 8\ndata: {source: csv}\n", "needs a path"),
     ("bad epochs", HEAD + "  filters: 8\ntraining: {epochs: 0}\n", "key 'training.epochs'"),
     ("step and log", HEAD + "  filters: {type: int, low: 8, high: 64, step: 8, log: true}\n",
      "log and step cannot be combined"),

@@ -1,0 +1,27 @@
+"""The conv1d family: the plain family's ideas for sequences (time series, audio features,
+sensor data) of shape (steps, channels).
+
+Inputs are standardised per channel with the training split's mean and standard deviation
+(a Normalization layer inside the model, so exported models take raw values); then block i =
+(Conv1D -> [batch norm] -> activation) x convs_per_block -> pool -> [spatial dropout], and the
+head. Image augmentation does not apply to sequences.
+"""
+
+from __future__ import annotations
+
+from .common import conv_stack, head
+
+
+def build(knobs: dict, input_shape: tuple[int, ...], num_classes: int, prep: dict):
+    import keras
+    import numpy as np
+    from keras import layers
+
+    inputs = keras.Input(shape=input_shape, name="sequence")
+    x = inputs
+    mean, std = prep.get("mean"), prep.get("std")
+    if mean is not None:
+        x = layers.Normalization(mean=np.asarray(mean), variance=np.square(np.asarray(std)),
+                                 name="standardise")(x)
+    x, size = conv_stack(x, knobs, [input_shape[0]])
+    return keras.Model(inputs, head(x, knobs, num_classes, size), name="conv1d_cnn")

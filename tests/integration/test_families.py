@@ -1,0 +1,150 @@
+"""Every architecture family: built from a config sampled from its shipped space, trained one
+epoch on tiny data, checked for output shape and parameter count; transfer weights from a local
+file; max_params skips a model before training; label smoothing trains."""
+
+import numpy as np
+import pytest
+
+from cnntune.data import load_dataset
+from cnntune.engines import Outcome, make_engine
+from cnntune.knobs import USES, resolve
+from cnntune.models import build_model
+from cnntune.space import load_space
+from cnntune.trial import COMPLETE, PRUNED, TrialSettings, run_trial
+
+pytestmark = pytest.mark.slow
+
+_DATA = {}
+
+
+def data(kind):
+    if kind not in _DATA:
+        src = "waveforms" if kind == "sequence" else "digits"
+        _DATA[kind] = load_dataset(src, None, val_fraction=0.2, test_fraction=0.2, seed=0)
+    return _DATA[kind]
+
+
+def sample_configs(space_name, n, tmp_path):
+    """n configs sampled by the Optuna engine (random) from a shipped space."""
+    sp = load_space(space_name)
+    engine = make_engine("optuna", space=sp, study_name="s", storage=f"sqlite:///{tmp_path}/s.db",
+                         algorithm="random", pruner="none", seed=3, direction="maximize")
+    engine.open()
+    out = []
+    engine.run(lambda s: (out.append(s.params), Outcome("COMPLETE", 0.0))[1], n_trials=n,
+               timeout=None)
+    return out
+
+
+SETTINGS = TrialSettings(epochs=1, patience=1, objective="val_accuracy", seed=0)
+
+
+@pytest.mark.parametrize("space,family,kind", [
+    ("lenet", "plain", "image"), ("vgg", "plain", "image"), ("resnet", "resnet", "image"),
+    ("mobilenet", "separable", "image"), ("conv1d", "conv1d", "sequence"),
+    ("transfer", "transfer", "image")])
+def test_family_from_a_sampled_config_trains_one_epoch(space, family, kind, tmp_path):
+    params = sample_configs(space, 1, tmp_path)[0]
+    assert params["family"] == family
+    params = {**params, "batch_size": 128}
+    ds = data(kind)
+    res = run_trial(params, ds, SETTINGS)
+    assert res.state == COMPLETE, res.error
+    model = res.take_model()
+    x = ds.test.x[:5]
+    out = model.predict(x, verbose=0)
+    assert out.shape == (5, ds.num_classes) and np.allclose(out.sum(axis=1), 1, atol=1e-4)
+    n = sum(int(np.prod(w.shape)) for w in model.weights)
+    assert res.metrics["n_params"] == model.count_params() == n > 0
+
+
+BASE = dict(n_blocks=2, filters=8, kernel_size=3, batch_norm=False, dropout=0.0, dense_units=0)
+
+
+def test_conv1d_parameter_count():
+    # two blocks of Conv1D(k=3): 3*1*8+8, 3*8*16+16; 128 steps pooled twice leave 32
+    # positions (> 16), so the head averages 16 channels globally: 16*4+4. The standardising
+    # layer holds its training-split mean/std as constants, not weights.
+    knobs = resolve({**BASE, "family": "conv1d"})
+    model = build_model(knobs, (128, 1), 4, {"scale": 1.0, "mean": [2.0], "std": [3.0]})
+    conv = (3 * 1 * 8 + 8) + (3 * 8 * 16 + 16)
+    assert model.count_params() == conv + 16 * 4 + 4
+    assert model.get_layer("standardise") is not None
+    assert model.output_shape == (None, 4)
+
+
+def test_separable_uses_fewer_weights_and_width_multiplier_scales_them():
+    conv = build_model(resolve({**BASE, "n_blocks": 3, "filters": 32}), (16, 16, 1), 3, 1.0)
+    narrow, wide = (build_model(resolve({**BASE, "n_blocks": 3, "filters": 32,
+                                         "family": "separable", "width_multiplier": w}),
+                                (16, 16, 1), 3, 1.0) for w in (0.5, 1.0))
+    assert narrow.count_params() < wide.count_params() < conv.count_params()
+    assert any(layer.__class__.__name__ == "SeparableConv2D" for layer in wide.layers)
+
+
+def test_resnet_units_projection_and_preactivation():
+    one = build_model(resolve({**BASE, "family": "resnet"}), (8, 8, 1), 3, 1.0)
+    two = build_model(resolve({**BASE, "family": "resnet", "res_units": 2}), (8, 8, 1), 3, 1.0)
+    names = [layer.name for layer in one.layers]
+    # stage 2 doubles the filters and strides: its first unit needs a projection shortcut
+    assert "block2_unit1_proj" in names and "block1_unit1_proj" not in names
+    # one more unit per stage = 2 more 3x3 convs per stage (8->8 and 16->16 filters, biases)
+    extra = 2 * (3 * 3 * 8 * 8 + 8) + 2 * (3 * 3 * 16 * 16 + 16)
+    assert two.count_params() - one.count_params() == extra
+    pre = build_model(resolve({**BASE, "family": "resnet", "preactivation": True,
+                               "batch_norm": True}), (8, 8, 1), 3, 1.0)
+    assert "final_bn" in [layer.name for layer in pre.layers]
+    assert pre.predict(np.zeros((2, 8, 8, 1)), verbose=0).shape == (2, 3)
+
+
+def test_transfer_loads_a_local_weights_file_and_unfreezes_from_the_top(tmp_path):
+    import keras
+
+    backbone = keras.applications.MobileNetV2(include_top=False, weights=None,
+                                              input_shape=(32, 32, 3))
+    path = tmp_path / "mnv2_notop.weights.h5"
+    backbone.save_weights(path)
+    knobs = resolve({"family": "transfer", "backbone": "mobilenetv2",
+                     "backbone_weights": str(path), "unfreeze": 0, "dense_units": 0})
+    model = build_model(knobs, (8, 8, 1), 10, 1 / 16)
+    inner = next(layer for layer in model.layers if isinstance(layer, keras.Model))
+    for a, b in zip(inner.weights, backbone.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert not any(w.trainable for w in inner.weights)  # unfreeze 0: only the head trains
+    assert len(model.trainable_weights) == 2  # the classifier's kernel and bias
+    thawed = build_model({**knobs, "unfreeze": 10}, (8, 8, 1), 10, 1 / 16)
+    inner = next(layer for layer in thawed.layers if isinstance(layer, keras.Model))
+    trainable = [layer for layer in inner.layers if layer.trainable_weights]
+    assert trainable and all(layer in inner.layers[-10:] for layer in trainable)
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in trainable)
+    with pytest.raises(FileNotFoundError, match="not found"):
+        build_model({**knobs, "backbone_weights": str(tmp_path / "missing.h5")}, (8, 8, 1),
+                    10, 1.0)
+
+
+def test_max_params_skips_before_training():
+    settings = TrialSettings(epochs=3, patience=1, objective="val_accuracy", seed=0,
+                             max_params=1000)
+    epochs = []
+    res = run_trial({"filters": 64, "dense_units": 128}, data("image"), settings,
+                    on_epoch=lambda e, logs: epochs.append(e))
+    assert res.state == PRUNED and res.skipped == "max_params" and epochs == []
+    assert res.metrics["n_params"] > 1000 and "max_params 1,000" in res.error
+    assert res.model is None
+
+
+def test_label_smoothing_trains_and_scores_accuracy():
+    res = run_trial({"filters": 8, "dense_units": 0, "batch_size": 128,
+                     "label_smoothing": 0.1, "learning_rate": 1e-2}, data("image"),
+                    TrialSettings(epochs=2, patience=2, objective="val_accuracy", seed=0))
+    assert res.state == COMPLETE and 0.3 < res.metrics["test_accuracy"] <= 1.0
+
+
+def test_conditional_family_space_hands_each_family_only_its_knobs(tmp_path):
+    configs = sample_configs("families", 40, tmp_path)
+    assert {c["family"] for c in configs} == {"plain", "resnet", "separable"}
+    for c in configs:
+        assert set(c) - {"family"} <= USES[c["family"]], c
+        assert ("res_units" in c) == (c["family"] == "resnet")
+        assert ("width_multiplier" in c) == (c["family"] == "separable")
+        assert ("pooling" in c) == (c["family"] != "resnet")
