@@ -159,7 +159,79 @@ def search(space_file, data, study, storage, tracking_uri, trials, timeout, seed
     progress.summary(result)
 
 
+# ----------------------------------------------------------------------------------- export
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("study")
+@click.option("--format", "fmt", type=click.Choice(["keras", "savedmodel", "tflite", "onnx"]),
+              default="keras", show_default=True)
+@click.option("--quantize", type=click.Choice(["none", "float16", "int8"]), default="none",
+              show_default=True, help="TFLite only: float16 weights, or int8 weights and "
+              "activations calibrated on training examples.")
+@click.option("--trial", type=int, default=None, help="Trial number [default: the best].")
+@click.option("--retrain", is_flag=True, help="Train the trial's params afresh on train+val "
+              "for its best epoch count, instead of using its logged model.")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False),
+              help="Folder to write the model and cnntune.json into.")
+@click.option("--register", default=None, metavar="NAME",
+              help="Also register the export in the MLflow Model Registry as NAME.")
+@click.option("--alias", default="champion", show_default=True,
+              help="Alias of the registered version.")
+@click.option("--tracking-uri", default=DEFAULT_TRACKING_URI, show_default=True,
+              help="MLflow tracking URI holding the study.")
+def export(study, fmt, quantize, trial, retrain, out, register, alias, tracking_uri):
+    """Export a study's best (or --trial N) model, verified by running the export."""
+    from .export import export_study
+
+    report = export_study(study, fmt=fmt, out=out, tracking_uri=tracking_uri, quantize=quantize,
+                          trial=trial, retrain=retrain, register=register, alias=alias,
+                          on_step=lambda msg: click.echo(f"... {msg}", err=True))
+    q = "" if report.quantize == "none" else f" ({report.quantize})"
+    click.echo(f"exported trial {report.trial} of '{report.study}' as {report.format}{q}: "
+               f"{report.path} ({report.size_bytes / 1024:.1f} KiB)")
+    click.echo(f"verified with its runtime: test accuracy {report.test_accuracy:.4f} "
+               f"(Keras {report.keras_test_accuracy:.4f}, drop {report.accuracy_drop:+.4f}), "
+               f"max |probability difference| {report.max_abs_diff:.2e} [{report.tolerance}]")
+    click.echo(f"latency at batch 1: {report.latency_ms:.3f} ms per image "
+               f"(Keras {report.keras_latency_ms:.3f} ms)")
+    click.echo(f"metadata: {report.metadata_path}")
+    if report.registered:
+        r = report.registered
+        click.echo(f"registered: {r['name']} version {r['version']}, alias {r['alias']} "
+                   f"-> mlflow.pyfunc.load_model('{r['model_uri']}')")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("model")
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False), default=None,
+              help="Write the predictions to this CSV file instead of a table.")
+@click.option("--top", type=int, default=1, show_default=True, help="Classes per input.")
+def predict(model, inputs, csv_out, top):
+    """Run an exported model (any format) on image files, folders or an .npz."""
+    from .predict import predict_files
+
+    table = predict_files(model, inputs, top=top)
+    if csv_out:
+        table.to_csv(csv_out, index=False)
+        click.echo(f"wrote {len(table)} predictions to {csv_out}")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    out = Table()
+    for col in table.columns:
+        out.add_column(str(col))
+    for row in table.itertuples(index=False):
+        out.add_row(*[f"{v:.4f}" if isinstance(v, float) else str(v) for v in row])
+    Console().print(out)
+
+
 def main():
+    import os
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a bar per file
     cli(prog_name="cnntune")
 
 

@@ -121,9 +121,37 @@ def load_dataset(source: str | None, path: str | Path | None, *, val_fraction: f
                         f"give {kind} data or change data.kind")
     train, val, test = split(x, y, val_fraction=val_fraction, test_fraction=test_fraction,
                              seed=seed, name=name)
+    load = {"source": source, "path": str(Path(path).resolve()) if path else None,
+            "kind": data_kind, "image_size": list(image_size) if image_size else None,
+            "color_mode": color_mode, "label_column": label_column, "channels": channels,
+            "val_fraction": val_fraction, "test_fraction": test_fraction, "seed": seed}
     return Dataset(name=name, train=train, val=val, test=test, class_names=names, scale=scale,
-                   meta={"source": source, "path": str(path) if path else None, "n": len(y)},
+                   meta={"source": source, "path": str(path) if path else None, "n": len(y),
+                         "load": load},
                    kind=data_kind)
+
+
+def describe(ds: Dataset) -> dict:
+    """Everything needed to load ``ds`` again and check it is the same (``data.json`` of a
+    study's MLflow run): the load arguments, fingerprint, classes, input shape and dtype, and
+    the preprocessing a model applies."""
+    return {**ds.meta["load"], "name": ds.name, "fingerprint": ds.fingerprint,
+            "class_names": ds.class_names, "input_shape": list(ds.input_shape),
+            "dtype": str(ds.train.x.dtype), "prep": ds.prep}
+
+
+def load_described(spec: dict) -> Dataset:
+    """Load the data a ``describe()`` dict names; DataError when it is gone or has changed."""
+    ds = load_dataset(spec["source"], spec["path"], val_fraction=spec["val_fraction"],
+                      test_fraction=spec["test_fraction"], seed=spec["seed"],
+                      image_size=spec.get("image_size"), color_mode=spec.get("color_mode"),
+                      kind=spec.get("kind"), label_column=spec.get("label_column", "label"),
+                      channels=spec.get("channels", 1))
+    if ds.fingerprint != spec["fingerprint"]:
+        raise DataError(f"data '{spec['name']}' has changed since the study ran on it "
+                        f"(fingerprint {ds.fingerprint}, was {spec['fingerprint']}); restore it "
+                        "or run a new study")
+    return ds
 
 
 def split(x, y, *, val_fraction: float, test_fraction: float, seed: int, name: str):

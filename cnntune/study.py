@@ -205,8 +205,11 @@ def _open(plan: _Plan, storage: str, tracking_uri: str):
         "seed": plan.seed, "epochs": plan.trial.epochs, "patience": plan.trial.patience,
         "objective": plan.trial.objective, "direction": sp.direction, "storage": redact(storage),
     }
+    from .data import describe
+
     parent = tracker.start_study(study, space_text=sp.text, settings=settings,
-                                 parent_run_id=info.attrs.get("mlflow_parent_run_id"))
+                                 parent_run_id=info.attrs.get("mlflow_parent_run_id"),
+                                 data_spec=describe(dataset))
     for key, value in (("mlflow_parent_run_id", parent), ("mlflow_experiment_id",
                        tracker.experiment_id), ("data_fingerprint", dataset.fingerprint),
                        ("space_fingerprint", sp.fingerprint), ("objective", sp.training.objective),

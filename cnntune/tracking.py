@@ -83,7 +83,7 @@ class Tracker:
     # -- study -----------------------------------------------------------------------------
 
     def start_study(self, study: str, *, space_text: str, settings: dict[str, Any],
-                    parent_run_id: str | None = None) -> str:
+                    parent_run_id: str | None = None, data_spec: dict | None = None) -> str:
         """Create (or, on resume, reopen) the study's experiment and parent run."""
         try:
             client = self.client
@@ -109,6 +109,8 @@ class Tracker:
 
             client.log_batch(rid, params=[Param(k, _param_str(v)) for k, v in settings.items()])
             client.log_text(rid, space_text, "space.yaml")
+            if data_spec is not None:  # how to load the same data again (export, explain)
+                client.log_dict(rid, data_spec, "data.json")
             return rid
         except StorageError:
             raise

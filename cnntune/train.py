@@ -47,6 +47,39 @@ def make_optimizer(knobs: dict, decay_steps: int | None = None):
     raise ValueError(f"unknown optimizer {name!r}")
 
 
+def compile_model(model, knobs: dict, train_ds, epochs: int) -> None:
+    """Compile with the knobs' optimizer and schedule (over ``epochs`` of ``train_ds``) and
+    the loss: sparse cross-entropy, or with label smoothing categorical cross-entropy on the
+    one-hot labels the pipelines then make (Keras' sparse loss has no smoothing)."""
+    import keras
+
+    steps = int(train_ds.cardinality()) if hasattr(train_ds, "cardinality") else -1
+    smoothing = knobs.get("label_smoothing", 0.0)
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing) if smoothing > 0 \
+        else "sparse_categorical_crossentropy"
+    model.compile(optimizer=make_optimizer(knobs, steps * epochs if steps > 0 else None),
+                  loss=loss, metrics=["accuracy"])
+
+
+def fit_final(model, knobs: dict, train_ds, *, epochs: int) -> float:
+    """Train for a fixed number of epochs with no validation data (a final fit on
+    train + validation): a plateau schedule watches the training loss. Returns seconds."""
+    import keras
+
+    compile_model(model, knobs, train_ds, epochs)
+    callbacks = []
+    if knobs.get("lr_schedule") == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(
+            monitor="loss", factor=0.5, patience=2, min_lr=knobs["learning_rate"] / 100,
+            verbose=0))
+    t0 = time.perf_counter()
+    hist = model.fit(train_ds, epochs=epochs, verbose=0, shuffle=False, callbacks=callbacks)
+    losses = hist.history.get("loss", [])
+    if not losses or not all(math.isfinite(v) for v in losses):
+        raise TrialFailed("training loss became non-finite in the final fit")
+    return time.perf_counter() - t0
+
+
 def fit(model, knobs: dict, train_ds, val_ds, *, epochs: int, patience: int, objective: str,
         report: Report | None = None, on_epoch: EpochHook | None = None) -> FitResult:
     """Train ``model`` in place. Raises TrialFailed on a NaN/inf loss."""
@@ -70,13 +103,7 @@ def fit(model, knobs: dict, train_ds, val_ds, *, epochs: int, patience: int, obj
                 result.pruned = True
                 self.model.stop_training = True
 
-    steps = int(train_ds.cardinality()) if hasattr(train_ds, "cardinality") else -1
-    smoothing = knobs.get("label_smoothing", 0.0)
-    # label smoothing needs one-hot labels (the pipelines make them); Keras' sparse loss has none
-    loss = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing) if smoothing > 0 \
-        else "sparse_categorical_crossentropy"
-    model.compile(optimizer=make_optimizer(knobs, steps * epochs if steps > 0 else None),
-                  loss=loss, metrics=["accuracy"])
+    compile_model(model, knobs, train_ds, epochs)
     stopper = keras.callbacks.EarlyStopping(monitor=objective, mode=mode, patience=patience,
                                             restore_best_weights=True)
     callbacks = [stopper, _Hooks()]  # hooks last: they see what the others decided

@@ -2,7 +2,7 @@
 sensor data) of shape (steps, channels).
 
 Inputs are standardised per channel with the training split's mean and standard deviation
-(a Normalization layer inside the model, so exported models take raw values); then block i =
+(a per-channel rescaling inside the model, so exported models take raw values); then block i =
 (Conv1D -> [batch norm] -> activation) x convs_per_block -> pool -> [spatial dropout], and the
 head. Image augmentation does not apply to sequences.
 """
@@ -21,7 +21,10 @@ def build(knobs: dict, input_shape: tuple[int, ...], num_classes: int, prep: dic
     x = inputs
     mean, std = prep.get("mean"), prep.get("std")
     if mean is not None:
-        x = layers.Normalization(mean=np.asarray(mean), variance=np.square(np.asarray(std)),
-                                 name="standardise")(x)
+        # (x - mean) / std as a per-channel Rescaling: plain constants in every export (a
+        # Normalization layer's captured tensors become missing inputs in the ONNX graph)
+        scale = (1.0 / np.asarray(std, dtype="float64")).tolist()
+        offset = (-np.asarray(mean, dtype="float64") * np.asarray(scale)).tolist()
+        x = layers.Rescaling(scale, offset=offset, name="standardise")(x)
     x, size = conv_stack(x, knobs, [input_shape[0]])
     return keras.Model(inputs, head(x, knobs, num_classes, size), name="conv1d_cnn")

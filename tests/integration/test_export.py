@@ -1,0 +1,198 @@
+"""Export a small trained model in every format (and both TFLite quantisations), reload each
+through its own runtime, compare with the Keras model; predict, register, retrain, bad files."""
+
+import json
+
+import numpy as np
+import pytest
+
+import cnntune
+from cnntune.errors import CnntuneError
+from cnntune.export import ExportMismatch, export_study
+from cnntune.runtimes import ModelFileError, load_predictor
+from cnntune.studies import StudyView
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory, request):
+    root = tmp_path_factory.mktemp("export")
+    space = root / "tiny.yaml"
+    from tests.conftest import TINY_SPACE
+
+    space.write_text(TINY_SPACE)
+    uri = f"sqlite:///{root}/mlflow.db"
+    res = cnntune.search(space, study="exp", trials=2, epochs=3, isolate=False,
+                         storage=f"sqlite:///{root}/optuna.db", tracking_uri=uri)
+    assert res.best is not None
+    return {"root": root, "uri": uri, "result": res}
+
+
+@pytest.mark.parametrize("fmt,quantize,max_diff,max_drop", [
+    ("keras", "none", 1e-6, 0.0),
+    ("savedmodel", "none", 1e-4, 0.0),
+    ("onnx", "none", 1e-4, 0.0),
+    ("tflite", "none", 1e-4, 0.0),
+    ("tflite", "float16", 1e-2, 0.01),
+    ("tflite", "int8", 1.0, 0.05),
+])
+def test_every_format_round_trips_through_its_runtime(study, fmt, quantize, max_diff, max_drop):
+    out = study["root"] / f"out-{fmt}-{quantize}"
+    rep = export_study("exp", fmt=fmt, quantize=quantize, out=out, tracking_uri=study["uri"])
+    best = study["result"].best
+    assert rep.passed and rep.trial == best.number
+    assert rep.max_abs_diff <= max_diff and rep.accuracy_drop <= max_drop
+    # the Keras inference model reproduces the accuracy the search logged for this trial
+    assert rep.keras_test_accuracy == pytest.approx(best.metrics["test_accuracy"], abs=1e-6)
+    assert rep.size_bytes > 0 and rep.latency_ms > 0
+    meta = json.loads((out / "cnntune.json").read_text())
+    assert meta["source"]["study"] == "exp" and meta["source"]["trial"] == best.number
+    assert meta["input"]["shape"] == [None, 8, 8, 1] and meta["class_names"][0] == "0"
+    assert meta["params"] == best.params and meta["verification"]["passed"] is True
+    assert meta["preprocessing"]["scale"] == pytest.approx(1 / 16)
+    assert {"tensorflow_version", "keras_version", "cnntune_version"} <= set(meta)
+    # reloaded independently, the export gives the recorded accuracy
+    data = StudyView("exp", study["uri"]).load_data()
+    probs = load_predictor(out).predict(data.test.x)
+    acc = float((probs.argmax(1) == data.test.y).mean())
+    assert acc == pytest.approx(rep.test_accuracy, abs=1e-9)
+
+
+def test_int8_is_smaller_than_float(study):
+    sizes = {q: (study["root"] / f"out-tflite-{q}" / "model.tflite").stat().st_size
+             for q in ("none", "float16", "int8")}
+    if len(sizes) == 3:
+        assert sizes["int8"] < sizes["float16"] < sizes["none"]
+
+
+def test_predict_on_an_image_folder_matches_keras(study, tmp_path):
+    from PIL import Image
+
+    from cnntune.predict import predict_files
+
+    out = study["root"] / "out-keras-none"
+    if not out.exists():
+        export_study("exp", fmt="keras", out=out, tracking_uri=study["uri"])
+    data = StudyView("exp", study["uri"]).load_data()
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    x = data.test.x[:12]
+    for i, img in enumerate(x):  # digits are 0-16: saved as 0-255 PNGs, as a user would
+        Image.fromarray(np.round(img[..., 0] * 255 / 16).astype("uint8")).save(
+            folder / f"{i:02d}.png")
+    import keras
+
+    model = keras.saving.load_model(out / "model.keras")
+    pngs = np.stack([np.asarray(Image.open(folder / f"{i:02d}.png"), "float32") * 16 / 255
+                     for i in range(len(x))])[..., None]
+    expected = model.predict(pngs, verbose=0).argmax(1)
+    for exported in ("out-keras-none", "out-onnx-none", "out-tflite-none"):
+        table = predict_files(study["root"] / exported, [folder])
+        assert list(table["input"]) == [str(folder / f"{i:02d}.png") for i in range(len(x))]
+        assert [int(c) for c in table["class"]] == expected.tolist()
+        assert ((table["probability"] > 0) & (table["probability"] <= 1)).all()
+
+
+def test_tampered_and_wrong_format_files_are_clear_errors(tmp_path):
+    import keras
+
+    inp = keras.Input((4,))
+    out = keras.layers.Lambda(lambda t: t * 2)(inp)  # Python code inside: unsafe to load
+    keras.Model(inp, out).save(tmp_path / "lambda.keras")
+    with pytest.raises(ModelFileError, match="not a loadable .keras file"):
+        load_predictor(tmp_path / "lambda.keras")
+    for name in ("junk.keras", "junk.tflite", "junk.onnx"):
+        (tmp_path / name).write_bytes(b"definitely not a model")
+        with pytest.raises(ModelFileError) as info:
+            load_predictor(tmp_path / name)
+        assert "\n" not in str(info.value) and name in str(info.value)
+    with pytest.raises(ModelFileError, match="unknown format '.pt'"):
+        (tmp_path / "m.pt").write_bytes(b"x")
+        load_predictor(tmp_path / "m.pt")
+
+
+def test_retrain_and_register(study):
+    import mlflow
+
+    out = study["root"] / "out-retrain"
+    rep = export_study("exp", fmt="onnx", out=out, tracking_uri=study["uri"], retrain=True,
+                       register="tiny-digits", alias="candidate")
+    assert rep.passed and rep.retrained
+    assert rep.registered["version"] == 1 and rep.registered["alias"] == "candidate"
+    mlflow.set_tracking_uri(study["uri"])
+    served = mlflow.pyfunc.load_model("models:/tiny-digits@candidate")
+    data = StudyView("exp", study["uri"]).load_data()
+    probs = np.asarray(served.predict(data.test.x[:20].astype("float32")))
+    np.testing.assert_allclose(probs, load_predictor(out).predict(data.test.x[:20]), atol=1e-6)
+    meta = json.loads((out / "cnntune.json").read_text())
+    assert meta["retrained"] is True and meta["registered"]["name"] == "tiny-digits"
+
+
+def test_refusals_and_a_mismatch_keeps_the_files(study, monkeypatch):
+    from cnntune import export as export_mod
+
+    out = study["root"] / "out-keras-none"
+    with pytest.raises(CnntuneError, match="already exists"):
+        export_study("exp", fmt="keras", out=out, tracking_uri=study["uri"])
+    with pytest.raises(CnntuneError, match="applies to --format tflite only"):
+        export_study("exp", fmt="onnx", quantize="int8", out=out, tracking_uri=study["uri"])
+    with pytest.raises(CnntuneError, match="has no trial 99"):
+        export_study("exp", fmt="keras", trial=99, out=study["root"] / "x",
+                     tracking_uri=study["uri"])
+    monkeypatch.setitem(export_mod.TOLERANCE, "none", -1.0)  # nothing can pass
+    bad = study["root"] / "out-mismatch"
+    with pytest.raises(ExportMismatch, match="disagrees with the Keras model"):
+        export_study("exp", fmt="keras", out=bad, tracking_uri=study["uri"])
+    assert (bad / "model.keras").exists()
+    assert json.loads((bad / "cnntune.json").read_text())["verification"]["passed"] is False
+
+
+def test_cli_export_and_predict(study, tmp_path):
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "cnntune", *args], capture_output=True,
+                              text=True, timeout=600, cwd=tmp_path)
+
+    r = run("export", "exp", "--format", "tflite", "--quantize", "int8", "--out", "edge",
+            "--tracking-uri", study["uri"])
+    assert r.returncode == 0, r.stderr
+    assert "verified with its runtime" in r.stdout and "latency at batch 1" in r.stdout
+    assert "XNNPACK" not in r.stderr and "Downloading artifacts" not in r.stderr
+    data = StudyView("exp", study["uri"]).load_data()
+    np.savez(tmp_path / "few.npz", x=data.test.x[:5])
+    r = run("predict", "edge", "few.npz", "--csv", "p.csv")
+    assert r.returncode == 0, r.stderr
+    table = pd.read_csv(tmp_path / "p.csv")
+    assert list(table.columns) == ["input", "class", "probability"] and len(table) == 5
+    r = run("export", "exp", "--format", "onnx", "--quantize", "int8", "--out", "x",
+            "--tracking-uri", study["uri"])
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "tflite only" in r.stderr
+
+
+@pytest.mark.parametrize("knobs,shape", [
+    ({"activation": "gelu", "aug_rotation": 0.1}, (8, 8, 1)),
+    ({"family": "resnet", "preactivation": True, "activation": "swish"}, (8, 8, 1)),
+    ({"family": "separable", "activation": "elu", "head": "global_max"}, (8, 8, 1)),
+    ({"family": "conv1d", "spatial_dropout": 0.1}, (32, 2)),
+    ({"family": "transfer", "transfer_size": 32, "unfreeze": 5}, (8, 8, 1)),
+], ids=["plain-gelu-aug", "resnet", "separable", "conv1d", "transfer"])
+def test_every_family_exports_to_onnx_and_tflite(knobs, shape, tmp_path):
+    from cnntune.export import inference_model, write_model
+    from cnntune.knobs import resolve
+    from cnntune.models import build_model
+
+    prep = {"scale": 1 / 16} if len(shape) == 3 else {"scale": 1.0, "mean": [0.5, -1.0],
+                                                      "std": [2.0, 1.0]}
+    model = build_model(resolve({"n_blocks": 2, "filters": 8, **knobs}), shape, 4, prep)
+    infer = inference_model(model)
+    x = np.random.default_rng(0).uniform(0, 16, (6, *shape)).astype("float32")
+    ref = infer.predict(x, verbose=0)
+    for fmt, name in (("onnx", "m.onnx"), ("tflite", "m.tflite"), ("savedmodel", "sm")):
+        write_model(infer, fmt, tmp_path / name)
+        got = load_predictor(tmp_path / name).predict(x)
+        np.testing.assert_allclose(got, ref, atol=1e-4, err_msg=fmt)
