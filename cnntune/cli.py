@@ -43,7 +43,7 @@ def cli():
 
     \b
     Start with:   cnntune search                 (digits, search_spaces/default.yaml)
-    Then look:    mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db
+    Then look:    cnntune ui  (the MLflow UI),  cnntune trials default-digits
     """
 
 
@@ -141,22 +141,170 @@ def store_options(f):
 @click.option("--epochs", type=int, default=None,
               help="Max epochs per trial [default: the space's].")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the final summary.")
+@click.option("--jsonl", default=None, metavar="PATH",
+              help="Also write every event (study_start, trial_start, epoch, trial_end, "
+              "study_end) as a JSON line to PATH; '-' is stdout (the human output then goes "
+              "to stderr).")
 def search(space_file, data, study, storage, tracking_uri, trials, timeout, seed, engine,
-           algorithm, sampler, pruner, epochs, quiet):
+           algorithm, sampler, pruner, epochs, quiet, jsonl):
     """Search a space: train one CNN per trial, track every trial in MLflow."""
     from rich.console import Console
 
-    from .progress import Progress
+    from .progress import JsonLines, Progress
     from .study import search as run_search
 
-    console = Console(soft_wrap=True)
+    console = Console(soft_wrap=True, stderr=jsonl == "-")
     progress = Progress(console, quiet=quiet)
-    with progress:
-        result = run_search(space_file, data=data, study=study, storage=storage,
-                            tracking_uri=tracking_uri, trials=trials, timeout=timeout, seed=seed,
-                            engine=engine, algorithm=algorithm, sampler=sampler, pruner=pruner,
-                            epochs=epochs, on_event=progress)
+    log = JsonLines(jsonl) if jsonl else None
+
+    def on_event(kind, payload):
+        progress(kind, payload)
+        if log is not None:
+            log(kind, payload)
+
+    try:
+        with progress:
+            result = run_search(space_file, data=data, study=study, storage=storage,
+                                tracking_uri=tracking_uri, trials=trials, timeout=timeout,
+                                seed=seed, engine=engine, algorithm=algorithm, sampler=sampler,
+                                pruner=pruner, epochs=epochs, on_event=on_event)
+        if log is not None:
+            log.result(result)
+    finally:
+        if log is not None:
+            log.close()
     progress.summary(result)
+
+
+# ---------------------------------------------------------------------------- inspecting
+
+
+def _emit_frame(df, fmt: str, title: str | None = None) -> None:
+    """A DataFrame as an aligned text table (as wide as it needs: pipe it to `less -S`), CSV
+    or JSON records on stdout."""
+    if fmt == "csv":
+        click.echo(df.to_csv(index=False), nl=False)
+        return
+    if fmt == "json":  # Python's json: floats round-trip exactly (pandas' stops at 15 digits)
+        import json
+
+        records = df.astype(object).where(df.notna(), None).to_dict(orient="records")
+        click.echo(json.dumps(records, indent=1, default=str))
+        return
+    if title:
+        click.echo(title)
+    click.echo(df.to_string(index=False, na_rep="", float_format=lambda v: f"{v:.4g}"))
+
+
+FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]),
+                      default="table", show_default=True)
+TRACKING = click.option("--tracking-uri", default=DEFAULT_TRACKING_URI, show_default=True,
+                        help="MLflow tracking URI holding the study.")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--storage", default=DEFAULT_STORAGE, show_default=True,
+              help="Optuna storage URL (KerasTuner studies: its folder's kerastuner/).")
+@FORMAT
+def studies(storage, fmt):
+    """All studies in a storage, with trial counts by state and the best value."""
+    from .tables import studies_frame
+
+    df = studies_frame(storage)
+    if df.empty and fmt == "table":
+        click.echo(f"no studies in {storage}; run `cnntune search` first")
+        return
+    _emit_frame(df, fmt)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("study")
+@click.option("--sort", default=None, metavar="COLUMN",
+              help="Sort by a column; prefix - for descending (e.g. -val_accuracy).")
+@click.option("--state", default=None, help="Only trials in this state (COMPLETE, PRUNED, ...).")
+@FORMAT
+@TRACKING
+def trials(study, sort, state, fmt, tracking_uri):
+    """The trials of a study: params, state, val/test accuracy, epochs, duration."""
+    from .studies import StudyView
+    from .tables import trials_frame
+
+    df = trials_frame(StudyView(study, tracking_uri), state=state, sort=sort)
+    if fmt == "table":
+        df = df.drop(columns=["run_id"])
+    _emit_frame(df, fmt, title=f"{study}: {len(df)} trials")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("study")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@TRACKING
+def best(study, fmt, tracking_uri):
+    """The best trial of a study: params, metrics, run and model URI."""
+    import json
+
+    from .studies import StudyView
+    from .tracking import model_uri
+
+    view = StudyView(study, tracking_uri)
+    t = view.best()
+    info = {"study": study, "trial": t.number, "objective": view.objective,
+            "value": t.metrics.get(view.objective), "params": t.params,
+            "metrics": t.metrics, "run_id": t.run_id,
+            "model_uri": model_uri(t.run_id) if t.model_logged else None}
+    if fmt == "json":
+        click.echo(json.dumps(info, indent=1, default=str))
+        return
+    click.echo(f"best trial {t.number} of '{study}': {view.objective} {info['value']:.4f}, "
+               f"test accuracy {t.metrics.get('test_accuracy', float('nan')):.4f}")
+    for k, v in t.params.items():
+        click.echo(f"  {k:<18} {v}")
+    click.echo(f"run {t.run_id}" + (f", model {info['model_uri']}" if info["model_uri"] else ""))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface to bind; 0.0.0.0 exposes the UI to the network.")
+@click.option("--port", type=int, default=5000, show_default=True)
+@TRACKING
+def ui(host, port, tracking_uri):
+    """Start the MLflow UI on the tracking store; Ctrl-C stops it."""
+    from .ui import MlflowUI
+
+    import signal
+
+    def stop_on_term(signum, frame):  # `kill` and service managers: stop as on Ctrl-C
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop_on_term)
+    server = MlflowUI(tracking_uri, host=host, port=port)
+    url = server.start()
+    click.echo(f"MLflow UI on {tracking_uri}: {url}  (Ctrl-C stops it)")
+    try:
+        code = server.wait()
+        if code:
+            _fail(f"mlflow server stopped with exit code {code}", 1)
+    except KeyboardInterrupt:
+        server.stop()
+        click.echo("\nstopped the MLflow UI", err=True)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("study")
+@click.option("--out", default="report.html", show_default=True, type=click.Path(dir_okay=False),
+              help="The HTML file to write.")
+@click.option("--no-mlflow", is_flag=True, help="Do not log the figures to the study's run.")
+@TRACKING
+def report(study, out, no_mlflow, tracking_uri):
+    """An HTML report of a study: history, importances, parallel coordinates, slices,
+    learning curves and the trials table (also logged to the study's MLflow run)."""
+    from .report import build_report
+
+    path, figs = build_report(study, tracking_uri=tracking_uri, out=out,
+                              log_to_mlflow=not no_mlflow)
+    click.echo(f"wrote {path} ({', '.join(figs)})"
+               + ("" if no_mlflow else "; also logged under the study run's report/"))
 
 
 # ----------------------------------------------------------------------------------- export

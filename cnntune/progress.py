@@ -14,6 +14,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from .stores import DEFAULT_TRACKING_URI
+
 STATE_STYLE = {"COMPLETE": "green", "PRUNED": "yellow", "FAIL": "red"}
 
 
@@ -176,5 +178,66 @@ class Progress:
         if result.tracking_uri.startswith(("http://", "https://")):
             c_print(f"open the UI: {result.tracking_uri}", soft_wrap=True)
         else:
-            c_print(f"open the UI: mlflow ui --backend-store-uri {result.tracking_uri}   "
-                    "then http://127.0.0.1:5000", soft_wrap=True)
+            uri = "" if result.tracking_uri == DEFAULT_TRACKING_URI \
+                else f" --tracking-uri {result.tracking_uri}"
+            c_print(f"open the UI: cnntune ui{uri}   (or: mlflow ui --backend-store-uri "
+                    f"{result.tracking_uri})  then http://127.0.0.1:5000", soft_wrap=True)
+            c_print(f"compare:     cnntune trials {result.study}{uri}  |  cnntune report "
+                    f"{result.study}{uri}", soft_wrap=True)
+
+
+class JsonLines:
+    """Every search event as one JSON object per line, for machines: ``{"event": kind,
+    "time": unix seconds, ...payload}``; the last line is ``study_end`` with the result. A
+    file is appended to and flushed after every line, so a crash loses nothing written."""
+
+    def __init__(self, path: str):
+        import sys
+
+        if path == "-":
+            self.f, self._own = sys.stdout, False
+        else:
+            try:
+                self.f, self._own = open(path, "a", encoding="utf-8"), True
+            except OSError as exc:
+                from .errors import ConfigError
+
+                raise ConfigError(f"--jsonl '{path}' cannot be opened ({exc.strerror}); give "
+                                  "a writable file path or -") from None
+
+    def __call__(self, kind: str, payload: dict) -> None:
+        import json
+
+        line = json.dumps(_finite({"event": kind, "time": round(time.time(), 3), **payload}),
+                          default=_jsonable, allow_nan=False)
+        self.f.write(line + "\n")
+        self.f.flush()
+
+    def result(self, result) -> None:
+        import dataclasses
+
+        self("study_end", dataclasses.asdict(result))
+
+    def close(self) -> None:
+        if self._own:
+            self.f.close()
+
+
+def _finite(value):
+    """NaN and infinities become null: JSON has no such numbers."""
+    import math
+
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _jsonable(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)

@@ -25,4 +25,18 @@ def make_engine(name: str, **kwargs) -> Engine:
     raise ValueError(f"unknown engine '{name}'; use one of {', '.join(ENGINES)}")
 
 
-__all__ = ["Engine", "Outcome", "Sample", "StudyInfo", "TrialRecord", "make_engine", "ENGINES"]
+def list_studies(storage: str) -> list[dict]:
+    """Every study of every engine in a storage (Optuna's database; KerasTuner's folder)."""
+    from .kerastuner import study_summaries as kt_summaries
+
+    out = []
+    if "://" in storage:
+        from .optuna import study_summaries
+
+        out += study_summaries(storage)
+    out += kt_summaries(storage)
+    return sorted(out, key=lambda s: s["study"])
+
+
+__all__ = ["list_studies", "Engine", "Outcome", "Sample", "StudyInfo", "TrialRecord",
+           "make_engine", "ENGINES"]

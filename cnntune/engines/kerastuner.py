@@ -316,3 +316,41 @@ def _jsonable(value: Any) -> Any:
         return float(value)
     except (TypeError, ValueError):
         return str(value)
+
+
+def study_summaries(storage: str) -> list[dict[str, Any]]:
+    """One dict per KerasTuner study in the storage's folder (read from cnntune.json, without
+    KerasTuner or TensorFlow)."""
+    try:
+        root = workdir_for(storage)
+    except StorageError:
+        return []
+    out = []
+    for state_file in sorted(root.glob(f"*/{_STATE_FILE}")):
+        try:
+            state = json.loads(state_file.read_text())
+        except (OSError, ValueError):
+            continue
+        counts: dict[str, int] = {}
+        best = None
+        sign = 1 if state.get("direction") == "maximize" else -1
+        for tid, t in state.get("trials", {}).items():
+            st = t.get("state", "RUNNING")
+            counts[st] = counts.get(st, 0) + 1
+            v = t.get("value")
+            if st == "COMPLETE" and v is not None and math.isfinite(v) and \
+                    (best is None or sign * v > sign * best[0]):
+                best = (v, int(tid))
+        out.append({"study": state_file.parent.name, "engine": "kerastuner",
+                    "direction": state.get("direction", ""),
+                    "trials": sum(counts.values()), "counts": counts,
+                    "best_value": best[0] if best else None,
+                    "best_trial": best[1] if best else None,
+                    "started": _created(state_file.parent), "attrs": state.get("attrs", {})})
+    return out
+
+
+def _created(folder: Path):
+    import datetime
+
+    return datetime.datetime.fromtimestamp(folder.stat().st_mtime)

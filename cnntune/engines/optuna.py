@@ -81,13 +81,21 @@ class OptunaEngine:
             db.parent.mkdir(parents=True, exist_ok=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # ExperimentalWarning for group/independent sampling
-            sampler = self._sampler()
             try:
                 existing = optuna.study.get_all_study_names(self.storage)
                 created = self.study_name not in existing
                 self._study = optuna.create_study(
-                    storage=self.storage, study_name=self.study_name, sampler=sampler,
-                    pruner=self._pruner(), direction=self.direction, load_if_exists=True)
+                    storage=self.storage, study_name=self.study_name,
+                    sampler=self._sampler(), pruner=self._pruner(), direction=self.direction,
+                    load_if_exists=True)
+                if not created and self.seed is not None:
+                    # Optuna keeps no sampler state: re-seeded with the same seed, a resumed
+                    # study would draw its first (random start-up) trials again. Offset the
+                    # seed by the trials already there: still reproducible, never repeated.
+                    done = len(self._study.get_trials(deepcopy=False))
+                    seed, self.seed = self.seed, self.seed + done
+                    self._study.sampler = self._sampler()
+                    self.seed = seed
             except (ValueError, ImportError, ModuleNotFoundError) as exc:
                 raise StorageError(f"study storage '{redact(self.storage)}' cannot be used "
                                    f"({str(exc).splitlines()[0]}); check --storage") from None
@@ -169,3 +177,33 @@ class OptunaEngine:
 def _record(t) -> TrialRecord:
     return TrialRecord(number=t.number, state=t.state.name, value=t.value, params=dict(t.params),
                        attrs=dict(t.user_attrs))
+
+
+def study_summaries(storage: str) -> list[dict[str, Any]]:
+    """One dict per study in an Optuna storage: name, direction, counts by state, best."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    db = sqlite_path(storage)
+    if db is not None and not db.exists():
+        return []
+    try:
+        summaries = optuna.study.get_all_study_summaries(storage, include_best_trial=True)
+    except Exception as exc:
+        raise StorageError(f"study storage '{redact(storage)}' cannot be read "
+                           f"({type(exc).__name__}: {str(exc).splitlines()[0]}); check "
+                           "--storage") from None
+    out = []
+    for s in summaries:
+        study = optuna.load_study(study_name=s.study_name, storage=storage)
+        counts: dict[str, int] = {}
+        for t in study.get_trials(deepcopy=False):
+            counts[t.state.name] = counts.get(t.state.name, 0) + 1
+        best = s.best_trial
+        out.append({"study": s.study_name, "engine": "optuna",
+                    "direction": s.direction.name.lower() if s.direction else "",
+                    "trials": s.n_trials, "counts": counts,
+                    "best_value": best.value if best else None,
+                    "best_trial": best.number if best else None,
+                    "started": s.datetime_start, "attrs": dict(s.user_attrs)})
+    return out

@@ -182,3 +182,18 @@ def test_timeout_bounds_the_call(tmp_path, engine, algorithm):
     t0 = time.monotonic()
     eng.run(evaluate, n_trials=None, timeout=1.0)
     assert 2 <= len(eng.trials()) <= 5 and time.monotonic() - t0 < 3
+
+
+@pytest.mark.parametrize("engine,algorithm", ENGINES, ids=IDS)
+def test_resuming_with_the_same_seed_does_not_repeat_trials(tmp_path, engine, algorithm):
+    eng = make(tmp_path, engine, algorithm)
+    eng.open()
+    eng.run(toy, n_trials=3, timeout=None)
+    again = make(tmp_path, engine, algorithm)  # same seed, as re-running the same command does
+    again.open()
+    again.run(toy, n_trials=3, timeout=None)
+    params = [t.params for t in again.trials()]
+    if algorithm == "hyperband":  # later rounds rerun earlier configs with more epochs
+        params = [t.params for t in again.trials() if t.attrs.get("hyperband_round") == 0]
+    keys = [repr(sorted(p.items())) for p in params]
+    assert len(set(keys)) == len(keys), "a resumed study drew the same params again"

@@ -1,0 +1,99 @@
+"""Studies and trials as pandas tables, for `cnntune studies`, `cnntune trials` and reports.
+
+``trials_frame`` reads a study back from MLflow (both engines): one row per trial with its
+number, state, every param (empty where it was inactive), the objective and test metrics,
+epochs, duration and run id. Params keep their types: ints stay integers (nullable ``Int64``,
+empty where a conditional param was inactive), bools stay bools, so ``pandas.read_csv`` of
+``--format csv`` gives numbers for numbers (float where a column has empty cells), bools for
+bools and strings for strings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import ConfigError
+
+STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
+METRIC_COLUMNS = ("val_accuracy", "val_loss", "test_accuracy", "test_loss", "epochs",
+                  "best_epoch", "n_params", "trial_seconds")
+
+
+def studies_frame(storage: str):
+    import pandas as pd
+
+    from .engines import list_studies
+
+    rows = []
+    for s in list_studies(storage):
+        c = s["counts"]
+        rows.append({"study": s["study"], "engine": s["engine"], "direction": s["direction"],
+                     "trials": s["trials"],
+                     **{state.lower(): c.get(state, 0) for state in STATES[:4]},
+                     "best_value": s["best_value"],
+                     "best_trial": s["best_trial"],
+                     "data": s["attrs"].get("data"),
+                     "started": s["started"]})
+    df = pd.DataFrame(rows, columns=["study", "engine", "direction", "trials", "complete",
+                                     "pruned", "fail", "running", "best_value", "best_trial",
+                                     "data", "started"])
+    df["started"] = pd.to_datetime(df["started"]).dt.floor("s")
+    return df.astype({"best_trial": "Int64"})
+
+
+def trials_frame(view, *, state: str | None = None, sort: str | None = None):
+    """The trials of a ``StudyView`` as a DataFrame (see the module docstring)."""
+    import pandas as pd
+
+    from .space import BoolParam, CategoricalParam, FixedParam, FloatParam, IntParam
+
+    space_params = view.space.params
+    rows: list[dict[str, Any]] = []
+    for t in view.trials():
+        row: dict[str, Any] = {"number": t.number, "state": t.state}
+        for name in view.space.order:
+            row[name] = t.params.get(name)
+        for m in METRIC_COLUMNS:
+            row[m] = t.metrics.get(m)
+        row["family"] = t.tags.get("cnntune.family")
+        row["run_id"] = t.run_id
+        rows.append(row)
+    columns = ["number", "state", *view.space.order, *METRIC_COLUMNS, "run_id"]
+    df = pd.DataFrame(rows, columns=columns)
+    dtypes: dict[str, str] = {"number": "int64", "state": "string", "run_id": "string"}
+    for name in view.space.order:
+        p = space_params[name]
+        if isinstance(p, IntParam):
+            dtypes[name] = "Int64"
+        elif isinstance(p, FloatParam):
+            dtypes[name] = "float64"
+        elif isinstance(p, BoolParam):
+            dtypes[name] = "boolean"
+        elif isinstance(p, CategoricalParam | FixedParam):
+            values = p.choices if isinstance(p, CategoricalParam) else [p.value]
+            if all(isinstance(v, bool) for v in values):
+                dtypes[name] = "boolean"
+            elif all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+                dtypes[name] = "Int64"
+            elif all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+                dtypes[name] = "float64"
+            else:
+                dtypes[name] = "string"
+    for m in METRIC_COLUMNS:
+        dtypes[m] = "float64"
+    for m in ("epochs", "best_epoch", "n_params"):
+        dtypes[m] = "Int64"
+    df = df.astype({k: v for k, v in dtypes.items() if k in df.columns})
+    if state:
+        want = state.upper()
+        if want not in STATES:
+            raise ConfigError(f"--state {state} is unknown; use one of {', '.join(STATES)}")
+        df = df[df["state"] == want]
+    if sort:
+        desc = sort.startswith("-")
+        key = sort.lstrip("-")
+        if key not in df.columns:
+            raise ConfigError(f"--sort {key}: no such column; use one of "
+                              f"{', '.join(df.columns)} (prefix - for descending)")
+        df = df.sort_values(key, ascending=not desc, na_position="last", kind="stable")
+    return df.reset_index(drop=True)
