@@ -111,10 +111,15 @@ def space_list():
 
 def store_options(f):
     f = click.option("--tracking-uri", default=DEFAULT_TRACKING_URI, show_default=True,
-                     help="MLflow tracking URI (a server URL or a database).")(f)
+                     envvar="CNNTUNE_TRACKING_URI",
+                     help="MLflow tracking URI (a server URL or a database); or set "
+                     "CNNTUNE_TRACKING_URI.")(f)
     f = click.option("--storage", default=DEFAULT_STORAGE, show_default=True,
-                     help="Where studies live: an Optuna storage URL; for --engine kerastuner a "
-                     "folder (a sqlite URL means its folder's kerastuner/).")(f)
+                     envvar="CNNTUNE_STORAGE",
+                     help="Where studies live: journal:FILE (one machine, many processes), "
+                     "an RDB URL such as postgresql://user@host/db (many machines), or for "
+                     "--engine kerastuner a folder; or set CNNTUNE_STORAGE (keeps a password "
+                     "out of the command line).")(f)
     return f
 
 
@@ -141,12 +146,24 @@ def store_options(f):
 @click.option("--epochs", type=int, default=None,
               help="Max epochs per trial [default: the space's].")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the final summary.")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="Study processes sharing the study on this machine (journal or "
+              "PostgreSQL storage); each gets cores/N TensorFlow threads.")
+@click.option("--total-trials", type=int, default=None, metavar="M",
+              help="Run until the study holds M trials, counting other workers' (for "
+              "several machines on one study) instead of adding --trials.")
+@click.option("--threads", type=int, default=None,
+              help="TensorFlow threads per trial [default: all cores; cores/N with --workers].")
+@click.option("--heartbeat", type=int, default=60, show_default=True, metavar="SECONDS",
+              help="RDB storages: a trial without heartbeat for 3x this is failed and retried.")
+@click.option("--worker-index", type=int, default=0, hidden=True)
 @click.option("--jsonl", default=None, metavar="PATH",
               help="Also write every event (study_start, trial_start, epoch, trial_end, "
               "study_end) as a JSON line to PATH; '-' is stdout (the human output then goes "
               "to stderr).")
 def search(space_file, data, study, storage, tracking_uri, trials, timeout, seed, engine,
-           algorithm, sampler, pruner, epochs, quiet, jsonl):
+           algorithm, sampler, pruner, epochs, quiet, workers, total_trials, threads, heartbeat,
+           worker_index, jsonl):
     """Search a space: train one CNN per trial, track every trial in MLflow."""
     from rich.console import Console
 
@@ -167,7 +184,9 @@ def search(space_file, data, study, storage, tracking_uri, trials, timeout, seed
             result = run_search(space_file, data=data, study=study, storage=storage,
                                 tracking_uri=tracking_uri, trials=trials, timeout=timeout,
                                 seed=seed, engine=engine, algorithm=algorithm, sampler=sampler,
-                                pruner=pruner, epochs=epochs, on_event=on_event)
+                                pruner=pruner, epochs=epochs, on_event=on_event,
+                                workers=workers, total_trials=total_trials, threads=threads,
+                                heartbeat=heartbeat, worker_index=worker_index)
         if log is not None:
             log.result(result)
     finally:
@@ -199,12 +218,13 @@ def _emit_frame(df, fmt: str, title: str | None = None) -> None:
 FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]),
                       default="table", show_default=True)
 TRACKING = click.option("--tracking-uri", default=DEFAULT_TRACKING_URI, show_default=True,
-                        help="MLflow tracking URI holding the study.")
+                        envvar="CNNTUNE_TRACKING_URI",
+                        help="MLflow tracking URI holding the study (or CNNTUNE_TRACKING_URI).")
 
 
 @cli.command(context_settings=CONTEXT)
-@click.option("--storage", default=DEFAULT_STORAGE, show_default=True,
-              help="Optuna storage URL (KerasTuner studies: its folder's kerastuner/).")
+@click.option("--storage", default=DEFAULT_STORAGE, show_default=True, envvar="CNNTUNE_STORAGE",
+              help="Optuna storage (KerasTuner studies: its folder's kerastuner/).")
 @FORMAT
 def studies(storage, fmt):
     """All studies in a storage, with trial counts by state and the best value."""
@@ -326,8 +346,7 @@ def report(study, out, no_mlflow, tracking_uri):
               help="Also register the export in the MLflow Model Registry as NAME.")
 @click.option("--alias", default="champion", show_default=True,
               help="Alias of the registered version.")
-@click.option("--tracking-uri", default=DEFAULT_TRACKING_URI, show_default=True,
-              help="MLflow tracking URI holding the study.")
+@TRACKING
 def export(study, fmt, quantize, trial, retrain, out, register, alias, tracking_uri):
     """Export a study's best (or --trial N) model, verified by running the export."""
     from .export import export_study

@@ -152,8 +152,11 @@ class Progress:
             console.print(*args, highlight=False, **kw)
 
         counts = ", ".join(f"{v} {k.lower()}" for k, v in sorted(result.counts.items()))
-        c_print(f"\n[bold]study {result.study}[/]: {result.new_trials} trials run now in "
+        by = f" by {result.workers} workers" if result.workers > 1 else ""
+        c_print(f"\n[bold]study {result.study}[/]: {result.new_trials} trials run now{by} in "
                 f"{result.elapsed:.0f}s; {sum(result.counts.values())} in the study ({counts})")
+        for failed in result.failed_workers:
+            c_print(f"[red]{failed}[/]")
         b = result.best
         if b is None:
             c_print("no trial completed, so there is no best trial yet")

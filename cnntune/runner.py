@@ -33,6 +33,7 @@ class InProcessRunner:
         self.dataset = dataset
         self.settings = settings
         self._model = None
+        limit_threads(settings.threads)
 
     def run(self, number, params, report=None, on_epoch=None, epochs=None) -> TrialResult:
         self._model = None
@@ -202,6 +203,7 @@ def worker_main(read_fd: int, write_fd: int) -> None:
         from ._quiet import import_tensorflow_quietly
 
         import_tensorflow_quietly()
+        limit_threads(settings.threads)
     except EOFError:
         return
     except BaseException:
@@ -244,6 +246,20 @@ def worker_main(read_fd: int, write_fd: int) -> None:
             return
         except Exception as exc:
             outbox.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def limit_threads(threads: int | None) -> None:
+    """Cap TensorFlow's thread pools (before it runs anything), so that several workers on
+    one machine share its cores instead of each taking all of them."""
+    if not threads:
+        return
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
+    except RuntimeError:  # TensorFlow already ran something in this process: leave it
+        pass
 
 
 def _with_epochs(settings: TrialSettings, epochs: int | None) -> TrialSettings:

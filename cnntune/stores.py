@@ -1,7 +1,10 @@
 """Where studies and runs are kept: the default locations and URL hygiene.
 
-By default everything lives under ``./mlruns``: the Optuna study in ``mlruns/optuna.db``, the
-MLflow tracking store in ``mlruns/mlflow.db`` and MLflow artifacts in ``mlruns/artifacts``.
+By default everything lives under ``./mlruns``: Optuna studies in the journal file
+``mlruns/optuna.journal`` (Optuna's storage for several processes on one machine; SQLite is
+not safe for concurrent writers), the MLflow tracking store in ``mlruns/mlflow.db`` and MLflow
+artifacts in ``mlruns/artifacts``. Several machines share a study through an Optuna RDB URL
+(``postgresql://...``) and an MLflow tracking server.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 DEFAULT_ROOT = Path("mlruns")
-DEFAULT_STORAGE = f"sqlite:///{DEFAULT_ROOT}/optuna.db"
+DEFAULT_STORAGE = f"journal:{DEFAULT_ROOT}/optuna.journal"
 DEFAULT_TRACKING_URI = f"sqlite:///{DEFAULT_ROOT}/mlflow.db"
 
 
@@ -27,9 +30,70 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def scrub(text: str, url: str) -> str:
+    """``text`` (an error message, a log line) with the password of ``url`` masked."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return text
+    return text.replace(password, "***") if password else text
+
+
 def sqlite_path(url: str) -> Path | None:
     """The file behind a sqlite:/// URL (None for other URLs or in-memory databases)."""
     if not url.startswith("sqlite:///"):
         return None
     db = url[len("sqlite:///"):]
     return Path(db) if db and db != ":memory:" else None
+
+
+def journal_path(url: str) -> Path | None:
+    """The file behind a ``journal:PATH`` storage (None for other storages)."""
+    if not url.startswith("journal:"):
+        return None
+    path = url[len("journal:"):]
+    if path.startswith("///"):
+        path = path[2:]  # journal:///abs/path -> /abs/path
+    return Path(path) if path else None
+
+
+def storage_folder(url: str) -> Path | None:
+    """The local folder of a file-backed storage (journal or sqlite), else None."""
+    for f in (journal_path, sqlite_path):
+        p = f(url)
+        if p is not None:
+            return p.parent
+    return None
+
+
+def process_owner() -> str:
+    """``host:pid:start`` naming this process; start (from /proc) guards against PID reuse."""
+    import os
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}:{_start_time(os.getpid())}"
+
+
+def owner_alive(owner: str) -> bool | None:
+    """Whether the process an owner string names still runs: None when it is on another host
+    (that is for heartbeats to tell)."""
+    import socket
+
+    try:
+        host, pid, start = owner.rsplit(":", 2)
+    except ValueError:
+        return None
+    if host != socket.gethostname():
+        return None
+    return _start_time(int(pid)) == start
+
+
+def _start_time(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return "gone"
+    if len(fields) < 20 or fields[0] in ("Z", "X"):  # a zombie has died already
+        return "gone"
+    return fields[19]  # field 22 of stat: start time in clock ticks since boot

@@ -50,6 +50,8 @@ class SearchResult:
     counts: dict[str, int] = field(default_factory=dict)  # state -> trials in the whole study
     new_trials: int = 0  # trials run by this call
     elapsed: float = 0.0
+    workers: int = 1
+    failed_workers: list[str] = field(default_factory=list)
 
     @property
     def best_params(self) -> dict[str, Any]:
@@ -62,7 +64,9 @@ def search(space: str | Path = "default", *, data: str | Path | None = None,
            timeout: float | None = None, seed: int | None = None, engine: str | None = None,
            algorithm: str | None = None, sampler: str | None = None, pruner: str | None = None,
            epochs: int | None = None, on_event: EventHook | None = None, isolate: bool = True,
-           trials_per_worker: int = 25) -> SearchResult:
+           trials_per_worker: int = 25, workers: int = 1, total_trials: int | None = None,
+           threads: int | None = None, heartbeat: int | None = 60,
+           worker_index: int = 0) -> SearchResult:
     """Run (or resume) a study and return its best trial.
 
     ``space`` is a YAML path or a shipped space name; ``data`` overrides the space's data
@@ -70,6 +74,12 @@ def search(space: str | Path = "default", *, data: str | Path | None = None,
     re-running with the same ``study`` name adds trials to it. ``engine`` (optuna, kerastuner)
     and ``algorithm`` (an Optuna sampler, or random/bayesian/hyperband for KerasTuner) override
     the space's; ``sampler`` is Optuna's name for the algorithm, ``pruner`` is Optuna's only.
+
+    ``workers=N`` runs N processes on this study at once (journal or RDB storage), each
+    limiting TensorFlow to its share of the cores (``threads``); together they add ``trials``.
+    ``total_trials`` instead runs until the study as a whole holds that many trials: what each
+    of several machines passes to share one study. ``heartbeat`` (seconds) lets RDB storages
+    find trials whose machine died; ``worker_index`` offsets the seed of one of several workers.
 
     Trials run in a worker process that is replaced every ``trials_per_worker`` trials, so
     memory stays bounded over long studies; ``isolate=False`` runs them in this process
@@ -81,16 +91,32 @@ def search(space: str | Path = "default", *, data: str | Path | None = None,
     t_start = time.perf_counter()
     if algorithm is not None and sampler is not None and algorithm != sampler:
         raise ConfigError(f"--algorithm {algorithm} and --sampler {sampler} disagree; give one")
+    if workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {workers}")
+    if total_trials is not None and total_trials < 1:
+        raise ConfigError(f"--total-trials must be >= 1, got {total_trials}")
+    if workers > 1:
+        from .parallel import search_workers
+
+        return search_workers(workers, space=space, data=data, study=study, storage=storage,
+                              tracking_uri=tracking_uri, trials=trials, timeout=timeout,
+                              seed=seed, engine=engine, algorithm=algorithm or sampler,
+                              pruner=pruner, epochs=epochs, total_trials=total_trials,
+                              threads=threads, heartbeat=heartbeat, on_event=on_event)
     plan = _plan(space, data, study, trials, timeout, seed, engine, algorithm or sampler,
-                 pruner, epochs, sampler_given=sampler is not None)
-    tracker, engine, parent, payload = _open(plan, storage, tracking_uri)
+                 pruner, epochs, sampler_given=sampler is not None,
+                 until_total=total_trials is not None, worker_index=worker_index,
+                 threads=threads)
+    tracker, engine, parent, payload = _open(plan, storage, tracking_uri, heartbeat=heartbeat)
+    payload["total_trials"] = total_trials
     emit("study_start", payload)
     runner = WorkerRunner(plan.dataset, plan.trial, tracking_uri,
                           trials_per_worker=trials_per_worker) if isolate \
         else InProcessRunner(plan.dataset, plan.trial)
     loop = _TrialLoop(plan, engine, tracker, runner, parent, emit)
     try:
-        engine.run(loop.evaluate, n_trials=plan.n_trials, timeout=plan.timeout)
+        engine.run(loop.evaluate, n_trials=plan.n_trials, timeout=plan.timeout,
+                   total=total_trials)
     except BaseException:
         tracker.end_study(parent, "KILLED")
         raise
@@ -118,7 +144,8 @@ class _Plan:
 
 
 def _plan(space, data, study, trials, timeout, seed, engine, algorithm, pruner, epochs, *,
-          sampler_given: bool = False) -> _Plan:
+          sampler_given: bool = False, until_total: bool = False, worker_index: int = 0,
+          threads: int | None = None) -> _Plan:
     from .data import load_dataset
     from .space import ALGORITHMS, ENGINES, load_space
     from .trial import TrialSettings
@@ -152,9 +179,12 @@ def _plan(space, data, study, trials, timeout, seed, engine, algorithm, pruner, 
             raise ConfigError(f"--{name} must be >= 1, got {value}")
     if timeout is not None and timeout <= 0:
         raise ConfigError(f"--timeout must be > 0 seconds, got {timeout}")
-    n_trials = trials if trials is not None else (None if timeout else sp.search.trials)
+    n_trials = trials if trials is not None else (
+        None if timeout or until_total else sp.search.trials)
     timeout = timeout if timeout is not None else sp.search.timeout
-    seed = sp.training.seed if seed is None else seed
+    seed = (sp.training.seed if seed is None else seed) + 7919 * worker_index
+    if threads is not None and threads < 1:
+        raise ConfigError(f"--threads must be >= 1, got {threads}")
     src, path = _data_source(data, sp)
     d = sp.data
     dataset = load_dataset(src, path, val_fraction=d.val_fraction,
@@ -170,12 +200,12 @@ def _plan(space, data, study, trials, timeout, seed, engine, algorithm, pruner, 
     settings = TrialSettings(epochs=epochs or sp.training.epochs, patience=sp.training.patience,
                              objective=sp.training.objective, seed=seed,
                              max_params=sp.spec.constraints.max_params,
-                             base_dir=str(sp.base_dir))
+                             base_dir=str(sp.base_dir), threads=threads)
     _check_files(sp, settings.base_dir)
     return _Plan(sp, dataset, study, engine, algorithm, pruner, seed, n_trials, timeout, settings)
 
 
-def _open(plan: _Plan, storage: str, tracking_uri: str):
+def _open(plan: _Plan, storage: str, tracking_uri: str, heartbeat: int | None = 60):
     """Open the tracking store, the study (created or resumed) and the study's parent run."""
     from .engines import make_engine
     from .tracking import Tracker
@@ -184,9 +214,20 @@ def _open(plan: _Plan, storage: str, tracking_uri: str):
     # constructing an engine checks its storage setting without writing anything
     engine = make_engine(plan.engine, space=sp, study_name=study, storage=storage,
                          algorithm=plan.algorithm, pruner=plan.pruner, seed=plan.seed,
-                         direction=sp.direction, max_epochs=plan.trial.epochs)
+                         direction=sp.direction, max_epochs=plan.trial.epochs,
+                         heartbeat=heartbeat)
     tracker = Tracker(tracking_uri)
     tracker.check()
+
+    def on_dead(record, reason: str) -> None:  # a trial whose worker died: end its MLflow run
+        run_id = record.attrs.get("mlflow_run_id")
+        if run_id:
+            try:
+                tracker.end_trial(run_id, "FAIL", {}, reason)
+            except Exception:  # its run may be gone; the study goes on
+                pass
+
+    engine.on_dead = on_dead
     info = engine.open()
     if not info.created:
         old = info.attrs.get("data_fingerprint")
@@ -247,6 +288,8 @@ class _TrialLoop:
             self.parent, self.plan.study, sample.number, sample.params,
             {"cnntune.engine": self.plan.engine, "cnntune.algorithm": self.plan.algorithm,
              "cnntune.max_epochs": str(sample.epochs or self.plan.trial.epochs),
+             **({"cnntune.retry_of": str(sample.retry_of)} if sample.retry_of is not None
+                else {}),
              "cnntune.family": str(sample.params.get("family", "plain"))})
         sample.set_attr("mlflow_run_id", run_id)
         emit("trial_start", {"number": sample.number, "params": sample.params})
@@ -284,7 +327,8 @@ class _TrialLoop:
                            "metrics": result.metrics, "error": result.error,
                            "params": sample.params, "best": is_best,
                            "seconds": time.perf_counter() - t0})
-        return Outcome(state=result.state, value=result.value, error=result.error)
+        died = result.state == "FAIL" and (result.error or "").startswith("trial worker died")
+        return Outcome(state=result.state, value=result.value, error=result.error, retry=died)
 
 
 def _data_source(data, sp) -> tuple[str | None, str | None]:

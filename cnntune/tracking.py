@@ -76,7 +76,8 @@ class Tracker:
                                    f"({reason}); start it or fix --tracking-uri") from None
             return
         try:
-            self.client.search_experiments(max_results=1)
+            with _first_use_lock(sqlite_path(uri)):
+                self.client.search_experiments(max_results=1)
         except Exception as exc:
             raise StorageError(_store_error(uri, exc)) from None
 
@@ -188,6 +189,30 @@ class Tracker:
             mlflow.keras.log_model(model, name=MODEL_NAME, signature=signature,
                                    pip_requirements=_requirements())
         self.client.set_tag(run_id, "cnntune.model", MODEL_NAME)
+
+
+def _first_use_lock(db):
+    """An exclusive file lock beside a SQLite tracking database while it is first opened:
+    MLflow creates and migrates the schema on first use, and several workers starting at
+    once on a new store would race ("No such index ...")."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def lock():
+        if db is None:
+            yield
+            return
+        import fcntl
+
+        db.parent.mkdir(parents=True, exist_ok=True)
+        with open(db.with_name(db.name + ".lock"), "w") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    return lock()
 
 
 def _store_error(uri: str, exc: Exception) -> str:

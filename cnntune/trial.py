@@ -28,6 +28,7 @@ class TrialSettings:
     seed: int
     max_params: int | None = None  # bigger models are skipped before training
     base_dir: str | None = None  # relative file knobs (backbone_weights) resolve against it
+    threads: int | None = None  # TensorFlow threads (intra-op) for this worker; None: all cores
 
 
 @dataclass

@@ -21,6 +21,7 @@ def make_engine(name: str, **kwargs) -> Engine:
         from .kerastuner import KerasTunerEngine
 
         kwargs.pop("pruner", None)
+        kwargs.pop("heartbeat", None)
         return KerasTunerEngine(**kwargs)
     raise ValueError(f"unknown engine '{name}'; use one of {', '.join(ENGINES)}")
 
@@ -30,7 +31,7 @@ def list_studies(storage: str) -> list[dict]:
     from .kerastuner import study_summaries as kt_summaries
 
     out = []
-    if "://" in storage:
+    if "://" in storage or storage.startswith("journal:"):
         from .optuna import study_summaries
 
         out += study_summaries(storage)

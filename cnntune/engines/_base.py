@@ -23,6 +23,7 @@ class Sample:
     report: Callable[[int, float], bool]
     set_attr: Callable[[str, Any], None]
     epochs: int | None = None  # this trial's epoch budget, when the algorithm sets one
+    retry_of: int | None = None  # the trial this one retries (its worker died)
 
 
 @dataclass
@@ -30,6 +31,7 @@ class Outcome:
     state: str  # COMPLETE | PRUNED | FAIL
     value: float | None = None
     error: str | None = None
+    retry: bool = False  # FAIL through no fault of the params (the trial worker died)
 
 
 @dataclass
@@ -55,7 +57,7 @@ class Engine(Protocol):
     def set_study_attr(self, key: str, value: Any) -> None: ...
 
     def run(self, evaluate: Callable[[Sample], Outcome], *, n_trials: int | None,
-            timeout: float | None) -> None: ...
+            timeout: float | None, total: int | None = None) -> None: ...
 
     def trials(self) -> list[TrialRecord]: ...
 

@@ -39,13 +39,16 @@ _KT_STATES = {"COMPLETED": "COMPLETE", "FAILED": "FAIL", "INVALID": "FAIL", "RUN
 
 
 def workdir_for(storage: str) -> Path:
-    """The folder KerasTuner studies live in, from a ``--storage`` value."""
-    if storage.startswith("sqlite:///"):
-        db = storage[len("sqlite:///"):]
-        if not db or db == ":memory:":
-            raise StorageError("the kerastuner engine keeps studies in a folder; an in-memory "
-                               "sqlite storage has none; pass --storage a folder path")
-        return Path(db).parent / "kerastuner"
+    """The folder KerasTuner studies live in, from a ``--storage`` value: a folder path, or
+    the ``kerastuner/`` folder beside a journal or sqlite file."""
+    from ..stores import storage_folder
+
+    folder = storage_folder(storage)
+    if folder is not None:
+        return folder / "kerastuner"
+    if storage.startswith("sqlite:"):
+        raise StorageError("the kerastuner engine keeps studies in a folder; an in-memory "
+                           "sqlite storage has none; pass --storage a folder path")
     if "://" in storage:
         scheme = storage.split("://", 1)[0]
         raise StorageError(f"the kerastuner engine keeps studies in a folder, not in a "
@@ -232,8 +235,11 @@ class KerasTunerEngine:
         return params
 
     def run(self, evaluate: Callable[[Sample], Outcome], *, n_trials: int | None,
-            timeout: float | None) -> None:
+            timeout: float | None, total: int | None = None) -> None:
         oracle = self._oracle
+        if total is not None:  # one process owns a KerasTuner study: total = trials to add
+            left = max(0, total - len(oracle.trials))
+            n_trials = left if n_trials is None else min(n_trials, left)
         deadline = None if timeout is None else time.monotonic() + timeout
         done = 0
         while n_trials is None or done < n_trials:

@@ -1,6 +1,14 @@
 """The Optuna engine: samplers tpe, random, grid, cmaes, qmc; pruners none, median, hyperband,
-asha (asynchronous successive halving). Studies live in any Optuna storage URL; opening a study
-whose name exists resumes it.
+asha (asynchronous successive halving). Studies live in any Optuna storage: ``journal:PATH``
+(Optuna's journal file, for many processes on one machine; the default) or an RDB URL
+(``postgresql://``, ``mysql://``, ``sqlite:///`` for one process). Opening a study whose name
+exists resumes it; many processes opening the same study share it.
+
+Crash safety. Every trial records its owner process (``host:pid:start``). Before each trial a
+process looks for RUNNING trials whose owner on this host is gone (kill -9, out of memory) and
+on RDB storages Optuna's heartbeats find those of other machines (no heartbeat for
+``3 x heartbeat`` seconds). Such a trial is marked FAIL and retried once, with the same params,
+by whichever worker takes the next trial; ``on_dead`` is told (to end its MLflow run).
 """
 
 from __future__ import annotations
@@ -9,7 +17,7 @@ import warnings
 from typing import Any, Callable
 
 from ..errors import StorageError
-from ..stores import redact, sqlite_path
+from ..stores import journal_path, owner_alive, process_owner, redact, scrub, sqlite_path
 from ..space import (BoolParam, CategoricalParam, FixedParam, FloatParam, IntParam, SearchSpace)
 from ._base import Outcome, Sample, StudyInfo, TrialRecord
 
@@ -24,7 +32,8 @@ class _TrialFailed(Exception):
 class OptunaEngine:
     def __init__(self, space: SearchSpace, study_name: str, storage: str, *,
                  algorithm: str = "tpe", pruner: str = "median", seed: int | None = 0,
-                 direction: str = "maximize", max_epochs: int = 20):
+                 direction: str = "maximize", max_epochs: int = 20,
+                 heartbeat: int | None = 60, on_dead: Callable | None = None):
         sampler = algorithm
         if sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler '{sampler}'; use one of {', '.join(SAMPLERS)}")
@@ -38,6 +47,9 @@ class OptunaEngine:
         self.seed = seed
         self.direction = direction
         self.max_epochs = max_epochs
+        self.heartbeat = heartbeat
+        self.on_dead = on_dead  # (TrialRecord, reason) -> None, for a trial whose worker died
+        self.owner = process_owner()
         self._study = None
 
     # -- construction --------------------------------------------------------------------
@@ -72,20 +84,36 @@ class OptunaEngine:
                                                   reduction_factor=3)
         return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
 
+    def _storage(self):
+        """The Optuna storage object: a journal file, or an RDB with heartbeats."""
+        import optuna
+        from optuna.storages.journal import JournalFileBackend
+
+        path = journal_path(self.storage) or sqlite_path(self.storage)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        if self.storage.startswith("journal:"):
+            if path is None:
+                raise StorageError("journal storage needs a file: journal:PATH")
+            return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+        if self.heartbeat and not self.storage.startswith("sqlite:"):
+            return optuna.storages.RDBStorage(
+                self.storage, heartbeat_interval=self.heartbeat,
+                grace_period=3 * self.heartbeat, failed_trial_callback=self._heartbeat_lost)
+        return self.storage
+
     def open(self) -> StudyInfo:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.ERROR)
-        db = sqlite_path(self.storage)
-        if db is not None:
-            db.parent.mkdir(parents=True, exist_ok=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # ExperimentalWarning for group/independent sampling
             try:
-                existing = optuna.study.get_all_study_names(self.storage)
+                storage = self._storage()
+                existing = optuna.study.get_all_study_names(storage)
                 created = self.study_name not in existing
                 self._study = optuna.create_study(
-                    storage=self.storage, study_name=self.study_name,
+                    storage=storage, study_name=self.study_name,
                     sampler=self._sampler(), pruner=self._pruner(), direction=self.direction,
                     load_if_exists=True)
                 if not created and self.seed is not None:
@@ -96,12 +124,16 @@ class OptunaEngine:
                     seed, self.seed = self.seed, self.seed + done
                     self._study.sampler = self._sampler()
                     self.seed = seed
+            except StorageError:
+                raise
             except (ValueError, ImportError, ModuleNotFoundError) as exc:
+                why = scrub(str(exc).splitlines()[0], self.storage)
                 raise StorageError(f"study storage '{redact(self.storage)}' cannot be used "
-                                   f"({str(exc).splitlines()[0]}); check --storage") from None
+                                   f"({why}); check --storage") from None
             except Exception as exc:  # sqlalchemy OperationalError and friends
+                why = scrub(str(exc).splitlines()[0] if str(exc) else "", self.storage)
                 raise StorageError(f"study storage '{redact(self.storage)}' cannot be opened "
-                                   f"({type(exc).__name__}: {str(exc).splitlines()[0]}); "
+                                   f"({type(exc).__name__}: {why}); "
                                    "check --storage and that the database is reachable") from None
         study = self._study
         want = optuna.study.StudyDirection.MAXIMIZE if self.direction == "maximize" \
@@ -139,17 +171,25 @@ class OptunaEngine:
         return values
 
     def run(self, evaluate: Callable[[Sample], Outcome], *, n_trials: int | None,
-            timeout: float | None) -> None:
+            timeout: float | None, total: int | None = None) -> None:
+        """Run trials until ``n_trials`` ran here, ``timeout`` passed, or (``total``) the study
+        as a whole holds that many trials, counting those other workers are running."""
         import optuna
 
         def objective(trial):
+            trial.set_user_attr("owner", self.owner)
+            self.reap_dead_trials()
+
             def report(step: int, value: float) -> bool:
                 trial.report(value, step)
                 return trial.should_prune()
 
+            retry_of = trial.user_attrs.get("retry_of")
             sample = Sample(number=trial.number, params=self.sample(trial), report=report,
-                            set_attr=trial.set_user_attr)
+                            set_attr=trial.set_user_attr, retry_of=retry_of)
             outcome = evaluate(sample)
+            if outcome.state == "FAIL" and outcome.retry and retry_of is None:
+                self._enqueue_retry(trial.number, sample.params)
             if outcome.state == "PRUNED":
                 raise optuna.TrialPruned()
             if outcome.state == "FAIL":
@@ -157,10 +197,66 @@ class OptunaEngine:
                 raise _TrialFailed(outcome.error)
             return outcome.value
 
+        def enough(study, _trial):
+            if total is not None and self._counted() >= total:
+                study.stop()
+
+        if total is not None and self._counted() >= total:
+            return
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self._study.optimize(objective, n_trials=n_trials, timeout=timeout,
-                                 catch=(_TrialFailed,))
+                                 catch=(_TrialFailed,), callbacks=[enough])
+
+    def _counted(self) -> int:
+        """Trials that count toward a study-wide total: all but failed ones that were retried
+        (their retry stands for them); with retries still waiting, never 'enough'."""
+        trials = self._study.get_trials(deepcopy=False)
+        if any(t.state.name == "WAITING" for t in trials):
+            return -1
+        retried = {t.user_attrs.get("retry_of") for t in trials}
+        return sum(1 for t in trials if not (t.state.name == "FAIL" and t.number in retried))
+
+    # -- crash safety ------------------------------------------------------------------------
+
+    def reap_dead_trials(self) -> int:
+        """Fail (and retry once) RUNNING trials whose owner process on this host is gone."""
+        n = 0
+        for t in self._study.get_trials(deepcopy=False, states=None):
+            if t.state.name != "RUNNING" or t.user_attrs.get("owner") in (None, self.owner):
+                continue
+            if owner_alive(t.user_attrs["owner"]) is False:
+                n += self._fail_dead(t, "its worker process died (killed or out of memory)")
+        return n
+
+    def _fail_dead(self, t, reason: str) -> int:
+        from optuna.exceptions import UpdateFinishedTrialError
+        from optuna.trial import TrialState
+
+        storage = self._study._storage
+        try:  # the reason first: a finished trial takes no more attributes
+            storage.set_trial_user_attr(t._trial_id, "error", reason)
+            storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+        except (UpdateFinishedTrialError, RuntimeError):
+            return 0  # another worker got there first
+        self._after_death(t, reason)
+        return 1
+
+    def _heartbeat_lost(self, study, t) -> None:
+        """Optuna's callback for a trial failed for lack of heartbeats (another machine)."""
+        # Optuna has failed it already, so the reason goes to its MLflow run only
+        reason = f"no heartbeat for {3 * (self.heartbeat or 0)} s: its worker died"
+        self._after_death(t, reason)
+
+    def _after_death(self, t, reason: str) -> None:
+        if t.user_attrs.get("retry_of") is None:
+            self._enqueue_retry(t.number, dict(t.params))
+        if self.on_dead is not None:
+            self.on_dead(_record(t), reason)
+
+    def _enqueue_retry(self, number: int, params: dict) -> None:
+        self._study.enqueue_trial(params, user_attrs={"retry_of": number},
+                                  skip_if_exists=False)
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -184,13 +280,17 @@ def study_summaries(storage: str) -> list[dict[str, Any]]:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    db = sqlite_path(storage)
+    db = sqlite_path(storage) or journal_path(storage)
     if db is not None and not db.exists():
         return []
     try:
+        if storage.startswith("journal:"):
+            from optuna.storages.journal import JournalFileBackend
+
+            storage = optuna.storages.JournalStorage(JournalFileBackend(str(db)))
         summaries = optuna.study.get_all_study_summaries(storage, include_best_trial=True)
     except Exception as exc:
-        raise StorageError(f"study storage '{redact(storage)}' cannot be read "
+        raise StorageError(f"study storage '{redact(str(storage))}' cannot be read "
                            f"({type(exc).__name__}: {str(exc).splitlines()[0]}); check "
                            "--storage") from None
     out = []

@@ -19,7 +19,7 @@ def test_cli_search_runs_and_says_where_to_look(tmp_path, tiny_space):
     assert "best trial" in out and "test_accuracy" in out
     assert "mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db" in out
     assert (tmp_path / "mlruns" / "mlflow.db").exists()
-    assert (tmp_path / "mlruns" / "optuna.db").exists()
+    assert (tmp_path / "mlruns" / "optuna.journal").exists()
     assert "oneDNN" not in r.stderr and "absl" not in r.stderr  # TensorFlow start-up chatter
 
 
