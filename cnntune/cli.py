@@ -157,13 +157,15 @@ def store_options(f):
 @click.option("--heartbeat", type=int, default=60, show_default=True, metavar="SECONDS",
               help="RDB storages: a trial without heartbeat for 3x this is failed and retried.")
 @click.option("--worker-index", type=int, default=0, hidden=True)
+@click.option("--baselines", is_flag=True, help="Also fit logistic regression, an RBF SVM and a "
+              "random forest on the same splits, logged beside the trials.")
 @click.option("--jsonl", default=None, metavar="PATH",
               help="Also write every event (study_start, trial_start, epoch, trial_end, "
               "study_end) as a JSON line to PATH; '-' is stdout (the human output then goes "
               "to stderr).")
 def search(space_file, data, study, storage, tracking_uri, trials, timeout, seed, engine,
            algorithm, sampler, pruner, epochs, quiet, workers, total_trials, threads, heartbeat,
-           worker_index, jsonl):
+           worker_index, baselines, jsonl):
     """Search a space: train one CNN per trial, track every trial in MLflow."""
     from rich.console import Console
 
@@ -186,7 +188,8 @@ def search(space_file, data, study, storage, tracking_uri, trials, timeout, seed
                                 seed=seed, engine=engine, algorithm=algorithm, sampler=sampler,
                                 pruner=pruner, epochs=epochs, on_event=on_event,
                                 workers=workers, total_trials=total_trials, threads=threads,
-                                heartbeat=heartbeat, worker_index=worker_index)
+                                heartbeat=heartbeat, worker_index=worker_index,
+                                baselines=baselines)
         if log is not None:
             log.result(result)
     finally:
@@ -325,6 +328,41 @@ def report(study, out, no_mlflow, tracking_uri):
                               log_to_mlflow=not no_mlflow)
     click.echo(f"wrote {path} ({', '.join(figs)})"
                + ("" if no_mlflow else "; also logged under the study run's report/"))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("study")
+@click.option("--method", type=click.Choice(["gradcam", "saliency"]), default="gradcam",
+              show_default=True)
+@click.option("--trial", type=int, default=None, help="Trial number [default: the best].")
+@click.option("--images", multiple=True, metavar="PATH",
+              help="Image files or folders to explain (repeatable) [default: test images].")
+@click.option("--n", "n", type=int, default=16, show_default=True,
+              help="Test images to explain when no --images are given.")
+@click.option("--out", default="explain", show_default=True, type=click.Path(file_okay=False))
+@TRACKING
+def explain(study, method, trial, images, n, out, tracking_uri):
+    """Grad-CAM or saliency maps of a trial's model over images, and its feature maps."""
+    from .explain import explain_study
+
+    res = explain_study(study, tracking_uri=tracking_uri, out=out, method=method, trial=trial,
+                        images=list(images) or None, n=n)
+    click.echo(f"trial {res['trial']} of '{study}': wrote {res['grid']} and "
+               f"{res['activations']}; also logged under explain/ of run {res['run_id']}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("study")
+@TRACKING
+def baseline(study, tracking_uri):
+    """Classical baselines (logistic regression, RBF SVM, random forest) on a study's splits,
+    logged beside its trials."""
+    from .baselines import baseline_study
+
+    for r in baseline_study(study, tracking_uri=tracking_uri):
+        m = r["metrics"]
+        click.echo(f"{r['name']:<20} val_accuracy {m['val_accuracy']:.4f}  test_accuracy "
+                   f"{m['test_accuracy']:.4f}  ({m['fit_seconds']:.1f}s)")
 
 
 # ----------------------------------------------------------------------------------- export

@@ -28,7 +28,7 @@ from .errors import CnntuneError, ConfigError
 
 def search_workers(n: int, *, space, data, study, storage, tracking_uri, trials, timeout, seed,
                    engine, algorithm, pruner, epochs, total_trials, threads, heartbeat,
-                   on_event=None):
+                   on_event=None, baselines: bool = False):
     from .space import resolve_space_path
     from .study import _open, _plan, _result
 
@@ -92,6 +92,10 @@ def search_workers(n: int, *, space, data, study, storage, tracking_uri, trials,
         for _, err in procs:
             err.close()
     failed = [(i, p.returncode) for i, (p, _) in enumerate(procs) if p.returncode != 0]
+    if baselines:
+        from .study import _log_baselines_once
+
+        _log_baselines_once(plan, tracker, parent, emit)
     tracker.end_study(parent, "FINISHED")
     if failed and new_trials == 0:
         i, code = failed[0]

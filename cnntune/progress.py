@@ -72,6 +72,13 @@ class Progress:
                     + (f", {s['pruner']} pruner" if s["pruner"] != "none" else "")
                     + f", up to {s['epochs']} "
                     f"epoch{'s' if s['epochs'] != 1 else ''} per trial")
+        elif kind == "baselines":
+            if not self.quiet:
+                for r in payload["results"]:
+                    m = r["metrics"]
+                    self.console.print(f"baseline {r['name']:<20} val_accuracy "
+                                       f"{m['val_accuracy']:.4f}  test {m['test_accuracy']:.4f}"
+                                       f"  {m['fit_seconds']:.1f}s", highlight=False)
         elif kind == "trial_start":
             self.current = (payload["number"], 0, {})
         elif kind == "epoch":

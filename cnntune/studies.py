@@ -112,6 +112,13 @@ class StudyView:
                 out[number] = t
         return [out[k] for k in sorted(out)]
 
+    def baselines(self) -> list[dict]:
+        """The classical baselines logged beside the trials: name, metrics, run id."""
+        runs = self.client.search_runs([self.experiment_id],
+                                       "tags.`cnntune.role` = 'baseline'", max_results=1000)
+        return [{"name": r.data.tags.get("cnntune.baseline", r.info.run_name),
+                 "metrics": dict(r.data.metrics), "run_id": r.info.run_id} for r in runs]
+
     def trial(self, number: int) -> TrialRun:
         for t in self.trials():
             if t.number == number:

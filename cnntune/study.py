@@ -66,7 +66,7 @@ def search(space: str | Path = "default", *, data: str | Path | None = None,
            epochs: int | None = None, on_event: EventHook | None = None, isolate: bool = True,
            trials_per_worker: int = 25, workers: int = 1, total_trials: int | None = None,
            threads: int | None = None, heartbeat: int | None = 60,
-           worker_index: int = 0) -> SearchResult:
+           worker_index: int = 0, baselines: bool = False) -> SearchResult:
     """Run (or resume) a study and return its best trial.
 
     ``space`` is a YAML path or a shipped space name; ``data`` overrides the space's data
@@ -75,6 +75,8 @@ def search(space: str | Path = "default", *, data: str | Path | None = None,
     and ``algorithm`` (an Optuna sampler, or random/bayesian/hyperband for KerasTuner) override
     the space's; ``sampler`` is Optuna's name for the algorithm, ``pruner`` is Optuna's only.
 
+    ``baselines=True`` also fits logistic regression, an RBF SVM and a random forest on the
+    same splits and logs them beside the trials (once per study).
     ``workers=N`` runs N processes on this study at once (journal or RDB storage), each
     limiting TensorFlow to its share of the cores (``threads``); together they add ``trials``.
     ``total_trials`` instead runs until the study as a whole holds that many trials: what each
@@ -102,7 +104,8 @@ def search(space: str | Path = "default", *, data: str | Path | None = None,
                               tracking_uri=tracking_uri, trials=trials, timeout=timeout,
                               seed=seed, engine=engine, algorithm=algorithm or sampler,
                               pruner=pruner, epochs=epochs, total_trials=total_trials,
-                              threads=threads, heartbeat=heartbeat, on_event=on_event)
+                              threads=threads, heartbeat=heartbeat, on_event=on_event,
+                              baselines=baselines)
     plan = _plan(space, data, study, trials, timeout, seed, engine, algorithm or sampler,
                  pruner, epochs, sampler_given=sampler is not None,
                  until_total=total_trials is not None, worker_index=worker_index,
@@ -122,9 +125,24 @@ def search(space: str | Path = "default", *, data: str | Path | None = None,
         raise
     finally:
         runner.close()
+    if baselines:
+        _log_baselines_once(plan, tracker, parent, emit)
     tracker.end_study(parent, "FINISHED")
     return _result(engine, plan.study, storage, tracker, parent, plan.space, loop.new_trials,
                    time.perf_counter() - t_start)
+
+
+def _log_baselines_once(plan, tracker, parent: str, emit) -> None:
+    """Classical baselines on the study's splits, logged beside its trials (once a study)."""
+    from .baselines import log_baselines, run_baselines
+
+    client = tracker.client
+    if client.search_runs([tracker.experiment_id], "tags.`cnntune.role` = 'baseline'",
+                          max_results=1):
+        return
+    results = run_baselines(plan.dataset, seed=plan.seed)
+    log_baselines(client, tracker.experiment_id, parent, plan.study, results)
+    emit("baselines", {"results": results})
 
 
 @dataclass

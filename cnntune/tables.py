@@ -14,7 +14,7 @@ from typing import Any
 
 from .errors import ConfigError
 
-STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
+STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING", "BASELINE")
 METRIC_COLUMNS = ("val_accuracy", "val_loss", "test_accuracy", "test_loss", "epochs",
                   "best_epoch", "n_params", "trial_seconds")
 
@@ -55,12 +55,18 @@ def trials_frame(view, *, state: str | None = None, sort: str | None = None):
             row[name] = t.params.get(name)
         for m in METRIC_COLUMNS:
             row[m] = t.metrics.get(m)
-        row["family"] = t.tags.get("cnntune.family")
         row["run_id"] = t.run_id
         rows.append(row)
-    columns = ["number", "state", *view.space.order, *METRIC_COLUMNS, "run_id"]
+    for b in view.baselines():  # classical models on the same splits, beside the CNNs
+        rows.append({"number": None, "state": "BASELINE", "model": b["name"],
+                     **{m: b["metrics"].get(m) for m in METRIC_COLUMNS}, "run_id": b["run_id"]})
+    for row in rows:
+        row.setdefault("model", "cnn")
+    columns = ["number", "state", "model", *view.space.order, *METRIC_COLUMNS, "run_id"]
     df = pd.DataFrame(rows, columns=columns)
-    dtypes: dict[str, str] = {"number": "int64", "state": "string", "run_id": "string"}
+    has_baselines = (df["state"] == "BASELINE").any()
+    dtypes: dict[str, str] = {"number": "Int64" if has_baselines else "int64",
+                              "state": "string", "model": "string", "run_id": "string"}
     for name in view.space.order:
         p = space_params[name]
         if isinstance(p, IntParam):
