@@ -63,7 +63,7 @@ def space_validate(files):
 
     for f in files:
         sp = load_space(f)
-        click.echo(f"ok: {f} ({len(sp.params)} params, objective {sp.training.objective}, "
+        click.echo(f"ok: {f} ({len(sp.params)} params, objective {sp.primary}, "
                    f"{sp.search.engine} {sp.search.algorithm_for(sp.search.engine)})")
 
 
@@ -137,9 +137,9 @@ def store_options(f):
 @click.option("--engine", type=click.Choice(["optuna", "kerastuner"]), default=None,
               help="Search engine [default: the space's, else optuna].")
 @click.option("--algorithm", default=None, metavar="NAME",
-              help="optuna: tpe, random, grid, cmaes, qmc; kerastuner: bayesian, random, "
+              help="optuna: tpe, random, grid, cmaes, qmc, nsgaii; kerastuner: bayesian, random, "
               "hyperband [default: the space's, else the engine's first].")
-@click.option("--sampler", type=click.Choice(["tpe", "random", "grid", "cmaes", "qmc"]),
+@click.option("--sampler", type=click.Choice(["tpe", "random", "grid", "cmaes", "qmc", "nsgaii"]),
               default=None, help="Optuna's name for --algorithm.")
 @click.option("--pruner", type=click.Choice(["none", "median", "hyperband", "asha"]),
               default=None, help="Optuna only [default: the space's].")
@@ -353,6 +353,25 @@ def explain(study, method, trial, images, n, out, tracking_uri):
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("study")
+@click.option("--out", default="pareto.html", show_default=True, type=click.Path(dir_okay=False),
+              help="The plot (HTML) of the front; also logged to the study's run.")
+@FORMAT
+@TRACKING
+def pareto(study, out, fmt, tracking_uri):
+    """The Pareto front of a multi-objective study: a table and a plot."""
+    from .pareto import front_frame, plot
+    from .studies import StudyView
+
+    view = StudyView(study, tracking_uri)
+    path = plot(view, out)
+    _emit_frame(front_frame(view), fmt, title=f"{study}: Pareto front (feasible trials)"
+                if fmt == "table" else None)
+    if fmt == "table":
+        click.echo(f"plot: {path} (also logged as pareto/front.html of the study run)")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("study")
 @TRACKING
 def baseline(study, tracking_uri):
     """Classical baselines (logistic regression, RBF SVM, random forest) on a study's splits,
@@ -376,6 +395,9 @@ def baseline(study, tracking_uri):
               show_default=True, help="TFLite only: float16 weights, or int8 weights and "
               "activations calibrated on training examples.")
 @click.option("--trial", type=int, default=None, help="Trial number [default: the best].")
+@click.option("--pick", default=None, metavar="RULE",
+              help="Choose the trial: 'fastest-above 0.97' (lowest latency with val_accuracy "
+              ">= 0.97), 'smallest-above 0.97' (fewest params), 'best'.")
 @click.option("--retrain", is_flag=True, help="Train the trial's params afresh on train+val "
               "for its best epoch count, instead of using its logged model.")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False),
@@ -385,9 +407,19 @@ def baseline(study, tracking_uri):
 @click.option("--alias", default="champion", show_default=True,
               help="Alias of the registered version.")
 @TRACKING
-def export(study, fmt, quantize, trial, retrain, out, register, alias, tracking_uri):
-    """Export a study's best (or --trial N) model, verified by running the export."""
+def export(study, fmt, quantize, trial, pick, retrain, out, register, alias, tracking_uri):
+    """Export a study's best (or --trial N, or --pick RULE) model, verified by running it."""
     from .export import export_study
+
+    if pick is not None:
+        if trial is not None:
+            _fail("give --trial or --pick, not both", 2)
+        from .pareto import parse_pick
+        from .pareto import pick as pick_trial
+        from .studies import StudyView
+
+        trial = pick_trial(StudyView(study, tracking_uri), *parse_pick(pick))
+        click.echo(f"--pick {pick}: trial {trial}", err=True)
 
     report = export_study(study, fmt=fmt, out=out, tracking_uri=tracking_uri, quantize=quantize,
                           trial=trial, retrain=retrain, register=register, alias=alias,

@@ -112,6 +112,8 @@ class Progress:
             parts.append(f"test {m['test_accuracy']:.4f}")
         if "epochs" in m:
             parts.append(f"{int(m['epochs'])} ep")
+        if "latency_ms" in m:
+            parts.append(f"{m['latency_ms']:.3f} ms/img")
         parts.append(f"{p['seconds']:.1f}s")
         if p.get("error"):
             parts.append(f"({p['error']})")

@@ -36,12 +36,15 @@ from .knobs import KNOBS
 Scalar = Union[bool, int, float, str, None]
 Condition = dict[str, Union[Scalar, list[Scalar]]]
 
-SAMPLERS = ("tpe", "random", "grid", "cmaes", "qmc")
+SAMPLERS = ("tpe", "random", "grid", "cmaes", "qmc", "nsgaii")
 PRUNERS = ("none", "median", "hyperband", "asha")
 ENGINES = ("optuna", "kerastuner")
 # each engine's search algorithms, its default first (optuna calls them samplers)
 ALGORITHMS = {"optuna": SAMPLERS, "kerastuner": ("bayesian", "random", "hyperband")}
 OBJECTIVES = {"val_accuracy": "maximize", "val_loss": "minimize"}
+# what a multi-objective space may optimise: the validation metric plus deployment costs
+ALL_OBJECTIVES = {**OBJECTIVES, "n_params": "minimize", "latency_ms": "minimize",
+                  "size_mb": "minimize"}
 
 
 class _Strict(BaseModel):
@@ -195,6 +198,25 @@ class SearchSettings(_Strict):
 
 class Constraints(_Strict):
     max_params: int | None = Field(None, ge=1)  # bigger models are skipped before training
+    max_latency_ms: float | None = Field(None, gt=0)  # per image, measured as `latency:` says
+    max_size_mb: float | None = Field(None, gt=0)  # the float32 TFLite export's size
+
+    def limits(self) -> dict[str, float]:
+        """metric name -> the most it may be."""
+        return {metric: v for metric, v in (("n_params", self.max_params),
+                                              ("latency_ms", self.max_latency_ms),
+                                              ("size_mb", self.max_size_mb)) if v is not None}
+
+
+class LatencySettings(_Strict):
+    """How inference latency is measured, the same way for every trial: the float32 TFLite
+    export run by the LiteRT interpreter with ``threads`` threads at ``batch_size``, median
+    of ``repeats`` calls after ``warmup`` calls, in milliseconds per image."""
+
+    batch_size: int = Field(1, ge=1, le=1024)
+    threads: int = Field(1, ge=1, le=256)
+    repeats: int = Field(30, ge=3, le=10000)
+    warmup: int = Field(5, ge=0, le=1000)
 
 
 class SpaceFile(_Strict):
@@ -204,7 +226,30 @@ class SpaceFile(_Strict):
     training: TrainingSettings = TrainingSettings()
     search: SearchSettings = SearchSettings()
     constraints: Constraints = Constraints()
+    objectives: list[str] | None = None  # >= 2 names: a multi-objective study
+    latency: LatencySettings = LatencySettings()
     params: dict[str, Param]
+
+    @model_validator(mode="after")
+    def _check_objectives(self):
+        objs = self.objectives
+        if objs is None:
+            return self
+        for name in objs:
+            if name not in ALL_OBJECTIVES:
+                raise ValueError(f"objective '{name}' is unknown; use {', '.join(ALL_OBJECTIVES)}")
+        if len(set(objs)) != len(objs):
+            raise ValueError(f"objectives {objs} repeat a name; list each once")
+        if objs[0] not in OBJECTIVES:
+            raise ValueError(f"the first objective must be val_accuracy or val_loss (it drives "
+                             f"early stopping), got {objs[0]}; reorder the list")
+        if "objective" in self.training.model_fields_set and \
+                self.training.objective != objs[0]:
+            raise ValueError(f"training.objective {self.training.objective} disagrees with the "
+                             f"first objective {objs[0]}; drop training.objective")
+        if len(objs) > 1 and "cmaes" in (self.search.sampler, self.search.algorithm):
+            raise ValueError("the cmaes sampler has one objective only; use tpe or nsgaii")
+        return self
 
 
 class SearchSpace:
@@ -235,8 +280,31 @@ class SearchSpace:
         return self.spec.search
 
     @property
+    def objectives(self) -> list[str]:
+        """The study's objectives, primary first (one unless the space lists several)."""
+        return list(self.spec.objectives or [self.training.objective])
+
+    @property
+    def directions(self) -> list[str]:
+        return [ALL_OBJECTIVES[o] for o in self.objectives]
+
+    @property
+    def multi(self) -> bool:
+        return len(self.objectives) > 1
+
+    @property
+    def measures_latency(self) -> bool:
+        """Whether trials must measure latency and size (an objective or constraint asks)."""
+        wanted = set(self.objectives) | set(self.spec.constraints.limits())
+        return bool(wanted & {"latency_ms", "size_mb"})
+
+    @property
     def direction(self) -> str:
-        return OBJECTIVES[self.training.objective]
+        return OBJECTIVES[self.primary]
+
+    @property
+    def primary(self) -> str:
+        return self.objectives[0]
 
     @property
     def fingerprint(self) -> str:

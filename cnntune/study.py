@@ -179,8 +179,15 @@ def _plan(space, data, study, trials, timeout, seed, engine, algorithm, pruner, 
     if algorithm not in ALGORITHMS[engine]:
         raise ConfigError(f"algorithm '{algorithm}' is unknown to engine {engine}; use one of "
                           f"{', '.join(ALGORITHMS[engine])}")
+    if sp.multi and engine != "optuna":
+        raise ConfigError(f"space '{sp.source}' has several objectives; multi-objective "
+                          "search needs --engine optuna")
+    if sp.multi and algorithm == "cmaes":
+        raise ConfigError("the cmaes sampler has one objective only; use tpe or nsgaii")
+    if sp.multi and pruner not in (None, "none"):
+        raise ConfigError("Optuna cannot prune a multi-objective study; drop --pruner")
     if engine == "optuna":
-        pruner = pruner or sp.search.pruner
+        pruner = "none" if sp.multi else (pruner or sp.search.pruner)
     elif pruner not in (None, "none"):
         raise ConfigError(f"--pruner is for the optuna engine; engine {engine} stops trials "
                           "early only through --algorithm hyperband")
@@ -216,9 +223,11 @@ def _plan(space, data, study, trials, timeout, seed, engine, algorithm, pruner, 
                       else f"{sp.name}-{dataset.name}-{engine}-{algorithm}")
     _check_study_name(study)
     settings = TrialSettings(epochs=epochs or sp.training.epochs, patience=sp.training.patience,
-                             objective=sp.training.objective, seed=seed,
+                             objective=sp.primary, seed=seed,
                              max_params=sp.spec.constraints.max_params,
-                             base_dir=str(sp.base_dir), threads=threads)
+                             base_dir=str(sp.base_dir), threads=threads,
+                             latency=sp.spec.latency.model_dump() if sp.measures_latency
+                             else None)
     _check_files(sp, settings.base_dir)
     return _Plan(sp, dataset, study, engine, algorithm, pruner, seed, n_trials, timeout, settings)
 
@@ -233,7 +242,7 @@ def _open(plan: _Plan, storage: str, tracking_uri: str, heartbeat: int | None = 
     engine = make_engine(plan.engine, space=sp, study_name=study, storage=storage,
                          algorithm=plan.algorithm, pruner=plan.pruner, seed=plan.seed,
                          direction=sp.direction, max_epochs=plan.trial.epochs,
-                         heartbeat=heartbeat)
+                         heartbeat=heartbeat, directions=sp.directions)
     tracker = Tracker(tracking_uri)
     tracker.check()
 
@@ -252,9 +261,9 @@ def _open(plan: _Plan, storage: str, tracking_uri: str, heartbeat: int | None = 
         if old and old != dataset.fingerprint:
             raise ConfigError(f"study '{study}' was run on different data (fingerprint {old}, "
                               f"now {dataset.fingerprint}); use another --study name")
-        if info.attrs.get("objective", sp.training.objective) != sp.training.objective:
+        if info.attrs.get("objective", sp.primary) != sp.primary:
             raise ConfigError(f"study '{study}' optimises {info.attrs['objective']}, the space "
-                              f"asks for {sp.training.objective}; use another --study name")
+                              f"asks for {sp.primary}; use another --study name")
     settings = {
         "space": sp.source, "space_name": sp.name, "data": dataset.name,
         "data_source": dataset.meta["source"], "n_train": len(dataset.train),
@@ -263,6 +272,9 @@ def _open(plan: _Plan, storage: str, tracking_uri: str, heartbeat: int | None = 
         "engine": plan.engine, "algorithm": plan.algorithm, "pruner": plan.pruner,
         "seed": plan.seed, "epochs": plan.trial.epochs, "patience": plan.trial.patience,
         "objective": plan.trial.objective, "direction": sp.direction, "storage": redact(storage),
+        "objectives": ",".join(sp.objectives), "directions": ",".join(sp.directions),
+        "constraints": ",".join(f"{k}<={v:g}" for k, v in sp.spec.constraints.limits().items())
+        or "none",
     }
     from .data import describe
 
@@ -271,7 +283,7 @@ def _open(plan: _Plan, storage: str, tracking_uri: str, heartbeat: int | None = 
                                  data_spec=describe(dataset))
     for key, value in (("mlflow_parent_run_id", parent), ("mlflow_experiment_id",
                        tracker.experiment_id), ("data_fingerprint", dataset.fingerprint),
-                       ("space_fingerprint", sp.fingerprint), ("objective", sp.training.objective),
+                       ("space_fingerprint", sp.fingerprint), ("objective", sp.primary),
                        ("data", dataset.name)):
         engine.set_study_attr(key, value)
     best = engine.best() if not info.created else None
@@ -322,14 +334,25 @@ class _TrialLoop:
                                      on_epoch=on_epoch, epochs=sample.epochs)
             result.metrics["trial_seconds"] = time.perf_counter() - t0
             sample.set_attr("metrics", result.metrics)
-            is_best = result.state == COMPLETE and (
+            constraints = self._constraints(result.metrics)
+            feasible = all(v <= 0 for v in constraints.values())
+            values = self._values(result)
+            if result.state == COMPLETE and values is None:
+                result.state, result.error = "FAIL", "an objective was not measured"
+            is_best = result.state == COMPLETE and feasible and (
                 prior is None or prior.value is None or self.better(result.value, prior.value))
-            if is_best:
+            # several objectives: any feasible trial may sit on the Pareto front, so every
+            # one keeps its model (export --pick chooses among them later)
+            if is_best or (self.plan.space.multi and result.state == COMPLETE and feasible):
                 self.runner.log_model(tracker, run_id, self.example)
                 sample.set_attr("model_logged", True)
+            if is_best:
                 tracker.update_best(self.parent, sample.number, run_id, sample.params,
                                     result.metrics)
             extra = {}
+            if constraints:
+                extra["cnntune.feasible"] = str(feasible).lower()
+                sample.set_attr("constraints", constraints)
             if result.skipped:
                 sample.set_attr("skipped", result.skipped)
                 extra["cnntune.skipped"] = result.skipped
@@ -346,7 +369,22 @@ class _TrialLoop:
                            "params": sample.params, "best": is_best,
                            "seconds": time.perf_counter() - t0})
         died = result.state == "FAIL" and (result.error or "").startswith("trial worker died")
-        return Outcome(state=result.state, value=result.value, error=result.error, retry=died)
+        return Outcome(state=result.state, value=result.value, error=result.error, retry=died,
+                       values=values, constraints=constraints)
+
+    def _constraints(self, metrics: dict) -> dict[str, float]:
+        """constraint name -> measured minus limit (> 0: violated), for what was measured."""
+        limits = self.plan.space.spec.constraints.limits()
+        return {f"max_{name}": float(metrics[name]) - limit for name, limit in limits.items()
+                if name in metrics}
+
+    def _values(self, result) -> list[float] | None:
+        if result.state != "COMPLETE":
+            return None
+        try:
+            return [float(result.metrics[o]) for o in self.plan.space.objectives]
+        except KeyError:
+            return None
 
 
 def _data_source(data, sp) -> tuple[str | None, str | None]:
@@ -409,5 +447,5 @@ def _result(engine, study, storage, tracker, parent, sp, new_trials, elapsed) ->
     return SearchResult(study=study, storage=redact(storage),
                         tracking_uri=redact(tracker.tracking_uri),
                         experiment_id=tracker.experiment_id, parent_run_id=parent,
-                        objective=sp.training.objective, direction=sp.direction, best=best,
+                        objective=sp.primary, direction=sp.direction, best=best,
                         counts=counts, new_trials=new_trials, elapsed=elapsed)

@@ -29,6 +29,7 @@ class TrialSettings:
     max_params: int | None = None  # bigger models are skipped before training
     base_dir: str | None = None  # relative file knobs (backbone_weights) resolve against it
     threads: int | None = None  # TensorFlow threads (intra-op) for this worker; None: all cores
+    latency: dict | None = None  # measure latency/size (space.latency settings) when set
 
 
 @dataclass
@@ -113,6 +114,10 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
         pipeline(data.test, bs, training=False, seed=0, one_hot=one_hot), verbose=0)
     metrics.update(val_loss=float(val_loss), val_accuracy=float(val_acc),
                    test_loss=float(test_loss), test_accuracy=float(test_acc))
+    if settings.latency is not None:  # deployment objectives or constraints: same method
+        from .latency import measure
+
+        metrics.update(measure(model, data.test.x, **settings.latency))
     value = metrics[settings.objective]
     if not math.isfinite(value):
         return TrialResult(state=FAIL, error=f"{settings.objective} is {value}", metrics=metrics,

@@ -22,6 +22,7 @@ def make_engine(name: str, **kwargs) -> Engine:
 
         kwargs.pop("pruner", None)
         kwargs.pop("heartbeat", None)
+        kwargs.pop("directions", None)
         return KerasTunerEngine(**kwargs)
     raise ValueError(f"unknown engine '{name}'; use one of {', '.join(ENGINES)}")
 

@@ -32,6 +32,8 @@ class Outcome:
     value: float | None = None
     error: str | None = None
     retry: bool = False  # FAIL through no fault of the params (the trial worker died)
+    values: list[float] | None = None  # every objective, primary first (multi-objective)
+    constraints: dict[str, float] | None = None  # name -> value; > 0 means violated
 
 
 @dataclass
@@ -41,6 +43,8 @@ class TrialRecord:
     value: float | None
     params: dict[str, Any]
     attrs: dict[str, Any] = field(default_factory=dict)
+    values: list[float] | None = None  # every objective (multi-objective studies)
+    feasible: bool | None = None  # None: the study has no constraints
 
 
 @dataclass

@@ -143,7 +143,7 @@ class KerasTunerEngine:
         self.seed = seed
         self.direction = direction
         self.max_epochs = max_epochs
-        self.objective = objective or space.training.objective
+        self.objective = objective or space.primary
         self.codec = _Codec(space)
         self.dir = workdir_for(storage) / study_name
         self._oracle = None

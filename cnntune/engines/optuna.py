@@ -33,7 +33,8 @@ class OptunaEngine:
     def __init__(self, space: SearchSpace, study_name: str, storage: str, *,
                  algorithm: str = "tpe", pruner: str = "median", seed: int | None = 0,
                  direction: str = "maximize", max_epochs: int = 20,
-                 heartbeat: int | None = 60, on_dead: Callable | None = None):
+                 heartbeat: int | None = 60, on_dead: Callable | None = None,
+                 directions: list[str] | None = None):
         sampler = algorithm
         if sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler '{sampler}'; use one of {', '.join(SAMPLERS)}")
@@ -45,7 +46,11 @@ class OptunaEngine:
         self.sampler_name = sampler
         self.pruner_name = pruner
         self.seed = seed
-        self.direction = direction
+        self.directions = list(directions or [direction])
+        self.direction = self.directions[0]
+        self.multi = len(self.directions) > 1
+        if self.multi and sampler == "cmaes":
+            raise ValueError("the cmaes sampler has one objective only; use tpe or nsgaii")
         self.max_epochs = max_epochs
         self.heartbeat = heartbeat
         self.on_dead = on_dead  # (TrialRecord, reason) -> None, for a trial whose worker died
@@ -68,13 +73,15 @@ class OptunaEngine:
             return optuna.samplers.GridSampler(self.space.grid(), seed=seed)
         if s == "cmaes":
             return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+        if s == "nsgaii":
+            return optuna.samplers.NSGAIISampler(seed=seed)
         return optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
 
     def _pruner(self):
         import optuna
 
         p = self.pruner_name
-        if p == "none":
+        if p == "none" or self.multi:  # Optuna prunes single-objective studies only
             return optuna.pruners.NopPruner()
         if p == "median":
             return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
@@ -114,8 +121,8 @@ class OptunaEngine:
                 created = self.study_name not in existing
                 self._study = optuna.create_study(
                     storage=storage, study_name=self.study_name,
-                    sampler=self._sampler(), pruner=self._pruner(), direction=self.direction,
-                    load_if_exists=True)
+                    sampler=self._sampler(), pruner=self._pruner(),
+                    directions=self.directions, load_if_exists=True)
                 if not created and self.seed is not None:
                     # Optuna keeps no sampler state: re-seeded with the same seed, a resumed
                     # study would draw its first (random start-up) trials again. Offset the
@@ -136,12 +143,11 @@ class OptunaEngine:
                                    f"({type(exc).__name__}: {why}); "
                                    "check --storage and that the database is reachable") from None
         study = self._study
-        want = optuna.study.StudyDirection.MAXIMIZE if self.direction == "maximize" \
-            else optuna.study.StudyDirection.MINIMIZE
-        if study.direction != want:
+        have = [d.name.lower() for d in study.directions]
+        if have != self.directions:
             raise StorageError(f"study '{self.study_name}' exists and was created to "
-                               f"{study.direction.name.lower()}, but this space wants to "
-                               f"{self.direction}; use another --study name")
+                               f"{' / '.join(have)}, but this space wants to "
+                               f"{' / '.join(self.directions)}; use another --study name")
         return StudyInfo(name=self.study_name, created=created,
                          n_trials=len(study.get_trials(deepcopy=False)),
                          attrs=dict(study.user_attrs))
@@ -181,6 +187,8 @@ class OptunaEngine:
             self.reap_dead_trials()
 
             def report(step: int, value: float) -> bool:
+                if self.multi:  # Optuna keeps no intermediate values for several objectives
+                    return False
                 trial.report(value, step)
                 return trial.should_prune()
 
@@ -188,6 +196,8 @@ class OptunaEngine:
             sample = Sample(number=trial.number, params=self.sample(trial), report=report,
                             set_attr=trial.set_user_attr, retry_of=retry_of)
             outcome = evaluate(sample)
+            for key, value in (outcome.constraints or {}).items():
+                trial.set_constraint(key, value)  # > 0: infeasible; samplers learn from it
             if outcome.state == "FAIL" and outcome.retry and retry_of is None:
                 self._enqueue_retry(trial.number, sample.params)
             if outcome.state == "PRUNED":
@@ -195,7 +205,7 @@ class OptunaEngine:
             if outcome.state == "FAIL":
                 trial.set_user_attr("error", outcome.error or "")
                 raise _TrialFailed(outcome.error)
-            return outcome.value
+            return list(outcome.values) if self.multi else outcome.value
 
         def enough(study, _trial):
             if total is not None and self._counted() >= total:
@@ -264,15 +274,31 @@ class OptunaEngine:
         return [_record(t) for t in self._study.get_trials(deepcopy=False)]
 
     def best(self) -> TrialRecord | None:
-        try:
-            return _record(self._study.best_trial)
-        except ValueError:  # no completed trial
+        """The best trial by the (primary) objective; with constraints, the best feasible."""
+        if not self.multi and not any(t.constraints for t in self._study.get_trials(
+                deepcopy=False, states=None)):
+            try:
+                return _record(self._study.best_trial)
+            except ValueError:  # no completed trial
+                return None
+        sign = 1 if self.direction == "maximize" else -1
+        done = [t for t in self._study.get_trials(deepcopy=False)
+                if t.state.name == "COMPLETE" and feasible(t)]
+        if not done:
             return None
+        return _record(max(done, key=lambda t: (sign * t.values[0], -t.number)))
+
+
+def feasible(t) -> bool:
+    return all(v <= 0 for v in t.constraints.values())
 
 
 def _record(t) -> TrialRecord:
-    return TrialRecord(number=t.number, state=t.state.name, value=t.value, params=dict(t.params),
-                       attrs=dict(t.user_attrs))
+    values = list(t.values) if t.values else None
+    return TrialRecord(number=t.number, state=t.state.name,
+                       value=values[0] if values else None, params=dict(t.params),
+                       attrs=dict(t.user_attrs), values=values,
+                       feasible=feasible(t) if t.constraints else None)
 
 
 def study_summaries(storage: str) -> list[dict[str, Any]]:

@@ -68,6 +68,15 @@ def test_family_conditions_reach_through_parents():
     assert sp.spec.constraints.max_params == 5000
 
 
+def test_objectives_directions_and_what_needs_latency():
+    sp = parse_space(HEAD + "  filters: 8\nobjectives: [val_loss, latency_ms]\n")
+    assert sp.objectives == ["val_loss", "latency_ms"] and sp.primary == "val_loss"
+    assert sp.directions == ["minimize", "minimize"] and sp.multi and sp.measures_latency
+    sp = parse_space(HEAD + "  filters: 8\nconstraints: {max_size_mb: 1}\n")
+    assert not sp.multi and sp.measures_latency and sp.objectives == ["val_accuracy"]
+    assert not parse_space(HEAD + "  filters: 8\n").measures_latency
+
+
 def test_grid_values():
     sp = parse_space(HEAD + "  n_blocks: {type: int, low: 1, high: 3}\n"
                      "  dropout: {type: float, low: 0.0, high: 0.5, step: 0.25}\n"
@@ -129,6 +138,15 @@ BAD = [
     ("bad max_params", HEAD + "  filters: 8\nconstraints: {max_params: 0}\n",
      "key 'constraints.max_params'"),
     ("csv without path", HEAD + "  filters: 8\ndata: {source: csv}\n", "needs a path"),
+    ("unknown objective", HEAD + "  filters: 8\nobjectives: [val_accuracy, speed]\n",
+     "objective 'speed' is unknown"),
+    ("deployment objective first", HEAD + "  filters: 8\n"
+     "objectives: [latency_ms, val_accuracy]\n",
+     "the first objective must be val_accuracy or val_loss"),
+    ("cmaes with two objectives", HEAD + "  filters: 8\nobjectives: [val_accuracy, n_params]\n"
+     "search: {algorithm: cmaes}\n", "cmaes sampler has one objective only"),
+    ("bad latency settings", HEAD + "  filters: 8\nlatency: {repeats: 1}\n",
+     "key 'latency.repeats'"),
     ("bad epochs", HEAD + "  filters: 8\ntraining: {epochs: 0}\n", "key 'training.epochs'"),
     ("step and log", HEAD + "  filters: {type: int, low: 8, high: 64, step: 8, log: true}\n",
      "log and step cannot be combined"),

@@ -1,0 +1,130 @@
+"""Deployment-aware search: two objectives, constraints marked infeasible, the Pareto front,
+--pick, and the latency-budget example at small size."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+import cnntune
+
+pytestmark = pytest.mark.slow
+
+SPACE = """
+name: mo
+data: {source: digits, val_fraction: 0.2, test_fraction: 0.2}
+training: {epochs: 2, patience: 2, seed: 0}
+search: {algorithm: random, trials: 10}
+objectives: [val_accuracy, n_params]
+constraints: {max_params: 40000, max_size_mb: 0.05}
+params:
+  n_blocks: {type: int, low: 1, high: 3}
+  filters: [4, 8, 16, 32, 64]
+  dense_units: [0, 64]
+  learning_rate: {type: float, low: 2.0e-3, high: 1.0e-2, log: true}
+  batch_size: 128
+"""
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mo")
+    (root / "mo.yaml").write_text(SPACE)
+    uri = f"sqlite:///{root}/mlflow.db"
+    storage = f"journal:{root}/o.journal"
+    res = cnntune.search(root / "mo.yaml", study="mo", isolate=False, storage=storage,
+                         tracking_uri=uri)
+    return {"root": root, "uri": uri, "storage": storage, "result": res}
+
+
+def test_constraint_violations_are_infeasible_everywhere(study):
+    from cnntune.engines.optuna import OptunaEngine
+    from cnntune.space import parse_space
+    from cnntune.studies import StudyView
+
+    sp = parse_space(SPACE)
+    eng = OptunaEngine(sp, "mo", study["storage"], directions=sp.directions)
+    eng.open()
+    trials = eng._study.get_trials(deepcopy=False)
+    assert [d.name for d in eng._study.directions] == ["MAXIMIZE", "MINIMIZE"]
+    runs = {t.number: t for t in StudyView("mo", study["uri"]).trials()}
+    violated = 0
+    for t in trials:
+        m = t.user_attrs["metrics"]
+        over = m["n_params"] > 40000 or m.get("size_mb", 0) > 0.05
+        violated += over
+        assert t.constraints, t.number  # every trial carries its constraint values
+        assert (max(t.constraints.values()) > 0) == over
+        if t.state.name == "COMPLETE":
+            assert runs[t.number].tags["cnntune.feasible"] == str(not over).lower()
+            assert t.values[1] == m["n_params"]
+        else:  # too big to train: skipped before any epoch
+            assert t.state.name == "PRUNED" and m["n_params"] > 40000 and "epochs" not in m
+    assert 0 < violated < len(trials)
+    best = study["result"].best
+    assert best.metrics["n_params"] <= 40000 and best.metrics["size_mb"] <= 0.05
+
+
+def test_pareto_front_is_non_dominated_and_complete(study):
+    from cnntune.pareto import feasible_trials, front, front_frame
+    from cnntune.studies import StudyView
+
+    view = StudyView("mo", study["uri"])
+    on = front(view)
+    feas = feasible_trials(view)
+    assert on and all(t.tags["cnntune.feasible"] == "true" for t in on)
+
+    def dominates(a, b):
+        (aa, ap), (ba, bp) = [(t.metrics["val_accuracy"], t.metrics["n_params"]) for t in (a, b)]
+        return aa >= ba and ap <= bp and (aa > ba or ap < bp)
+
+    for t in on:  # nothing feasible dominates a front member
+        assert not any(dominates(o, t) for o in feas if o is not t)
+    for t in feas:  # and every feasible trial off the front is dominated by a member
+        if t not in on:
+            assert any(dominates(o, t) for o in on)
+    table = front_frame(view)
+    assert list(table["number"]) == [t.number for t in on]
+
+
+def test_pareto_command_and_pick(study, tmp_path):
+    import subprocess
+
+    from cnntune.pareto import feasible_trials, pick
+    from cnntune.studies import StudyView
+
+    r = subprocess.run([sys.executable, "-m", "cnntune", "pareto", "mo", "--out",
+                        str(tmp_path / "front.html"), "--tracking-uri", study["uri"]],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "front.html").stat().st_size > 10000 and "Pareto front" in r.stdout
+    view = StudyView("mo", study["uri"])
+    feas = feasible_trials(view)
+    floor = sorted(t.metrics["val_accuracy"] for t in feas)[len(feas) // 2]
+    chosen = pick(view, "smallest-above", floor)
+    ok = [t for t in feas if t.metrics["val_accuracy"] >= floor]
+    assert chosen == min(ok, key=lambda t: (t.metrics["n_params"], t.number)).number
+    r = subprocess.run([sys.executable, "-m", "cnntune", "export", "mo", "--pick",
+                        "fastest-above 0.5", "--out", str(tmp_path / "x"), "--tracking-uri",
+                        study["uri"]], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr  # max_size_mb made every trial measure its latency
+    ok = [t for t in feas if t.metrics["val_accuracy"] >= 0.5]
+    fastest = min(ok, key=lambda t: (t.metrics["latency_ms"], t.number)).number
+    assert f"--pick fastest-above 0.5: trial {fastest}" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "cnntune", "export", "mo", "--pick",
+                        "fastest-above 1.01", "--out", str(tmp_path / "y"), "--tracking-uri",
+                        study["uri"]], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "reaches val_accuracy >= 1.01" in r.stderr
+
+
+def test_latency_budget_example(tmp_path):
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    sys.path.insert(0, str(examples))
+    try:
+        import latency_budget
+    finally:
+        sys.path.remove(str(examples))
+    result, report = latency_budget.main(budget_ms=1.0, trials=3, epochs=2, workdir=tmp_path,
+                                         isolate=False)
+    assert result.best is not None and result.best.metrics["latency_ms"] <= 1.0
+    assert report.passed and (tmp_path / "edge" / "model.tflite").exists()
