@@ -94,7 +94,6 @@ class OptunaEngine:
     def _storage(self):
         """The Optuna storage object: a journal file, or an RDB with heartbeats."""
         import optuna
-        from optuna.storages.journal import JournalFileBackend
 
         path = journal_path(self.storage) or sqlite_path(self.storage)
         if path is not None:
@@ -102,7 +101,7 @@ class OptunaEngine:
         if self.storage.startswith("journal:"):
             if path is None:
                 raise StorageError("journal storage needs a file: journal:PATH")
-            return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+            return journal_storage(path)
         if self.heartbeat and not self.storage.startswith("sqlite:"):
             return optuna.storages.RDBStorage(
                 self.storage, heartbeat_interval=self.heartbeat,
@@ -289,6 +288,20 @@ class OptunaEngine:
         return _record(max(done, key=lambda t: (sign * t.values[0], -t.number)))
 
 
+# A process killed while it appends to the journal leaves its lock behind; the others wait
+# this long before breaking it (Optuna's default, 30 s, stalls every worker after a kill -9).
+# Appends take milliseconds, so 10 s cannot break a live lock.
+JOURNAL_LOCK_GRACE = 10
+
+
+def journal_storage(path):
+    import optuna
+    from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
+
+    lock = JournalFileSymlinkLock(str(path), grace_period=JOURNAL_LOCK_GRACE)
+    return optuna.storages.JournalStorage(JournalFileBackend(str(path), lock_obj=lock))
+
+
 def feasible(t) -> bool:
     return all(v <= 0 for v in t.constraints.values())
 
@@ -311,9 +324,7 @@ def study_summaries(storage: str) -> list[dict[str, Any]]:
         return []
     try:
         if storage.startswith("journal:"):
-            from optuna.storages.journal import JournalFileBackend
-
-            storage = optuna.storages.JournalStorage(JournalFileBackend(str(db)))
+            storage = journal_storage(db)
         summaries = optuna.study.get_all_study_summaries(storage, include_best_trial=True)
     except Exception as exc:
         raise StorageError(f"study storage '{redact(str(storage))}' cannot be read "

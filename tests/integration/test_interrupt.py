@@ -30,7 +30,11 @@ def test_sigint_mid_trial_keeps_finished_trials_and_resumes(tmp_path, tiny_space
     assert proc.returncode == 130, err
     assert "interrupted" in err and "resume" in err
 
-    storage = f"sqlite:///{tmp_path}/mlruns/optuna.db"
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    # the default storage: Optuna's journal file
+    storage = JournalStorage(JournalFileBackend(str(tmp_path / "mlruns" / "optuna.journal")))
     trials = optuna.load_study(study_name="intr", storage=storage).get_trials()
     assert trials[0].state.name == "COMPLETE"
     assert all(t.state.name != "RUNNING" for t in trials)

@@ -111,7 +111,7 @@ def test_sigkill_mid_trial_is_failed_retried_and_the_study_completes(tmp_path, s
         url = f"journal:{tmp_path}/mlruns/optuna.journal"
     (tmp_path / "many.yaml").write_text(SPACE)
     study = f"kill-{uuid.uuid4().hex[:8]}"
-    victim = worker(tmp_path, url, study, "--total-trials", "5", "--epochs", "6",
+    victim = worker(tmp_path, url, study, "--total-trials", "3", "--epochs", "6",
                     "--heartbeat", "2")
     killed_trial = None
     for line in victim.stdout:  # wait until the victim is inside a trial, then kill -9 it
@@ -122,7 +122,7 @@ def test_sigkill_mid_trial_is_failed_retried_and_the_study_completes(tmp_path, s
             break
     victim.wait()
     assert killed_trial is not None and victim.returncode == -signal.SIGKILL
-    survivor = worker(tmp_path, url, study, "--total-trials", "5", "--epochs", "2",
+    survivor = worker(tmp_path, url, study, "--total-trials", "3", "--epochs", "1",
                       "--worker-index", "1")
     events(survivor)
     try:
@@ -132,7 +132,7 @@ def test_sigkill_mid_trial_is_failed_retried_and_the_study_completes(tmp_path, s
         retries = [t for t in trials if t.user_attrs.get("retry_of") == killed_trial]
         assert len(retries) == 1 and retries[0].state.name == "COMPLETE"
         assert retries[0].params == dead.params
-        check_complete(trials, 5)
+        check_complete(trials, 3)
         from mlflow import MlflowClient
 
         client = MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
@@ -153,21 +153,22 @@ def test_sigkill_mid_trial_is_failed_retried_and_the_study_completes(tmp_path, s
 def test_workers_option_on_journal_storage(tmp_path):
     (tmp_path / "many.yaml").write_text(SPACE)
     r = subprocess.run([sys.executable, "-m", "cnntune", "search", "--space", "many.yaml",
-                        "--workers", "2", "--trials", "6", "--jsonl", "ev.jsonl"],
+                        "--workers", "2", "--trials", "4", "--epochs", "2", "--jsonl",
+                        "ev.jsonl"],
                        cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr
     assert "by 2 workers" in r.stdout
     trials = load(f"journal:{tmp_path}/mlruns/optuna.journal", "many-digits")
-    check_complete(trials, 6)
+    check_complete(trials, 4)
     assert len({t.user_attrs["owner"] for t in trials}) == 2
     evs = [json.loads(line) for line in (tmp_path / "ev.jsonl").read_text().splitlines()]
     assert {e.get("worker") for e in evs if e["event"] == "trial_end"} == {0, 1}
     # a second call adds to the same study
     r = subprocess.run([sys.executable, "-m", "cnntune", "search", "--space", "many.yaml",
-                        "--workers", "2", "--trials", "2"], cwd=tmp_path, capture_output=True,
-                       text=True, timeout=900)
+                        "--workers", "2", "--trials", "2", "--epochs", "1"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr
-    check_complete(load(f"journal:{tmp_path}/mlruns/optuna.journal", "many-digits"), 8)
+    check_complete(load(f"journal:{tmp_path}/mlruns/optuna.journal", "many-digits"), 6)
 
 
 def test_workers_refuse_sqlite_and_kerastuner(tmp_path):

@@ -1,0 +1,387 @@
+"""cnntune against the tools users would otherwise pick, side by side in one invocation:
+the same data, the same search space, the same wall-clock budget per contender.
+
+Contenders (each in its own fresh Python process, killed when its budget is spent):
+  cnntune        cnntune.search() as a user calls it (default TPE + median pruning, workers)
+  kt-hyperband   KerasTuner Hyperband, written the way its docs show
+  kt-random      KerasTuner RandomSearch, the same
+  optuna-loop    a hand-written Optuna TPE loop with a Keras pruning callback, as in Optuna's
+                 Keras example (MedianPruner), no tracking
+Data: the embedded digits, and 'shapes' (generated: 10,000 coloured shapes 32x32x3 on noisy
+backgrounds, 6 classes) on which a random search stays well below 100%.
+
+For each: trials, epochs, best validation accuracy, the test accuracy of the best trial, the
+time to reach a target test accuracy (the best peer's final one), the share of wall time spent
+inside fit, RSS after the first and the last trial and the growth per trial; then ratios
+cnntune / peer. Every contender writes one JSON line per finished trial as it goes, so what it
+reached by the deadline is known even though it is killed there.
+
+    .venv/bin/python benchmarks/peers.py --budget 150 [--data digits shapes] [--epochs 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+CONTENDERS = ("cnntune", "kt-hyperband", "kt-random", "optuna-loop")
+# the one search space, written for each tool
+SPACE = {"n_blocks": (1, 3), "filters": [16, 32, 64], "dense_units": [0, 64, 128],
+         "dropout": (0.0, 0.4), "learning_rate": (5e-4, 1e-2), "batch_size": [32, 64]}
+SPACE_YAML = """
+name: peers
+training: {{epochs: {epochs}, patience: 5, objective: val_accuracy, seed: 0}}
+search: {{engine: optuna, algorithm: tpe, pruner: median}}
+params:
+  n_blocks: {{type: int, low: 1, high: 3}}
+  filters: [16, 32, 64]
+  dense_units: [0, 64, 128]
+  dropout: {{type: float, low: 0.0, high: 0.4}}
+  learning_rate: {{type: float, low: 5.0e-4, high: 1.0e-2, log: true}}
+  batch_size: [32, 64]
+  kernel_size: 3
+  batch_norm: true
+  pooling: max
+  optimizer: adam
+"""
+
+
+# ------------------------------------------------------------------------------ data
+
+
+def make_shapes(n: int = 10000, size: int = 32, seed: int = 0):
+    """Coloured shapes (circle, square, triangle, cross, ring, bar) of random size, position
+    and colour on a noisy, randomly tinted background: x uint8 (n, 32, 32, 3), y (n,)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size]
+    x = np.empty((n, size, size, 3), np.uint8)
+    y = np.arange(n) % 6
+    for i in range(n):
+        bg = rng.uniform(0, 140, 3)
+        img = bg + rng.normal(0, 28, (size, size, 3))
+        r = rng.uniform(5, 10)
+        cy, cx = rng.uniform(r + 1, size - r - 1, 2)
+        d = np.hypot(yy - cy, xx - cx)
+        k = y[i]
+        if k == 0:
+            mask = d <= r
+        elif k == 1:
+            mask = (abs(yy - cy) <= r * 0.8) & (abs(xx - cx) <= r * 0.8)
+        elif k == 2:
+            mask = (yy - cy <= r * 0.7) & (yy - cy >= -r) & (abs(xx - cx) <= (yy - cy + r) / 1.7)
+        elif k == 3:
+            mask = ((abs(yy - cy) <= r / 4) & (abs(xx - cx) <= r)) | \
+                   ((abs(xx - cx) <= r / 4) & (abs(yy - cy) <= r))
+        elif k == 4:
+            mask = (d <= r) & (d >= r * 0.55)
+        else:
+            mask = (abs(yy - cy) <= r / 4) & (abs(xx - cx) <= r)
+        img[mask] = rng.uniform(90, 255, 3) + rng.normal(0, 20, (mask.sum(), 3))
+        x[i] = np.clip(img, 0, 255)
+    return x, y
+
+
+def dataset_path(name: str, work: Path) -> Path | str:
+    if name == "digits":
+        return "digits"
+    path = Path(os.environ.get("PEERS_DATA_DIR", work)) / "shapes.npz"
+    if not path.exists():
+        x, y = make_shapes()
+        np.savez(path, x=x, y=y, class_names=np.array(
+            ["circle", "square", "triangle", "cross", "ring", "bar"]))
+    return path
+
+
+def splits(name: str, work: Path):
+    from cnntune.data import load_dataset
+
+    src = dataset_path(name, work)
+    return load_dataset(None if src != "digits" else "digits",
+                        None if src == "digits" else src, val_fraction=0.2, test_fraction=0.2,
+                        seed=0)
+
+
+# ------------------------------------------------------------------------------ contenders
+
+
+def rss_mb_tree() -> float:
+    """Resident memory of this process and its children (MB)."""
+    total, me = 0.0, os.getpid()
+    pids = [me] + [int(p) for p in open(f"/proc/{me}/task/{me}/children").read().split()]
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/statm") as f:
+                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+        except OSError:
+            pass
+    return total
+
+
+class Timeline:
+    def __init__(self, path: str):
+        self.f = open(path, "a")
+        self.t0 = time.perf_counter()
+
+    def trial(self, val: float | None, test: float | None, epochs: int, fit_s: float) -> None:
+        self.f.write(json.dumps({"t": time.perf_counter() - self.t0, "val": val, "test": test,
+                                 "epochs": epochs, "fit": fit_s, "rss": rss_mb_tree()}) + "\n")
+        self.f.flush()
+
+
+def keras_model(p: dict, shape, classes: int, scale: float):
+    """The plain CNN of the space, written directly in Keras as a user of a peer would."""
+    import keras
+    from keras import layers
+
+    inp = keras.Input(shape)
+    x = layers.Rescaling(scale)(inp)
+    for b in range(p["n_blocks"]):
+        x = layers.Conv2D(p["filters"] * 2 ** b, 3, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization(momentum=0.9)(x)
+        x = layers.Activation("relu")(x)
+        if x.shape[1] >= 2:
+            x = layers.MaxPooling2D()(x)
+    x = layers.Flatten()(x) if x.shape[1] * x.shape[2] <= 16 else \
+        layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(p["dropout"])(x)
+    if p["dense_units"]:
+        x = layers.Dense(p["dense_units"], activation="relu")(x)
+        x = layers.Dropout(p["dropout"])(x)
+    model = keras.Model(inp, layers.Dense(classes, activation="softmax")(x))
+    model.compile(optimizer=keras.optimizers.Adam(p["learning_rate"]),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def run_cnntune(data_name, work, epochs, timeline):
+    import cnntune
+
+    space = work / "peers.yaml"
+    space.write_text(SPACE_YAML.format(epochs=epochs))
+    src = dataset_path(data_name, work)
+
+    def hook(kind, p):
+        if kind == "trial_end":
+            m = p["metrics"]
+            timeline.trial(p["value"] if p["state"] == "COMPLETE" else None,
+                           m.get("test_accuracy"), int(m.get("epochs", 0)),
+                           m.get("fit_seconds", 0.0))
+
+    cnntune.search(space, data=src, timeout=10**6, trials=None, epochs=epochs,
+                   storage=f"journal:{work}/o.journal", tracking_uri=f"sqlite:///{work}/m.db",
+                   on_event=hook)
+
+
+class _FitClock:
+    def __init__(self):
+        import keras
+
+        outer = self
+
+        class Clock(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                outer.t = time.perf_counter()
+
+            def on_train_end(self, logs=None):
+                outer.seconds += time.perf_counter() - outer.t
+
+        self.seconds, self.t, self.callback = 0.0, 0.0, Clock()
+
+
+def run_kerastuner(data_name, work, epochs, timeline, algorithm):
+    import keras
+    import keras_tuner as kt
+
+    d = splits(data_name, work)
+    clock = _FitClock()
+
+    def build(hp):
+        p = {"n_blocks": hp.Int("n_blocks", 1, 3), "filters": hp.Choice("filters", [16, 32, 64]),
+             "dense_units": hp.Choice("dense_units", [0, 64, 128]),
+             "dropout": hp.Float("dropout", 0.0, 0.4),
+             "learning_rate": hp.Float("learning_rate", 5e-4, 1e-2, sampling="log")}
+        return keras_model(p, d.input_shape, d.num_classes, d.scale)
+
+    class Tuner(kt.Hyperband if algorithm == "hyperband" else kt.RandomSearch):
+        def run_trial(self, trial, *args, **kwargs):
+            kwargs["batch_size"] = trial.hyperparameters.Choice("batch_size", [32, 64])
+            return super().run_trial(trial, *args, **kwargs)
+
+        def on_trial_end(self, trial):
+            super().on_trial_end(trial)
+            fit_s, clock.seconds = clock.seconds, 0.0
+            try:  # the trial's best checkpoint on the test split, for the timeline
+                model = self.load_model(trial)
+                test = float(model.evaluate(d.test.x, d.test.y, verbose=0)[1])
+                ep = len(trial.metrics.get_history("val_accuracy"))
+            except Exception:
+                test, ep = None, 0
+            timeline.trial(trial.score, test, ep, fit_s)
+
+    common = dict(objective="val_accuracy", directory=str(work / "kt"), project_name="p",
+                  overwrite=True, seed=0)
+    tuner = Tuner(build, max_epochs=epochs, factor=3, hyperband_iterations=100, **common) \
+        if algorithm == "hyperband" else Tuner(build, max_trials=10**6, **common)
+    tuner.search(d.train.x, d.train.y, epochs=epochs, validation_data=(d.val.x, d.val.y),
+                 callbacks=[keras.callbacks.EarlyStopping(patience=5), clock.callback],
+                 verbose=0)
+
+
+def run_optuna_loop(data_name, work, epochs, timeline):
+    import keras
+    import optuna
+
+    d = splits(data_name, work)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+    class Pruning(keras.callbacks.Callback):  # Optuna's KerasPruningCallback, inlined
+        def __init__(self, trial):
+            super().__init__()
+            self.trial = trial
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.trial.report(float(logs["val_accuracy"]), step=epoch)
+            if self.trial.should_prune():
+                raise optuna.TrialPruned()
+
+    def objective(trial):
+        keras.backend.clear_session()
+        p = {"n_blocks": trial.suggest_int("n_blocks", 1, 3),
+             "filters": trial.suggest_categorical("filters", [16, 32, 64]),
+             "dense_units": trial.suggest_categorical("dense_units", [0, 64, 128]),
+             "dropout": trial.suggest_float("dropout", 0.0, 0.4),
+             "learning_rate": trial.suggest_float("learning_rate", 5e-4, 1e-2, log=True),
+             "batch_size": trial.suggest_categorical("batch_size", [32, 64])}
+        model = keras_model(p, d.input_shape, d.num_classes, d.scale)
+        t = time.perf_counter()
+        try:
+            h = model.fit(d.train.x, d.train.y, batch_size=p["batch_size"], epochs=epochs,
+                          validation_data=(d.val.x, d.val.y), verbose=0,
+                          callbacks=[keras.callbacks.EarlyStopping(
+                              patience=5, restore_best_weights=True), Pruning(trial)])
+        except optuna.TrialPruned:
+            timeline.trial(None, None, 0, time.perf_counter() - t)
+            raise
+        fit_s = time.perf_counter() - t
+        val = float(max(h.history["val_accuracy"]))
+        test = float(model.evaluate(d.test.x, d.test.y, verbose=0)[1])
+        timeline.trial(val, test, len(h.history["loss"]), fit_s)
+        return val
+
+    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.MedianPruner(
+        n_startup_trials=5, n_warmup_steps=2))
+    study.optimize(objective, n_trials=10**6)
+
+
+def child(args) -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    work = Path(args.work)
+    timeline = Timeline(args.timeline)
+    if args.run == "cnntune":
+        run_cnntune(args.data[0], work, args.epochs, timeline)
+    elif args.run.startswith("kt-"):
+        run_kerastuner(args.data[0], work, args.epochs, timeline, args.run[3:])
+    else:
+        run_optuna_loop(args.data[0], work, args.epochs, timeline)
+
+
+# ------------------------------------------------------------------------------ the parent
+
+
+def stats(lines: list[dict], wall: float, target: float | None = None) -> dict:
+    best_val, best_test, reached = -1.0, None, None
+    for e in lines:
+        if e["val"] is not None and e["val"] > best_val:
+            best_val, best_test = e["val"], e["test"]
+        if target is not None and reached is None and best_test is not None and \
+                best_test >= target:
+            reached = e["t"]
+    rss = [e["rss"] for e in lines]
+    return {"trials": len(lines), "epochs": sum(e["epochs"] for e in lines),
+            "best_val": best_val if best_val >= 0 else None, "best_test": best_test,
+            "fit_share": sum(e["fit"] for e in lines) / wall if lines else 0.0,
+            "rss_first": rss[0] if rss else None, "rss_last": rss[-1] if rss else None,
+            "growth": (rss[-1] - rss[0]) / (len(rss) - 1) if len(rss) > 1 else None,
+            "to_target": reached}
+
+
+def fmt(v, spec: str) -> str:
+    return format(v, spec) if v is not None else "-"
+
+
+def ratio(a, b) -> str:
+    return f"{a / b:.2f}" if a is not None and b else "-"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--budget", type=float, default=150, help="seconds per contender")
+    ap.add_argument("--data", nargs="+", default=["digits", "shapes"])
+    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--contenders", nargs="+", default=list(CONTENDERS))
+    ap.add_argument("--run", help=argparse.SUPPRESS)
+    ap.add_argument("--work", help=argparse.SUPPRESS)
+    ap.add_argument("--timeline", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.run:
+        return child(args)
+    import platform
+
+    print(f"{os.cpu_count()} cores, Python {platform.python_version()}; budget {args.budget:.0f}"
+          f" s per contender, max {args.epochs} epochs per trial")
+    data_dir = Path(tempfile.mkdtemp(prefix="peers-data-"))
+    os.environ["PEERS_DATA_DIR"] = str(data_dir)  # generated once, shared, outside budgets
+    for data in args.data:
+        dataset_path(data, data_dir)
+        results = {}
+        for name in args.contenders:
+            with tempfile.TemporaryDirectory(prefix=f"peers-{name}-") as work:
+                tl = Path(work) / "timeline.jsonl"
+                cmd = [sys.executable, __file__, "--run", name, "--data", data, "--epochs",
+                       str(args.epochs), "--work", work, "--timeline", str(tl)]
+                t0 = time.perf_counter()
+                proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                                        stderr=open(Path(work) / "err.txt", "w"),
+                                        start_new_session=True)
+                try:
+                    proc.wait(timeout=args.budget)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, 9)
+                    proc.wait()
+                wall = min(time.perf_counter() - t0, args.budget)
+                lines = [json.loads(x) for x in tl.read_text().splitlines()] \
+                    if tl.exists() else []
+                results[name] = (lines, wall)
+        target = max((stats(lines, wall)["best_test"] or 0) for n, (lines, wall) in
+                     results.items() if n != "cnntune")
+        print(f"\n== {data}: target test accuracy (best peer's final) {target:.4f}")
+        print(f"{'contender':<14}{'trials':>7}{'epochs':>7}{'best val':>9}{'its test':>9}"
+              f"{'to target s':>12}{'fit share':>10}{'RSS 1st/last MB':>17}{'MB/trial':>9}")
+        table = {n: stats(lines, wall, target) for n, (lines, wall) in results.items()}
+        for n, s in table.items():
+            print(f"{n:<14}{s['trials']:>7}{s['epochs']:>7}{fmt(s['best_val'], '.4f'):>9}"
+                  f"{fmt(s['best_test'], '.4f'):>9}{fmt(s['to_target'], '.0f'):>12}"
+                  f"{s['fit_share']:>10.2f}"
+                  f"{fmt(s['rss_first'], '.0f') + '/' + fmt(s['rss_last'], '.0f'):>17}"
+                  f"{fmt(s['growth'], '.2f'):>9}")
+        me = table.get("cnntune")
+        if me:
+            for n, s in table.items():
+                if n == "cnntune":
+                    continue
+                print(f"cnntune/{n}: time to target {ratio(me['to_target'], s['to_target'])}, "
+                      f"fit share {ratio(me['fit_share'], s['fit_share'])}, trials "
+                      f"{ratio(me['trials'], s['trials'])}, growth per trial "
+                      f"{ratio(me['growth'], s['growth'])}")
+
+
+if __name__ == "__main__":
+    main()
