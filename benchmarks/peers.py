@@ -190,10 +190,13 @@ class _FitClock:
             def on_train_begin(self, logs=None):
                 outer.t = time.perf_counter()
 
+            def on_epoch_end(self, epoch, logs=None):
+                outer.epochs += 1
+
             def on_train_end(self, logs=None):
                 outer.seconds += time.perf_counter() - outer.t
 
-        self.seconds, self.t, self.callback = 0.0, 0.0, Clock()
+        self.seconds, self.t, self.epochs, self.callback = 0.0, 0.0, 0, Clock()
 
 
 def run_kerastuner(data_name, work, epochs, timeline, algorithm):
@@ -218,12 +221,12 @@ def run_kerastuner(data_name, work, epochs, timeline, algorithm):
         def on_trial_end(self, trial):
             super().on_trial_end(trial)
             fit_s, clock.seconds = clock.seconds, 0.0
+            ep, clock.epochs = clock.epochs, 0
             try:  # the trial's best checkpoint on the test split, for the timeline
                 model = self.load_model(trial)
                 test = float(model.evaluate(d.test.x, d.test.y, verbose=0)[1])
-                ep = len(trial.metrics.get_history("val_accuracy"))
             except Exception:
-                test, ep = None, 0
+                test = None
             timeline.trial(trial.score, test, ep, fit_s)
 
     common = dict(objective="val_accuracy", directory=str(work / "kt"), project_name="p",
