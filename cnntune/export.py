@@ -14,7 +14,9 @@ dtype, class names, preprocessing, versions, source study and trial, and the ver
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -24,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from .errors import CnntuneError, ConfigError
+from .stores import redact
 
 QUANTIZE = ("none", "float16", "int8")
 FILES = {"keras": "model.keras", "savedmodel": "saved_model", "tflite": "model.tflite",
@@ -190,9 +193,7 @@ def write_model(infer, fmt: str, target: Path, *, quantize: str = "none",
                 representative=None) -> None:
     """Write ``infer`` in ``fmt`` at ``target`` (TFLite: float32, float16 weights, or int8
     with a representative data set of up to 200 training examples)."""
-    import contextlib
     import io
-
     import warnings
 
     sink = io.StringIO()  # Keras and the converters print progress we do not want
@@ -248,7 +249,7 @@ def metadata(view, t, data, report: ExportReport) -> dict:
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "source": {"study": view.study, "trial": t.number, "run_id": t.run_id,
                    "experiment_id": view.experiment_id, "engine": view.settings.get("engine"),
-                   "tracking_uri": _redacted(view.tracking_uri)},
+                   "tracking_uri": redact(view.tracking_uri)},
         "format": report.format, "quantize": report.quantize,
         "file": Path(report.path).name, "retrained": report.retrained,
         "params": t.params, "trial_metrics": t.metrics,
@@ -315,26 +316,15 @@ def _jsonable(v):
     return str(v)
 
 
-def _redacted(uri: str) -> str:
-    from .stores import redact
-
-    return redact(uri)
-
-
+@contextlib.contextmanager
 def _quiet_tf_logging():
-    import contextlib
-    import logging
-
-    @contextlib.contextmanager
-    def quiet():
-        loggers = [logging.getLogger(n) for n in ("tf2onnx", "tensorflow", "absl")]
-        old = [lg.level for lg in loggers]
-        for lg in loggers:
-            lg.setLevel(logging.ERROR)
-        try:
-            yield
-        finally:
-            for lg, level in zip(loggers, old):
-                lg.setLevel(level)
-
-    return quiet()
+    """tf2onnx, TensorFlow and absl Python loggers at ERROR for the block."""
+    loggers = [logging.getLogger(n) for n in ("tf2onnx", "tensorflow", "absl")]
+    old = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, old):
+            lg.setLevel(level)

@@ -59,10 +59,12 @@ class OptunaEngine:
 
     # -- construction --------------------------------------------------------------------
 
-    def _sampler(self):
+    def _sampler(self, seed: int | None = None):
+        """The sampler, seeded with ``seed`` (default: the engine's seed)."""
         import optuna
 
-        s, seed = self.sampler_name, self.seed
+        s = self.sampler_name
+        seed = self.seed if seed is None else seed
         if s == "tpe":
             conditional = any(p.when for p in self.space.params.values())
             return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=conditional,
@@ -127,9 +129,7 @@ class OptunaEngine:
                     # study would draw its first (random start-up) trials again. Offset the
                     # seed by the trials already there: still reproducible, never repeated.
                     done = len(self._study.get_trials(deepcopy=False))
-                    seed, self.seed = self.seed, self.seed + done
-                    self._study.sampler = self._sampler()
-                    self.seed = seed
+                    self._study.sampler = self._sampler(self.seed + done)
             except StorageError:
                 raise
             except (ValueError, ImportError, ModuleNotFoundError) as exc:
