@@ -53,19 +53,63 @@ class WorkerDied(Exception):
     pass
 
 
+class WorkerProcess:
+    """A started ``python -m cnntune.worker``: it imports TensorFlow (and MLflow's Keras
+    flavour) at once, then waits for its data and settings. Starting one ahead of need (the
+    study's first worker while the study opens its stores, a replacement while the retiring
+    worker runs its last trial) takes its ~5 s start off the trials' path."""
+
+    def __init__(self):
+        to_child_r, to_child_w = os.pipe()
+        to_parent_r, to_parent_w = os.pipe()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "cnntune.worker", str(to_child_r), str(to_parent_w)],
+            pass_fds=(to_child_r, to_parent_w), stdin=subprocess.DEVNULL)
+        os.close(to_child_r)
+        os.close(to_parent_w)
+        self.outbox = Connection(to_child_w, readable=False)  # us -> worker
+        self.inbox = Connection(to_parent_r, writable=False)  # worker -> us
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self, wait: float = 10.0) -> None:
+        """Ask it to exit (killed when it does not within ``wait`` s), close the pipes."""
+        proc = self.proc
+        try:
+            if proc.poll() is None:
+                self.outbox.send(("exit",))
+                proc.wait(timeout=wait)
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            proc.kill()
+            proc.wait()
+        finally:
+            for conn in (self.inbox, self.outbox):
+                try:
+                    conn.close()
+                except OSError:
+                    pass
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        self.close()
+
+
 class WorkerRunner:
-    """Trials in a child process, replaced every ``trials_per_worker`` trials."""
+    """Trials in a child process, replaced every ``trials_per_worker`` trials (or once grown
+    by ``max_growth_mb``); ``spare`` is a WorkerProcess started earlier, to serve first."""
 
     def __init__(self, dataset: Dataset, settings: TrialSettings, tracking_uri: str, *,
-                 trials_per_worker: int = 25, max_growth_mb: float = 1024.0):
+                 trials_per_worker: int = 25, max_growth_mb: float = 1024.0,
+                 spare: WorkerProcess | None = None):
         self.dataset = dataset
         self.settings = settings
         self.tracking_uri = tracking_uri
         self.trials_per_worker = trials_per_worker
         self.max_growth_mb = max_growth_mb
-        self._proc: subprocess.Popen | None = None
-        self._inbox: Connection | None = None  # worker -> us
-        self._outbox: Connection | None = None  # us -> worker
+        self._worker: WorkerProcess | None = None
+        self._spare = spare
         self._served = 0
         self._baseline_mb: float | None = None
         self._rss_mb = 0.0
@@ -74,15 +118,11 @@ class WorkerRunner:
     # -- lifecycle ------------------------------------------------------------------------
 
     def _start(self) -> None:
-        to_child_r, to_child_w = os.pipe()
-        to_parent_r, to_parent_w = os.pipe()
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "cnntune.worker", str(to_child_r), str(to_parent_w)],
-            pass_fds=(to_child_r, to_parent_w), stdin=subprocess.DEVNULL)
-        os.close(to_child_r)
-        os.close(to_parent_w)
-        self._outbox = Connection(to_child_w, readable=False)
-        self._inbox = Connection(to_parent_r, writable=False)
+        spare, self._spare = self._spare, None
+        if spare is not None and not spare.alive():
+            spare.close()
+            spare = None
+        self._worker = spare or WorkerProcess()
         self._send(("init", self.dataset, self.settings, self.tracking_uri))
         msg = self._recv()
         if msg[0] != "ready":
@@ -91,36 +131,24 @@ class WorkerRunner:
         self._baseline_mb = None
         self.workers_started += 1
 
-    def _stop(self, wait: float = 10.0) -> None:
-        proc = self._proc
-        if proc is None:
-            return
-        try:
-            if proc.poll() is None:
-                self._send(("exit",))
-                proc.wait(timeout=wait)
-        except (OSError, WorkerDied, subprocess.TimeoutExpired):
-            proc.kill()
-            proc.wait()
-        finally:
-            for conn in (self._inbox, self._outbox):
-                try:
-                    conn.close()
-                except OSError:
-                    pass
-            self._proc = self._inbox = self._outbox = None
+    def _stop(self) -> None:
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
 
     def close(self) -> None:
         self._stop()
+        if self._spare is not None:
+            self._spare.kill()
+            self._spare = None
 
     def _kill(self) -> None:
-        if self._proc is not None:
-            self._proc.kill()
-            self._proc.wait()
-        self._stop()
+        if self._worker is not None:
+            self._worker.kill()
+            self._worker = None
 
     def _needs_recycle(self) -> bool:
-        if self._proc is None or self._proc.poll() is not None:
+        if self._worker is None or not self._worker.alive():
             return True
         if self._served >= self.trials_per_worker:
             return True
@@ -131,24 +159,25 @@ class WorkerRunner:
 
     def _send(self, msg) -> None:
         try:
-            self._outbox.send(msg)
+            self._worker.outbox.send(msg)
         except (OSError, EOFError, ValueError):
             raise WorkerDied(self._death_reason()) from None
 
     def _recv(self):
         try:
-            return self._inbox.recv()
+            return self._worker.inbox.recv()
         except (OSError, EOFError):
             raise WorkerDied(self._death_reason()) from None
 
     def _death_reason(self) -> str:
         code = None
-        if self._proc is not None:
+        if self._worker is not None:
+            proc = self._worker.proc
             try:
-                code = self._proc.wait(timeout=10)
+                code = proc.wait(timeout=10)
             except subprocess.TimeoutExpired:  # pipe broken but the process hangs on
-                self._proc.kill()
-                code = self._proc.wait()
+                proc.kill()
+                code = proc.wait()
         hint = " (killed: out of memory?)" if code in (-9, 137) else ""
         return f"trial worker died with exit code {code}{hint}"
 
@@ -159,22 +188,35 @@ class WorkerRunner:
             if self._needs_recycle():
                 self._stop()
                 self._start()
+            if self._served == self.trials_per_worker - 1 and self._spare is None:
+                self._spare = WorkerProcess()  # its successor starts during its last trial
             self._send(("run", number, params, epochs))
+            pending = None  # an epoch's logs, tracked once the worker is not waiting on us
+
+            def flush():
+                nonlocal pending
+                if pending is not None and on_epoch is not None:
+                    on_epoch(*pending)
+                pending = None
+
             while True:
                 msg = self._recv()
                 kind = msg[0]
                 if kind == "epoch":
-                    if on_epoch is not None:
-                        on_epoch(msg[1], msg[2])
-                elif kind == "report":
+                    flush()
+                    pending = msg[1], msg[2]
+                elif kind == "report":  # the worker waits for this answer: answer first
                     self._send(bool(report(msg[1], msg[2])) if report is not None else False)
+                    flush()
                 elif kind == "done":
+                    flush()
                     result, self._rss_mb = msg[1], msg[2]
                     if self._baseline_mb is None:
                         self._baseline_mb = self._rss_mb
                     self._served += 1
                     return result
                 elif kind == "error":
+                    flush()
                     self._served += 1
                     return TrialResult(state=FAIL, error=msg[1])
         except WorkerDied as exc:
@@ -192,17 +234,22 @@ class WorkerRunner:
 
 
 def worker_main(read_fd: int, write_fd: int) -> None:
-    """The child side: serve trials until told to exit or the parent goes away."""
+    """The child side: load TensorFlow, then serve trials until told to exit or the parent
+    goes away."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     inbox = Connection(read_fd, writable=False)
     outbox = Connection(write_fd, readable=False)
     try:
-        _, dataset, settings, tracking_uri = inbox.recv()
         from ._quiet import import_tensorflow_quietly
 
         import_tensorflow_quietly()
+        _warm_model_logging()
+        msg = inbox.recv()
+        if msg[0] == "exit":
+            return
+        _, dataset, settings, tracking_uri = msg
         limit_threads(settings.threads)
     except EOFError:
         return
@@ -233,7 +280,8 @@ def worker_main(read_fd: int, write_fd: int) -> None:
                     return inbox.recv()
 
                 result = run_trial(params, dataset, _with_epochs(settings, epochs),
-                                   number=number, report=report, on_epoch=on_epoch)
+                                   number=number, report=report, on_epoch=on_epoch,
+                                   freeze=True)
                 model = result.take_model()
                 outbox.send(("done", result, rss_mb()))
             elif kind == "log_model":
@@ -246,6 +294,15 @@ def worker_main(read_fd: int, write_fd: int) -> None:
             return
         except Exception as exc:
             outbox.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def _warm_model_logging() -> None:
+    """Import what logging a model needs (~1 s) while the worker waits to be used anyway."""
+    try:
+        import mlflow.keras  # noqa: F401
+        import mlflow.models  # noqa: F401
+    except ImportError:  # found out, and reported, when a model is logged
+        pass
 
 
 def limit_threads(threads: int | None) -> None:

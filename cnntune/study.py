@@ -87,7 +87,7 @@ def search(space: str | Path = "default", *, data: str | Path | None = None,
     memory stays bounded over long studies; ``isolate=False`` runs them in this process
     (easier to debug, but TensorFlow's memory then grows with every trial).
     """
-    from .runner import InProcessRunner, WorkerRunner
+    from .runner import InProcessRunner, WorkerProcess, WorkerRunner
 
     emit = on_event or (lambda kind, payload: None)
     t_start = time.perf_counter()
@@ -106,15 +106,23 @@ def search(space: str | Path = "default", *, data: str | Path | None = None,
                               pruner=pruner, epochs=epochs, total_trials=total_trials,
                               threads=threads, heartbeat=heartbeat, on_event=on_event,
                               baselines=baselines)
-    plan = _plan(space, data, study, trials, timeout, seed, engine, algorithm or sampler,
-                 pruner, epochs, sampler_given=sampler is not None,
-                 until_total=total_trials is not None, worker_index=worker_index,
-                 threads=threads)
-    tracker, engine, parent, payload = _open(plan, storage, tracking_uri, heartbeat=heartbeat)
+    # the first trial worker loads TensorFlow while this process checks and opens everything
+    first = WorkerProcess() if isolate else None
+    try:
+        plan = _plan(space, data, study, trials, timeout, seed, engine, algorithm or sampler,
+                     pruner, epochs, sampler_given=sampler is not None,
+                     until_total=total_trials is not None, worker_index=worker_index,
+                     threads=threads)
+        tracker, engine, parent, payload = _open(plan, storage, tracking_uri,
+                                                 heartbeat=heartbeat)
+    except BaseException:
+        if first is not None:
+            first.kill()
+        raise
     payload["total_trials"] = total_trials
     emit("study_start", payload)
     runner = WorkerRunner(plan.dataset, plan.trial, tracking_uri,
-                          trials_per_worker=trials_per_worker) if isolate \
+                          trials_per_worker=trials_per_worker, spare=first) if isolate \
         else InProcessRunner(plan.dataset, plan.trial)
     loop = _TrialLoop(plan, engine, tracker, runner, parent, emit)
     try:

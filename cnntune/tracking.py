@@ -184,11 +184,13 @@ class Tracker:
         import mlflow
         from mlflow.models import infer_signature
 
+        client = self.client  # points MLflow's fluent API (start_run) at this store too:
+        # a trial worker started before the study set MLFLOW_TRACKING_URI has no other way
         signature = infer_signature(example, model.predict(example, verbose=0))
         with mlflow.start_run(run_id=run_id, nested=True), _silence_mlflow_warnings():
             mlflow.keras.log_model(model, name=MODEL_NAME, signature=signature,
                                    pip_requirements=_requirements())
-        self.client.set_tag(run_id, "cnntune.model", MODEL_NAME)
+        client.set_tag(run_id, "cnntune.model", MODEL_NAME)
 
 
 def _first_use_lock(db):

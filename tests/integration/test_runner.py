@@ -6,7 +6,7 @@ import signal
 import pytest
 
 from cnntune.data import load_dataset
-from cnntune.runner import WorkerRunner
+from cnntune.runner import WorkerProcess, WorkerRunner
 from cnntune.trial import COMPLETE, FAIL, TrialSettings
 
 pytestmark = pytest.mark.slow
@@ -23,18 +23,40 @@ def test_worker_serves_trials_and_is_replaced(data, tmp_path):
     runner = WorkerRunner(data, TrialSettings(epochs=2, patience=2, objective="val_accuracy",
                                               seed=0), f"sqlite:///{tmp_path}/m.db",
                           trials_per_worker=2)
-    epochs, reports = [], []
+    epochs, reports, pids = [], [], []
     try:
         for n in range(3):
             res = runner.run(n, PARAMS, report=lambda e, v: reports.append((e, v)) or False,
                              on_epoch=lambda e, logs: epochs.append(e))
             assert res.state == COMPLETE and res.model is None
             assert 0 <= res.metrics["test_accuracy"] <= 1
+            pids.append(runner._worker.proc.pid)
+            if n == 1:  # the successor was started during the first worker's last trial
+                spare = runner._spare.proc
+                assert spare.poll() is None
         assert runner.workers_started == 2  # 2 trials in the first worker, 1 in the second
+        assert pids[0] == pids[1] != pids[2] == spare.pid
         assert epochs == [1, 2] * 3 and [e for e, _ in reports] == [1, 2] * 3
     finally:
         runner.close()
-    assert runner._proc is None
+    assert runner._worker is None and runner._spare is None
+
+
+def test_a_worker_started_ahead_serves_first(data, tmp_path):
+    ahead = WorkerProcess()
+    runner = WorkerRunner(data, TrialSettings(epochs=1, patience=1, objective="val_accuracy",
+                                              seed=0), f"sqlite:///{tmp_path}/m.db",
+                          spare=ahead)
+    try:
+        assert runner.run(0, PARAMS).state == COMPLETE
+        assert runner._worker is ahead and runner.workers_started == 1
+    finally:
+        runner.close()
+    assert ahead.proc.poll() is not None
+    unused = WorkerProcess()  # a runner closed before it ran anything ends its spare too
+    WorkerRunner(data, TrialSettings(epochs=1, patience=1, objective="val_accuracy", seed=0),
+                 f"sqlite:///{tmp_path}/m.db", spare=unused).close()
+    assert unused.proc.poll() is not None
 
 
 def test_pruning_answer_crosses_the_process_boundary(data, tmp_path):
@@ -52,7 +74,7 @@ def test_killed_worker_fails_only_its_trial(data, tmp_path):
                                               seed=0), f"sqlite:///{tmp_path}/m.db")
 
     def kill_worker(epoch, logs):
-        os.kill(runner._proc.pid, signal.SIGKILL)
+        os.kill(runner._worker.proc.pid, signal.SIGKILL)
 
     try:
         dead = runner.run(0, PARAMS, on_epoch=kill_worker)
