@@ -41,6 +41,8 @@ def measure(mode: str, trials: int, per_worker: int) -> dict:
     total = [s + w for s, w in zip(study_rss, worker_rss)]
     skip = min(5, trials - 2)  # the first trials warm caches up
     return {"mode": mode, "trials": trials, "wall_s": wall,
+            "total_rss_first": total[0], "total_rss_last": total[-1],
+            "total_growth_per_trial": slope(total[skip:]),
             "study_rss_first": study_rss[0], "study_rss_last": study_rss[-1],
             "worker_rss_max": max(worker_rss),
             "total_rss_max": max(total),
@@ -48,17 +50,31 @@ def measure(mode: str, trials: int, per_worker: int) -> dict:
             "workers_started": getattr(runner, "workers_started", 0)}
 
 
+def slope(values: list[float]) -> float:
+    """Least-squares growth per step of ``values`` (MB per trial): a worker's saw-tooth
+    (it grows, is replaced, grows again) averages out; growth that is never given back does
+    not."""
+    n = len(values)
+    if n < 2:
+        return 0.0
+    mx, my = (n - 1) / 2, sum(values) / n
+    return sum((i - mx) * (v - my) for i, v in enumerate(values)) / \
+        sum((i - mx) ** 2 for i in range(n))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=60)
     ap.add_argument("--trials-per-worker", type=int, default=25)
+    ap.add_argument("--modes", nargs="+", choices=["isolated", "inprocess"],
+                    default=["isolated", "inprocess"])
     ap.add_argument("--mode", choices=["isolated", "inprocess"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.mode:  # child: one measurement, as JSON on the last line
         print(json.dumps(measure(args.mode, args.trials, args.trials_per_worker)))
         return
     rows = {}
-    for mode in ("isolated", "inprocess"):
+    for mode in args.modes:
         out = subprocess.run([sys.executable, __file__, "--mode", mode, "--trials",
                               str(args.trials), "--trials-per-worker",
                               str(args.trials_per_worker)], capture_output=True, text=True,
@@ -66,11 +82,16 @@ def main() -> None:
         rows[mode] = json.loads(out.stdout.strip().splitlines()[-1])
     print(f"{args.trials} one-epoch digits trials; python {sys.version.split()[0]}")
     print(f"{'mode':10s} {'wall s':>7s} {'study RSS first/last MB':>24s} {'growth MB/trial':>16s} "
-          f"{'max total RSS MB':>17s} {'workers':>8s}")
+          f"{'total RSS first/last/max MB':>28s} {'growth MB/trial':>16s} {'workers':>8s}")
     for r in rows.values():
+        total = f"{r['total_rss_first']:.0f} / {r['total_rss_last']:.0f} / {r['total_rss_max']:.0f}"
         print(f"{r['mode']:10s} {r['wall_s']:7.1f} {r['study_rss_first']:11.0f} / "
               f"{r['study_rss_last']:<10.0f} {r['study_growth_per_trial']:16.2f} "
-              f"{r['total_rss_max']:17.0f} {r['workers_started']:8d}")
+              f"{total:>28s} {r['total_growth_per_trial']:16.2f} {r['workers_started']:8d}")
+    print("growth per trial: study process, first-to-last after 5 warm-up trials; total "
+          "(study + worker), least-squares slope over the same trials")
+    if len(rows) < 2:
+        return
     a, b = rows["isolated"], rows["inprocess"]
     print(f"ratios isolated/in-process: wall {a['wall_s'] / b['wall_s']:.2f}, "
           f"max total RSS {a['total_rss_max'] / b['total_rss_max']:.2f}, study-process growth "

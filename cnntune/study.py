@@ -64,7 +64,7 @@ def search(space: str | Path = "default", *, data: str | Path | None = None,
            timeout: float | None = None, seed: int | None = None, engine: str | None = None,
            algorithm: str | None = None, sampler: str | None = None, pruner: str | None = None,
            epochs: int | None = None, on_event: EventHook | None = None, isolate: bool = True,
-           trials_per_worker: int = 25, workers: int = 1, total_trials: int | None = None,
+           trials_per_worker: int = 100, workers: int = 1, total_trials: int | None = None,
            threads: int | None = None, heartbeat: int | None = 60,
            worker_index: int = 0, baselines: bool = False) -> SearchResult:
     """Run (or resume) a study and return its best trial.
@@ -84,8 +84,8 @@ def search(space: str | Path = "default", *, data: str | Path | None = None,
     find trials whose machine died; ``worker_index`` offsets the seed of one of several workers.
 
     Trials run in a worker process that is replaced every ``trials_per_worker`` trials, so
-    memory stays bounded over long studies; ``isolate=False`` runs them in this process
-    (easier to debug, but TensorFlow's memory then grows with every trial).
+    memory stays bounded over long studies and a crashed worker fails only its trial;
+    ``isolate=False`` runs them in this process (easier to debug; a crash ends the study).
     """
     from .runner import InProcessRunner, WorkerProcess, WorkerRunner
 

@@ -186,7 +186,15 @@ class Tracker:
 
         client = self.client  # points MLflow's fluent API (start_run) at this store too:
         # a trial worker started before the study set MLFLOW_TRACKING_URI has no other way
-        signature = infer_signature(example, model.predict(example, verbose=0))
+        # the output's schema from the model's shape: predicting would trace a function
+        # (~0.1 s) only to learn (n, classes) float32
+        import numpy as np
+
+        shape = getattr(model, "output_shape", None)
+        out = np.zeros((len(example), *shape[1:]), np.float32) \
+            if isinstance(shape, tuple) and None not in shape[1:] \
+            else model.predict(example, verbose=0)
+        signature = infer_signature(example, out)
         with mlflow.start_run(run_id=run_id, nested=True), _silence_mlflow_warnings():
             mlflow.keras.log_model(model, name=MODEL_NAME, signature=signature,
                                    pip_requirements=_requirements())

@@ -1,8 +1,9 @@
 """One trial: sampled params + data -> model -> fit -> scored TrialResult.
 
 The engine hands in the params and a ``report`` callable for pruning; the runner takes the
-model out of the result (``take_model``) and decides whether it is logged. The Keras session
-is cleared before each build; freeing the rest of TensorFlow's memory is the runner's job.
+model out of the result (``take_model``) and decides whether it is logged. Before each build
+the Keras session is cleared and what earlier trials left in TensorFlow is released
+(``release_earlier_trials``).
 """
 
 from __future__ import annotations
@@ -59,6 +60,33 @@ def resolve_file_knob(value: str, base_dir: str | None) -> str:
     return str(candidate) if candidate.exists() else value
 
 
+def release_earlier_trials(*, freeze: bool = False) -> None:
+    """Free what the models of earlier trials left behind, before the next one is built.
+
+    Clears the Keras session, then drops TensorFlow's dead gradient registrations: every
+    traced train/test step registers a "CustomGradient-N" function in a process-wide registry
+    (Keras reduces the step's outputs with a tf.distribute all-reduce that has a custom
+    gradient) and TensorFlow never removes it; each holds its whole step graph, so a process
+    grew ~10 MB a trial (measured: 9.8 -> 0.4 MB a trial over 30 digits trials with this).
+    No earlier trial's step is traced again, so their registrations are dead. Then one full
+    collection (clear_session's own would make it two); ``freeze`` is explained in run_trial.
+    """
+    import keras
+
+    keras.backend.clear_session(free_memory=False)
+    try:
+        from tensorflow.python.framework import ops
+
+        registry = ops._gradient_registry._registry
+        for name in [n for n in registry if n.startswith("CustomGradient-")]:
+            del registry[name]
+    except (ImportError, AttributeError):  # another TensorFlow layout: nothing to drop
+        pass
+    gc.collect()
+    if freeze:
+        gc.freeze()
+
+
 def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *, number: int = 0,
               report: Report | None = None, on_epoch: EpochHook | None = None,
               freeze: bool = False) -> TrialResult:
@@ -74,11 +102,7 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
 
     from .models import build_model
 
-    # one full collection (clear_session's own would make it two)
-    keras.backend.clear_session(free_memory=False)
-    gc.collect()
-    if freeze:
-        gc.freeze()
+    release_earlier_trials(freeze=freeze)
     keras.utils.set_random_seed(settings.seed + number)
     knobs = knob_defs.resolve(params)
     knobs["backbone_weights"] = resolve_file_knob(knobs["backbone_weights"], settings.base_dir)
