@@ -5,7 +5,7 @@ import math
 import pytest
 
 from cnntune.data import load_dataset
-from cnntune.trial import COMPLETE, FAIL, PRUNED, TrialSettings, run_trial
+from cnntune.trial import COMPLETE, FAIL, PRUNED, TrialSettings, release_earlier_trials, run_trial
 
 DATA = None
 
@@ -33,6 +33,23 @@ def test_trial_trains_scores_and_reports_each_epoch():
     assert res.value == m["val_accuracy"] and len(res.history["val_accuracy"]) == 2
     assert res.take_model() is not None
     assert res.model is None
+
+
+def test_what_a_trial_leaves_in_tensorflow_is_released_and_its_model_still_works():
+    from tensorflow.python.framework import ops
+
+    def registered():
+        return [n for n in ops._gradient_registry._registry if n.startswith("CustomGradient-")]
+
+    settings = TrialSettings(epochs=1, patience=1, objective="val_accuracy", seed=0)
+    res = run_trial(SMALL, digits(), settings)
+    model = res.take_model()
+    assert registered()  # each traced step holds its graph through one of these
+    release_earlier_trials()
+    assert registered() == []
+    d = digits()  # the earlier model still trains and predicts with its traced steps
+    model.fit(d.train.x[:128], d.train.y[:128], epochs=1, verbose=0)
+    assert model.predict(d.test.x[:4], verbose=0).shape == (4, d.num_classes)
 
 
 def test_pruned_trial_stops_at_the_reported_epoch():
