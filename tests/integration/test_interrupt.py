@@ -18,8 +18,11 @@ def test_sigint_mid_trial_keeps_finished_trials_and_resumes(tmp_path, tiny_space
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     cmd = [sys.executable, "-m", "cnntune", "search", "--space", str(tiny_space), "--study",
            "intr", "--trials", "50", "--epochs", "40"]
+    # Ctrl-C's default handling even where this test runs in the background (a shell's
+    # background jobs start with SIGINT ignored, and a child inherits that)
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env)
+                            text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 300
     for line in proc.stdout:  # wait until the first trial has finished
         if line.startswith("trial") or time.time() > deadline:
