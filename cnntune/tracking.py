@@ -184,12 +184,13 @@ class Tracker:
         import mlflow
         from mlflow.models import infer_signature
 
-        client = self.client  # points MLflow's fluent API (start_run) at this store too:
-        # a trial worker started before the study set MLFLOW_TRACKING_URI has no other way
-        # the output's schema from the model's shape: predicting would trace a function
-        # (~0.1 s) only to learn (n, classes) float32
         import numpy as np
 
+        # points MLflow's fluent API (start_run) at this store too: a trial worker started
+        # before the study set MLFLOW_TRACKING_URI has no other way to know it
+        client = self.client
+        # the output's schema from the model's shape: predicting would trace a function
+        # (~0.1 s) only to learn (n, classes) float32
         shape = getattr(model, "output_shape", None)
         out = np.zeros((len(example), *shape[1:]), np.float32) \
             if isinstance(shape, tuple) and None not in shape[1:] \
