@@ -2,10 +2,12 @@
 
 ``WorkerRunner`` runs trials in a child process (``python -m cnntune.worker``) that imports
 TensorFlow once, serves many trials, and is replaced after ``trials_per_worker`` trials or once
-it has grown by ``max_growth_mb``; its successor is started during its last trial, and the
-study's first worker while the study opens its stores, so their TensorFlow import is off the
-trials' path. The study process never imports TensorFlow. A worker that dies (OOM kill,
-segfault) fails only its trial; the next trial gets a fresh worker. What TensorFlow itself
+it has grown by ``max_growth_mb``; its successor is started ~10 s before it is needed (during
+the last trial at the latest), and the study's first worker while the study opens its stores,
+so their TensorFlow import is off the trials' path. Between trials the worker releases the
+last model while the study tracks the trial and samples the next (``release``). The study
+process never imports TensorFlow. A worker that dies (OOM kill, segfault) fails only its
+trial; the next trial gets a fresh worker. What TensorFlow itself
 keeps of each model is released between trials (``trial.release_earlier_trials``: ~0.4 MB a
 trial remains, from ~10 MB); replacing workers bounds whatever a family or a TensorFlow version
 still leaks.
@@ -13,6 +15,7 @@ still leaks.
 Both runners have the same interface:
     run(number, params, report, on_epoch) -> TrialResult   (the model stays with the runner)
     log_model(tracker, run_id, example)                    the last trial's model -> MLflow
+    release()                  the last trial's model is not needed any more: free it now
     close()
 """
 
@@ -21,11 +24,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import traceback
 from multiprocessing.connection import Connection
 
 from .data import Dataset
-from .trial import FAIL, TrialResult, TrialSettings, run_trial
+from .trial import FAIL, TrialResult, TrialSettings, release_earlier_trials, run_trial
 
 
 class InProcessRunner:
@@ -46,6 +50,9 @@ class InProcessRunner:
 
     def log_model(self, tracker, run_id: str, example) -> None:
         tracker.log_model(run_id, self._model, example)
+
+    def release(self) -> None:
+        self._model = None  # the session itself is released when the next trial starts
 
     def close(self) -> None:
         self._model = None
@@ -98,6 +105,9 @@ class WorkerProcess:
         self.close()
 
 
+SPARE_LEAD_S = 10.0  # a successor worker starts this long before it is needed
+
+
 class WorkerRunner:
     """Trials in a child process, replaced every ``trials_per_worker`` trials (or once grown
     by ``max_growth_mb``); ``spare`` is a WorkerProcess started earlier, to serve first."""
@@ -115,6 +125,7 @@ class WorkerRunner:
         self._served = 0
         self._baseline_mb: float | None = None
         self._rss_mb = 0.0
+        self._trial_s: float | None = None  # a moving average of trial wall time
         self.workers_started = 0
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -148,6 +159,12 @@ class WorkerRunner:
         if self._worker is not None:
             self._worker.kill()
             self._worker = None
+
+    def _successor_due(self) -> bool:
+        """Start the successor so that its import (~5 s) is over by the time it serves: during
+        the last trial, or earlier when the trials left are shorter than ``SPARE_LEAD_S``."""
+        left = self.trials_per_worker - self._served
+        return left == 1 or (self._trial_s is not None and left * self._trial_s < SPARE_LEAD_S)
 
     def _needs_recycle(self) -> bool:
         if self._worker is None or not self._worker.alive():
@@ -190,8 +207,9 @@ class WorkerRunner:
             if self._needs_recycle():
                 self._stop()
                 self._start()
-            if self._served == self.trials_per_worker - 1 and self._spare is None:
-                self._spare = WorkerProcess()  # its successor starts during its last trial
+            if self._spare is None and self._successor_due():
+                self._spare = WorkerProcess()  # its successor imports while it trains
+            started = time.perf_counter()
             self._send(("run", number, params, epochs))
             pending = None  # an epoch's logs, tracked once the worker is not waiting on us
 
@@ -216,6 +234,9 @@ class WorkerRunner:
                     if self._baseline_mb is None:
                         self._baseline_mb = self._rss_mb
                     self._served += 1
+                    seconds = time.perf_counter() - started
+                    self._trial_s = seconds if self._trial_s is None else \
+                        0.8 * self._trial_s + 0.2 * seconds
                     return result
                 elif kind == "error":
                     flush()
@@ -233,6 +254,16 @@ class WorkerRunner:
         msg = self._recv()
         if msg[0] == "error":
             raise RuntimeError(f"logging the model of run {run_id} failed: {msg[1]}")
+
+    def release(self) -> None:
+        """The worker drops the last model and releases the session now, unanswered: it does
+        so while the study tracks the trial and samples the next one, not on the next trial's
+        path. A worker that is gone is found out (and replaced) by the next run."""
+        if self._worker is not None:
+            try:
+                self._send(("release",))
+            except WorkerDied:
+                pass
 
 
 def worker_main(read_fd: int, write_fd: int) -> None:
@@ -261,6 +292,7 @@ def worker_main(read_fd: int, write_fd: int) -> None:
     outbox.send(("ready",))
     model = None
     tracker = None
+    released = False  # the session is already released for the next trial
     while True:
         try:
             msg = inbox.recv()
@@ -269,6 +301,14 @@ def worker_main(read_fd: int, write_fd: int) -> None:
         kind = msg[0]
         if kind == "exit":
             return
+        if kind == "release":  # unanswered; on failure the next trial releases again
+            model = None
+            try:
+                release_earlier_trials(freeze=True)
+                released = True
+            except Exception:
+                released = False
+            continue
         try:
             if kind == "run":
                 _, number, params, epochs = msg
@@ -281,9 +321,10 @@ def worker_main(read_fd: int, write_fd: int) -> None:
                     outbox.send(("report", epoch, value))
                     return inbox.recv()
 
+                fresh, released = released, False
                 result = run_trial(params, dataset, _with_epochs(settings, epochs),
                                    number=number, report=report, on_epoch=on_epoch,
-                                   freeze=True)
+                                   freeze=True, release=not fresh)
                 model = result.take_model()
                 outbox.send(("done", result, rss_mb()))
             elif kind == "log_model":

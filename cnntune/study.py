@@ -354,6 +354,7 @@ class _TrialLoop:
             if is_best or (self.plan.space.multi and result.state == COMPLETE and feasible):
                 self.runner.log_model(tracker, run_id, self.example)
                 sample.set_attr("model_logged", True)
+            self.runner.release()  # the worker frees it while we track and sample on
             if is_best:
                 tracker.update_best(self.parent, sample.number, run_id, sample.params,
                                     result.metrics)

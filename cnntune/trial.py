@@ -95,14 +95,16 @@ def release_earlier_trials(*, freeze: bool = False) -> None:
 
 def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *, number: int = 0,
               report: Report | None = None, on_epoch: EpochHook | None = None,
-              freeze: bool = False) -> TrialResult:
+              freeze: bool = False, release: bool = True) -> TrialResult:
     """Build, train and score one model. Failures come back as a FAIL result, not an exception.
-    ``freeze`` is passed to ``release_earlier_trials`` (trial workers set it)."""
+    ``release_earlier_trials(freeze=freeze)`` comes first unless ``release`` is False (a
+    trial worker that already did it while the study was busy between trials)."""
     import keras
 
     from .models import build_model
 
-    release_earlier_trials(freeze=freeze)
+    if release:
+        release_earlier_trials(freeze=freeze)
     keras.utils.set_random_seed(settings.seed + number)
     knobs = knob_defs.resolve(params)
     knobs["backbone_weights"] = resolve_file_knob(knobs["backbone_weights"], settings.base_dir)

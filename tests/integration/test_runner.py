@@ -83,3 +83,42 @@ def test_killed_worker_fails_only_its_trial(data, tmp_path):
         assert alive.state == COMPLETE and runner.workers_started == 2
     finally:
         runner.close()
+
+
+def test_release_between_trials_keeps_the_conversation(data, tmp_path):
+    # release() is unanswered: a reply would be read as the next trial's first message
+    runner = WorkerRunner(data, TrialSettings(epochs=1, patience=1, objective="val_accuracy",
+                                              seed=0), f"sqlite:///{tmp_path}/m.db")
+    try:
+        assert runner.run(0, PARAMS).state == COMPLETE
+        pid = runner._worker.proc.pid
+        runner.release()
+        runner.release()  # twice is harmless
+        res = runner.run(1, PARAMS, on_epoch=lambda e, logs: None)
+        assert res.state == COMPLETE and runner._worker.proc.pid == pid
+        assert res.metrics["epochs"] == 1 and 0 <= res.metrics["test_accuracy"] <= 1
+        os.kill(pid, signal.SIGKILL)
+        runner._worker.proc.wait()
+        runner.release()  # a dead worker is found out by the next run, not here
+        assert runner.run(2, PARAMS).state == COMPLETE and runner.workers_started == 2
+    finally:
+        runner.close()
+
+
+@pytest.mark.parametrize("lead_s, spare_from", [(0.0, 2), (1e6, 1)])
+def test_successor_starts_early_enough_to_import(data, tmp_path, monkeypatch, lead_s,
+                                                 spare_from):
+    # short trials: the successor starts while the trials left take less than SPARE_LEAD_S
+    # (its TensorFlow import takes ~5 s); at the latest during the last trial
+    monkeypatch.setattr("cnntune.runner.SPARE_LEAD_S", lead_s)
+    runner = WorkerRunner(data, TrialSettings(epochs=1, patience=1, objective="val_accuracy",
+                                              seed=0), f"sqlite:///{tmp_path}/m.db",
+                          trials_per_worker=3)
+    try:
+        spares = []
+        for n in range(3):
+            runner.run(n, PARAMS)
+            spares.append(runner._spare is not None)
+        assert spares == [n >= spare_from for n in range(3)]
+    finally:
+        runner.close()
