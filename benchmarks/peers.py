@@ -26,8 +26,10 @@ at any other trial length follows from it.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -377,6 +379,7 @@ def main() -> None:
     print(f"{os.cpu_count()} cores, Python {platform.python_version()}; seconds per contender "
           f"{budgets}, max epochs per trial {max_epochs}, seed {args.seed}")
     data_dir = Path(tempfile.mkdtemp(prefix="peers-data-"))
+    atexit.register(shutil.rmtree, data_dir, True)
     os.environ["PEERS_DATA_DIR"] = str(data_dir)  # generated once, shared, outside budgets
     for data in args.data:
         dataset_path(data, data_dir)
