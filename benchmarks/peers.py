@@ -403,9 +403,9 @@ def main() -> None:
                 lines = [json.loads(x) for x in tl.read_text().splitlines()] \
                     if tl.exists() else []
                 results[name] = (lines, wall)
-        target = max((stats(lines, wall)["best_test"] or 0) for n, (lines, wall) in
-                     results.items() if n != "cnntune")
-        print(f"\n== {data}: target test accuracy (best peer's final) {target:.4f}")
+        target = max((stats(lines, wall)["best_test"] or 0 for n, (lines, wall) in
+                      results.items() if n != "cnntune"), default=None)  # None: no peer ran
+        print(f"\n== {data}: target test accuracy (best peer's final) {fmt(target, '.4f')}")
         print(f"{'contender':<14}{'trials':>7}{'epochs':>7}{'best val':>9}{'its test':>9}"
               f"{'to target s':>12}{'fit share':>10}{'loop':>6}{'fit/over s':>12}"
               f"{'RSS 1st/last MB':>17}{'MB/trial':>9}")
