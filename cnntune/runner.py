@@ -7,10 +7,9 @@ the last trial at the latest), and the study's first worker while the study open
 so their TensorFlow import is off the trials' path. Between trials the worker releases the
 last model while the study tracks the trial and samples the next (``release``). The study
 process never imports TensorFlow. A worker that dies (OOM kill, segfault) fails only its
-trial; the next trial gets a fresh worker. What TensorFlow itself
-keeps of each model is released between trials (``trial.release_earlier_trials``: ~0.4 MB a
-trial remains, from ~10 MB); replacing workers bounds whatever a family or a TensorFlow version
-still leaks.
+trial; the next trial gets a fresh worker. What TensorFlow itself keeps of each model is
+released between trials (``trial.release_earlier_trials``: ~0.4 MB a trial remains, from
+~10 MB); replacing workers bounds whatever a family or a TensorFlow version still leaks.
 
 Both runners have the same interface:
     run(number, params, report, on_epoch) -> TrialResult   (the model stays with the runner)
