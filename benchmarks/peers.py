@@ -2,7 +2,10 @@
 the same data, the same search space, the same wall-clock budget per contender.
 
 Contenders (each in its own fresh Python process, killed when its budget is spent):
-  cnntune        cnntune.search() as a user calls it (default TPE + median pruning, workers)
+  cnntune        cnntune.search() as a user calls it (its defaults: TPE, its default pruner,
+                 worker processes)
+  cnntune-P      the same with pruner P (median, hyperband, asha, none) set in the space: not a
+                 peer, for measuring cnntune's own default side by side (--contenders)
   kt-hyperband   KerasTuner Hyperband, written the way its docs show
   kt-random      KerasTuner RandomSearch, the same
   optuna-loop    a hand-written Optuna TPE loop with a Keras pruning callback, as in Optuna's
@@ -39,13 +42,14 @@ from pathlib import Path
 import numpy as np
 
 CONTENDERS = ("cnntune", "kt-hyperband", "kt-random", "optuna-loop")
+VARIANTS = tuple(f"cnntune-{p}" for p in ("median", "hyperband", "asha", "none"))
 # the one search space, written for each tool
 SPACE = {"n_blocks": (1, 3), "filters": [16, 32, 64], "dense_units": [0, 64, 128],
          "dropout": (0.0, 0.4), "learning_rate": (5e-4, 1e-2), "batch_size": [32, 64]}
 SPACE_YAML = """
 name: peers
 training: {{epochs: {epochs}, patience: 5, objective: val_accuracy, seed: {seed}}}
-search: {{engine: optuna, algorithm: tpe, pruner: median}}
+search: {{engine: optuna, algorithm: tpe{pruner}}}
 params:
   n_blocks: {{type: int, low: 1, high: 3}}
   filters: [16, 32, 64]
@@ -64,7 +68,8 @@ params:
 
 
 def make_shapes(n: int = 10000, size: int = 32, seed: int = 0, *, noise: float = 28,
-                strokes: int = 3, rmin: float = 4.0, contrast=(90, 255), turn: float = np.pi / 6):
+                strokes: int = 3, rmin: float = 4.0, contrast=(90, 255), turn: float = np.pi / 6,
+                opacity: float = 0.25):
     """Six kinds of shape (disc, square, triangle, cross, ring, bar) of radius ``rmin``-8 px,
     turned by up to ``turn`` radians, in a bright colour (``contrast`` range) on a tinted
     background with Gaussian ``noise`` and up to ``strokes`` thin distractor strokes:
@@ -106,7 +111,9 @@ def make_shapes(n: int = 10000, size: int = 32, seed: int = 0, *, noise: float =
             mask = (d <= r) & (d >= r * rng.uniform(0.45, 0.7))
         else:
             mask = (np.abs(u) <= r / 4) & (np.abs(v) <= r)
-        img[mask] = rng.uniform(*contrast, 3) + rng.normal(0, 20, (mask.sum(), 3))
+        alpha = rng.uniform(opacity, 1.0)  # faint shapes: some are not there to be seen
+        img[mask] = (1 - alpha) * img[mask] + alpha * (
+            rng.uniform(*contrast, 3) + rng.normal(0, 20, (mask.sum(), 3)))
         x[i] = np.clip(img, 0, 255)
     return x, y
 
@@ -183,11 +190,12 @@ def keras_model(p: dict, shape, classes: int, scale: float):
     return model
 
 
-def run_cnntune(data_name, work, epochs, timeline, seed):
+def run_cnntune(data_name, work, epochs, timeline, seed, pruner=None):
     import cnntune
 
     space = work / "peers.yaml"
-    space.write_text(SPACE_YAML.format(epochs=epochs, seed=seed))
+    space.write_text(SPACE_YAML.format(epochs=epochs, seed=seed,
+                                       pruner=f", pruner: {pruner}" if pruner else ""))
     src = dataset_path(data_name, work)
 
     def hook(kind, p):
@@ -313,8 +321,9 @@ def child(args) -> None:
     work = Path(args.work)
     timeline = Timeline(args.timeline)
     epochs = args.epochs[0]
-    if args.run == "cnntune":
-        run_cnntune(args.data[0], work, epochs, timeline, args.seed)
+    if args.run.startswith("cnntune"):
+        run_cnntune(args.data[0], work, epochs, timeline, args.seed,
+                    pruner=args.run.partition("-")[2] or None)
     elif args.run.startswith("kt-"):
         run_kerastuner(args.data[0], work, epochs, timeline, args.run[3:], args.seed)
     else:
@@ -366,7 +375,9 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, nargs="+", default=[20],
                     help="max epochs per trial, one per data set (the last one repeats)")
     ap.add_argument("--seed", type=int, default=0, help="every contender's search seed")
-    ap.add_argument("--contenders", nargs="+", default=list(CONTENDERS))
+    ap.add_argument("--contenders", nargs="+", default=list(CONTENDERS),
+                    choices=CONTENDERS + VARIANTS, metavar="NAME",
+                    help=f"any of {', '.join(CONTENDERS + VARIANTS)}")
     ap.add_argument("--run", help=argparse.SUPPRESS)
     ap.add_argument("--work", help=argparse.SUPPRESS)
     ap.add_argument("--timeline", help=argparse.SUPPRESS)
@@ -407,7 +418,8 @@ def main() -> None:
                     if tl.exists() else []
                 results[name] = (lines, wall)
         target = max((stats(lines, wall)["best_test"] or 0 for n, (lines, wall) in
-                      results.items() if n != "cnntune"), default=None)  # None: no peer ran
+                      results.items() if not n.startswith("cnntune")),
+                     default=None)  # None: no peer ran
         print(f"\n== {data}: target test accuracy (best peer's final) {fmt(target, '.4f')}")
         print(f"{'contender':<14}{'trials':>7}{'epochs':>7}{'best val':>9}{'its test':>9}"
               f"{'to target s':>12}{'fit share':>10}{'loop':>6}{'fit/over s':>12}"
@@ -429,7 +441,7 @@ def main() -> None:
         if me:
             for n, s in table.items():
                 if n == "cnntune":
-                    continue
+                    continue  # a cnntune-P variant is compared like a peer, but sets no target
                 print(f"cnntune/{n}: time to target {ratio(me['to_target'], s['to_target'])}, "
                       f"fit share {ratio(me['fit_share'], s['fit_share'])} (loop "
                       f"{ratio(me['loop_share'], s['loop_share'])}), trials "
