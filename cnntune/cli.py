@@ -91,9 +91,8 @@ def space_show(file):
                   f"{t.objective} ({sp.direction}), seed {t.seed}")
     if sp.spec.constraints.max_params:
         console.print(f"constraints: max_params {sp.spec.constraints.max_params:,}")
-    algorithm = s.algorithm_for(s.engine)
-    pruner = f", {s.pruner_for(algorithm)} pruner" if s.engine == "optuna" else ""
-    console.print(f"search: {s.engine} {algorithm}{pruner}, {s.trials} trials"
+    pruner = f", {s.pruner} pruner" if s.engine == "optuna" else ""
+    console.print(f"search: {s.engine} {s.algorithm_for(s.engine)}{pruner}, {s.trials} trials"
                   + (f", timeout {s.timeout:g}s" if s.timeout else ""))
 
 

@@ -170,8 +170,7 @@ class SearchSettings(_Strict):
     engine: Literal[ENGINES] = "optuna"  # type: ignore[valid-type]
     algorithm: str | None = None  # the engine's search algorithm; default: the engine's first
     sampler: Literal[SAMPLERS] | None = None  # type: ignore[valid-type]  # optuna's name for it
-    # optuna only; unset: the one its algorithm works best with (pruner_for)
-    pruner: Literal[PRUNERS] | None = None  # type: ignore[valid-type]
+    pruner: Literal[PRUNERS] = "median"  # type: ignore[valid-type]  # optuna only
     trials: int = Field(20, ge=1)
     timeout: float | None = Field(None, gt=0)
 
@@ -195,13 +194,6 @@ class SearchSettings(_Strict):
         if engine == self.engine:
             return self.algorithm or self.sampler or ALGORITHMS[engine][0]
         return ALGORITHMS[engine][0]
-
-    def pruner_for(self, algorithm: str) -> str:
-        """The pruner this file asks for; unset, the one Optuna's own benchmarks pair with the
-        sampler: Hyperband for TPE, the median rule for the others. Measured here too
-        (benchmarks/RESULTS.md): with TPE the median rule's 2-epoch warm-up cut the big,
-        slow-starting models that win on harder data."""
-        return self.pruner or ("hyperband" if algorithm == "tpe" else "median")
 
 
 class Constraints(_Strict):

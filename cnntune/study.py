@@ -195,7 +195,7 @@ def _plan(space, data, study, trials, timeout, seed, engine, algorithm, pruner, 
     if sp.multi and pruner not in (None, "none"):
         raise ConfigError("Optuna cannot prune a multi-objective study; drop --pruner")
     if engine == "optuna":
-        pruner = "none" if sp.multi else (pruner or sp.search.pruner_for(algorithm))
+        pruner = "none" if sp.multi else (pruner or sp.search.pruner)
     elif pruner not in (None, "none"):
         raise ConfigError(f"--pruner is for the optuna engine; engine {engine} stops trials "
                           "early only through --algorithm hyperband")
