@@ -42,14 +42,17 @@ from pathlib import Path
 
 import numpy as np
 
+from cnntune.engines.optuna import PRUNERS
+
 CONTENDERS = ("cnntune", "kt-hyperband", "kt-random", "optuna-loop")
-VARIANTS = tuple(f"cnntune-{p}" for p in ("median", "hyperband", "asha", "none"))
+VARIANTS = tuple(f"cnntune-{p}" for p in PRUNERS)
+SPLIT = {"val_fraction": 0.2, "test_fraction": 0.2}  # every contender's, from the same seed
 # the one search space, written for each tool
 SPACE = {"n_blocks": (1, 3), "filters": [16, 32, 64], "dense_units": [0, 64, 128],
          "dropout": (0.0, 0.4), "learning_rate": (5e-4, 1e-2), "batch_size": [32, 64]}
 SPACE_YAML = """
 name: peers
-data: {{val_fraction: 0.2, test_fraction: 0.2}}  # the peers' splits (splits() below)
+data: {{val_fraction: {val_fraction}, test_fraction: {test_fraction}}}
 training: {{epochs: {epochs}, patience: 5, objective: val_accuracy, seed: {seed}}}
 search: {{engine: optuna, algorithm: tpe{pruner}}}
 params:
@@ -139,7 +142,7 @@ def splits(name: str, work: Path):
 
     src = dataset_path(name, work)
     return load_dataset(None if src != "digits" else "digits",
-                        None if src == "digits" else src, val_fraction=0.2, test_fraction=0.2,
+                        None if src == "digits" else src, **SPLIT,
                         seed=0)
 
 
@@ -199,7 +202,7 @@ def run_cnntune(data_name, work, epochs, timeline, seed, pruner=None):
     import cnntune
 
     space = work / "peers.yaml"
-    space.write_text(SPACE_YAML.format(epochs=epochs, seed=seed,
+    space.write_text(SPACE_YAML.format(epochs=epochs, seed=seed, **SPLIT,
                                        pruner=f", pruner: {pruner}" if pruner else ""))
     src = dataset_path(data_name, work)
 
