@@ -29,6 +29,39 @@ def test_digits_split_is_stratified_disjoint_and_seeded():
     assert ds.scale == pytest.approx(1 / 16) and ds.train.x.max() <= 16
 
 
+
+@pytest.mark.parametrize("seed", [0, 1, 7])
+def test_splits_draw_what_scikit_learn_drew(seed):
+    # cnntune splits without importing scikit-learn (~2 s of the study's start-up); the draws
+    # must stay scikit-learn's, or every study split before would no longer resume or export
+    # (the data fingerprint covers the splits)
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    from cnntune.data import stratified_split
+
+    rng = np.random.default_rng(seed)
+    for y, n_test in ((load_digits().target, 359), (rng.integers(0, 7, 500), 93),
+                      (np.repeat([0, 1, 2], [40, 11, 9]), 13), (np.arange(30) % 5, 7)):
+        idx = np.arange(len(y))
+        want_rest, want_test = train_test_split(idx, test_size=n_test, stratify=y,
+                                                random_state=seed)
+        rest, test = stratified_split(y, n_test, seed)
+        assert np.array_equal(rest, want_rest) and np.array_equal(test, want_test)
+
+
+def test_digits_are_scikit_learns_digits_and_keep_their_fingerprint():
+    from sklearn.datasets import load_digits
+
+    ds = load_dataset("digits", None, **KW)
+    d = load_digits()
+    x = np.concatenate([ds.train.x, ds.val.x, ds.test.x])
+    assert sorted(map(bytes, x.astype("uint8").reshape(len(x), -1))) == \
+        sorted(map(bytes, d.images.astype("uint8").reshape(len(x), -1)))
+    # what studies run on digits before cnntune stopped importing scikit-learn recorded
+    assert ds.fingerprint == "176c34bc925f"
+
+
 def _npz(tmp_path, n=60, classes=3, **extra):
     rng = np.random.default_rng(0)
     x = rng.integers(0, 255, size=(n, 6, 5), dtype=np.uint8)
