@@ -122,3 +122,21 @@ def test_successor_starts_early_enough_to_import(data, tmp_path, monkeypatch, le
         assert spares == [n >= spare_from for n in range(3)]
     finally:
         runner.close()
+
+
+def test_model_logging_warmup_leaves_nothing_for_the_first_log():
+    # a fresh process, so nothing an earlier test imported counts; if MLflow moves what the
+    # warm-up touches, its first model log in each worker pays ~2.5 s again: found out here
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from cnntune.runner import _ModelLoggingWarmup\n"
+            "w = _ModelLoggingWarmup(); w.start(); w.start(); w.join()\n"
+            "from mlflow.utils import requirements_utils as r\n"
+            "assert r._MODULES_TO_PACKAGES and 'mlflow' in r._MODULES_TO_PACKAGES, 'no map'\n"
+            "for m in ('mlflow.keras', 'mlflow.models', 'mlflow.store.tracking.sqlalchemy_store'):"
+            "\n    assert m in sys.modules, m\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
