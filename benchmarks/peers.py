@@ -74,7 +74,7 @@ params:
 
 def make_shapes(n: int = 10000, size: int = 32, seed: int = 0, *, noise: float = 28,
                 strokes: int = 3, rmin: float = 4.0, contrast=(90, 255), turn: float = np.pi / 6,
-                opacity: float = 0.25):
+                opacity: float = 0.45):
     """Six kinds of shape (disc, square, triangle, cross, ring, bar) of radius ``rmin``-8 px,
     turned by up to ``turn`` radians, in a bright colour (``contrast`` range) blended at an
     opacity drawn from ``opacity``-1 into a tinted background with Gaussian ``noise`` and up to
