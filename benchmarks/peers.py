@@ -15,10 +15,11 @@ faint, on noisy cluttered backgrounds, 6 classes) on which configurations spread
 ~0.88 test accuracy (make_shapes).
 
 For each: trials, epochs, best validation accuracy, the test accuracy of the best trial, the
-time to reach a target test accuracy (the best peer's final one), the share of wall time spent
-inside fit, RSS after the first and the last trial and the growth per trial; then ratios
-cnntune / peer. Every contender writes one JSON line per finished trial as it goes, so what it
-reached by the deadline is known even though it is killed there.
+time to reach a target test accuracy (the best peer's final one), when its first trial ended
+(start-up: where a peer's first trial already reaches the target, this is the race), the share
+of wall time spent inside fit, RSS after the first and the last trial and the growth per
+trial; then ratios cnntune / peer. Every contender writes one JSON line per finished trial as
+it goes, so what it reached by the deadline is known even though it is killed there.
 
 "fit/over s" is a trial's mean seconds inside fit / outside it in the search loop: the fit share
 at any other trial length follows from it.
@@ -364,7 +365,7 @@ def stats(lines: list[dict], wall: float, target: float | None = None) -> dict:
             "fit_share": sum(e["fit"] for e in lines) / wall if lines else 0.0,
             "rss_first": rss[0] if rss else None, "rss_last": rss[-1] if rss else None,
             "growth": (rss[-1] - rss[0]) / (len(rss) - 1) if len(rss) > 1 else None,
-            "to_target": reached}
+            "to_target": reached, "first": lines[0]["t"] if lines else None}
 
 
 def fmt(v, spec: str) -> str:
@@ -435,12 +436,14 @@ def main() -> None:
                      default=None)  # None: no peer ran
         print(f"\n== {data}: target test accuracy (best peer's final) {fmt(target, '.4f')}")
         print(f"{'contender':<18}{'trials':>7}{'epochs':>7}{'best val':>9}{'its test':>9}"
-              f"{'to target s':>12}{'fit share':>10}{'loop':>6}{'fit/over s':>12}"
+              f"{'to target s':>12}{'1st trial s':>12}{'fit share':>10}{'loop':>6}"
+              f"{'fit/over s':>12}"
               f"{'RSS 1st/last MB':>17}{'MB/trial':>9}")
         table = {n: stats(lines, wall, target) for n, (lines, wall) in results.items()}
         for n, s in table.items():
             print(f"{n:<18}{s['trials']:>7}{s['epochs']:>7}{fmt(s['best_val'], '.4f'):>9}"
                   f"{fmt(s['best_test'], '.4f'):>9}{fmt(s['to_target'], '.0f'):>12}"
+                  f"{fmt(s['first'], '.1f'):>12}"
                   f"{s['fit_share']:>10.2f}{fmt(s['loop_share'], '.2f'):>6}"
                   f"{fmt(s['trial_fit'], '.2f') + '/' + fmt(s['overhead'], '.3f'):>12}"
                   f"{fmt(s['rss_first'], '.0f') + '/' + fmt(s['rss_last'], '.0f'):>17}"
@@ -456,6 +459,7 @@ def main() -> None:
                 if n == "cnntune":
                     continue  # a cnntune-P variant is compared like a peer, but sets no target
                 print(f"cnntune/{n}: time to target {ratio(me['to_target'], s['to_target'])}, "
+                      f"first trial {ratio(me['first'], s['first'])}, "
                       f"fit share {ratio(me['fit_share'], s['fit_share'])} (loop "
                       f"{ratio(me['loop_share'], s['loop_share'])}), trials "
                       f"{ratio(me['trials'], s['trials'])}, growth per trial "
