@@ -62,10 +62,11 @@ class WorkerDied(Exception):
 
 
 class WorkerProcess:
-    """A started ``python -m cnntune.worker``: it imports TensorFlow (and MLflow's Keras
-    flavour) at once, then waits for its data and settings. Starting one ahead of need (the
-    study's first worker while the study opens its stores, a replacement while the retiring
-    worker runs its last trial) takes its ~5 s start off the trials' path."""
+    """A started ``python -m cnntune.worker``: it imports TensorFlow and Keras at once, then
+    waits for its data and settings (what logging a model needs is imported in a thread,
+    ``_ModelLoggingWarmup``). Starting one ahead of need (the study's first worker while the
+    study opens its stores, a replacement while the retiring worker runs its last trial)
+    takes its ~6 s start off the trials' path."""
 
     def __init__(self):
         to_child_r, to_child_w = os.pipe()
