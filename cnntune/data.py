@@ -164,11 +164,8 @@ def split(x, y, *, val_fraction: float, test_fraction: float, seed: int, name: s
                         f"few to split into train/val/test with every class in each; "
                         f"give at least 3 examples per class (more is better)")
     rest, test = stratified_split(y, n_test, seed)
-    train, val = stratified_split(y[rest], n_val, seed)
-    x_rest, y_rest = x[rest], y[rest]
-    x_train, x_val, y_train, y_val = x_rest[train], x_rest[val], y_rest[train], y_rest[val]
-    x_test, y_test = x[test], y[test]
-    return Split(x_train, y_train), Split(x_val, y_val), Split(x_test, y_test)
+    train, val = (rest[i] for i in stratified_split(y[rest], n_val, seed))
+    return Split(x[train], y[train]), Split(x[val], y[val]), Split(x[test], y[test])
 
 
 def _existing(path: Path | None, what: str) -> Path:

@@ -29,7 +29,6 @@ def test_digits_split_is_stratified_disjoint_and_seeded():
     assert ds.scale == pytest.approx(1 / 16) and ds.train.x.max() <= 16
 
 
-
 @pytest.mark.parametrize("seed", [0, 1, 7])
 def test_splits_draw_what_scikit_learn_drew(seed):
     # cnntune splits without importing scikit-learn (~2 s of the study's start-up); the draws
