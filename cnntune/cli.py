@@ -11,7 +11,8 @@ import sys
 import click
 
 from . import __version__
-from .errors import CnntuneError
+from .catalog import ALGORITHMS, ENGINES, PRUNERS, SAMPLERS
+from .errors import CnntuneError, ConfigError
 from .stores import DEFAULT_STORAGE, DEFAULT_TRACKING_URI
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -20,6 +21,22 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 def _fail(message: str, code: int) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
+
+
+def _process_start() -> float:
+    """When this process started (``time.time()``), so that --timeout counts start-up too."""
+    import os
+    import time
+
+    now = time.time()
+    try:
+        with open("/proc/self/stat") as f:
+            ticks = int(f.read().rsplit(")", 1)[1].split()[19])  # field 22, starttime
+        with open("/proc/stat") as f:
+            boot = next(int(line.split()[1]) for line in f if line.startswith("btime"))
+        return min(now, boot + ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError, StopIteration):
+        return now
 
 
 class _Group(click.Group):
@@ -68,14 +85,27 @@ def space_validate(files):
 
 
 @space.command("show")
-@click.argument("file")
-def space_show(file):
-    """Show the params of a space, in sampling order, with their conditions and settings."""
+@click.argument("file", required=False, default="auto")
+@click.option("--data", default=None, help="With the auto space (no FILE): the data to pick the "
+              "space for - digits, an .npz file, a CSV or an image folder [default: digits].")
+def space_show(file, data):
+    """Show the params of a space, in sampling order, with their conditions and settings.
+
+    With no FILE (or `auto`), print as YAML the space `cnntune search --data SRC` would pick
+    for the data: copy it to a file, edit it, pass it with --space."""
     from rich.console import Console
     from rich.table import Table
 
     from .space import load_space
+    from .study import AUTO, auto_plan
 
+    if file == AUTO:
+        sp, _ = auto_plan(data)
+        click.echo(sp.text, nl=False)
+        return
+    if data is not None:
+        raise ConfigError(f"--data picks the auto space; space '{file}' names its own data "
+                          "(drop --data, or drop FILE to see the auto space)")
     sp = load_space(file)
     console = Console()
     table = Table(title=f"{sp.name}: {sp.spec.description or sp.source}", title_justify="left")
@@ -124,25 +154,35 @@ def store_options(f):
 
 
 @cli.command(context_settings=CONTEXT)
-@click.option("--space", "space_file", default="default", show_default=True,
-              help="Search-space YAML file, or a shipped space name (see `cnntune space list`).")
+@click.option("--space", "space_file", default="auto", show_default=True,
+              help="Search-space YAML file, a shipped space name (see `cnntune space list`), "
+              "or auto: a space picked for the data (see it with `cnntune space show --data`).")
 @click.option("--data", default=None,
               help="digits, an .npz file (x, y) or an image folder; overrides the space's data.")
 @click.option("--study", default=None, help="Study name; an existing name is resumed. "
               "[default: <space name>-<data name>]")
 @store_options
 @click.option("--trials", type=int, default=None, help="Trials to run now [default: the space's].")
-@click.option("--timeout", type=float, default=None, help="Stop starting trials after SECONDS.")
+@click.option("--timeout", type=float, default=None, metavar="SECONDS",
+              help="The whole command ends within SECONDS of its start: the last trial is cut "
+              "short (its best epoch kept) or not started.")
+@click.option("--patience-trials", type=int, default=None, metavar="N",
+              help="Stop once N trials in a row have not beaten the best.")
+@click.option("--warm-start", default=None, metavar="STUDY",
+              help="Start from an earlier study in --storage: its trials as history when it "
+              "searched the same space and data, else its best trials re-run first.")
+@click.option("--warm-start-best", type=int, default=3, show_default=True, metavar="N",
+              help="How many of --warm-start's best trials to re-run.")
 @click.option("--seed", type=int, default=None, help="Sampler and weight-init seed.")
-@click.option("--engine", type=click.Choice(["optuna", "kerastuner"]), default=None,
+@click.option("--engine", type=click.Choice(ENGINES), default=None,
               help="Search engine [default: the space's, else optuna].")
 @click.option("--algorithm", default=None, metavar="NAME",
-              help="optuna: tpe, random, grid, cmaes, qmc, nsgaii; kerastuner: bayesian, random, "
-              "hyperband [default: the space's, else the engine's first].")
-@click.option("--sampler", type=click.Choice(["tpe", "random", "grid", "cmaes", "qmc", "nsgaii"]),
-              default=None, help="Optuna's name for --algorithm.")
-@click.option("--pruner", type=click.Choice(["none", "median", "hyperband", "asha"]),
-              default=None, help="Optuna only [default: the space's].")
+              help="; ".join(f"{e}: {', '.join(a)}" for e, a in ALGORITHMS.items())
+              + " [default: the space's, else the engine's first].")
+@click.option("--sampler", type=click.Choice(SAMPLERS), default=None,
+              help="Optuna's name for --algorithm.")
+@click.option("--pruner", type=click.Choice(PRUNERS), default=None,
+              help="Optuna only [default: the space's].")
 @click.option("--epochs", type=int, default=None,
               help="Max epochs per trial [default: the space's].")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the final summary.")
@@ -163,9 +203,9 @@ def store_options(f):
               help="Also write every event (study_start, trial_start, epoch, trial_end, "
               "study_end) as a JSON line to PATH; '-' is stdout (the human output then goes "
               "to stderr).")
-def search(space_file, data, study, storage, tracking_uri, trials, timeout, seed, engine,
-           algorithm, sampler, pruner, epochs, quiet, workers, total_trials, threads, heartbeat,
-           worker_index, baselines, jsonl):
+def search(space_file, data, study, storage, tracking_uri, trials, timeout, patience_trials,
+           warm_start, warm_start_best, seed, engine, algorithm, sampler, pruner, epochs, quiet,
+           workers, total_trials, threads, heartbeat, worker_index, baselines, jsonl):
     """Search a space: train one CNN per trial, track every trial in MLflow."""
     from rich.console import Console
 
@@ -189,7 +229,9 @@ def search(space_file, data, study, storage, tracking_uri, trials, timeout, seed
                                 pruner=pruner, epochs=epochs, on_event=on_event,
                                 workers=workers, total_trials=total_trials, threads=threads,
                                 heartbeat=heartbeat, worker_index=worker_index,
-                                baselines=baselines)
+                                baselines=baselines, warm_start=warm_start,
+                                warm_start_best=warm_start_best,
+                                patience_trials=patience_trials, started=_process_start())
         if log is not None:
             log.result(result)
     finally:

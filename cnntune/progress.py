@@ -72,6 +72,13 @@ class Progress:
                     + (f", {s['pruner']} pruner" if s["pruner"] != "none" else "")
                     + f", up to {s['epochs']} "
                     f"epoch{'s' if s['epochs'] != 1 else ''} per trial")
+                warm = payload.get("warm_start") or {}
+                for note in warm.get("notes", []):
+                    self.console.print(note, highlight=False)
+                if warm.get("enqueued") and not warm.get("notes"):
+                    n = warm["enqueued"]
+                    self.console.print(f"warm start: {n} known-good configuration"
+                                       f"{'s' if n != 1 else ''} first", highlight=False)
         elif kind == "baselines":
             if not self.quiet:
                 for r in payload["results"]:
@@ -112,6 +119,10 @@ class Progress:
             parts.append(f"test {m['test_accuracy']:.4f}")
         if "epochs" in m:
             parts.append(f"{int(m['epochs'])} ep")
+        if p.get("stopped") == "deadline":
+            parts.append("cut at the deadline")
+        if p.get("origin"):
+            parts.append(p["origin"])
         if "latency_ms" in m:
             parts.append(f"{m['latency_ms']:.3f} ms/img")
         parts.append(f"{p['seconds']:.1f}s")

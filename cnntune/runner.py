@@ -106,6 +106,14 @@ class WorkerProcess:
 
 
 SPARE_LEAD_S = 10.0  # a successor worker starts this long before it is needed
+# a trial still running this long after the study's deadline is killed: the worker stops
+# training before the deadline by itself, so only a first epoch far longer than the time
+# left (a huge model) gets here
+DEADLINE_GRACE_S = 5.0
+
+
+class _Overran(Exception):
+    """The worker did not answer before the study's deadline (plus grace)."""
 
 
 class WorkerRunner:
@@ -182,7 +190,9 @@ class WorkerRunner:
         except (OSError, EOFError, ValueError):
             raise WorkerDied(self._death_reason()) from None
 
-    def _recv(self):
+    def _recv(self, until: float | None = None):
+        if until is not None and not self._worker.inbox.poll(max(0.0, until - time.time())):
+            raise _Overran()
         try:
             return self._worker.inbox.recv()
         except (OSError, EOFError):
@@ -210,6 +220,8 @@ class WorkerRunner:
             if self._spare is None and self._successor_due():
                 self._spare = WorkerProcess()  # its successor imports while it trains
             started = time.perf_counter()
+            until = None if self.settings.deadline is None else \
+                self.settings.deadline + DEADLINE_GRACE_S
             self._send(("run", number, params, epochs))
             pending = None  # an epoch's logs, tracked once the worker is not waiting on us
 
@@ -220,7 +232,7 @@ class WorkerRunner:
                 pending = None
 
             while True:
-                msg = self._recv()
+                msg = self._recv(until)
                 kind = msg[0]
                 if kind == "epoch":
                     flush()
@@ -245,6 +257,11 @@ class WorkerRunner:
         except WorkerDied as exc:
             self._kill()
             return TrialResult(state=FAIL, error=str(exc))
+        except _Overran:
+            self._kill()
+            return TrialResult(state=FAIL, stopped="deadline",
+                               error="cut off at the --timeout deadline before its first epoch "
+                                     "ended; give more time or a smaller space")
         except BaseException:
             self._kill()  # interrupted mid-trial: the worker's state is unknown
             raise

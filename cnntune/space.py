@@ -30,22 +30,13 @@ from typing import Annotated, Any, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+# the names live in catalog; importing them from here keeps working
+from .catalog import ALGORITHMS, ALL_OBJECTIVES, ENGINES, OBJECTIVES, PRUNERS, SAMPLERS  # noqa: F401
 from .errors import SpaceError
 from .knobs import KNOBS
 
 Scalar = Union[bool, int, float, str, None]
 Condition = dict[str, Union[Scalar, list[Scalar]]]
-
-SAMPLERS = ("tpe", "random", "grid", "cmaes", "qmc", "nsgaii")
-PRUNERS = ("none", "median", "hyperband", "asha")
-ENGINES = ("optuna", "kerastuner")
-# each engine's search algorithms, its default first (optuna calls them samplers)
-ALGORITHMS = {"optuna": SAMPLERS, "kerastuner": ("bayesian", "random", "hyperband")}
-OBJECTIVES = {"val_accuracy": "maximize", "val_loss": "minimize"}
-# what a multi-objective space may optimise: the validation metric plus deployment costs
-ALL_OBJECTIVES = {**OBJECTIVES, "n_params": "minimize", "latency_ms": "minimize",
-                  "size_mb": "minimize"}
-
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -72,6 +63,20 @@ class IntParam(_Param):
     def grid(self) -> list:
         return list(range(self.low, self.high + 1, self.step))
 
+    def nearest(self, value: Any) -> int | None:
+        if not _is_number(value):
+            return None
+        v = min(max(float(value), self.low), self.high)
+        return int(self.low + round((v - self.low) / self.step) * self.step)
+
+    def outside(self, value: Any) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"must be an integer in [{self.low}, {self.high}], got {value!r}"
+        if not self.low <= value <= self.high or (value - self.low) % self.step:
+            step = f" step {self.step}" if self.step != 1 else ""
+            return f"{value} is outside [{self.low}, {self.high}]{step}"
+        return None
+
 
 class FloatParam(_Param):
     type: Literal["float"]
@@ -93,6 +98,22 @@ class FloatParam(_Param):
         n = int(math.floor((self.high - self.low) / self.step + 1e-9))
         return [round(self.low + i * self.step, 12) for i in range(n + 1)]
 
+    def nearest(self, value: Any) -> float | None:
+        if not _is_number(value):
+            return None
+        v = min(max(float(value), self.low), self.high)
+        if self.step:
+            v = min(self.high, round(self.low + round((v - self.low) / self.step) * self.step,
+                                     12))
+        return v
+
+    def outside(self, value: Any) -> str | None:
+        if not _is_number(value):
+            return f"must be a number in [{self.low}, {self.high}], got {value!r}"
+        if not self.low <= value <= self.high:
+            return f"{value} is outside [{self.low}, {self.high}]"
+        return None
+
 
 class CategoricalParam(_Param):
     type: Literal["categorical"]
@@ -110,12 +131,32 @@ class CategoricalParam(_Param):
     def grid(self) -> list:
         return list(self.choices)
 
+    def nearest(self, value: Any) -> Scalar:
+        """The choice itself, else for a number the closest numeric choice, else None."""
+        if any(c == value and type(c) is type(value) for c in self.choices):
+            return value
+        numeric = [c for c in self.choices if _is_number(c)]
+        if not _is_number(value) or not numeric:
+            return None
+        return min(numeric, key=lambda c: abs(c - value))
+
+    def outside(self, value: Any) -> str | None:
+        if any(c == value and type(c) is type(value) for c in self.choices):
+            return None
+        return f"{value!r} is not one of {self.choices}"
+
 
 class BoolParam(_Param):
     type: Literal["bool"]
 
     def grid(self) -> list:
         return [False, True]
+
+    def nearest(self, value: Any) -> bool | None:
+        return value if isinstance(value, bool) else None
+
+    def outside(self, value: Any) -> str | None:
+        return None if isinstance(value, bool) else f"must be true or false, got {value!r}"
 
 
 class FixedParam(_Param):
@@ -125,11 +166,21 @@ class FixedParam(_Param):
     def grid(self) -> list:
         return [self.value]
 
+    def nearest(self, value: Any) -> None:
+        return None  # nothing to choose: the sampler hands in the value itself
+
+    def outside(self, value: Any) -> str | None:
+        return None if value == self.value else f"{value!r} is not the fixed {self.value!r}"
+
 
 Param = Annotated[
     Union[IntParam, FloatParam, CategoricalParam, BoolParam, FixedParam],
     Field(discriminator="type"),
 ]
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _check_range(low, high, log, step) -> None:
@@ -228,6 +279,9 @@ class SpaceFile(_Strict):
     constraints: Constraints = Constraints()
     objectives: list[str] | None = None  # >= 2 names: a multi-objective study
     latency: LatencySettings = LatencySettings()
+    # the study's first trials: "auto" (cnntune's known-good configurations for data of this
+    # shape, projected onto the space), a list of param mappings, or [] for none
+    start_from: Literal["auto"] | list[dict[str, Scalar]] = "auto"
     params: dict[str, Param]
 
     @model_validator(mode="after")
@@ -323,6 +377,23 @@ class SearchSpace:
                 return False
         return True
 
+    def project(self, config: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """``config`` (knob -> value) moved into this space: each active param it names is
+        snapped to the nearest value the param can take; params it does not name are left
+        to the sampler. Returns (params, the names of ``config`` that did not fit)."""
+        out: dict[str, Any] = {}
+        for name in self.order:
+            if name in config and self.is_active(name, out):
+                value = self.params[name].nearest(config[name])
+                if value is not None:
+                    out[name] = value
+        return out, sorted(k for k in config if k not in out)
+
+    def start_from(self) -> list[dict[str, Any]] | None:
+        """The space's own ``start_from`` entries (None: "auto")."""
+        entries = self.spec.start_from
+        return None if entries == "auto" else [dict(e) for e in entries]
+
     def grid(self) -> dict[str, list]:
         """Every param's finite list of values, for the grid sampler."""
         out = {}
@@ -414,6 +485,7 @@ def parse_space(text: str, source: str = "<string>", base_dir: Path | None = Non
     _check_against_knobs(spec, source)
     sp = SearchSpace(spec, source, text, base_dir or Path.cwd())
     _check_family_use(sp)
+    _check_start_from(sp)
     return sp
 
 
@@ -485,6 +557,31 @@ def _check_against_knobs(spec: SpaceFile, source: str) -> None:
             if why:
                 raise SpaceError(f"space '{source}', param '{name}': {why}; "
                                  f"change the value ({knob.help})")
+
+
+def _check_start_from(sp: SearchSpace) -> None:
+    """Each ``start_from`` entry names only params of the space, each with a value the param
+    can take and active given the entry's other values."""
+    for i, entry in enumerate(sp.start_from() or [], 1):
+        where = f"space '{sp.source}', start_from entry {i}"
+        if not entry:
+            raise SpaceError(f"{where}: is empty; give param: value pairs or remove it")
+        active: dict[str, Any] = {}
+        for name in sp.order:
+            if name in entry and sp.is_active(name, active):
+                active[name] = entry[name]
+        for name, value in entry.items():
+            if name not in sp.params:
+                raise SpaceError(f"{where}, param '{name}': not a param of this space; use one "
+                                 f"of {', '.join(sp.order)} or remove it")
+            why = sp.params[name].outside(value)
+            if why:
+                raise SpaceError(f"{where}, param '{name}': {why}; give a value the space "
+                                 "allows or widen the param")
+            if name not in active:
+                raise SpaceError(f"{where}, param '{name}': does not apply, its 'when' "
+                                 f"({sp.params[name].when}) does not hold in this entry; "
+                                 "remove it or set its parent")
 
 
 def _check_family_use(sp: SearchSpace) -> None:

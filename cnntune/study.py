@@ -58,7 +58,10 @@ class SearchResult:
         return dict(self.best.params) if self.best else {}
 
 
-def search(space: str | Path = "default", *, data: str | Path | None = None,
+AUTO = "auto"  # the space name that means: pick the space for the data (autospace)
+
+
+def search(space: str | Path | None = AUTO, *, data: str | Path | None = None,
            study: str | None = None, storage: str = DEFAULT_STORAGE,
            tracking_uri: str = DEFAULT_TRACKING_URI, trials: int | None = None,
            timeout: float | None = None, seed: int | None = None, engine: str | None = None,
@@ -66,12 +69,23 @@ def search(space: str | Path = "default", *, data: str | Path | None = None,
            epochs: int | None = None, on_event: EventHook | None = None, isolate: bool = True,
            trials_per_worker: int = 100, workers: int = 1, total_trials: int | None = None,
            threads: int | None = None, heartbeat: int | None = 60,
-           worker_index: int = 0, baselines: bool = False) -> SearchResult:
+           worker_index: int = 0, baselines: bool = False, warm_start: str | None = None,
+           warm_start_best: int = 3, patience_trials: int | None = None,
+           started: float | None = None) -> SearchResult:
     """Run (or resume) a study and return its best trial.
 
-    ``space`` is a YAML path or a shipped space name; ``data`` overrides the space's data
-    (``digits``, an ``.npz`` file or an image folder). ``trials`` and ``timeout`` bound this call;
-    re-running with the same ``study`` name adds trials to it. ``engine`` (optuna, kerastuner)
+    ``space`` is a YAML path, a shipped space name, or ``auto``/None: a space picked for the
+    data (``autospace``); ``data`` overrides the space's data (``digits``, an ``.npz`` file or
+    an image folder). ``trials`` and ``timeout`` bound this call: ``timeout`` seconds from
+    ``started`` (a ``time.time()``, default now; the CLI passes its process's start), the last
+    trial and its scoring included: a trial that would not finish is cut short with its best
+    epoch kept, or not started. ``patience_trials=N`` ends the search once N trials in a row
+    have not beaten the best. Re-running with the same ``study`` name adds trials to it.
+
+    A new study first tries the space's ``start_from`` configurations (by default cnntune's
+    known-good ones for data of this shape); ``warm_start`` names an earlier study in the same
+    storage to start from: its trials as history when it searched the same space and data, else
+    its ``warm_start_best`` best trials, projected onto this space. ``engine`` (optuna, kerastuner)
     and ``algorithm`` (an Optuna sampler, or random/bayesian/hyperband for KerasTuner) override
     the space's; ``sampler`` is Optuna's name for the algorithm, ``pruner`` is Optuna's only.
 
@@ -91,6 +105,8 @@ def search(space: str | Path = "default", *, data: str | Path | None = None,
 
     emit = on_event or (lambda kind, payload: None)
     t_start = time.perf_counter()
+    started = time.time() if started is None else started
+    space = AUTO if space is None else space
     if algorithm is not None and sampler is not None and algorithm != sampler:
         raise ConfigError(f"--algorithm {algorithm} and --sampler {sampler} disagree; give one")
     if workers < 1:
@@ -100,6 +116,9 @@ def search(space: str | Path = "default", *, data: str | Path | None = None,
     if workers > 1:
         from .parallel import search_workers
 
+        if warm_start is not None or patience_trials is not None:
+            raise ConfigError("--warm-start and --patience-trials are for one worker; start "
+                              "the study with them first, then add --workers")
         return search_workers(workers, space=space, data=data, study=study, storage=storage,
                               tracking_uri=tracking_uri, trials=trials, timeout=timeout,
                               seed=seed, engine=engine, algorithm=algorithm or sampler,
@@ -112,7 +131,8 @@ def search(space: str | Path = "default", *, data: str | Path | None = None,
         plan = _plan(space, data, study, trials, timeout, seed, engine, algorithm or sampler,
                      pruner, epochs, sampler_given=sampler is not None,
                      until_total=total_trials is not None, worker_index=worker_index,
-                     threads=threads)
+                     threads=threads, started=started, patience_trials=patience_trials)
+        plan.warm = _warm_starts(plan, storage, warm_start, warm_start_best)
         tracker, engine, parent, payload = _open(plan, storage, tracking_uri,
                                                  heartbeat=heartbeat)
     except BaseException:
@@ -126,8 +146,9 @@ def search(space: str | Path = "default", *, data: str | Path | None = None,
         else InProcessRunner(plan.dataset, plan.trial)
     loop = _TrialLoop(plan, engine, tracker, runner, parent, emit)
     try:
-        engine.run(loop.evaluate, n_trials=plan.n_trials, timeout=plan.timeout,
-                   total=total_trials)
+        engine.run(loop.evaluate, n_trials=plan.n_trials, total=total_trials,
+                   timeout=None if plan.deadline is None else plan.deadline - time.time(),
+                   keep_going=loop.keep_going)
     except BaseException:
         tracker.end_study(parent, "KILLED")
         raise
@@ -167,16 +188,29 @@ class _Plan:
     n_trials: int | None
     timeout: float | None
     trial: Any  # TrialSettings
+    deadline: float | None = None  # time.time() by which the search must be over
+    patience_trials: int | None = None
+    warm: Any = None  # WarmStart: what a new study starts from
+    warm_study: Any = None  # WarmStart from --warm-start, applied to new and resumed studies
 
 
 def _plan(space, data, study, trials, timeout, seed, engine, algorithm, pruner, epochs, *,
           sampler_given: bool = False, until_total: bool = False, worker_index: int = 0,
-          threads: int | None = None) -> _Plan:
+          threads: int | None = None, started: float | None = None,
+          patience_trials: int | None = None) -> _Plan:
     from .data import load_dataset
     from .space import ALGORITHMS, ENGINES, load_space
     from .trial import TrialSettings
 
-    sp = load_space(space)
+    if patience_trials is not None and patience_trials < 1:
+        raise ConfigError(f"--patience-trials must be >= 1, got {patience_trials}; it is how "
+                          "many trials in a row may fail to beat the best before the search "
+                          "stops")
+    dataset = None
+    if str(space) == AUTO:
+        sp, dataset = auto_plan(data)
+    else:
+        sp = load_space(space)
     engine = engine or sp.search.engine
     if engine not in ENGINES:
         raise ConfigError(f"engine '{engine}' is unknown; use one of {', '.join(ENGINES)}")
@@ -201,7 +235,7 @@ def _plan(space, data, study, trials, timeout, seed, engine, algorithm, pruner, 
                           "early only through --algorithm hyperband")
     else:
         pruner = "none"
-    from .engines.optuna import PRUNERS
+    from .catalog import PRUNERS
 
     if pruner not in PRUNERS:
         raise ConfigError(f"pruner '{pruner}' is unknown; use one of {', '.join(PRUNERS)}")
@@ -218,13 +252,14 @@ def _plan(space, data, study, trials, timeout, seed, engine, algorithm, pruner, 
     seed = (sp.training.seed if seed is None else seed) + 7919 * worker_index
     if threads is not None and threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {threads}")
-    src, path = _data_source(data, sp)
-    d = sp.data
-    dataset = load_dataset(src, path, val_fraction=d.val_fraction,
-                           test_fraction=d.test_fraction, seed=sp.training.seed,
-                           image_size=d.image_size, color_mode=d.color_mode,
-                           base_dir=sp.base_dir if data is None else None, kind=d.kind,
-                           label_column=d.label_column, channels=d.channels)
+    if dataset is None:
+        src, path = _data_source(data, sp)
+        d = sp.data
+        dataset = load_dataset(src, path, val_fraction=d.val_fraction,
+                               test_fraction=d.test_fraction, seed=sp.training.seed,
+                               image_size=d.image_size, color_mode=d.color_mode,
+                               base_dir=sp.base_dir if data is None else None, kind=d.kind,
+                               label_column=d.label_column, channels=d.channels)
     # KerasTuner persists its algorithm with the study, Optuna does not: name them apart
     _check_families_fit(sp, dataset)
     study = study or (f"{sp.name}-{dataset.name}" if engine == "optuna"
@@ -237,7 +272,46 @@ def _plan(space, data, study, trials, timeout, seed, engine, algorithm, pruner, 
                              latency=sp.spec.latency.model_dump() if sp.measures_latency
                              else None)
     _check_files(sp, settings.base_dir)
-    return _Plan(sp, dataset, study, engine, algorithm, pruner, seed, n_trials, timeout, settings)
+    if timeout is not None:
+        settings.deadline = (time.time() if started is None else started) + timeout
+    return _Plan(sp, dataset, study, engine, algorithm, pruner, seed, n_trials, timeout, settings,
+                 deadline=settings.deadline, patience_trials=patience_trials)
+
+
+def auto_plan(data) -> tuple[Any, Any]:
+    """The space picked for ``data`` (default digits) and the data, split as that space says."""
+    from .autospace import DataProfile, auto_space
+    from .data import load_dataset
+    from .space import parse_space
+
+    src, path = _data_source(data, None)
+    # the auto space's own split (autospace writes val 0.2, test 0.2, seed 0)
+    dataset = load_dataset(src, path, val_fraction=0.2, test_fraction=0.2, seed=0,
+                           image_size=None, color_mode=None, base_dir=None, kind=None,
+                           label_column="label", channels=1)
+    sp = parse_space(auto_space(DataProfile.of(dataset), dataset.name), source=AUTO)
+    return sp, dataset
+
+
+def _warm_starts(plan: _Plan, storage: str, study: str | None, best: int):
+    """What the study starts from; reads an earlier study (``study``) without writing."""
+    from .autospace import DataProfile
+    from .warmstart import WarmStart, from_space, from_study
+
+    if best < 1:
+        raise ConfigError(f"--warm-start-best must be >= 1, got {best}")
+    if study is not None and study == plan.study:
+        raise ConfigError(f"--warm-start {study} names the study being run; name an earlier "
+                          "study, or drop --warm-start to resume this one")
+    if plan.engine == "optuna" and plan.algorithm == "grid":
+        if study is not None:
+            raise ConfigError("the grid sampler tries every point once; drop --warm-start")
+        return WarmStart()
+    if study is not None:
+        plan.warm_study = from_study(storage, study, plan.space,
+                                     data_fingerprint=plan.dataset.fingerprint, best=best,
+                                     engine=plan.engine)
+    return from_space(plan.space, DataProfile.of(plan.dataset))
 
 
 def _open(plan: _Plan, storage: str, tracking_uri: str, heartbeat: int | None = 60):
@@ -294,14 +368,41 @@ def _open(plan: _Plan, storage: str, tracking_uri: str, heartbeat: int | None = 
                        ("space_fingerprint", sp.fingerprint), ("objective", sp.primary),
                        ("data", dataset.name)):
         engine.set_study_attr(key, value)
-    best = engine.best() if not info.created else None
+    warm = _apply_warm_starts(plan, engine, info.created)
+    best = engine.best() if not info.created or warm["history"] else None
     payload = {"study": study, "resumed": not info.created, "existing_trials": info.n_trials,
-               "trials": plan.n_trials, "timeout": plan.timeout, "settings": settings,
+               "warm_start": warm, "trials": plan.n_trials, "timeout": plan.timeout,
+               "settings": settings,
                "parent_run_id": parent,
                "best": None if best is None else {
                    "number": best.number, "value": best.value,
                    "test_accuracy": best.attrs.get("metrics", {}).get("test_accuracy")}}
     return tracker, engine, parent, payload
+
+
+def _apply_warm_starts(plan: _Plan, engine, created: bool) -> dict:
+    """Enqueue the warm starts (and add --warm-start's history) to the opened study."""
+    from .warmstart import ORIGIN
+
+    out: dict[str, Any] = {"enqueued": 0, "history": 0, "notes": []}
+    ws = plan.warm_study
+    if ws is not None and ws.history:
+        if created:
+            engine.add_history(ws.history)
+            out["history"] = len(ws.history)
+            out["notes"] += ws.notes
+        else:
+            out["notes"].append(f"warm start: study '{plan.study}' exists, its history is "
+                                "not added again")
+    sources = ([plan.warm] if created and plan.warm and not out["history"] else []) + \
+        ([ws] if ws is not None and ws.enqueue else [])
+    for w in sources:
+        for params, source in w.enqueue:
+            engine.enqueue(params, {"origin": ORIGIN, "warm_start": source})
+            out["enqueued"] += 1
+        if w is ws:
+            out["notes"] += w.notes
+    return out
 
 
 class _TrialLoop:
@@ -314,6 +415,26 @@ class _TrialLoop:
         self.example = plan.dataset.test.x[:4]  # for the logged model's signature
         maximize = plan.space.direction == "maximize"
         self.better = (lambda a, b: a > b) if maximize else (lambda a, b: a < b)
+        self.first_epoch_s: float | None = None  # the quickest first epoch seen, start-up in
+
+    def keep_going(self) -> bool:
+        """Whether to start another trial: time left for at least one epoch and the scoring
+        (a trial would be cut off before it could be judged otherwise), and fewer than
+        ``patience_trials`` trials in a row without a new best."""
+        deadline = self.plan.deadline
+        if deadline is not None:
+            need = 3.0 + (self.first_epoch_s or 0.0)
+            if deadline - time.time() < need:
+                return False
+        n = self.plan.patience_trials
+        if n is not None:
+            best = self.engine.best()
+            if best is not None:
+                after = [t for t in self.engine.trials() if t.number > best.number
+                         and t.state in ("COMPLETE", "PRUNED", "FAIL")]
+                if len(after) >= n:
+                    return False
+        return True
 
     def evaluate(self, sample):
         from .engines import Outcome
@@ -328,12 +449,16 @@ class _TrialLoop:
              "cnntune.max_epochs": str(sample.epochs or self.plan.trial.epochs),
              **({"cnntune.retry_of": str(sample.retry_of)} if sample.retry_of is not None
                 else {}),
+             **({"cnntune.origin": sample.origin} if sample.origin else {}),
              "cnntune.family": str(sample.params.get("family", "plain"))})
         sample.set_attr("mlflow_run_id", run_id)
         emit("trial_start", {"number": sample.number, "params": sample.params})
         t0 = time.perf_counter()
 
         def on_epoch(epoch: int, logs: dict) -> None:
+            if epoch == 1:
+                took = time.perf_counter() - t0
+                self.first_epoch_s = min(took, self.first_epoch_s or took)
             tracker.log_epoch(run_id, epoch, logs)
             emit("epoch", {"number": sample.number, "epoch": epoch, "logs": logs})
 
@@ -365,6 +490,9 @@ class _TrialLoop:
             if result.skipped:
                 sample.set_attr("skipped", result.skipped)
                 extra["cnntune.skipped"] = result.skipped
+            if result.stopped:
+                sample.set_attr("stopped", result.stopped)
+                extra["cnntune.stopped"] = result.stopped
             tracker.end_trial(run_id, result.state, result.metrics, result.error, tags=extra)
         except BaseException as exc:
             state = "FAIL" if isinstance(exc, Exception) else "INTERRUPTED"
@@ -375,6 +503,7 @@ class _TrialLoop:
             raise
         emit("trial_end", {"number": sample.number, "state": result.state, "value": result.value,
                            "metrics": result.metrics, "error": result.error,
+                           "stopped": result.stopped, "origin": sample.origin,
                            "params": sample.params, "best": is_best,
                            "seconds": time.perf_counter() - t0})
         died = result.state == "FAIL" and (result.error or "").startswith("trial worker died")
@@ -398,7 +527,7 @@ class _TrialLoop:
 
 def _data_source(data, sp) -> tuple[str | None, str | None]:
     if data is None:
-        return sp.data.source, sp.data.path
+        return (sp.data.source, sp.data.path) if sp is not None else ("digits", None)
     if str(data) in ("digits", "waveforms"):
         return str(data), None
     return None, str(data)

@@ -23,6 +23,7 @@ class FitResult:
     best_epoch: int = 0  # 1-based epoch whose weights the model holds
     pruned: bool = False
     fit_seconds: float = 0.0
+    stopped: str | None = None  # why training ended before its epochs: a catalog.STOP_REASONS
 
 
 def make_optimizer(knobs: dict, decay_steps: int | None = None):
@@ -47,17 +48,19 @@ def make_optimizer(knobs: dict, decay_steps: int | None = None):
     raise ValueError(f"unknown optimizer {name!r}")
 
 
-def compile_model(model, knobs: dict, train_ds, epochs: int) -> None:
-    """Compile with the knobs' optimizer and schedule (over ``epochs`` of ``train_ds``) and
-    the loss: sparse cross-entropy, or with label smoothing categorical cross-entropy on the
-    one-hot labels the pipelines then make (Keras' sparse loss has no smoothing)."""
+def compile_model(model, knobs: dict, train_ds, epochs: int | None) -> None:
+    """Compile with the knobs' optimizer and schedule (cosine over ``epochs`` of ``train_ds``;
+    ``epochs=None``: the caller schedules the learning rate) and the loss: sparse cross-entropy,
+    or with label smoothing categorical cross-entropy on the one-hot labels the pipelines then
+    make (Keras' sparse loss has no smoothing)."""
     import keras
 
-    steps = int(train_ds.cardinality()) if hasattr(train_ds, "cardinality") else -1
+    steps = int(train_ds.cardinality()) if hasattr(train_ds, "cardinality") and epochs else -1
     smoothing = knobs.get("label_smoothing", 0.0)
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing) if smoothing > 0 \
         else "sparse_categorical_crossentropy"
-    model.compile(optimizer=make_optimizer(knobs, steps * epochs if steps > 0 else None),
+    model.compile(optimizer=make_optimizer(knobs, steps * epochs if steps > 0 and epochs
+                                           else None),
                   loss=loss, metrics=["accuracy"])
 
 
@@ -80,16 +83,74 @@ def fit_final(model, knobs: dict, train_ds, *, epochs: int) -> float:
     return time.perf_counter() - t0
 
 
+class _Clock:
+    """When a fit must end, and how many epochs fit before then.
+
+    ``deadline`` is a wall-clock time (``time.time()``) by which the trial must be done,
+    scored and logged; training ends ``reserve`` seconds before it (scoring the test split and
+    logging the model take about a tenth of an epoch plus a few seconds). After each epoch the
+    number of epochs that still fit is replanned from the last epoch's duration, so that a
+    cosine schedule decays to its end within the time, and no epoch is started that cannot
+    finish."""
+
+    def __init__(self, epochs: int, deadline: float | None):
+        self.epochs, self.deadline = epochs, deadline
+        self.planned = epochs  # the epochs the schedule decays over
+        self.epoch_seconds = 0.0
+
+    def reserve(self) -> float:
+        return 3.0 + 0.1 * self.epoch_seconds
+
+    def past(self) -> bool:
+        return self.deadline is not None and time.time() > self.deadline - self.reserve()
+
+    def replan(self, done: int, seconds: float) -> int:
+        """After ``done`` epochs, the last taking ``seconds``: the epochs planned in all."""
+        self.epoch_seconds = seconds
+        if self.deadline is not None and seconds > 0:
+            left = self.deadline - self.reserve() - time.time()
+            self.planned = max(done, min(self.epochs, done + int(left // seconds)))
+        return self.planned
+
+
+def cosine_lr(base: float, epoch: int, planned: int, alpha: float = 0.01) -> float:
+    """Cosine decay by epoch: ``base`` in epoch 0, ``alpha * base`` in epoch ``planned - 1``."""
+    if planned <= 1:
+        return base
+    t = min(epoch, planned - 1) / (planned - 1)
+    return base * (alpha + (1 - alpha) * 0.5 * (1 + math.cos(math.pi * t)))
+
+
 def fit(model, knobs: dict, train_ds, val_ds, *, epochs: int, patience: int, objective: str,
-        report: Report | None = None, on_epoch: EpochHook | None = None) -> FitResult:
-    """Train ``model`` in place. Raises TrialFailed on a NaN/inf loss."""
+        report: Report | None = None, on_epoch: EpochHook | None = None,
+        deadline: float | None = None) -> FitResult:
+    """Train ``model`` in place. Raises TrialFailed on a NaN/inf loss. With a ``deadline``
+    (wall-clock seconds) training stops in time to score the model before it, keeping the
+    best epoch's weights (``stopped = "deadline"``)."""
     import keras
 
     mode = "max" if "accuracy" in objective else "min"
     result = FitResult()
+    clock = _Clock(epochs, deadline)
+    cosine = knobs.get("lr_schedule") == "cosine"
 
     class _Hooks(keras.callbacks.Callback):
-        # epoch-level hooks only: a batch-level hook would sync every step and slow fit down
+        # no batch-end hooks: Keras would sync every step for them and slow fit down; a
+        # batch-begin hook only reads the clock
+        async_safe = True
+        started = 0.0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.time()
+            if cosine:  # per epoch, so the plan can change when the deadline nears
+                self.model.optimizer.learning_rate.assign(
+                    cosine_lr(knobs["learning_rate"], epoch, clock.planned))
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if clock.past() and not self.model.stop_training:
+                result.stopped = "deadline"
+                self.model.stop_training = True
+
         def on_epoch_end(self, epoch, logs=None):
             logs = {k: float(v) for k, v in (logs or {}).items()}
             logs["learning_rate"] = float(keras.ops.convert_to_numpy(
@@ -100,10 +161,17 @@ def fit(model, knobs: dict, train_ds, val_ds, *, epochs: int, patience: int, obj
             if on_epoch is not None:
                 on_epoch(epoch + 1, logs)
             if report is not None and objective in logs and report(epoch + 1, logs[objective]):
-                result.pruned = True
+                result.pruned, result.stopped = True, "pruned"
+                self.model.stop_training = True
+            elif stopper.stopped_epoch and result.stopped is None:
+                result.stopped = "early_stopping"
+            if self.model.stop_training:
+                return
+            if clock.replan(epoch + 1, time.time() - self.started) <= epoch + 1 < epochs:
+                result.stopped = "deadline"  # the next epoch would not finish in time
                 self.model.stop_training = True
 
-    compile_model(model, knobs, train_ds, epochs)
+    compile_model(model, knobs, train_ds, None if cosine else epochs)
     stopper = keras.callbacks.EarlyStopping(monitor=objective, mode=mode, patience=patience,
                                             restore_best_weights=True)
     callbacks = [stopper, _Hooks()]  # hooks last: they see what the others decided

@@ -31,6 +31,7 @@ class TrialSettings:
     base_dir: str | None = None  # relative file knobs (backbone_weights) resolve against it
     threads: int | None = None  # TensorFlow threads (intra-op) for this worker; None: all cores
     latency: dict | None = None  # measure latency/size (space.latency settings) when set
+    deadline: float | None = None  # wall-clock time (time.time()) by which a trial must end
 
 
 @dataclass
@@ -41,6 +42,7 @@ class TrialResult:
     history: dict[str, list[float]] = field(default_factory=dict)
     error: str | None = None
     skipped: str | None = None  # why a PRUNED trial never trained (a constraint's name)
+    stopped: str | None = None  # why training ended before its epochs (catalog.STOP_REASONS)
     model: Any = None  # the trained Keras model (COMPLETE only), until a runner takes it
 
     def take_model(self) -> Any:
@@ -117,7 +119,7 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
         n_params = model.count_params()
         if settings.max_params and n_params > settings.max_params:
             return TrialResult(state=PRUNED, metrics={"n_params": float(n_params)},
-                               skipped="max_params",
+                               skipped="max_params", stopped="max_params",
                                error=f"skipped before training: {n_params:,} params > "
                                      f"max_params {settings.max_params:,}")
         bs = knobs["batch_size"]
@@ -127,7 +129,7 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
         val_ds = pipeline(data.val, bs, training=False, seed=0, one_hot=one_hot)
         fitted = fit(model, knobs, train_ds, val_ds, epochs=settings.epochs,
                      patience=settings.patience, objective=settings.objective, report=report,
-                     on_epoch=on_epoch)
+                     on_epoch=on_epoch, deadline=settings.deadline)
     except TrialFailed as exc:
         return TrialResult(state=FAIL, error=str(exc))
 
@@ -144,7 +146,8 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
             metrics[key] = hist[key][best]
     if fitted.pruned:
         last = hist.get(settings.objective, [math.nan])[-1]
-        return TrialResult(state=PRUNED, value=last, metrics=metrics, history=hist)
+        return TrialResult(state=PRUNED, value=last, metrics=metrics, history=hist,
+                           stopped=fitted.stopped)
     # the model now holds the best epoch's weights, whose validation scores fit already
     # measured (in the metrics above); the test split is scored here, once
     test_loss, test_acc = model.evaluate(
@@ -158,4 +161,5 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
     if not math.isfinite(value):
         return TrialResult(state=FAIL, error=f"{settings.objective} is {value}", metrics=metrics,
                            history=hist)
-    return TrialResult(state=COMPLETE, value=value, metrics=metrics, history=hist, model=model)
+    return TrialResult(state=COMPLETE, value=value, metrics=metrics, history=hist, model=model,
+                       stopped=fitted.stopped)

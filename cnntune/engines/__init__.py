@@ -5,9 +5,8 @@ Engines know nothing about Keras, data or MLflow; see ``_base.Engine`` for the c
 
 from __future__ import annotations
 
+from ..catalog import ENGINES
 from ._base import Engine, Outcome, Sample, StudyInfo, TrialRecord
-
-ENGINES = ("optuna", "kerastuner")
 
 
 def make_engine(name: str, **kwargs) -> Engine:

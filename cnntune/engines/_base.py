@@ -7,7 +7,11 @@ hands each ``Sample`` to ``evaluate`` (which trains and scores a model) and reco
 param appears only when its ``when`` holds. ``sample.report(epoch, value)`` feeds the pruner and
 returns True when the trial should stop. ``sample.epochs``, when set, is the trial's epoch
 budget (Hyperband), overriding the study's. A FAIL outcome never ends the search; any exception
-raised by ``evaluate`` does (after the engine has marked that trial failed).
+raised by ``evaluate`` does (after the engine has marked that trial failed). ``keep_going()``,
+when given, is asked before each trial; False ends the run.
+
+``enqueue(params, attrs)`` queues a configuration to be tried before the sampler's own
+(params it lacks are sampled); the trial's sample carries ``attrs["origin"]``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ class Sample:
     set_attr: Callable[[str, Any], None]
     epochs: int | None = None  # this trial's epoch budget, when the algorithm sets one
     retry_of: int | None = None  # the trial this one retries (its worker died)
+    origin: str | None = None  # where its params came from (catalog.ORIGINS); None: the sampler
 
 
 @dataclass
@@ -61,7 +66,10 @@ class Engine(Protocol):
     def set_study_attr(self, key: str, value: Any) -> None: ...
 
     def run(self, evaluate: Callable[[Sample], Outcome], *, n_trials: int | None,
-            timeout: float | None, total: int | None = None) -> None: ...
+            timeout: float | None, total: int | None = None,
+            keep_going: Callable[[], bool] | None = None) -> None: ...
+
+    def enqueue(self, params: dict[str, Any], attrs: dict[str, Any]) -> None: ...
 
     def trials(self) -> list[TrialRecord]: ...
 

@@ -27,11 +27,12 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from ..catalog import ALGORITHMS as CATALOG_ALGORITHMS
 from ..errors import StorageError
 from ..space import (BoolParam, CategoricalParam, FixedParam, FloatParam, IntParam, SearchSpace)
 from ._base import Outcome, Sample, StudyInfo, TrialRecord
 
-ALGORITHMS = ("random", "bayesian", "hyperband")
+ALGORITHMS = CATALOG_ALGORITHMS["kerastuner"]
 _TUNER_ID = "cnntune"
 _STATE_FILE = "cnntune.json"
 _KT_STATES = {"COMPLETED": "COMPLETE", "FAILED": "FAIL", "INVALID": "FAIL", "RUNNING": "RUNNING",
@@ -148,6 +149,7 @@ class KerasTunerEngine:
         self.dir = workdir_for(storage) / study_name
         self._oracle = None
         self._state: dict[str, Any] = {}
+        self._next_attrs: dict[str, Any] = {}  # what the last enqueued trial carries
 
     # -- construction --------------------------------------------------------------------
 
@@ -174,6 +176,30 @@ class KerasTunerEngine:
             oracle = kt.oracles.HyperbandOracle(max_epochs=max(self.max_epochs, 2), factor=3,
                                                 hyperband_iterations=10 ** 6, **common)
         oracle.verbose = 0
+        # enqueued configurations come first: KerasTuner's oracles draw every new trial that
+        # is not a Hyperband promotion or a fitted Bayesian guess from _random_values, so an
+        # enqueued one replaces that draw (params it lacks keep their random values)
+        draw = oracle._random_values
+
+        def next_values():
+            queue = self._state.get("queue") or []
+            if not queue:
+                self._next_attrs = {}
+                return draw()
+            item = queue.pop(0)
+            self._save()
+            given = {k: self.codec.encode(k, v) for k, v in item["params"].items()}
+            hps = kt.HyperParameters()
+            for hp in oracle.hyperparameters.space:  # in order, so conditions see parents
+                hps.merge([hp])
+                if hps.is_active(hp):
+                    hps.values[hp.name] = given[hp.name] if hp.name in given else \
+                        hp.random_sample(oracle._seed_state)
+                    oracle._seed_state += 1
+            self._next_attrs = dict(item["attrs"])
+            return hps.values
+
+        oracle._random_values = next_values
         return oracle
 
     def open(self) -> StudyInfo:
@@ -223,6 +249,12 @@ class KerasTunerEngine:
         self._state["attrs"][key] = value
         self._save()
 
+    def enqueue(self, params: dict[str, Any], attrs: dict[str, Any]) -> None:
+        queue = self._state.setdefault("queue", [])
+        if all(item["params"] != params for item in queue):
+            queue.append({"params": dict(params), "attrs": dict(attrs)})
+            self._save()
+
     def _trial_state(self, trial_id: str) -> dict:
         return self._state["trials"].setdefault(trial_id, {"attrs": {}})
 
@@ -235,7 +267,8 @@ class KerasTunerEngine:
         return params
 
     def run(self, evaluate: Callable[[Sample], Outcome], *, n_trials: int | None,
-            timeout: float | None, total: int | None = None) -> None:
+            timeout: float | None, total: int | None = None,
+            keep_going: Callable[[], bool] | None = None) -> None:
         oracle = self._oracle
         if total is not None:  # one process owns a KerasTuner study: total = trials to add
             left = max(0, total - len(oracle.trials))
@@ -245,19 +278,24 @@ class KerasTunerEngine:
         while n_trials is None or done < n_trials:
             if deadline is not None and time.monotonic() >= deadline:
                 break
+            if keep_going is not None and not keep_going():
+                break
             if self.algorithm != "hyperband":
                 oracle.max_trials = len(oracle.trials) + 1  # one more, however the study began
+            self._next_attrs = {}
             trial = oracle.create_trial(_TUNER_ID)
             if trial.status != "RUNNING":  # STOPPED: the space is exhausted
                 break
             done += 1
-            self._run_one(trial, evaluate)
+            self._run_one(trial, evaluate, dict(self._next_attrs))
 
-    def _run_one(self, trial, evaluate: Callable[[Sample], Outcome]) -> None:
+    def _run_one(self, trial, evaluate: Callable[[Sample], Outcome],
+                 attrs: dict[str, Any]) -> None:
         values = dict(trial.hyperparameters.values)
         budget = values.get("tuner/epochs")
         entry = self._trial_state(trial.trial_id)
         entry["state"] = "RUNNING"
+        entry["attrs"].update(attrs)
         if budget is not None:
             entry["attrs"].update({"hyperband_epochs": budget,
                                    "hyperband_bracket": values.get("tuner/bracket"),
@@ -270,7 +308,7 @@ class KerasTunerEngine:
 
         sample = Sample(number=int(trial.trial_id), params=self.params_of(values),
                         report=lambda step, value: False,  # KerasTuner oracles do not prune
-                        set_attr=set_attr, epochs=budget)
+                        set_attr=set_attr, epochs=budget, origin=attrs.get("origin"))
         try:
             outcome = evaluate(sample)
         except BaseException as exc:

@@ -1,5 +1,5 @@
-"""The Optuna engine: samplers tpe, random, grid, cmaes, qmc; pruners none, median, hyperband,
-asha (asynchronous successive halving). Studies live in any Optuna storage: ``journal:PATH``
+"""The Optuna engine: the samplers and pruners of ``catalog`` (asha: asynchronous successive
+halving). Studies live in any Optuna storage: ``journal:PATH``
 (Optuna's journal file, for many processes on one machine; the default) or an RDB URL
 (``postgresql://``, ``mysql://``, ``sqlite:///`` for one process). Opening a study whose name
 exists resumes it; many processes opening the same study share it.
@@ -16,13 +16,12 @@ from __future__ import annotations
 import warnings
 from typing import Any, Callable
 
+from ..catalog import PRUNERS, SAMPLERS
 from ..errors import StorageError
 from ..stores import journal_path, owner_alive, process_owner, redact, scrub, sqlite_path
 from ..space import (BoolParam, CategoricalParam, FixedParam, FloatParam, IntParam, SearchSpace)
 from ._base import Outcome, Sample, StudyInfo, TrialRecord
 
-SAMPLERS = ("tpe", "random", "grid", "cmaes", "qmc")
-PRUNERS = ("none", "median", "hyperband", "asha")
 
 
 class _TrialFailed(Exception):
@@ -85,13 +84,14 @@ class OptunaEngine:
         p = self.pruner_name
         if p == "none" or self.multi:  # Optuna prunes single-objective studies only
             return optuna.pruners.NopPruner()
+        first = first_rung(self.max_epochs)
         if p == "median":
-            return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
+            return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=first)
         if p == "hyperband":
-            return optuna.pruners.HyperbandPruner(min_resource=1,
+            return optuna.pruners.HyperbandPruner(min_resource=first,
                                                   max_resource=max(self.max_epochs, 2),
                                                   reduction_factor=3)
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=first, reduction_factor=3)
 
     def _storage(self):
         """The Optuna storage object: a journal file, or an RDB with heartbeats."""
@@ -156,6 +156,13 @@ class OptunaEngine:
     def set_study_attr(self, key: str, value: Any) -> None:
         self._study.set_user_attr(key, value)
 
+    def enqueue(self, params: dict[str, Any], attrs: dict[str, Any]) -> None:
+        self._study.enqueue_trial(params, user_attrs=attrs, skip_if_exists=True)
+
+    def add_history(self, trials: list) -> None:
+        """Finished trials of another study (optuna FrozenTrials) added to this one."""
+        self._study.add_trials(trials)
+
     def sample(self, trial) -> dict[str, Any]:
         """Sample every active param, in dependency order."""
         values: dict[str, Any] = {}
@@ -176,9 +183,11 @@ class OptunaEngine:
         return values
 
     def run(self, evaluate: Callable[[Sample], Outcome], *, n_trials: int | None,
-            timeout: float | None, total: int | None = None) -> None:
-        """Run trials until ``n_trials`` ran here, ``timeout`` passed, or (``total``) the study
-        as a whole holds that many trials, counting those other workers are running."""
+            timeout: float | None, total: int | None = None,
+            keep_going: Callable[[], bool] | None = None) -> None:
+        """Run trials until ``n_trials`` ran here, ``timeout`` passed, (``total``) the study
+        as a whole holds that many trials, counting those other workers are running, or
+        ``keep_going()`` says no."""
         import optuna
 
         def objective(trial):
@@ -193,7 +202,8 @@ class OptunaEngine:
 
             retry_of = trial.user_attrs.get("retry_of")
             sample = Sample(number=trial.number, params=self.sample(trial), report=report,
-                            set_attr=trial.set_user_attr, retry_of=retry_of)
+                            set_attr=trial.set_user_attr, retry_of=retry_of,
+                            origin=trial.user_attrs.get("origin"))
             outcome = evaluate(sample)
             for key, value in (outcome.constraints or {}).items():
                 trial.set_constraint(key, value)  # > 0: infeasible; samplers learn from it
@@ -207,10 +217,12 @@ class OptunaEngine:
             return list(outcome.values) if self.multi else outcome.value
 
         def enough(study, _trial):
-            if total is not None and self._counted() >= total:
+            if (total is not None and self._counted() >= total) or \
+                    (keep_going is not None and not keep_going()):
                 study.stop()
 
-        if total is not None and self._counted() >= total:
+        if (total is not None and self._counted() >= total) or \
+                (keep_going is not None and not keep_going()):
             return
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -286,6 +298,14 @@ class OptunaEngine:
         if not done:
             return None
         return _record(max(done, key=lambda t: (sign * t.values[0], -t.number)))
+
+
+def first_rung(max_epochs: int) -> int:
+    """The first epoch at which a trial may be judged. A CNN's first epochs say little (the
+    learning rate warms the weights up; batch norm statistics settle), so the first rung sits
+    at a ninth of the epoch budget, 2 epochs at least: two rungs of factor 3 above it still
+    fit below the budget."""
+    return 1 if max_epochs < 4 else max(2, -(-max_epochs // 9))
 
 
 # A process killed while it appends to the journal leaves its lock behind; the others wait

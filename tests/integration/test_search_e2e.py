@@ -90,6 +90,7 @@ def test_nan_trial_fails_and_the_study_goes_on(write_space, stores, engine, algo
 name: nan
 training: {{epochs: 2, patience: 2, seed: 0}}
 search: {{engine: {engine}, algorithm: {algorithm}, pruner: none}}
+start_from: []  # exactly one diverging trial of two
 params:
   n_blocks: 1
   filters: 8

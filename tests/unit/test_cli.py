@@ -36,7 +36,16 @@ def test_bad_inputs_exit_2_and_write_nothing(tmp_path):
     (tmp_path / "tl.yaml").write_text("name: tl\nparams:\n  family: transfer\n"
                                       "  backbone_weights: [none, weights/missing.h5]\n")
     (tmp_path / "one" / "cat").mkdir(parents=True)
+    (tmp_path / "sf.yaml").write_text("name: sf\nstart_from: [{n_blocks: 2}, {n_blocks: 9}]\n"
+                                      "params:\n  n_blocks: {type: int, low: 1, high: 3}\n")
     cases = [
+        (("search", "--patience-trials", "0"), ["--patience-trials must be >= 1"]),
+        (("search", "--warm-start", "earlier"),
+         ["--warm-start earlier: no such study", "cnntune studies"]),
+        (("search", "--space", "sf.yaml"),
+         ["start_from entry 2, param 'n_blocks': 9 is outside [1, 3]"]),
+        (("space", "show", "sf.yaml"), ["start_from entry 2"]),
+        (("space", "show", "--data", "missing_dir"), ["'missing_dir' does not exist"]),
         (("search", "--data", "missing_dir"), ["'missing_dir' does not exist"]),
         (("search", "--data", "bad.npz"), ["x has 10 examples but y has 9"]),
         (("search", "--data", "one"), ["found 1 class sub-folder"]),
@@ -67,3 +76,16 @@ def test_bad_inputs_exit_2_and_write_nothing(tmp_path):
     r = cli("search", "--sampler", "bayes", cwd=tmp_path)
     assert r.returncode == 2 and "bayes" in r.stderr  # click's own usage error
     assert not (tmp_path / "mlruns").exists()
+
+
+def test_space_show_prints_the_auto_space_as_yaml_a_user_can_use(tmp_path):
+    from cnntune.space import load_space
+
+    r = cli("space", "show", "--data", "digits", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    (tmp_path / "mine.yaml").write_text(r.stdout)
+    sp = load_space(tmp_path / "mine.yaml")
+    assert sp.name == "auto" and sp.params["n_blocks"].high == 2  # 8x8 digits: 1-2 blocks
+    r = cli("space", "validate", "mine.yaml", cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout.startswith("ok: mine.yaml")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.yaml"]  # it wrote nothing

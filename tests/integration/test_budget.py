@@ -1,0 +1,97 @@
+"""A search on a budget: warm starts, --timeout as a bound on the whole search, and
+--patience-trials. Tiny models on digits."""
+
+import time
+
+import pytest
+
+import cnntune
+from conftest import TINY_SPACE
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def stores(tmp_path):
+    return dict(storage=f"journal:{tmp_path}/optuna.journal",
+                tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+
+
+def _trial_runs(stores, result):
+    from mlflow import MlflowClient
+
+    client = MlflowClient(stores["tracking_uri"])
+    runs = client.search_runs([result.experiment_id], "tags.`cnntune.role` = 'trial'")
+    return {int(r.data.tags["cnntune.trial"]): r for r in runs}
+
+
+def test_warm_starts_come_first_and_carry_their_origin(tiny_space, write_space, stores):
+    from cnntune.autospace import DataProfile, known_good
+    from cnntune.space import load_space
+
+    # start_from: auto - the known-good digits configuration, moved into the tiny space
+    first = cnntune.search(tiny_space, study="a", trials=2, epochs=1, **stores)
+    runs = _trial_runs(stores, first)
+    sp = load_space(tiny_space)
+    expected, _ = sp.project(known_good(DataProfile("image", (8, 8, 1), 1078, 10))[0])
+    params = {k: v for k, v in runs[0].data.params.items() if k in expected}
+    assert params == {k: str(v) for k, v in expected.items()}
+    assert runs[0].data.tags["cnntune.origin"] == "warm-start"
+    assert "cnntune.origin" not in runs[1].data.tags  # the sampler's own
+
+    # another space (no batch_norm, a dropout): a's best trial re-run first, what does not
+    # fit said and dropped
+    other = write_space(TINY_SPACE.replace("  batch_norm: {type: bool}\n",
+                                           "  dropout: {type: float, low: 0.0, high: 0.3}\n")
+                        + "start_from: []\n", "other.yaml")
+    events = []
+    second = cnntune.search(other, study="b", trials=1, epochs=1, warm_start="a",
+                            warm_start_best=1, on_event=lambda k, p: events.append((k, p)),
+                            **stores)
+    warm = events[0][1]["warm_start"]
+    assert warm["enqueued"] == 1 and warm["history"] == 0
+    assert "params not in this space, dropped: batch_norm" in warm["notes"][0]
+    best_a = {k: v for k, v in first.best.params.items() if k != "batch_norm"}
+    b0 = _trial_runs(stores, second)[0]
+    assert {k: b0.data.params[k] for k in best_a} == {k: str(v) for k, v in best_a.items()}
+    assert b0.data.tags["cnntune.origin"] == "warm-start"
+
+    # the same space on the same data: a's trials become c's history, nothing re-run
+    third = cnntune.search(tiny_space, study="c", trials=1, epochs=1, warm_start="a",
+                           **stores)
+    assert sum(third.counts.values()) == 3 and third.new_trials == 1
+    assert third.best.value >= first.best.value
+
+
+def test_kerastuner_runs_the_warm_start_first(tiny_space, stores, tmp_path):
+    result = cnntune.search(tiny_space, study="kt", trials=1, epochs=1, engine="kerastuner",
+                            algorithm="random", isolate=False,
+                            storage=str(tmp_path / "kt"), tracking_uri=stores["tracking_uri"])
+    run = _trial_runs(stores, result)[0]
+    assert run.data.tags["cnntune.origin"] == "warm-start"
+    assert run.data.params["n_blocks"] == "2" and run.data.params["filters"] == "16"
+
+
+def test_timeout_bounds_the_whole_search_and_the_last_trial_keeps_its_best_epoch(
+        write_space, stores):
+    long = write_space(TINY_SPACE.replace("epochs: 2, patience: 2", "epochs: 500, patience: 500")
+                       + "start_from: []\n", "long.yaml")
+    started = time.time()
+    result = cnntune.search(long, study="t", trials=50, timeout=20, started=started, **stores)
+    took = time.time() - started
+    assert took < 20 + 3, took  # the worker stops training 3+ s before the deadline
+    assert result.new_trials == 1  # 500 epochs do not fit: the one trial is cut short
+    run = _trial_runs(stores, result)[0]
+    assert run.data.tags["cnntune.state"] == "COMPLETE"
+    assert run.data.tags["cnntune.stopped"] == "deadline"
+    m = run.data.metrics
+    assert 1 <= m["best_epoch"] <= m["epochs"] < 500 and "test_accuracy" in m
+    assert result.best.metrics["test_accuracy"] == m["test_accuracy"]
+
+
+def test_patience_trials_stops_once_the_best_has_not_moved_for_n_trials(tiny_space, stores):
+    result = cnntune.search(tiny_space, study="p", trials=25, epochs=1, patience_trials=2,
+                            isolate=False, **stores)
+    assert result.new_trials < 25
+    after = [n for n, r in _trial_runs(stores, result).items() if n > result.best.number]
+    assert len(after) == 2
