@@ -19,8 +19,12 @@ install: $(STAMP)
 search: $(STAMP)
 	$(BIN)/cnntune search
 
+# two test processes: the suite spends much of its time in one-core work (process start-up,
+# TensorFlow imports, tracking), which a second process overlaps
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check cnntune tests benchmarks examples

@@ -1,31 +1,38 @@
 """cnntune against the tools users would otherwise pick, side by side in one invocation:
-the same data, the same search space, the same wall-clock budget per contender.
+the same data, the same splits, the same wall-clock budget per contender, counted from the
+start of its process.
 
 Contenders (each in its own fresh Python process, killed when its budget is spent):
-  cnntune        cnntune.search() as a user calls it (its defaults: TPE, its default pruner,
-                 worker processes)
-  cnntune-P      the same with pruner P (median, hyperband, asha, none) set in the space: not a
-                 peer, for measuring cnntune's own default side by side (--contenders)
-  kt-hyperband   KerasTuner Hyperband, written the way its docs show
+  cnntune        same space: cnntune.search() on the space below, --timeout the budget, as a
+                 user calls it (TPE, its default pruner, warm starts, worker processes)
+  cnntune-auto   out of the box: cnntune.search() with no space (the space it picks for the
+                 data) and --timeout the budget
+  cnntune-P      the same-space run with pruner P (median, hyperband, asha, none): not a peer,
+                 for measuring cnntune's own defaults side by side
+  kt-hyperband   KerasTuner Hyperband on the space below, written the way its docs show
   kt-random      KerasTuner RandomSearch, the same
   optuna-loop    a hand-written Optuna TPE loop with a Keras pruning callback, as in Optuna's
                  Keras example (MedianPruner), no tracking
-Data: the embedded digits, and 'shapes' (generated: 10,000 coloured shapes 32x32x3, some
-faint, on noisy cluttered backgrounds, 6 classes) on which configurations spread from chance to
-~0.92 test accuracy (make_shapes).
+  autokeras      AutoKeras ImageClassifier out of the box (its own venv: keras 3.12,
+                 peer_autokeras.py); images of 32 px and more only
+Two comparisons come from one invocation: same space (cnntune against kt-*, optuna-loop) and
+out of the box (cnntune-auto against autokeras, kt-hyperband and optuna-loop, which have no
+default space: the one below is what their docs' examples look like).
+
+Data (datasets.py): the embedded digits, 'shapes' and 'textures'.
 
 For each: trials, epochs, best validation accuracy, the test accuracy of the best trial, the
-time to reach a target test accuracy (the best peer's final one), when its first trial ended
-(start-up: where a peer's first trial already reaches the target, this is the race), the share
-of wall time spent inside fit, RSS after the first and the last trial and the growth per
-trial; then ratios cnntune / peer. Every contender writes one JSON line per finished trial as
-it goes, so what it reached by the deadline is known even though it is killed there.
+time from process start to a target test accuracy (the best peer's final one), when its first
+trial ended, the share of wall time spent inside fit, RSS after the first and the last trial
+and the growth per trial; then ratios cnntune / peer. ``--record FILE`` appends one JSON line
+per contender (with the commit and the timeline) for peers_summary.py, which gives the median
+and worst over seeds.
 
 "fit/over s" is a trial's mean seconds inside fit / outside it in the search loop: the fit share
 at any other trial length follows from it.
 
-    .venv/bin/python benchmarks/peers.py [--budget 150 360] [--data digits shapes]
-        [--epochs 20 [12]] [--seed 0] [--contenders NAME ...] [--timelines DIR]
+    .venv/bin/python benchmarks/peers.py [--budget 300] [--data shapes textures]
+        [--epochs 20] [--seed 0] [--contenders NAME ...] [--record FILE] [--timelines DIR]
 """
 
 from __future__ import annotations
@@ -43,10 +50,14 @@ from pathlib import Path
 
 import numpy as np
 
-from cnntune.engines.optuna import PRUNERS
+from cnntune.catalog import PRUNERS
+from datasets import SETS, dataset_path
+from timeline import Timeline
 
-CONTENDERS = ("cnntune", "kt-hyperband", "kt-random", "optuna-loop")
-VARIANTS = tuple(f"cnntune-{p}" for p in PRUNERS)
+CONTENDERS = ("cnntune", "cnntune-auto", "kt-hyperband", "optuna-loop", "autokeras")
+VARIANTS = ("kt-random",) + tuple(f"cnntune-{p}" for p in PRUNERS)
+OUT_OF_THE_BOX = ("autokeras", "kt-hyperband", "optuna-loop")  # cnntune-auto's peers
+AUTOKERAS = ("autokeras==3.0.0", "keras==3.12.0", "tensorboard", "tensorflow-cpu")
 SPLIT = {"val_fraction": 0.2, "test_fraction": 0.2}  # every contender's, from the same seed
 # the one search space, written for each tool
 SPACE = {"n_blocks": (1, 3), "filters": [16, 32, 64], "dense_units": [0, 64, 128],
@@ -73,71 +84,6 @@ params:
 # ------------------------------------------------------------------------------ data
 
 
-def make_shapes(n: int = 10000, size: int = 32, seed: int = 0, *, noise: float = 28,
-                strokes: int = 3, rmin: float = 4.0, contrast=(90, 255), turn: float = np.pi / 6,
-                opacity: float = 0.45):
-    """Six kinds of shape (disc, square, triangle, cross, ring, bar) of radius ``rmin``-8 px,
-    turned by up to ``turn`` radians, in a bright colour (``contrast`` range) blended at an
-    opacity drawn from ``opacity``-1 into a tinted background with Gaussian ``noise`` and up to
-    ``strokes`` thin distractor strokes: x uint8 (n, 32, 32, 3), y (n,). The faint ones are
-    barely there, which caps what any model can reach. Calibration (RESULTS.md; 3 blocks of 64
-    filters, 10 epochs, 6,000 training images): fully opaque shapes 0.92 (a tuned random search
-    reached 0.97, above the 75-95% band aimed at; noise 32 or 35 instead of 28 moved nothing),
-    opacity 0.25 0.82, opacity 0.1 0.69; 2 blocks of 32 filters 0.70-0.74 opaque. With 10
-    epochs, random search reached 0.70 in 900 s at opacity 0.25 (below the 75-95% band aimed
-    at) and 0.90 in 600 s at 0.45, the default (inside; the best guided search 0.92)."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    x = np.empty((n, size, size, 3), np.uint8)
-    y = np.arange(n) % 6
-    rng.shuffle(y)
-    for i in range(n):
-        bg = rng.uniform(0, 140, 3)
-        img = bg + rng.normal(0, noise, (size, size, 3))
-        for _ in range(rng.integers(0, strokes + 1)):  # clutter: thin strokes, random colour
-            a, c = rng.uniform(0, np.pi), rng.uniform(0, size, 2)
-            u = (yy - c[0]) * np.cos(a) - (xx - c[1]) * np.sin(a)
-            v = (yy - c[0]) * np.sin(a) + (xx - c[1]) * np.cos(a)
-            stroke = (np.abs(u) <= 0.6) & (np.abs(v) <= rng.uniform(3, 9))
-            img[stroke] = rng.uniform(0, 255, 3)
-        r = rng.uniform(rmin, 8)
-        cy, cx = rng.uniform(r + 1, size - r - 1, 2)
-        a = rng.uniform(-turn, turn)
-        u = (yy - cy) * np.cos(a) - (xx - cx) * np.sin(a)  # rotated coordinates
-        v = (yy - cy) * np.sin(a) + (xx - cx) * np.cos(a)
-        d = np.hypot(u, v)
-        k = y[i]
-        if k == 0:
-            mask = d <= r
-        elif k == 1:
-            mask = (np.abs(u) <= r * 0.8) & (np.abs(v) <= r * 0.8)
-        elif k == 2:
-            mask = (u <= r * 0.7) & (u >= -r) & (np.abs(v) <= (u + r) / 1.7)
-        elif k == 3:
-            mask = ((np.abs(u) <= r / 4) & (np.abs(v) <= r)) | \
-                   ((np.abs(v) <= r / 4) & (np.abs(u) <= r))
-        elif k == 4:
-            mask = (d <= r) & (d >= r * rng.uniform(0.45, 0.7))
-        else:
-            mask = (np.abs(u) <= r / 4) & (np.abs(v) <= r)
-        alpha = rng.uniform(opacity, 1.0)  # faint shapes: some are not there to be seen
-        img[mask] = (1 - alpha) * img[mask] + alpha * (
-            rng.uniform(*contrast, 3) + rng.normal(0, 20, (mask.sum(), 3)))
-        x[i] = np.clip(img, 0, 255)
-    return x, y
-
-
-def dataset_path(name: str, work: Path) -> Path | str:
-    if name == "digits":
-        return "digits"
-    path = Path(os.environ.get("PEERS_DATA_DIR", work)) / "shapes.npz"
-    if not path.exists():
-        x, y = make_shapes()
-        np.savez(path, x=x, y=y, class_names=np.array(
-            ["circle", "square", "triangle", "cross", "ring", "bar"]))
-    return path
-
-
 def splits(name: str, work: Path):
     from cnntune.data import load_dataset
 
@@ -148,30 +94,6 @@ def splits(name: str, work: Path):
 
 
 # ------------------------------------------------------------------------------ contenders
-
-
-def rss_mb_tree() -> float:
-    """Resident memory of this process and its children (MB)."""
-    total, me = 0.0, os.getpid()
-    pids = [me] + [int(p) for p in open(f"/proc/{me}/task/{me}/children").read().split()]
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/statm") as f:
-                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-        except OSError:
-            pass
-    return total
-
-
-class Timeline:
-    def __init__(self, path: str):
-        self.f = open(path, "a")
-        self.t0 = time.perf_counter()
-
-    def trial(self, val: float | None, test: float | None, epochs: int, fit_s: float) -> None:
-        self.f.write(json.dumps({"t": time.perf_counter() - self.t0, "val": val, "test": test,
-                                 "epochs": epochs, "fit": fit_s, "rss": rss_mb_tree()}) + "\n")
-        self.f.flush()
 
 
 def keras_model(p: dict, shape, classes: int, scale: float):
@@ -199,12 +121,14 @@ def keras_model(p: dict, shape, classes: int, scale: float):
     return model
 
 
-def run_cnntune(data_name, work, epochs, timeline, seed, pruner=None):
+def run_cnntune(data_name, work, epochs, timeline, seed, budget, pruner=None, auto=False):
     import cnntune
 
-    space = work / "peers.yaml"
-    space.write_text(SPACE_YAML.format(epochs=epochs, seed=seed, **SPLIT,
-                                       pruner=f", pruner: {pruner}" if pruner else ""))
+    space = None
+    if not auto:
+        space = work / "peers.yaml"
+        space.write_text(SPACE_YAML.format(epochs=epochs, seed=seed, **SPLIT,
+                                           pruner=f", pruner: {pruner}" if pruner else ""))
     src = dataset_path(data_name, work)
 
     def hook(kind, p):
@@ -214,7 +138,9 @@ def run_cnntune(data_name, work, epochs, timeline, seed, pruner=None):
                            m.get("test_accuracy"), int(m.get("epochs", 0)),
                            m.get("fit_seconds", 0.0))
 
-    cnntune.search(space, data=src, timeout=10**6, trials=None, epochs=epochs, seed=seed,
+    # --timeout as a user passes it: the budget from the process start (timeline.t0)
+    cnntune.search(space, data=src, timeout=budget, started=timeline.t0, trials=None,
+                   epochs=None if auto else epochs, seed=seed,
                    storage=f"journal:{work}/o.journal", tracking_uri=f"sqlite:///{work}/m.db",
                    on_event=hook)
 
@@ -328,15 +254,47 @@ def run_optuna_loop(data_name, work, epochs, timeline, seed):
 def child(args) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     work = Path(args.work)
-    timeline = Timeline(args.timeline)
+    timeline = Timeline(args.timeline, args.t0)
     epochs = args.epochs[0]
     if args.run.startswith("cnntune"):
-        run_cnntune(args.data[0], work, epochs, timeline, args.seed,
-                    pruner=args.run.partition("-")[2] or None)
+        variant = args.run.partition("-")[2]
+        run_cnntune(args.data[0], work, epochs, timeline, args.seed, args.budget[0],
+                    pruner=variant if variant in PRUNERS else None, auto=variant == "auto")
     elif args.run.startswith("kt-"):
         run_kerastuner(args.data[0], work, epochs, timeline, args.run[3:], args.seed)
     else:
         run_optuna_loop(args.data[0], work, epochs, timeline, args.seed)
+
+
+def autokeras_python() -> str:
+    """The python of AutoKeras' own venv ($PEERS_AUTOKERAS_VENV), made on first use."""
+    venv = Path(os.environ.get("PEERS_AUTOKERAS_VENV",
+                               Path(tempfile.gettempdir()) / "cnntune-peers-autokeras"))
+    python = venv / "bin" / "python"
+    check = [str(python), "-c", "import autokeras"]
+    if not python.exists() or subprocess.run(check, capture_output=True).returncode:
+        print(f"making AutoKeras' venv in {venv} ({', '.join(AUTOKERAS)}) ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", *AUTOKERAS], check=True)
+    return str(python)
+
+
+def write_splits(data: str, work: Path) -> Path:
+    """The splits every contender uses, as arrays for the AutoKeras venv (no cnntune there)."""
+    d = splits(data, work)
+    path = work / f"{data}-splits.npz"
+    np.savez(path, x_train=d.train.x, y_train=d.train.y, x_val=d.val.x, y_val=d.val.y,
+             x_test=d.test.x, y_test=d.test.y)
+    return path
+
+
+def commit() -> str:
+    here = Path(__file__).resolve().parent
+    r = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True,
+                       text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                           capture_output=True, text=True).stdout.strip()
+    return (r.stdout.strip() or "unknown") + ("+dirty" if dirty else "")
 
 
 # ------------------------------------------------------------------------------ the parent
@@ -378,9 +336,9 @@ def ratio(a, b) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--budget", type=float, nargs="+", default=[150, 360],
+    ap.add_argument("--budget", type=float, nargs="+", default=[300],
                     help="seconds per contender, one per data set (the last one repeats)")
-    ap.add_argument("--data", nargs="+", default=["digits", "shapes"])
+    ap.add_argument("--data", nargs="+", default=["shapes", "textures"], choices=SETS)
     ap.add_argument("--epochs", type=int, nargs="+", default=[20],
                     help="max epochs per trial, one per data set (the last one repeats)")
     ap.add_argument("--seed", type=int, default=0, help="every contender's search seed")
@@ -389,9 +347,12 @@ def main() -> None:
                     help=f"any of {', '.join(CONTENDERS + VARIANTS)}")
     ap.add_argument("--timelines", type=Path, metavar="DIR",
                     help="keep each contender's per-trial lines as DIR/DATA-NAME.jsonl")
+    ap.add_argument("--record", type=Path, metavar="FILE",
+                    help="append one JSON line per contender (for peers_summary.py)")
     ap.add_argument("--run", help=argparse.SUPPRESS)
     ap.add_argument("--work", help=argparse.SUPPRESS)
     ap.add_argument("--timeline", help=argparse.SUPPRESS)
+    ap.add_argument("--t0", type=float, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.run:
         return child(args)
@@ -406,16 +367,25 @@ def main() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="peers-data-"))
     atexit.register(shutil.rmtree, data_dir, True)
     os.environ["PEERS_DATA_DIR"] = str(data_dir)  # generated once, shared, outside budgets
+    ak_python = autokeras_python() if "autokeras" in args.contenders else None
+    sha = commit()
     for data in args.data:
         dataset_path(data, data_dir)
+        split_file = write_splits(data, data_dir) if ak_python else None
         results = {}
         for name in args.contenders:
+            if name == "autokeras" and data == "digits":
+                continue  # its default models need images of 32 px and more
             with tempfile.TemporaryDirectory(prefix=f"peers-{name}-") as work:
                 tl = Path(work) / "timeline.jsonl"
+                t0 = time.time()
                 cmd = [sys.executable, __file__, "--run", name, "--data", data, "--epochs",
                        str(max_epochs[data]), "--seed", str(args.seed), "--work", work,
-                       "--timeline", str(tl)]
-                t0 = time.perf_counter()
+                       "--timeline", str(tl), "--t0", repr(t0), "--budget",
+                       str(budgets[data])]
+                if name == "autokeras":
+                    cmd = [ak_python, str(Path(__file__).with_name("peer_autokeras.py")),
+                           str(split_file), work, str(tl), repr(t0), str(args.seed)]
                 proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
                                         stderr=open(Path(work) / "err.txt", "w"),
                                         start_new_session=True)
@@ -424,46 +394,59 @@ def main() -> None:
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, 9)
                     proc.wait()
-                wall = min(time.perf_counter() - t0, budgets[data])
+                wall = min(time.time() - t0, budgets[data])
                 lines = [json.loads(x) for x in tl.read_text().splitlines()] \
                     if tl.exists() else []
                 if args.timelines and tl.exists():
                     args.timelines.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(tl, args.timelines / f"{data}-{name}.jsonl")
                 results[name] = (lines, wall)
-        target = max((stats(lines, wall)["best_test"] or 0 for n, (lines, wall) in
-                      results.items() if not n.startswith("cnntune")),
-                     default=None)  # None: no peer ran
-        print(f"\n== {data}: target test accuracy (best peer's final) {fmt(target, '.4f')}")
-        print(f"{'contender':<18}{'trials':>7}{'epochs':>7}{'best val':>9}{'its test':>9}"
-              f"{'to target s':>12}{'1st trial s':>12}{'fit share':>10}{'loop':>6}"
-              f"{'fit/over s':>12}"
-              f"{'RSS 1st/last MB':>17}{'MB/trial':>9}")
-        table = {n: stats(lines, wall, target) for n, (lines, wall) in results.items()}
-        for n, s in table.items():
-            print(f"{n:<18}{s['trials']:>7}{s['epochs']:>7}{fmt(s['best_val'], '.4f'):>9}"
-                  f"{fmt(s['best_test'], '.4f'):>9}{fmt(s['to_target'], '.0f'):>12}"
-                  f"{fmt(s['first'], '.1f'):>12}"
-                  f"{s['fit_share']:>10.2f}{fmt(s['loop_share'], '.2f'):>6}"
-                  f"{fmt(s['trial_fit'], '.2f') + '/' + fmt(s['overhead'], '.3f'):>12}"
-                  f"{fmt(s['rss_first'], '.0f') + '/' + fmt(s['rss_last'], '.0f'):>17}"
-                  f"{fmt(s['growth'], '.2f'):>9}")
-        rnd = table.get("kt-random", {}).get("best_test")
-        if rnd is not None:
-            band = "inside" if 0.75 <= rnd <= 0.95 else "outside"
-            print(f"random search (kt-random) best test accuracy {rnd:.4f}: {band} the "
-                  "75-95% band where search quality, not only overhead, shows")
-        me = table.get("cnntune")
-        if me:
-            for n, s in table.items():
-                if n == "cnntune":
-                    continue  # a cnntune-P variant is compared like a peer, but sets no target
-                print(f"cnntune/{n}: time to target {ratio(me['to_target'], s['to_target'])}, "
-                      f"first trial {ratio(me['first'], s['first'])}, "
-                      f"fit share {ratio(me['fit_share'], s['fit_share'])} (loop "
-                      f"{ratio(me['loop_share'], s['loop_share'])}), trials "
-                      f"{ratio(me['trials'], s['trials'])}, growth per trial "
-                      f"{ratio(me['growth'], s['growth'])}")
+                if args.record:
+                    with open(args.record, "a") as f:
+                        f.write(json.dumps({"data": data, "contender": name, "seed": args.seed,
+                                            "budget": budgets[data], "commit": sha,
+                                            "wall": wall, "timeline": lines}) + "\n")
+        modes = (("same space", "cnntune", [n for n in results if not n.startswith("cnntune")
+                                            and n != "autokeras"]),
+                 ("out of the box", "cnntune-auto", [n for n in results if n in OUT_OF_THE_BOX]))
+        for mode, me_name, peers in modes:
+            if me_name in results and peers:
+                mine = [n for n in results if n.startswith("cnntune") and
+                        (n == me_name or (mode == "same space" and n != "cnntune-auto"))]
+                report(data, mode, {n: results[n] for n in mine + peers}, me_name, peers)
+
+
+def report(data: str, mode: str, results: dict, me_name: str, peers: list[str]) -> None:
+    target = max((stats(*results[n])["best_test"] or 0 for n in peers), default=None)
+    print(f"\n== {data}, {mode}: target test accuracy (best peer's final) {fmt(target, '.4f')}")
+    print(f"{'contender':<18}{'trials':>7}{'epochs':>7}{'best val':>9}{'its test':>9}"
+          f"{'to target s':>12}{'1st trial s':>12}{'fit share':>10}{'loop':>6}"
+          f"{'fit/over s':>12}"
+          f"{'RSS 1st/last MB':>17}{'MB/trial':>9}")
+    table = {n: stats(lines, wall, target) for n, (lines, wall) in results.items()}
+    for n, s in table.items():
+        print(f"{n:<18}{s['trials']:>7}{s['epochs']:>7}{fmt(s['best_val'], '.4f'):>9}"
+              f"{fmt(s['best_test'], '.4f'):>9}{fmt(s['to_target'], '.0f'):>12}"
+              f"{fmt(s['first'], '.1f'):>12}"
+              f"{s['fit_share']:>10.2f}{fmt(s['loop_share'], '.2f'):>6}"
+              f"{fmt(s['trial_fit'], '.2f') + '/' + fmt(s['overhead'], '.3f'):>12}"
+              f"{fmt(s['rss_first'], '.0f') + '/' + fmt(s['rss_last'], '.0f'):>17}"
+              f"{fmt(s['growth'], '.2f'):>9}")
+    rnd = table.get("kt-random", {}).get("best_test")
+    if rnd is not None:
+        band = "inside" if 0.75 <= rnd <= 0.95 else "outside"
+        print(f"random search (kt-random) best test accuracy {rnd:.4f}: {band} the "
+              "75-95% band where search quality, not only overhead, shows")
+    me = table[me_name]
+    for n, s in table.items():
+        if n == me_name:
+            continue  # a cnntune-P variant is compared like a peer, but sets no target
+        print(f"{me_name}/{n}: time to target {ratio(me['to_target'], s['to_target'])}, "
+              f"first trial {ratio(me['first'], s['first'])}, "
+              f"fit share {ratio(me['fit_share'], s['fit_share'])} (loop "
+              f"{ratio(me['loop_share'], s['loop_share'])}), trials "
+              f"{ratio(me['trials'], s['trials'])}, growth per trial "
+              f"{ratio(me['growth'], s['growth'])}")
 
 
 if __name__ == "__main__":
