@@ -2,9 +2,9 @@
 
 Runs in a venv of its own (peers.py makes it): autokeras 3.0 fails every model on Keras 3.15
 ("invalid value for `units`"), it works with keras 3.12 and tensorboard. It reads the splits
-peers.py wrote (the same rows every contender gets) and writes the same timeline: per trial the
-validation accuracy KerasTuner scored, the test accuracy of that trial's model, its epochs and
-its seconds inside fit.
+peers.py wrote (the same rows every contender gets) and writes the same timeline: per trial its
+best validation accuracy (AutoKeras itself ranks trials by validation loss), the test accuracy
+of that trial's model, its epochs and its seconds inside fit.
 
     python peer_autokeras.py SPLITS.npz WORK TIMELINE T0 SEED
 """
@@ -51,7 +51,10 @@ def main(splits: str, work: str, timeline_path: str, t0: float, seed: int) -> No
             test = float((pred.argmax(axis=1) == d["y_test"]).mean())
         except Exception:
             test = None
-        timeline.trial(trial.score, test, fit["epochs"], fit["seconds"])
+        # AutoKeras scores trials by val_loss; the timeline compares validation accuracy
+        val = trial.metrics.get_best_value("val_accuracy") \
+            if trial.metrics.exists("val_accuracy") else None
+        timeline.trial(val, test, fit["epochs"], fit["seconds"])
         fit.update(seconds=0.0, epochs=0)
 
     tuner.on_trial_end = on_trial_end

@@ -166,8 +166,10 @@ def known_good(profile: DataProfile) -> list[dict[str, Any]]:
     common = {"n_blocks": deep, "batch_norm": True, "activation": "relu",
               "head": "global_average", "dropout": 0.1, "l2": 1e-5, "dense_units": 0,
               "learning_rate": 5e-3, "lr_schedule": "cosine", "batch_size": 128}
-    # then a quarter of the cost: on a short budget, a good model sooner
-    return [{**common, "filters": width}, {**common, "filters": max(8, width // 2)}]
+    # the narrow one first: a quarter of the cost, so a good model within a minute or two
+    # (measured on shapes, seed 0: the wide one alone took 163 s to 0.957 test accuracy, a
+    # hand-written Optuna loop 144 s to 0.888); then the wide one
+    return [{**common, "filters": max(8, width // 2)}, {**common, "filters": width}]
 
 
 def _list(values) -> str:

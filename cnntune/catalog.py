@@ -18,3 +18,12 @@ ALL_OBJECTIVES = {**OBJECTIVES, "n_params": "minimize", "latency_ms": "minimize"
 ORIGINS = ("warm-start", "retry")
 # why a trial's training ended before its epoch budget (the cnntune.stopped tag)
 STOP_REASONS = ("early_stopping", "pruned", "deadline", "max_params")
+# trial states as cnntune reports them (BASELINE: a classical model logged beside the trials)
+STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING", "BASELINE")
+# data: the embedded sets (by name), and every source a space's data.source may name
+EMBEDDED = ("digits", "waveforms")
+DATA_SOURCES = EMBEDDED + ("npz", "csv", "folder")
+# export
+FORMATS = ("keras", "savedmodel", "tflite", "onnx")
+QUANTIZE = ("none", "float16", "int8")
+EXPLAIN_METHODS = ("gradcam", "saliency")

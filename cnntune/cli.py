@@ -11,7 +11,8 @@ import sys
 import click
 
 from . import __version__
-from .catalog import ALGORITHMS, ENGINES, PRUNERS, SAMPLERS
+from .catalog import (ALGORITHMS, ENGINES, EXPLAIN_METHODS, FORMATS, PRUNERS, QUANTIZE,
+                      SAMPLERS)
 from .errors import CnntuneError, ConfigError
 from .stores import DEFAULT_STORAGE, DEFAULT_TRACKING_URI
 
@@ -59,8 +60,8 @@ def cli():
     """Hyperparameter and architecture search for Keras CNNs.
 
     \b
-    Start with:   cnntune search                 (digits, search_spaces/default.yaml)
-    Then look:    cnntune ui  (the MLflow UI),  cnntune trials default-digits
+    Start with:   cnntune search                 (digits, a space picked for the data)
+    Then look:    cnntune ui  (the MLflow UI),  cnntune trials auto-digits
     """
 
 
@@ -374,7 +375,7 @@ def report(study, out, no_mlflow, tracking_uri):
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("study")
-@click.option("--method", type=click.Choice(["gradcam", "saliency"]), default="gradcam",
+@click.option("--method", type=click.Choice(EXPLAIN_METHODS), default="gradcam",
               show_default=True)
 @click.option("--trial", type=int, default=None, help="Trial number [default: the best].")
 @click.option("--images", multiple=True, metavar="PATH",
@@ -431,9 +432,9 @@ def baseline(study, tracking_uri):
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("study")
-@click.option("--format", "fmt", type=click.Choice(["keras", "savedmodel", "tflite", "onnx"]),
+@click.option("--format", "fmt", type=click.Choice(FORMATS),
               default="keras", show_default=True)
-@click.option("--quantize", type=click.Choice(["none", "float16", "int8"]), default="none",
+@click.option("--quantize", type=click.Choice(QUANTIZE), default="none",
               show_default=True, help="TFLite only: float16 weights, or int8 weights and "
               "activations calibrated on training examples.")
 @click.option("--trial", type=int, default=None, help="Trial number [default: the best].")

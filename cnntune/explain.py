@@ -18,9 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .catalog import EXPLAIN_METHODS as METHODS
 from .errors import ConfigError
-
-METHODS = ("gradcam", "saliency")
 
 
 def spatial_layers(model) -> list:

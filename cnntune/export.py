@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from .catalog import FORMATS, QUANTIZE
 from .errors import CnntuneError, ConfigError
 from .stores import redact
 
-QUANTIZE = ("none", "float16", "int8")
 FILES = {"keras": "model.keras", "savedmodel": "saved_model", "tflite": "model.tflite",
          "onnx": "model.onnx"}
 # the largest |probability difference| to the Keras model a float export may show
@@ -71,7 +71,6 @@ def export_study(study: str, *, fmt: str, out: str | Path, tracking_uri: str,
                  on_step=None) -> ExportReport:
     """Export one trial of ``study``; see the module docstring. Raises ExportMismatch (after
     writing the files and the report) when the export disagrees with the Keras model."""
-    from .runtimes import FORMATS
     from .studies import StudyView
 
     say = on_step or (lambda msg: None)

@@ -28,9 +28,9 @@ from .errors import CnntuneError, ConfigError
 
 def search_workers(n: int, *, space, data, study, storage, tracking_uri, trials, timeout, seed,
                    engine, algorithm, pruner, epochs, total_trials, threads, heartbeat,
-                   on_event=None, baselines: bool = False):
+                   on_event=None, baselines: bool = False, started: float | None = None):
     from .space import resolve_space_path
-    from .study import _open, _plan, _result
+    from .study import AUTO, _open, _plan, _result, _warm_starts
 
     emit = on_event or (lambda kind, payload: None)
     t0 = time.perf_counter()
@@ -38,7 +38,10 @@ def search_workers(n: int, *, space, data, study, storage, tracking_uri, trials,
         raise ConfigError("--workers needs a storage safe for concurrent writers; SQLite is "
                           "not: use the default journal storage (journal:mlruns/optuna.journal) "
                           "or a PostgreSQL URL")
-    plan = _plan(space, data, study, trials, timeout, seed, engine, algorithm, pruner, epochs)
+    started = time.time() if started is None else started
+    plan = _plan(space, data, study, trials, timeout, seed, engine, algorithm, pruner, epochs,
+                 started=started)
+    plan.warm = _warm_starts(plan, storage, None, 1)  # enqueued once, for every worker
     if plan.engine != "optuna":
         raise ConfigError(f"--workers needs --engine optuna; a {plan.engine} study belongs to "
                           "one process")
@@ -53,7 +56,7 @@ def search_workers(n: int, *, space, data, study, storage, tracking_uri, trials,
     emit("study_start", payload)
 
     base = [sys.executable, "-m", "cnntune", "search",
-            "--space", str(resolve_space_path(space).resolve()),
+            "--space", AUTO if str(space) == AUTO else str(resolve_space_path(space).resolve()),
             "--study", plan.study,
             "--engine", "optuna", "--algorithm", plan.algorithm, "--pruner", plan.pruner,
             "--seed", str(seed if seed is not None else plan.space.training.seed),
@@ -63,8 +66,8 @@ def search_workers(n: int, *, space, data, study, storage, tracking_uri, trials,
         base += ["--data", str(data)]
     if total_trials is not None:
         base += ["--total-trials", str(total_trials)]
-    if timeout is not None:
-        base += ["--timeout", str(timeout)]
+    if timeout is not None:  # what is left of it: the deadline is the same for every worker
+        base += ["--timeout", str(max(1.0, started + timeout - time.time()))]
     if heartbeat is not None:
         base += ["--heartbeat", str(heartbeat)]
     # the stores go by environment, not argv: a password in a URL stays out of `ps`

@@ -25,10 +25,84 @@ import subprocess
 import sys
 import time
 import traceback
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from typing import Any
 
 from .data import Dataset
 from .trial import FAIL, TrialResult, TrialSettings, release_earlier_trials, run_trial
+
+
+# -- the worker protocol: what travels over the pipes (pickled) ----------------------------
+# study -> worker: Init once, then Run / LogModel / Release in any order, Exit last; the
+# answer to a Report is a plain bool (should the trial stop?)
+
+
+@dataclass(frozen=True)
+class Init:
+    dataset: Dataset
+    settings: TrialSettings
+    tracking_uri: str
+
+
+@dataclass(frozen=True)
+class Run:
+    number: int
+    params: dict
+    epochs: int | None  # the trial's epoch budget when the algorithm sets one
+
+
+@dataclass(frozen=True)
+class LogModel:
+    run_id: str
+    example: Any  # a few inputs, for the logged model's signature
+
+
+@dataclass(frozen=True)
+class Release:  # unanswered: drop the last model and release the session now
+    pass
+
+
+@dataclass(frozen=True)
+class Exit:
+    pass
+
+
+# worker -> study: Ready (or Failed) after Init; Epoch and Report during a Run, then Done (or
+# Failed); Logged (or Failed) after LogModel
+
+
+@dataclass(frozen=True)
+class Ready:
+    pass
+
+
+@dataclass(frozen=True)
+class Failed:
+    error: str
+
+
+@dataclass(frozen=True)
+class Epoch:
+    epoch: int
+    logs: dict
+
+
+@dataclass(frozen=True)
+class Report:
+    epoch: int
+    value: float
+
+
+@dataclass(frozen=True)
+class Done:
+    result: TrialResult
+    rss_mb: float
+
+
+@dataclass(frozen=True)
+class Logged:
+    pass
 
 
 class InProcessRunner:
@@ -87,7 +161,7 @@ class WorkerProcess:
         proc = self.proc
         try:
             if proc.poll() is None:
-                self.outbox.send(("exit",))
+                self.outbox.send(Exit())
                 proc.wait(timeout=wait)
         except (OSError, ValueError, subprocess.TimeoutExpired):
             proc.kill()
@@ -144,10 +218,10 @@ class WorkerRunner:
             spare.close()
             spare = None
         self._worker = spare or WorkerProcess()
-        self._send(("init", self.dataset, self.settings, self.tracking_uri))
+        self._send(Init(self.dataset, self.settings, self.tracking_uri))
         msg = self._recv()
-        if msg[0] != "ready":
-            raise WorkerDied(f"trial worker failed to start: {msg[1]}")
+        if not isinstance(msg, Ready):
+            raise WorkerDied(f"trial worker failed to start: {getattr(msg, 'error', msg)}")
         self._served = 0
         self._baseline_mb = None
         self.workers_started += 1
@@ -222,7 +296,7 @@ class WorkerRunner:
             started = time.perf_counter()
             until = None if self.settings.deadline is None else \
                 self.settings.deadline + DEADLINE_GRACE_S
-            self._send(("run", number, params, epochs))
+            self._send(Run(number, params, epochs))
             pending = None  # an epoch's logs, tracked once the worker is not waiting on us
 
             def flush():
@@ -232,28 +306,27 @@ class WorkerRunner:
                 pending = None
 
             while True:
-                msg = self._recv(until)
-                kind = msg[0]
-                if kind == "epoch":
-                    flush()
-                    pending = msg[1], msg[2]
-                elif kind == "report":  # the worker waits for this answer: answer first
-                    self._send(bool(report(msg[1], msg[2])) if report is not None else False)
-                    flush()
-                elif kind == "done":
-                    flush()
-                    result, self._rss_mb = msg[1], msg[2]
-                    if self._baseline_mb is None:
-                        self._baseline_mb = self._rss_mb
-                    self._served += 1
-                    seconds = time.perf_counter() - started
-                    self._trial_s = seconds if self._trial_s is None else \
-                        0.8 * self._trial_s + 0.2 * seconds
-                    return result
-                elif kind == "error":
-                    flush()
-                    self._served += 1
-                    return TrialResult(state=FAIL, error=msg[1])
+                match self._recv(until):
+                    case Epoch(epoch, logs):
+                        flush()
+                        pending = epoch, logs
+                    case Report(epoch, value):  # the worker waits for the answer: answer first
+                        self._send(bool(report(epoch, value)) if report is not None else False)
+                        flush()
+                    case Done(result, rss):
+                        flush()
+                        self._rss_mb = rss
+                        if self._baseline_mb is None:
+                            self._baseline_mb = self._rss_mb
+                        self._served += 1
+                        seconds = time.perf_counter() - started
+                        self._trial_s = seconds if self._trial_s is None else \
+                            0.8 * self._trial_s + 0.2 * seconds
+                        return result
+                    case Failed(error):
+                        flush()
+                        self._served += 1
+                        return TrialResult(state=FAIL, error=error)
         except WorkerDied as exc:
             self._kill()
             return TrialResult(state=FAIL, error=str(exc))
@@ -267,10 +340,10 @@ class WorkerRunner:
             raise
 
     def log_model(self, tracker, run_id: str, example) -> None:
-        self._send(("log_model", run_id, example))
+        self._send(LogModel(run_id, example))
         msg = self._recv()
-        if msg[0] == "error":
-            raise RuntimeError(f"logging the model of run {run_id} failed: {msg[1]}")
+        if isinstance(msg, Failed):
+            raise RuntimeError(f"logging the model of run {run_id} failed: {msg.error}")
 
     def release(self) -> None:
         """The worker drops the last model and releases the session now, unanswered: it does
@@ -278,7 +351,7 @@ class WorkerRunner:
         path. A worker that is gone is found out (and replaced) by the next run."""
         if self._worker is not None:
             try:
-                self._send(("release",))
+                self._send(Release())
             except WorkerDied:
                 pass
 
@@ -298,17 +371,17 @@ def worker_main(read_fd: int, write_fd: int) -> None:
         warming = _ModelLoggingWarmup()
         if not inbox.poll(0.2):  # nobody waits for this worker yet (a spare): warm up now
             warming.start()
-        msg = inbox.recv()
-        if msg[0] == "exit":
+        init = inbox.recv()
+        if isinstance(init, Exit):
             return
-        _, dataset, settings, tracking_uri = msg
+        dataset, settings, tracking_uri = init.dataset, init.settings, init.tracking_uri
         limit_threads(settings.threads)
     except EOFError:
         return
     except BaseException:
-        outbox.send(("error", traceback.format_exc(limit=3)))
+        outbox.send(Failed(traceback.format_exc(limit=3)))
         return
-    outbox.send(("ready",))
+    outbox.send(Ready())
     model = None
     tracker = None
     released = False  # the session is already released for the next trial
@@ -317,47 +390,45 @@ def worker_main(read_fd: int, write_fd: int) -> None:
             msg = inbox.recv()
         except EOFError:
             return
-        kind = msg[0]
-        if kind == "exit":
-            return
-        if kind == "release":  # unanswered; on failure the next trial releases again
-            model = None
-            try:
-                release_earlier_trials(freeze=True)
-                released = True
-            except Exception:
-                released = False
-            continue
         try:
-            if kind == "run":
-                _, number, params, epochs = msg
-                model = None
+            match msg:
+                case Exit():
+                    return
+                case Release():  # unanswered; on failure the next trial releases again
+                    model = None
+                    try:
+                        release_earlier_trials(freeze=True)
+                        released = True
+                    except Exception:
+                        released = False
+                case Run(number, params, epochs):
+                    model = None
 
-                def on_epoch(epoch, logs):
-                    outbox.send(("epoch", epoch, logs))
-                    warming.start()  # after the first epoch's tracing, which needs the GIL
+                    def on_epoch(epoch, logs):
+                        outbox.send(Epoch(epoch, logs))
+                        warming.start()  # after the first epoch's tracing, which needs the GIL
 
-                def report(epoch, value):
-                    outbox.send(("report", epoch, value))
-                    return inbox.recv()
+                    def report(epoch, value):
+                        outbox.send(Report(epoch, value))
+                        return inbox.recv()
 
-                fresh, released = released, False
-                result = run_trial(params, dataset, _with_epochs(settings, epochs),
-                                   number=number, report=report, on_epoch=on_epoch,
-                                   freeze=True, release=not fresh)
-                model = result.take_model()
-                outbox.send(("done", result, rss_mb()))
-            elif kind == "log_model":
-                warming.join()
-                from .tracking import Tracker
+                    fresh, released = released, False
+                    result = run_trial(params, dataset, _with_epochs(settings, epochs),
+                                       number=number, report=report, on_epoch=on_epoch,
+                                       freeze=True, release=not fresh)
+                    model = result.take_model()
+                    outbox.send(Done(result, rss_mb()))
+                case LogModel(run_id, example):
+                    warming.join()
+                    from .tracking import Tracker
 
-                tracker = tracker or Tracker(tracking_uri)
-                tracker.log_model(msg[1], model, msg[2])
-                outbox.send(("logged",))
+                    tracker = tracker or Tracker(tracking_uri)
+                    tracker.log_model(run_id, model, example)
+                    outbox.send(Logged())
         except (EOFError, BrokenPipeError):
             return
         except Exception as exc:
-            outbox.send(("error", f"{type(exc).__name__}: {exc}"))
+            outbox.send(Failed(f"{type(exc).__name__}: {exc}"))
 
 
 class _ModelLoggingWarmup:

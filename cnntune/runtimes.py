@@ -16,8 +16,6 @@ import numpy as np
 
 from .errors import CnntuneError
 
-FORMATS = ("keras", "savedmodel", "tflite", "onnx")
-
 
 class ModelFileError(CnntuneError):
     exit_code = 2

@@ -31,7 +31,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 # the names live in catalog; importing them from here keeps working
-from .catalog import ALGORITHMS, ALL_OBJECTIVES, ENGINES, OBJECTIVES, PRUNERS, SAMPLERS  # noqa: F401
+from .catalog import (ALGORITHMS, ALL_OBJECTIVES, DATA_SOURCES, ENGINES,  # noqa: F401
+                      OBJECTIVES, PRUNERS, SAMPLERS)
 from .errors import SpaceError
 from .knobs import KNOBS
 
@@ -193,7 +194,7 @@ def _check_range(low, high, log, step) -> None:
 
 
 class DataSettings(_Strict):
-    source: Literal["digits", "waveforms", "npz", "csv", "folder"] | None = None
+    source: Literal[DATA_SOURCES] | None = None  # type: ignore[valid-type]
     path: str | None = None
     kind: Literal["image", "sequence"] | None = None  # None: what the source holds
     image_size: tuple[int, int] | None = None

@@ -59,6 +59,7 @@ class SearchResult:
 
 
 AUTO = "auto"  # the space name that means: pick the space for the data (autospace)
+CLOSING_S = 2.0  # what ending a study takes after its last trial (its run, the summary)
 
 
 def search(space: str | Path | None = AUTO, *, data: str | Path | None = None,
@@ -124,7 +125,7 @@ def search(space: str | Path | None = AUTO, *, data: str | Path | None = None,
                               seed=seed, engine=engine, algorithm=algorithm or sampler,
                               pruner=pruner, epochs=epochs, total_trials=total_trials,
                               threads=threads, heartbeat=heartbeat, on_event=on_event,
-                              baselines=baselines)
+                              baselines=baselines, started=started)
     # the first trial worker loads TensorFlow while this process checks and opens everything
     first = WorkerProcess() if isolate else None
     try:
@@ -188,7 +189,7 @@ class _Plan:
     n_trials: int | None
     timeout: float | None
     trial: Any  # TrialSettings
-    deadline: float | None = None  # time.time() by which the search must be over
+    deadline: float | None = None  # time.time() by which the last trial must be over
     patience_trials: int | None = None
     warm: Any = None  # WarmStart: what a new study starts from
     warm_study: Any = None  # WarmStart from --warm-start, applied to new and resumed studies
@@ -272,8 +273,8 @@ def _plan(space, data, study, trials, timeout, seed, engine, algorithm, pruner, 
                              latency=sp.spec.latency.model_dump() if sp.measures_latency
                              else None)
     _check_files(sp, settings.base_dir)
-    if timeout is not None:
-        settings.deadline = (time.time() if started is None else started) + timeout
+    if timeout is not None:  # trials end in time for the study to close before the timeout
+        settings.deadline = (time.time() if started is None else started) + timeout - CLOSING_S
     return _Plan(sp, dataset, study, engine, algorithm, pruner, seed, n_trials, timeout, settings,
                  deadline=settings.deadline, patience_trials=patience_trials)
 
@@ -423,7 +424,7 @@ class _TrialLoop:
         ``patience_trials`` trials in a row without a new best."""
         deadline = self.plan.deadline
         if deadline is not None:
-            need = 3.0 + (self.first_epoch_s or 0.0)
+            need = 4.0 + (self.first_epoch_s or 0.0)  # an epoch and the scoring (train._Clock)
             if deadline - time.time() < need:
                 return False
         n = self.plan.patience_trials
@@ -528,7 +529,9 @@ class _TrialLoop:
 def _data_source(data, sp) -> tuple[str | None, str | None]:
     if data is None:
         return (sp.data.source, sp.data.path) if sp is not None else ("digits", None)
-    if str(data) in ("digits", "waveforms"):
+    from .catalog import EMBEDDED
+
+    if str(data) in EMBEDDED:
         return str(data), None
     return None, str(data)
 

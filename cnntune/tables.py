@@ -1,20 +1,21 @@
 """Studies and trials as pandas tables, for `cnntune studies`, `cnntune trials` and reports.
 
 ``trials_frame`` reads a study back from MLflow (both engines): one row per trial with its
-number, state, every param (empty where it was inactive), the objective and test metrics,
-epochs, duration and run id. Params keep their types: ints stay integers (nullable ``Int64``,
-empty where a conditional param was inactive), bools stay bools, so ``pandas.read_csv`` of
-``--format csv`` gives numbers for numbers (float where a column has empty cells), bools for
-bools and strings for strings.
+number, state, origin (``warm-start``; empty: the sampler's), why its training ended early
+(``early_stopping``, ``pruned``, ``deadline``...), every param (empty where it was inactive),
+the objective and test metrics, epochs, duration and run id. Params keep their types: ints
+stay integers (nullable ``Int64``, empty where a conditional param was inactive), bools stay
+bools, so ``pandas.read_csv`` of ``--format csv`` gives numbers for numbers (float where a
+column has empty cells), bools for bools and strings for strings.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from .catalog import STATES
 from .errors import ConfigError
 
-STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING", "BASELINE")
 METRIC_COLUMNS = ("val_accuracy", "val_loss", "test_accuracy", "test_loss", "epochs",
                   "best_epoch", "n_params", "trial_seconds")
 
@@ -50,7 +51,10 @@ def trials_frame(view, *, state: str | None = None, sort: str | None = None):
     space_params = view.space.params
     rows: list[dict[str, Any]] = []
     for t in view.trials():
-        row: dict[str, Any] = {"number": t.number, "state": t.state}
+        row: dict[str, Any] = {"number": t.number, "state": t.state,
+                               # where its params came from, why its training ended early
+                               "origin": t.tags.get("cnntune.origin"),
+                               "stopped": t.tags.get("cnntune.stopped")}
         for name in view.space.order:
             row[name] = t.params.get(name)
         for m in METRIC_COLUMNS:
@@ -62,11 +66,13 @@ def trials_frame(view, *, state: str | None = None, sort: str | None = None):
                      **{m: b["metrics"].get(m) for m in METRIC_COLUMNS}, "run_id": b["run_id"]})
     for row in rows:
         row.setdefault("model", "cnn")
-    columns = ["number", "state", "model", *view.space.order, *METRIC_COLUMNS, "run_id"]
+    columns = ["number", "state", "model", "origin", "stopped", *view.space.order,
+               *METRIC_COLUMNS, "run_id"]
     df = pd.DataFrame(rows, columns=columns)
     has_baselines = (df["state"] == "BASELINE").any()
     dtypes: dict[str, str] = {"number": "Int64" if has_baselines else "int64",
-                              "state": "string", "model": "string", "run_id": "string"}
+                              "state": "string", "model": "string", "origin": "string",
+                              "stopped": "string", "run_id": "string"}
     for name in view.space.order:
         p = space_params[name]
         if isinstance(p, IntParam):

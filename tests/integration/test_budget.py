@@ -79,7 +79,7 @@ def test_timeout_bounds_the_whole_search_and_the_last_trial_keeps_its_best_epoch
     started = time.time()
     result = cnntune.search(long, study="t", trials=50, timeout=20, started=started, **stores)
     took = time.time() - started
-    assert took < 20 + 3, took  # the worker stops training 3+ s before the deadline
+    assert took < 20 + 1, took  # trials end 2 s early, for the study to close in time
     assert result.new_trials == 1  # 500 epochs do not fit: the one trial is cut short
     run = _trial_runs(stores, result)[0]
     assert run.data.tags["cnntune.state"] == "COMPLETE"

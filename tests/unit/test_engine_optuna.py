@@ -92,3 +92,49 @@ def test_bad_storage_is_a_clear_error(tmp_path):
     with pytest.raises(StorageError) as info:
         engine.open()
     assert "secret" not in str(info.value) and "bob:***@" in str(info.value)
+
+
+@pytest.mark.parametrize("epochs, first", [(1, 1), (3, 1), (4, 2), (18, 2), (20, 3), (25, 3),
+                                           (100, 12)])
+def test_pruners_judge_no_earlier_than_a_ninth_of_the_epochs(epochs, first):
+    from cnntune.engines.optuna import first_rung
+
+    assert first_rung(epochs) == first
+    sp = parse_space(SPACE)
+    for pruner, attr in (("median", "_n_warmup_steps"), ("hyperband", "_min_resource"),
+                         ("asha", "_min_resource")):
+        eng = make_engine("optuna", space=sp, study_name="x", storage="sqlite:///:memory:",
+                          algorithm="tpe", pruner=pruner, max_epochs=epochs)
+        assert getattr(eng._pruner(), attr) == first, pruner
+
+
+def test_enqueued_configurations_run_first_with_their_origin(tmp_path):
+    engine = _engine(tmp_path, "random")
+    engine.open()
+    engine.enqueue({"n_blocks": 3, "optimizer": "sgd", "momentum": 0.7},
+                   {"origin": "warm-start", "warm_start": "test"})
+    seen = []
+
+    def evaluate(sample):
+        seen.append((sample.params, sample.origin))
+        return toy(sample)
+
+    engine.run(evaluate, n_trials=2, timeout=None)
+    first, origin = seen[0]
+    assert origin == "warm-start" and seen[1][1] is None
+    assert {k: first[k] for k in ("n_blocks", "optimizer", "momentum")} == \
+        {"n_blocks": 3, "optimizer": "sgd", "momentum": 0.7}
+    assert {"dropout", "learning_rate", "batch_norm", "dense_units"} <= set(first)  # sampled
+
+
+def test_keep_going_ends_the_run(tmp_path):
+    engine = _engine(tmp_path, "random")
+    engine.open()
+    asked = []
+
+    def keep_going():
+        asked.append(1)
+        return len(asked) < 3
+
+    engine.run(toy, n_trials=10, timeout=None, keep_going=keep_going)
+    assert len(engine.trials()) == 2
