@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from typing import Any
 
 EPOCH_MACS = 3e11  # first-block multiply-adds of one epoch, the widest choice's ceiling
+SPLIT = {"val_fraction": 0.2, "test_fraction": 0.2}  # the data split every auto space uses
+SEED = 0
 WIDTHS = (8, 16, 24, 32, 48, 64)  # the widest first-block width is the largest that fits
 
 
@@ -129,9 +131,9 @@ def auto_space(profile: DataProfile, data: str) -> str:
         "# Copy it to a file, edit it, and pass it with --space FILE.",
         "name: auto",
         f"description: picked for {p.kind}s of {shape}, {p.n_train} examples",
-        "data: {val_fraction: 0.2, test_fraction: 0.2}",
+        "data: {" + ", ".join(f"{k}: {v}" for k, v in SPLIT.items()) + "}",
         f"training: {{epochs: {epochs}, patience: {patience}, objective: val_accuracy, "
-        "seed: 0}",
+        f"seed: {SEED}}}",
         "search: {engine: optuna, algorithm: tpe, pruner: median, trials: 15}",
         "# the first trials: cnntune's known-good configurations for this shape (auto), a list",
         "# of {param: value} mappings, or [] for none",

@@ -20,6 +20,7 @@ ORIGINS = ("warm-start", "retry")
 STOP_REASONS = ("early_stopping", "pruned", "deadline", "max_params")
 # trial states as cnntune reports them (BASELINE: a classical model logged beside the trials)
 STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING", "BASELINE")
+FINISHED = STATES[:3]  # a trial in one of these states is over
 # data: the embedded sets (by name), and every source a space's data.source may name
 EMBEDDED = ("digits", "waveforms")
 DATA_SOURCES = EMBEDDED + ("npz", "csv", "folder")

@@ -189,10 +189,14 @@ class _Plan:
     n_trials: int | None
     timeout: float | None
     trial: Any  # TrialSettings
-    deadline: float | None = None  # time.time() by which the last trial must be over
     patience_trials: int | None = None
     warm: Any = None  # WarmStart: what a new study starts from
     warm_study: Any = None  # WarmStart from --warm-start, applied to new and resumed studies
+
+    @property
+    def deadline(self) -> float | None:
+        """time.time() by which the last trial must be over (the trials' own deadline)."""
+        return self.trial.deadline
 
 
 def _plan(space, data, study, trials, timeout, seed, engine, algorithm, pruner, epochs, *,
@@ -276,20 +280,21 @@ def _plan(space, data, study, trials, timeout, seed, engine, algorithm, pruner, 
     if timeout is not None:  # trials end in time for the study to close before the timeout
         settings.deadline = (time.time() if started is None else started) + timeout - CLOSING_S
     return _Plan(sp, dataset, study, engine, algorithm, pruner, seed, n_trials, timeout, settings,
-                 deadline=settings.deadline, patience_trials=patience_trials)
+                 patience_trials=patience_trials)
 
 
 def auto_plan(data) -> tuple[Any, Any]:
     """The space picked for ``data`` (default digits) and the data, split as that space says."""
-    from .autospace import DataProfile, auto_space
+    from .autospace import SEED, SPLIT, DataProfile, auto_space
     from .data import load_dataset
-    from .space import parse_space
+    from .space import DataSettings, parse_space
 
     src, path = _data_source(data, None)
-    # the auto space's own split (autospace writes val 0.2, test 0.2, seed 0)
-    dataset = load_dataset(src, path, val_fraction=0.2, test_fraction=0.2, seed=0,
-                           image_size=None, color_mode=None, base_dir=None, kind=None,
-                           label_column="label", channels=1)
+    d = DataSettings(**SPLIT)  # the split the auto space writes
+    dataset = load_dataset(src, path, val_fraction=d.val_fraction,
+                           test_fraction=d.test_fraction, seed=SEED, image_size=d.image_size,
+                           color_mode=d.color_mode, base_dir=None, kind=d.kind,
+                           label_column=d.label_column, channels=d.channels)
     sp = parse_space(auto_space(DataProfile.of(dataset), dataset.name), source=AUTO)
     return sp, dataset
 
@@ -422,9 +427,12 @@ class _TrialLoop:
         """Whether to start another trial: time left for at least one epoch and the scoring
         (a trial would be cut off before it could be judged otherwise), and fewer than
         ``patience_trials`` trials in a row without a new best."""
+        from .catalog import FINISHED
+        from .train import SCORING_S
+
         deadline = self.plan.deadline
         if deadline is not None:
-            need = 4.0 + (self.first_epoch_s or 0.0)  # an epoch and the scoring (train._Clock)
+            need = SCORING_S + (self.first_epoch_s or 0.0)  # an epoch, then its scoring
             if deadline - time.time() < need:
                 return False
         n = self.plan.patience_trials
@@ -432,7 +440,7 @@ class _TrialLoop:
             best = self.engine.best()
             if best is not None:
                 after = [t for t in self.engine.trials() if t.number > best.number
-                         and t.state in ("COMPLETE", "PRUNED", "FAIL")]
+                         and t.state in FINISHED]
                 if len(after) >= n:
                     return False
         return True

@@ -37,6 +37,11 @@ class WarmStart:
     def __bool__(self) -> bool:
         return bool(self.enqueue or self.history)
 
+    def add(self, params: dict[str, Any], source: str) -> None:
+        """Enqueue ``params`` (from ``source``) unless empty or already enqueued."""
+        if params and all(params != p for p, _ in self.enqueue):
+            self.enqueue.append((params, source))
+
 
 def from_space(sp, profile) -> WarmStart:
     """The space's ``start_from`` entries, or with ``auto`` the known-good configurations for
@@ -48,9 +53,7 @@ def from_space(sp, profile) -> WarmStart:
         [(c, "auto") for c in known_good(profile)]
     out = WarmStart()
     for config, source in configs:
-        params, _ = sp.project(config)
-        if params and all(params != p for p, _ in out.enqueue):
-            out.enqueue.append((params, source))
+        out.add(sp.project(config)[0], source)
     return out
 
 
@@ -64,17 +67,17 @@ def from_study(storage: str, name: str, sp, *, data_fingerprint: str, best: int,
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     fix = "give the name of an Optuna study in --storage (see `cnntune studies`)"
+    missing = ConfigError(f"--warm-start {name}: no such study in storage '{storage}'; {fix}")
     db = journal_path(storage) or sqlite_path(storage)
     if ("://" not in storage and not storage.startswith("journal:")) or \
             (db is not None and not db.exists()):
-        raise ConfigError(f"--warm-start {name}: no such study in storage '{storage}'; {fix}")
+        raise missing
     from .engines.optuna import journal_storage
 
     try:
         store = journal_storage(db) if storage.startswith("journal:") else storage
         if name not in optuna.study.get_all_study_names(store):
-            raise ConfigError(f"--warm-start {name}: no such study in storage '{storage}'; "
-                              f"{fix}")
+            raise missing
         study = optuna.load_study(study_name=name, storage=store)
     except ConfigError:
         raise
@@ -101,8 +104,7 @@ def from_study(storage: str, name: str, sp, *, data_fingerprint: str, best: int,
     for t in sorted(done, key=lambda t: (sign * t.values[0], t.number)):
         params, lost = sp.project(dict(t.params))
         dropped.update(lost)
-        if params and all(params != p for p, _ in out.enqueue):
-            out.enqueue.append((params, f"study {name} trial {t.number}"))
+        out.add(params, f"study {name} trial {t.number}")
         if len(out.enqueue) >= best:
             break
     note = f"warm start: the best {len(out.enqueue)} trials of study '{name}' enqueued"
