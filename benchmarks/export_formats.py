@@ -44,9 +44,9 @@ def main() -> None:
         res = cnntune.search("default", study="bench", trials=args.trials, isolate=False,
                              storage=f"sqlite:///{work}/optuna.db", tracking_uri=uri)
         study = res.study
-    from cnntune.export import export_study
-    from cnntune.runtimes import InMemoryKerasPredictor, load_predictor
-    from cnntune.studies import StudyView
+    from cnntune.deploy.export import export_study
+    from cnntune.formats.runtimes import InMemoryKerasPredictor, load_predictor
+    from cnntune.tracking.studies import StudyView
 
     data = StudyView(study, uri).load_data()
     x = data.test.x.astype("float32")

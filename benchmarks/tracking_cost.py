@@ -29,8 +29,8 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import cnntune
-    from cnntune.runner import WorkerRunner
-    from cnntune.tracking import Tracker
+    from cnntune.worker.runner import WorkerRunner
+    from cnntune.tracking.runs import Tracker
 
     spent: dict[str, list[float]] = defaultdict(list)
 

@@ -14,7 +14,7 @@ __all__ = ["search", "load_space", "SearchResult", "__version__"]
 
 def __getattr__(name):
     if name in ("search", "SearchResult"):
-        from . import study
+        from .tuning import study
 
         return getattr(study, name)
     if name == "load_space":

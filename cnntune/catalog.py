@@ -1,8 +1,15 @@
 """The names cnntune knows, each written once: everything else (the space schema, the engines,
-the CLI's choices, the messages) reads them from here. Pure Python, no imports, so the CLI can
-offer them without loading anything."""
+the CLI's choices, the messages) reads them from here, with the two small types that own what
+the names mean: ``Direction`` (which value is better, which trial is best) and ``State``.
+Standard library only, so the CLI can offer them without loading anything."""
 
 from __future__ import annotations
+
+import math
+from enum import StrEnum
+from typing import Any, Callable, Iterable, TypeVar
+
+T = TypeVar("T")
 
 ENGINES = ("optuna", "kerastuner")
 # Optuna's samplers, its default first; nsgaii is for several objectives
@@ -10,6 +17,33 @@ SAMPLERS = ("tpe", "random", "grid", "cmaes", "qmc", "nsgaii")
 PRUNERS = ("none", "median", "hyperband", "asha")
 # each engine's search algorithms, its default first (optuna calls them samplers)
 ALGORITHMS = {"optuna": SAMPLERS, "kerastuner": ("bayesian", "random", "hyperband")}
+
+
+class Direction(StrEnum):
+    """Which way an objective improves; owns every "is this better" and "which is best"."""
+
+    MAXIMIZE = "maximize"
+    MINIMIZE = "minimize"
+
+    @property
+    def sign(self) -> int:
+        """+1 or -1: ``sign * value`` is larger for better values."""
+        return 1 if self is Direction.MAXIMIZE else -1
+
+    def better(self, value: float, than: float | None) -> bool:
+        """Whether ``value`` strictly beats ``than`` (anything beats None)."""
+        return than is None or self.sign * value > self.sign * than
+
+    def best(self, items: Iterable[T], value: Callable[[T], Any],
+             number: Callable[[T], int]) -> T | None:
+        """The item with the best finite value, the earliest (lowest number) among ties;
+        None when no item has a finite value."""
+        scored = [(v, i) for i in items if (v := value(i)) is not None and math.isfinite(v)]
+        if not scored:
+            return None
+        return max(scored, key=lambda vi: (self.sign * vi[0], -number(vi[1])))[1]
+
+
 OBJECTIVES = {"val_accuracy": "maximize", "val_loss": "minimize"}
 # what a multi-objective space may optimise: the validation metric plus deployment costs
 ALL_OBJECTIVES = {**OBJECTIVES, "n_params": "minimize", "latency_ms": "minimize",
@@ -18,9 +52,33 @@ ALL_OBJECTIVES = {**OBJECTIVES, "n_params": "minimize", "latency_ms": "minimize"
 ORIGINS = ("warm-start", "retry")
 # why a trial's training ended before its epoch budget (the cnntune.stopped tag)
 STOP_REASONS = ("early_stopping", "pruned", "deadline", "max_params")
-# trial states as cnntune reports them (BASELINE: a classical model logged beside the trials)
-STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING", "BASELINE")
-FINISHED = STATES[:3]  # a trial in one of these states is over
+
+
+class State(StrEnum):
+    """A trial's state as cnntune reports and tags it (equal to its name as a string).
+    INTERRUPTED: the search was stopped under it; BASELINE: a classical model logged beside
+    the trials."""
+
+    COMPLETE = "COMPLETE"
+    PRUNED = "PRUNED"
+    FAIL = "FAIL"
+    RUNNING = "RUNNING"
+    WAITING = "WAITING"
+    INTERRUPTED = "INTERRUPTED"
+    BASELINE = "BASELINE"
+
+    @staticmethod
+    def count(states: Iterable[str]) -> dict[str, int]:
+        """state name -> how many, for the states that occur."""
+        out: dict[str, int] = {}
+        for s in states:
+            out[str(s)] = out.get(str(s), 0) + 1
+        return out
+
+
+# the states `cnntune trials --state` filters on
+STATES = tuple(s.value for s in State if s is not State.INTERRUPTED)
+FINISHED = (State.COMPLETE, State.PRUNED, State.FAIL)  # a trial in one of these is over
 # data: the embedded sets (by name), and every source a space's data.source may name
 EMBEDDED = ("digits", "waveforms")
 DATA_SOURCES = EMBEDDED + ("npz", "csv", "folder")

@@ -318,12 +318,12 @@ def _load_folder(path: Path, image_size, color_mode):
                             f"({', '.join(sorted(IMAGE_SUFFIXES))}); add some or remove it")
         files += imgs
         labels += [i] * len(imgs)
-    images = _decode_images(files, image_size, color_mode)
+    images = decode_images(files, image_size, color_mode)
     return images, np.array(labels, dtype="int64"), [d.name for d in class_dirs], 1.0 / 255.0, \
         path.name
 
 
-def _decode_images(files: list[Path], image_size, color_mode) -> np.ndarray:
+def decode_images(files: list[Path], image_size, color_mode) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     def read(f: Path) -> Image.Image:

@@ -4,6 +4,8 @@
   path, a CLI option. Raised before anything is written; the CLI prints one line and exits 2.
 * ``TrialFailed`` - one trial could not finish (NaN loss, a model that cannot be built for this
   input). The trial is marked FAIL and the study goes on.
+* ``WorkerDied`` - a trial's worker process died (out of memory?): the trial is FAIL and is
+  retried once in a fresh worker.
 * ``CnntuneError`` - anything else cnntune reports on purpose; exit 1.
 
 Every message is one line that says what was wrong, where, and how to fix it.
@@ -42,5 +44,18 @@ class TrialFailed(CnntuneError):
     """A single trial failed; the study continues with the next one."""
 
 
-class TrialPruned(CnntuneError):
-    """A single trial was stopped early by the pruner."""
+class ModelFileError(ConfigError):
+    """A model file or export folder given to predict or explain cannot be used."""
+
+
+class ExportMismatch(CnntuneError):
+    """An export's predictions disagree with the Keras model's beyond the format's tolerance
+    (the export is kept, for inspection; exit 1)."""
+
+
+class WorkerDied(CnntuneError):
+    """A trial worker process exited or broke its pipe; its trial is retried once."""
+
+
+class WorkerOverran(CnntuneError):
+    """A trial worker did not answer before the study's deadline (plus grace)."""

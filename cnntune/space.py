@@ -44,10 +44,48 @@ class _Strict(BaseModel):
 
 
 class _Param(_Strict):
+    """What every param type answers, so that engines, tables and reports translate a param
+    without asking which type it is: ``options()`` (the finite values of a categorical,
+    bool or fixed param; None for a numeric range), ``cast`` (an engine's value to the declared
+    type), ``parse`` (MLflow's string form back), ``dtype`` (its pandas column) and ``domain``
+    (one line for `cnntune space show`)."""
+
     when: Condition | None = None
 
+    def options(self) -> list | None:
+        return None
 
-class IntParam(_Param):
+    def cast(self, value: Any) -> Any:
+        return value
+
+    def parse(self, text: str) -> Any:
+        """The value whose ``str()`` MLflow logged (``text`` itself when none matches)."""
+        return next((v for v in self.options() if str(v) == text), text)
+
+    def dtype(self) -> str:
+        values = self.options()
+        if all(isinstance(v, bool) for v in values):
+            return "boolean"
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            return "Int64"
+        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            return "float64"
+        return "string"
+
+
+class _Range(_Param):
+    """An int or float range: low, high, and a step or a log scale."""
+
+    def domain(self) -> str:
+        dom = f"{self.type} [{self.low}, {self.high}]"
+        if self.log:
+            dom += " log"
+        if self.step not in (None, 1) or (self.type == "float" and self.step):
+            dom += f" step {self.step}"
+        return dom
+
+
+class IntParam(_Range):
     type: Literal["int"]
     low: int
     high: int
@@ -64,6 +102,15 @@ class IntParam(_Param):
     def grid(self) -> list:
         return list(range(self.low, self.high + 1, self.step))
 
+    def cast(self, value: Any) -> int:
+        return int(value)
+
+    def parse(self, text: str) -> int:
+        return int(text)
+
+    def dtype(self) -> str:
+        return "Int64"
+
     def nearest(self, value: Any) -> int | None:
         if not _is_number(value):
             return None
@@ -79,7 +126,7 @@ class IntParam(_Param):
         return None
 
 
-class FloatParam(_Param):
+class FloatParam(_Range):
     type: Literal["float"]
     low: float
     high: float
@@ -98,6 +145,15 @@ class FloatParam(_Param):
             raise ValueError("the grid sampler needs a 'step' on every float param; add one")
         n = int(math.floor((self.high - self.low) / self.step + 1e-9))
         return [round(self.low + i * self.step, 12) for i in range(n + 1)]
+
+    def cast(self, value: Any) -> float:
+        return float(value)
+
+    def parse(self, text: str) -> float:
+        return float(text)
+
+    def dtype(self) -> str:
+        return "float64"
 
     def nearest(self, value: Any) -> float | None:
         if not _is_number(value):
@@ -132,6 +188,12 @@ class CategoricalParam(_Param):
     def grid(self) -> list:
         return list(self.choices)
 
+    def options(self) -> list:
+        return list(self.choices)
+
+    def domain(self) -> str:
+        return "one of " + ", ".join(map(str, self.choices))
+
     def nearest(self, value: Any) -> Scalar:
         """The choice itself, else for a number the closest numeric choice, else None."""
         if any(c == value and type(c) is type(value) for c in self.choices):
@@ -153,6 +215,15 @@ class BoolParam(_Param):
     def grid(self) -> list:
         return [False, True]
 
+    def options(self) -> list:
+        return [False, True]
+
+    def cast(self, value: Any) -> bool:
+        return bool(value)
+
+    def domain(self) -> str:
+        return "true / false"
+
     def nearest(self, value: Any) -> bool | None:
         return value if isinstance(value, bool) else None
 
@@ -166,6 +237,12 @@ class FixedParam(_Param):
 
     def grid(self) -> list:
         return [self.value]
+
+    def options(self) -> list:
+        return [self.value]
+
+    def domain(self) -> str:
+        return f"fixed {self.value}"
 
     def nearest(self, value: Any) -> None:
         return None  # nothing to choose: the sampler hands in the value itself
@@ -410,22 +487,10 @@ class SearchSpace:
         rows = []
         for name in self.order:
             p = self.params[name]
-            if isinstance(p, IntParam | FloatParam):
-                dom = f"{p.type} [{p.low}, {p.high}]"
-                if p.log:
-                    dom += " log"
-                if p.step not in (None, 1) or (isinstance(p, FloatParam) and p.step):
-                    dom += f" step {p.step}"
-            elif isinstance(p, CategoricalParam):
-                dom = "one of " + ", ".join(map(str, p.choices))
-            elif isinstance(p, BoolParam):
-                dom = "true / false"
-            else:
-                dom = f"fixed {p.value}"
             cond = " and ".join(f"{k} in {', '.join(map(str, v))}" if isinstance(v, list)
                                   else f"{k} = {v}"
                                 for k, v in (p.when or {}).items())
-            rows.append((name, dom, cond))
+            rows.append((name, p.domain(), cond))
         return rows
 
 

@@ -38,9 +38,9 @@ params:
 
 def main(budget_ms: float = 0.01, trials: int = 20, epochs: int = 15,
          workdir: Path = Path("."), isolate: bool = True):
-    from cnntune.export import export_study
-    from cnntune.pareto import front_frame
-    from cnntune.studies import StudyView
+    from cnntune.deploy.export import export_study
+    from cnntune.reports.pareto import front_frame
+    from cnntune.tracking.studies import StudyView
 
     workdir = Path(workdir)
     space = workdir / "budget.yaml"

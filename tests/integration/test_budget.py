@@ -26,7 +26,7 @@ def _trial_runs(stores, result):
 
 
 def test_warm_starts_come_first_and_carry_their_origin(tiny_space, write_space, stores):
-    from cnntune.autospace import DataProfile, known_good
+    from cnntune.tuning.autospace import DataProfile, known_good
     from cnntune.space import load_space
 
     # start_from: auto - the known-good digits configuration, moved into the tiny space

@@ -6,8 +6,8 @@ import pytest
 
 import cnntune
 from cnntune.data import load_dataset
-from cnntune.explain import activations, gradcam, last_conv_layer, saliency
-from cnntune.trial import COMPLETE, TrialSettings, run_trial
+from cnntune.reports.explain import activations, gradcam, last_conv_layer, saliency
+from cnntune.worker.trial import COMPLETE, TrialSettings, run_trial
 
 pytestmark = pytest.mark.slow
 

@@ -8,9 +8,10 @@ import pytest
 
 import cnntune
 from cnntune.errors import CnntuneError
-from cnntune.export import ExportMismatch, export_study
-from cnntune.runtimes import ModelFileError, load_predictor
-from cnntune.studies import StudyView
+from cnntune.deploy.export import export_study
+from cnntune.errors import ExportMismatch, ModelFileError
+from cnntune.formats.runtimes import load_predictor
+from cnntune.tracking.studies import StudyView
 
 pytestmark = pytest.mark.slow
 
@@ -69,7 +70,7 @@ def test_int8_is_smaller_than_float(study):
 def test_predict_on_an_image_folder_matches_keras(study, tmp_path):
     from PIL import Image
 
-    from cnntune.predict import predict_files
+    from cnntune.deploy.predict import predict_files
 
     out = study["root"] / "out-keras-none"
     if not out.exists():
@@ -130,7 +131,7 @@ def test_retrain_and_register(study):
 
 
 def test_refusals_and_a_mismatch_keeps_the_files(study, monkeypatch):
-    from cnntune import export as export_mod
+    from cnntune.deploy import export as export_mod
 
     out = study["root"] / "out-keras-none"
     with pytest.raises(CnntuneError, match="already exists"):
@@ -182,7 +183,7 @@ def test_cli_export_and_predict(study, tmp_path):
     ({"family": "transfer", "transfer_size": 32, "unfreeze": 5}, (8, 8, 1)),
 ], ids=["plain-gelu-aug", "resnet", "separable", "conv1d", "transfer"])
 def test_every_family_exports_to_onnx_and_tflite(knobs, shape, tmp_path):
-    from cnntune.export import inference_model, write_model
+    from cnntune.formats.convert import inference_model, write_model
     from cnntune.knobs import resolve
     from cnntune.models import build_model
 

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from cnntune.data import load_dataset
-from cnntune.engines import Outcome, make_engine
+from cnntune.tuning.engines import Outcome, make_engine
 from cnntune.knobs import USES, resolve
 from cnntune.models import build_model
 from cnntune.space import load_space
-from cnntune.trial import COMPLETE, PRUNED, TrialSettings, run_trial
+from cnntune.worker.trial import COMPLETE, PRUNED, TrialSettings, run_trial
 
 pytestmark = pytest.mark.slow
 

@@ -90,8 +90,8 @@ def test_trials_csv_round_trips_with_dtypes(store):
     assert pd.api.types.is_string_dtype(types["state"]) and set(df["state"]) == {"COMPLETE"}
     assert df["momentum"].isna().tolist() == (df["optimizer"] == "adam").tolist()
     assert (df["trial_seconds"] > 0).all() and df["run_id"].str.len().eq(32).all()
-    from cnntune.studies import StudyView
-    from cnntune.tables import trials_frame
+    from cnntune.tracking.studies import StudyView
+    from cnntune.reports.tables import trials_frame
 
     ours = trials_frame(StudyView("look", store["uri"]))
     pd.testing.assert_series_equal(df["val_accuracy"], ours["val_accuracy"].astype("float64"),
@@ -122,8 +122,8 @@ def test_best_matches_the_best_row(store):
 def test_report_plots_every_trial_and_is_logged(store):
     from mlflow import MlflowClient
 
-    from cnntune.report import figures, optuna_study
-    from cnntune.studies import StudyView
+    from cnntune.reports.report import figures, optuna_study
+    from cnntune.tracking.studies import StudyView
 
     out = store["root"] / "report.html"
     r = cli(store, "report", "look", "--out", str(out))
@@ -172,7 +172,7 @@ def _text(dom: str) -> str:
 def test_mlflow_ui_in_headless_chromium(store, tmp_path):
     from mlflow import MlflowClient
 
-    from cnntune.ui import free_port
+    from cnntune.cli.ui import free_port
 
     chromium = _chromium()
     port = free_port()

@@ -38,9 +38,9 @@ def study(tmp_path_factory):
 
 
 def test_constraint_violations_are_infeasible_everywhere(study):
-    from cnntune.engines.optuna import OptunaEngine
+    from cnntune.tuning.engines.optuna import OptunaEngine
     from cnntune.space import parse_space
-    from cnntune.studies import StudyView
+    from cnntune.tracking.studies import StudyView
 
     sp = parse_space(SPACE)
     eng = OptunaEngine(sp, "mo", study["storage"], directions=sp.directions)
@@ -66,8 +66,8 @@ def test_constraint_violations_are_infeasible_everywhere(study):
 
 
 def test_pareto_front_is_non_dominated_and_complete(study):
-    from cnntune.pareto import feasible_trials, front, front_frame
-    from cnntune.studies import StudyView
+    from cnntune.reports.pareto import feasible_trials, front, front_frame
+    from cnntune.tracking.studies import StudyView
 
     view = StudyView("mo", study["uri"])
     on = front(view)
@@ -90,8 +90,8 @@ def test_pareto_front_is_non_dominated_and_complete(study):
 def test_pareto_command_and_pick(study, tmp_path):
     import subprocess
 
-    from cnntune.pareto import feasible_trials, pick
-    from cnntune.studies import StudyView
+    from cnntune.reports.pareto import feasible_trials, pick
+    from cnntune.tracking.studies import StudyView
 
     r = subprocess.run([sys.executable, "-m", "cnntune", "pareto", "mo", "--out",
                         str(tmp_path / "front.html"), "--tracking-uri", study["uri"]],

@@ -6,8 +6,8 @@ import signal
 import pytest
 
 from cnntune.data import load_dataset
-from cnntune.runner import WorkerProcess, WorkerRunner
-from cnntune.trial import COMPLETE, FAIL, TrialSettings
+from cnntune.worker.runner import WorkerProcess, WorkerRunner
+from cnntune.worker.trial import COMPLETE, FAIL, TrialSettings
 
 pytestmark = pytest.mark.slow
 
@@ -110,7 +110,7 @@ def test_successor_starts_early_enough_to_import(data, tmp_path, monkeypatch, le
                                                  spare_from):
     # short trials: the successor starts while the trials left take less than SPARE_LEAD_S
     # (its TensorFlow import takes ~5 s); at the latest during the last trial
-    monkeypatch.setattr("cnntune.runner.SPARE_LEAD_S", lead_s)
+    monkeypatch.setattr("cnntune.worker.runner.SPARE_LEAD_S", lead_s)
     runner = WorkerRunner(data, TrialSettings(epochs=1, patience=1, objective="val_accuracy",
                                               seed=0), f"sqlite:///{tmp_path}/m.db",
                           trials_per_worker=3)
@@ -131,7 +131,7 @@ def test_model_logging_warmup_leaves_nothing_for_the_first_log():
     import sys
 
     code = ("import sys\n"
-            "from cnntune.runner import _ModelLoggingWarmup\n"
+            "from cnntune.worker.runner import _ModelLoggingWarmup\n"
             "w = _ModelLoggingWarmup(); w.start(); w.start(); w.join()\n"
             "from mlflow.utils import requirements_utils as r\n"
             "assert r._MODULES_TO_PACKAGES and 'mlflow' in r._MODULES_TO_PACKAGES, 'no map'\n"

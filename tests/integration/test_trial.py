@@ -5,7 +5,8 @@ import math
 import pytest
 
 from cnntune.data import load_dataset
-from cnntune.trial import COMPLETE, FAIL, PRUNED, TrialSettings, release_earlier_trials, run_trial
+from cnntune.worker.trial import (COMPLETE, FAIL, PRUNED, TrialSettings, release_earlier_trials,
+                                  run_trial)
 
 DATA = None
 

@@ -55,7 +55,7 @@ def events(proc):
 
 def load(storage, study):
 
-    from cnntune.engines.optuna import OptunaEngine
+    from cnntune.tuning.engines.optuna import OptunaEngine
     from cnntune.space import parse_space
 
     eng = OptunaEngine(parse_space(SPACE), study, storage)
@@ -188,8 +188,8 @@ def test_missed_heartbeats_fail_a_trial_of_another_machine():
 
     import optuna
 
-    from cnntune.engines import Outcome
-    from cnntune.engines.optuna import OptunaEngine
+    from cnntune.tuning.engines import Outcome
+    from cnntune.tuning.engines.optuna import OptunaEngine
     from cnntune.space import parse_space
 
     pg_or_skip()

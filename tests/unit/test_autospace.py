@@ -3,7 +3,7 @@ configuration is moved into a space: pure Python, no TensorFlow."""
 
 import pytest
 
-from cnntune.autospace import DataProfile, auto_space, known_good
+from cnntune.tuning.autospace import DataProfile, auto_space, known_good
 from cnntune.errors import SpaceError
 from cnntune.space import parse_space
 

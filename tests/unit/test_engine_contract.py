@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from cnntune.engines import Outcome, make_engine
+from cnntune.tuning.engines import Outcome, make_engine
 from cnntune.space import parse_space
 
 # every kind of param, conditions on a categorical, on an int and a chain of two, and a

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from cnntune.engines import Outcome, make_engine
+from cnntune.tuning.engines import Outcome, make_engine
 from cnntune.space import parse_space
 
 SPACE = """
@@ -97,7 +97,7 @@ def test_bad_storage_is_a_clear_error(tmp_path):
 @pytest.mark.parametrize("epochs, first", [(1, 1), (3, 1), (4, 2), (18, 2), (20, 3), (25, 3),
                                            (100, 12)])
 def test_pruners_judge_no_earlier_than_a_ninth_of_the_epochs(epochs, first):
-    from cnntune.engines.optuna import first_rung
+    from cnntune.tuning.engines.optuna import first_rung
 
     assert first_rung(epochs) == first
     sp = parse_space(SPACE)

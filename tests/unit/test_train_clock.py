@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from cnntune.train import _Clock, cosine_lr
+from cnntune.worker.train import _Clock, cosine_lr
 
 
 def test_cosine_decays_from_the_rate_to_a_hundredth_over_the_planned_epochs():

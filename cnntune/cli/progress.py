@@ -1,0 +1,265 @@
+"""The live view of `cnntune search` and its closing summary (rich).
+
+In a terminal: a live panel with trial n of N, the running trial's epoch, the best so far, the
+elapsed time and the last trials. Elsewhere (CI, pipes): one plain line per finished trial.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+from rich.console import Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from ..catalog import Direction
+from ..tracking.stores import DEFAULT_TRACKING_URI
+
+STATE_STYLE = {"COMPLETE": "green", "PRUNED": "yellow", "FAIL": "red"}
+
+
+class Progress:
+    def __init__(self, console, quiet: bool = False, last: int = 6):
+        self.console = console
+        self.quiet = quiet
+        self.live = None
+        self.t0 = time.perf_counter()
+        self.study = ""
+        self.total = None
+        self.done = 0
+        self.existing = 0
+        self.direction = "maximize"
+        self.objective = "val_accuracy"
+        self.best = None  # (value, number, test_accuracy)
+        self.current = None  # (number, epoch, logs)
+        self.recent = deque(maxlen=last)
+
+    # -- context manager --------------------------------------------------------------------
+
+    def __enter__(self):
+        if not self.quiet and self.console.is_terminal:
+            self.live = Live(self._render(), console=self.console, refresh_per_second=4,
+                             transient=False)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.live is not None:
+            self.live.update(self._render())
+            self.live.__exit__(*exc)
+        return False
+
+    # -- events -----------------------------------------------------------------------------
+
+    def __call__(self, kind: str, payload: dict) -> None:
+        if kind == "study_start":
+            self.study = payload["study"]
+            self.total = payload["trials"]
+            self.existing = payload["existing_trials"]
+            self.direction = payload["settings"]["direction"]
+            self.objective = payload["settings"]["objective"]
+            if payload.get("best"):
+                b = payload["best"]
+                self.best = (b["value"], b["number"], b["test_accuracy"])
+            if not self.quiet:
+                s = payload["settings"]
+                verb = f"resuming ({self.existing} trials so far)" if payload["resumed"] else "new"
+                self.console.print(
+                    f"study [bold]{self.study}[/] {verb}: {s['data']} "
+                    f"({s['n_train']}/{s['n_val']}/{s['n_test']} train/val/test), "
+                    f"{s['engine']} {s['algorithm']}"
+                    + (f", {s['pruner']} pruner" if s["pruner"] != "none" else "")
+                    + f", up to {s['epochs']} "
+                    f"epoch{'s' if s['epochs'] != 1 else ''} per trial")
+                warm = payload.get("warm_start") or {}
+                for note in warm.get("notes", []):
+                    self.console.print(note, highlight=False)
+                if warm.get("enqueued") and not warm.get("notes"):
+                    n = warm["enqueued"]
+                    self.console.print(f"warm start: {n} known-good configuration"
+                                       f"{'s' if n != 1 else ''} first", highlight=False)
+        elif kind == "baselines":
+            if not self.quiet:
+                for r in payload["results"]:
+                    m = r["metrics"]
+                    self.console.print(f"baseline {r['name']:<20} val_accuracy "
+                                       f"{m['val_accuracy']:.4f}  test {m['test_accuracy']:.4f}"
+                                       f"  {m['fit_seconds']:.1f}s", highlight=False)
+        elif kind == "trial_start":
+            self.current = (payload["number"], 0, {})
+        elif kind == "epoch":
+            self.current = (payload["number"], payload["epoch"], payload["logs"])
+        elif kind == "trial_end":
+            self.done += 1
+            self.current = None
+            m = payload["metrics"]
+            if payload["state"] == "COMPLETE" and self._better(payload["value"]):
+                self.best = (payload["value"], payload["number"], m.get("test_accuracy"))
+            self.recent.append(payload)
+            if self.live is None and not self.quiet:
+                self.console.print(self._line(payload), highlight=False)
+        if self.live is not None:
+            self.live.update(self._render())
+
+    def _better(self, value) -> bool:
+        return Direction(self.direction).better(value, self.best and self.best[0])
+
+    # -- rendering --------------------------------------------------------------------------
+
+    def _line(self, p: dict) -> str:
+        m = p["metrics"]
+        n = f"{self.done}/{self.total}" if self.total else f"{self.done}"
+        parts = [f"trial {p['number']:>3} ({n})", f"{p['state']:<8}"]
+        if p["value"] is not None:
+            parts.append(f"{self.objective} {p['value']:.4f}")
+        if "test_accuracy" in m:
+            parts.append(f"test {m['test_accuracy']:.4f}")
+        if "epochs" in m:
+            parts.append(f"{int(m['epochs'])} ep")
+        if p.get("stopped") == "deadline":
+            parts.append("cut at the deadline")
+        if p.get("origin"):
+            parts.append(p["origin"])
+        if "latency_ms" in m:
+            parts.append(f"{m['latency_ms']:.3f} ms/img")
+        parts.append(f"{p['seconds']:.1f}s")
+        if p.get("error"):
+            parts.append(f"({p['error']})")
+        if self.best:
+            parts.append(f"| best {self.best[0]:.4f} (trial {self.best[1]})")
+        return "  ".join(parts)
+
+    def _render(self):
+        elapsed = time.perf_counter() - self.t0
+        n = f"{self.done} of {self.total}" if self.total else f"{self.done}"
+        head = Text.assemble(("study ", "dim"), (self.study or "...", "bold"),
+                             ("  trials ", "dim"), n, ("  elapsed ", "dim"), f"{elapsed:.0f}s")
+        if self.best:
+            head.append("  best ", "dim")
+            head.append(f"{self.best[0]:.4f}", "bold green")
+            head.append(f" (trial {self.best[1]}"
+                        + (f", test {self.best[2]:.4f})" if self.best[2] is not None else ")"))
+        rows = [head]
+        if self.current:
+            num, ep, logs = self.current
+            txt = f"running trial {num}: epoch {ep}"
+            if self.objective in logs:
+                txt += f", {self.objective} {logs[self.objective]:.4f}"
+            rows.append(Text(txt, "cyan"))
+        if self.recent:
+            table = Table(box=None, pad_edge=False, header_style="dim")
+            for col in ("trial", "state", self.objective, "test acc", "epochs", "secs"):
+                table.add_column(col, justify="right" if col != "state" else "left")
+            for p in self.recent:
+                m = p["metrics"]
+                table.add_row(str(p["number"]), Text(p["state"], STATE_STYLE.get(p["state"], "")),
+                              f"{p['value']:.4f}" if p["value"] is not None else "-",
+                              f"{m['test_accuracy']:.4f}" if "test_accuracy" in m else "-",
+                              str(int(m["epochs"])) if "epochs" in m else "-",
+                              f"{p['seconds']:.1f}")
+            rows.append(table)
+        return Group(*rows)
+
+    # -- summary ----------------------------------------------------------------------------
+
+    def summary(self, result) -> None:
+        console = self.console
+
+        def c_print(*args, **kw):
+            console.print(*args, highlight=False, **kw)
+
+        counts = ", ".join(f"{v} {k.lower()}" for k, v in sorted(result.counts.items()))
+        by = f" by {result.workers} workers" if result.workers > 1 else ""
+        c_print(f"\n[bold]study {result.study}[/]: {result.new_trials} trials run now{by} in "
+                f"{result.elapsed:.0f}s; {sum(result.counts.values())} in the study ({counts})")
+        for failed in result.failed_workers:
+            c_print(f"[red]{failed}[/]")
+        b = result.best
+        if b is None:
+            c_print("no trial completed, so there is no best trial yet")
+        else:
+            m = b.metrics
+            table = Table(title=f"best trial {b.number}", title_justify="left", box=None)
+            table.add_column("param", style="dim")
+            table.add_column("value")
+            for k, v in b.params.items():
+                table.add_row(k, f"{v:.4g}" if isinstance(v, float) else str(v))
+            c_print(table)
+            c_print(f"{result.objective} {b.value:.4f}   test_accuracy "
+                    f"{m.get('test_accuracy', float('nan')):.4f}   params "
+                    f"{int(m.get('n_params', 0)):,}")
+            if b.model_uri:
+                c_print(f"model:       {b.model_uri}  (mlflow.pyfunc.load_model)")
+            else:
+                c_print(f"model:       not logged (trial {b.number} ended before its model "
+                        "was saved)")
+        c_print(f"MLflow:      experiment '{result.study}' (id {result.experiment_id}), "
+                f"study run {result.parent_run_id}")
+        if result.tracking_uri.startswith(("http://", "https://")):
+            c_print(f"open the UI: {result.tracking_uri}", soft_wrap=True)
+        else:
+            uri = "" if result.tracking_uri == DEFAULT_TRACKING_URI \
+                else f" --tracking-uri {result.tracking_uri}"
+            c_print(f"open the UI: cnntune ui{uri}   (or: mlflow ui --backend-store-uri "
+                    f"{result.tracking_uri})  then http://127.0.0.1:5000", soft_wrap=True)
+            c_print(f"compare:     cnntune trials {result.study}{uri}  |  cnntune report "
+                    f"{result.study}{uri}", soft_wrap=True)
+
+
+class JsonLines:
+    """Every search event as one JSON object per line, for machines: ``{"event": kind,
+    "time": unix seconds, ...payload}``; the last line is ``study_end`` with the result. A
+    file is appended to and flushed after every line, so a crash loses nothing written."""
+
+    def __init__(self, path: str):
+        import sys
+
+        if path == "-":
+            self.f, self._own = sys.stdout, False
+        else:
+            try:
+                self.f, self._own = open(path, "a", encoding="utf-8"), True
+            except OSError as exc:
+                from ..errors import ConfigError
+
+                raise ConfigError(f"--jsonl '{path}' cannot be opened ({exc.strerror}); give "
+                                  "a writable file path or -") from None
+
+    def __call__(self, kind: str, payload: dict) -> None:
+        import json
+
+        line = json.dumps(_finite({"event": kind, "time": round(time.time(), 3), **payload}),
+                          default=_jsonable, allow_nan=False)
+        self.f.write(line + "\n")
+        self.f.flush()
+
+    def result(self, result) -> None:
+        import dataclasses
+
+        self("study_end", dataclasses.asdict(result))
+
+    def close(self) -> None:
+        if self._own:
+            self.f.close()
+
+
+def _finite(value):
+    """NaN and infinities become null: JSON has no such numbers."""
+    import math
+
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _jsonable(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)

@@ -1,0 +1,244 @@
+"""Export a study's best (or chosen) trial as .keras, SavedModel, TFLite (float32, float16,
+int8) or ONNX, verified by running the export with its own runtime on the test split.
+
+What is exported is an inference model (``formats.convert``: augmentation and dropout off,
+batch norm on its moving statistics). The raw inputs the data holds go in (pixels, sequence
+values): rescaling or standardisation is inside the model, as during the search.
+
+The export folder holds the model and ``cnntune.json``: params, metrics, input shape and
+dtype, class names, preprocessing, versions, source study and trial, and the verification.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..catalog import FORMATS, QUANTIZE
+from ..errors import CnntuneError, ConfigError, ExportMismatch
+from ..formats.convert import FILES, inference_model, write_model
+from ..tracking.stores import redact
+
+# the largest |probability difference| to the Keras model a float export may show
+TOLERANCE = {"none": 1e-4, "float16": 1e-2}
+INT8_MAX_ACCURACY_DROP = 0.05  # int8 changes probabilities; its accuracy drop is what is bound
+
+
+@dataclass
+class ExportReport:
+    study: str
+    trial: int
+    run_id: str
+    format: str
+    quantize: str
+    path: str  # the model file or folder
+    metadata_path: str
+    size_bytes: int
+    test_accuracy: float  # through the exported model's runtime
+    keras_test_accuracy: float  # the Keras inference model on the same split
+    max_abs_diff: float  # largest |probability difference| to the Keras model
+    tolerance: str  # what was checked, in words
+    passed: bool
+    latency_ms: float  # per image, batch 1, median
+    keras_latency_ms: float
+    retrained: bool
+    registered: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def accuracy_drop(self) -> float:
+        return self.keras_test_accuracy - self.test_accuracy
+
+
+def export_study(study: str, *, fmt: str, out: str | Path, tracking_uri: str,
+                 quantize: str = "none", trial: int | None = None, retrain: bool = False,
+                 register: str | None = None, alias: str = "champion",
+                 on_step=None) -> ExportReport:
+    """Export one trial of ``study``; see the module docstring. Raises ExportMismatch (after
+    writing the files and the report) when the export disagrees with the Keras model."""
+    from ..tracking.studies import StudyView
+
+    say = on_step or (lambda msg: None)
+    if fmt not in FORMATS:
+        raise ConfigError(f"format '{fmt}' is unknown; use one of {', '.join(FORMATS)}")
+    if quantize not in QUANTIZE:
+        raise ConfigError(f"quantize '{quantize}' is unknown; use one of {', '.join(QUANTIZE)}")
+    if quantize != "none" and fmt != "tflite":
+        raise ConfigError(f"--quantize {quantize} applies to --format tflite only")
+    out = Path(out)
+    target = out / FILES[fmt]
+    if target.exists():
+        raise ConfigError(f"'{target}' already exists; remove it or choose another --out")
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out '{out}' is a file; give a folder")
+
+    view = StudyView(study, tracking_uri)
+    t = view.trial(trial) if trial is not None else view.best()
+    if t.state != "COMPLETE" and not retrain:
+        raise ConfigError(f"study '{study}', trial {t.number} ended {t.state}; pick a "
+                          "completed trial or add --retrain")
+    say(f"loading the data of study '{study}'")
+    data = view.load_data()
+    from .._quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    if retrain:
+        epochs = int(t.metrics.get("best_epoch") or t.metrics.get("epochs") or
+                     int(view.settings.get("epochs", 10)))
+        say(f"retraining trial {t.number} on train+val for {epochs} epochs")
+        model = retrain_trial(t.params, data, epochs=epochs,
+                              seed=int(view.settings.get("seed", 0)) + t.number)
+    else:
+        say(f"loading the logged model of trial {t.number}")
+        model = view.load_model(t)
+    infer = inference_model(model)
+    x_test = data.test.x.astype("float32")
+    from ..formats.runtimes import InMemoryKerasPredictor
+
+    keras = InMemoryKerasPredictor(infer)
+    keras_probs = keras.predict(x_test)
+    keras_acc = _accuracy(keras_probs, data.test.y)
+
+    out.mkdir(parents=True, exist_ok=True)
+    say(f"writing {fmt}{'' if quantize == 'none' else ' ' + quantize} to {target}")
+    write_model(infer, fmt, target, quantize=quantize, representative=data.train.x)
+
+    from ..formats.runtimes import load_predictor
+
+    say(f"verifying {target.name} with its own runtime on {len(x_test)} test examples")
+    predictor = load_predictor(target, fmt)
+    probs = predictor.predict(x_test)
+    acc = _accuracy(probs, data.test.y)
+    diff = float(np.abs(probs - keras_probs).max()) if len(probs) else 0.0
+    if quantize == "int8":
+        passed = keras_acc - acc <= INT8_MAX_ACCURACY_DROP
+        tolerance = f"accuracy drop <= {INT8_MAX_ACCURACY_DROP}"
+    else:
+        passed = diff <= TOLERANCE[quantize]
+        tolerance = f"max |probability difference| <= {TOLERANCE[quantize]:g}"
+    keras_latency = keras.latency_ms(x_test)
+    report = ExportReport(
+        study=study, trial=t.number, run_id=t.run_id, format=fmt, quantize=quantize,
+        path=str(target), metadata_path=str(out / "cnntune.json"), size_bytes=_size(target),
+        test_accuracy=acc, keras_test_accuracy=keras_acc, max_abs_diff=diff,
+        tolerance=tolerance, passed=passed, latency_ms=predictor.latency_ms(x_test),
+        keras_latency_ms=keras_latency, retrained=retrain)
+    meta = metadata(view, t, data, report)
+    _write_json(out / "cnntune.json", meta)
+    if not passed:
+        raise ExportMismatch(
+            f"export '{target}' disagrees with the Keras model: test accuracy {acc:.4f} vs "
+            f"{keras_acc:.4f}, max |probability difference| {diff:.3g} (allowed: {tolerance}); "
+            "the files are kept for inspection")
+    if register:
+        say(f"registering {target.name} as '{register}' (alias {alias})")
+        report.registered = register_export(view, t, out, fmt, register, alias, x_test[:4])
+        meta["registered"] = report.registered
+        _write_json(out / "cnntune.json", meta)
+    return report
+
+
+def retrain_trial(params: dict, data, *, epochs: int, seed: int):
+    """A fresh model from ``params``, trained on train + validation for ``epochs`` epochs (the
+    trial's best epoch), so the exported model has seen all the data the search used."""
+    import keras
+
+    from ..data import Split, pipeline
+    from ..knobs import resolve
+    from ..models import build_model
+    from ..worker.train import fit_final
+
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    knobs = resolve(params)
+    model = build_model(knobs, data.input_shape, data.num_classes, data.prep)
+    both = Split(np.concatenate([data.train.x, data.val.x]),
+                 np.concatenate([data.train.y, data.val.y]))
+    one_hot = data.num_classes if knobs["label_smoothing"] > 0 else None
+    fit_final(model, knobs, pipeline(both, knobs["batch_size"], training=True, seed=seed,
+                                     one_hot=one_hot), epochs=max(1, epochs))
+    return model
+
+
+def metadata(view, t, data, report: ExportReport) -> dict:
+    import keras
+    import tensorflow as tf
+
+    from .. import __version__
+
+    return {
+        "cnntune_version": __version__, "tensorflow_version": tf.__version__,
+        "keras_version": keras.__version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "source": {"study": view.study, "trial": t.number, "run_id": t.run_id,
+                   "experiment_id": view.experiment_id, "engine": view.settings.get("engine"),
+                   "tracking_uri": redact(view.tracking_uri)},
+        "format": report.format, "quantize": report.quantize,
+        "file": Path(report.path).name, "retrained": report.retrained,
+        "params": t.params, "trial_metrics": t.metrics,
+        "input": {"shape": [None, *data.input_shape], "dtype": "float32",
+                  "data_dtype": str(data.train.x.dtype), "kind": data.kind},
+        "class_names": data.class_names,
+        "preprocessing": {"inside_model": True, **data.prep,
+                          "note": "feed raw values as the data holds them; the model rescales "
+                                  "(images) or standardises (sequences) itself"},
+        "verification": {k: v for k, v in asdict(report).items()
+                         if k in ("test_accuracy", "keras_test_accuracy", "max_abs_diff",
+                                  "tolerance", "passed", "latency_ms", "keras_latency_ms",
+                                  "size_bytes")} | {"test_examples": len(data.test),
+                                                    "latency": "median ms per image at batch "
+                                                               "1 after 5 warm-up calls"},
+    }
+
+
+def register_export(view, t, out: Path, fmt: str, name: str, alias: str, example) -> dict:
+    """Log the export folder as a pyfunc model of the trial's run (served through
+    cnntune.formats.runtimes) and register it under ``name`` with ``alias``."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    from .serving import ExportedModel, pip_requirements
+
+    mlflow.set_tracking_uri(view.tracking_uri)
+    client = MlflowClient(view.tracking_uri)
+    try:
+        with mlflow.start_run(run_id=t.run_id):
+            info = mlflow.pyfunc.log_model(
+                name=f"export-{fmt}", python_model=ExportedModel(),
+                artifacts={"export": str(out)}, pip_requirements=pip_requirements(fmt),
+                input_example=None)
+        version = mlflow.register_model(info.model_uri, name)
+        client.set_registered_model_alias(name, alias, version.version)
+    except Exception as exc:
+        raise CnntuneError(f"registering '{name}' failed ({type(exc).__name__}: "
+                           f"{str(exc).splitlines()[0] if str(exc) else ''}); the export in "
+                           f"'{out}' is kept") from None
+    return {"name": name, "version": int(version.version), "alias": alias,
+            "model_uri": f"models:/{name}@{alias}"}
+
+
+def _accuracy(probs: np.ndarray, y: np.ndarray) -> float:
+    return float((np.asarray(probs).argmax(axis=1) == y).mean()) if len(y) else float("nan")
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return path.stat().st_size
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=_jsonable))
+    os.replace(tmp, path)
+
+
+def _jsonable(v):
+    if isinstance(v, (np.floating, np.integer)):
+        return v.item()
+    return str(v)

@@ -1,0 +1,43 @@
+"""The MLflow pyfunc face of an exported model (``cnntune export --register``).
+
+The registered model is the export folder plus this class: ``predict`` runs the export through
+``cnntune.formats.runtimes``, the same code that verified it, and returns class probabilities.
+"""
+
+from __future__ import annotations
+
+import mlflow.pyfunc
+import numpy as np
+
+
+class ExportedModel(mlflow.pyfunc.PythonModel):
+    def load_context(self, context):
+        from pathlib import Path
+
+        from ..formats.runtimes import load_predictor
+
+        self.predictor = load_predictor(Path(context.artifacts["export"]))
+
+    def predict(self, context, model_input, params=None):
+        return self.predictor.predict(np.asarray(model_input, dtype="float32"))
+
+
+def pip_requirements(fmt: str) -> list[str]:
+    """What serving the export needs: cnntune and the format's runtime, pinned as installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    names = ["numpy", "mlflow"] + {"keras": ["tensorflow-cpu", "keras"],
+                                   "savedmodel": ["tensorflow-cpu"],
+                                   "tflite": ["ai-edge-litert"],
+                                   "onnx": ["onnxruntime"]}[fmt]
+    out = []
+    for n in names:
+        try:
+            out.append(f"{n}=={version(n)}")
+        except PackageNotFoundError:
+            out.append(n)
+    try:
+        out.append(f"cnntune=={version('cnntune')}")
+    except PackageNotFoundError:
+        pass
+    return out

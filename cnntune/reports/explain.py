@@ -1,0 +1,282 @@
+"""`cnntune explain`: what the best model looks at.
+
+* Grad-CAM: the gradient of the class logit with respect to the last spatial feature map
+  (found automatically: the last layer with a spatial output that is not a pooling layer, so it
+  works for every family, the transfer backbone included), averaged per channel into weights,
+  giving a coarse class map that is upsampled to the input size.
+* Saliency: the absolute gradient of the class logit with respect to the input (max over
+  channels): a map with the input's height and width.
+* Activations: the feature maps of the first and the last conv block for one image.
+
+Logits are taken before the softmax (the classifier's kernel and bias applied to its input),
+as Grad-CAM prescribes: probability gradients vanish once a model is confident.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..catalog import EXPLAIN_METHODS as METHODS
+from ..errors import ConfigError
+
+
+def spatial_layers(model) -> list:
+    """Layers with a spatial output (images: rank 4, sequences: rank 3), in graph order."""
+    rank = len(model.input_shape)
+    return [layer for layer in model.layers[1:]
+            if _rank(layer) == rank and not layer.name.startswith(("rescale", "aug_",
+                                                                    "standardise", "resize",
+                                                                    "to_rgb", "backbone_range"))]
+
+
+def last_conv_layer(model):
+    layers = spatial_layers(model)
+    if not layers:
+        raise ConfigError(f"model '{model.name}' has no spatial feature map to explain")
+    for layer in reversed(layers):
+        if "pool" not in layer.name and "sdrop" not in layer.name:
+            return layer
+    return layers[-1]
+
+
+def _output(model, layer):
+    """``layer``'s output in ``model``'s graph. A nested model (the transfer backbone) reports
+    its own inner output tensor, so take the input of the layer that consumes it instead."""
+    import keras
+
+    if isinstance(layer, keras.Model):
+        following = model.layers[model.layers.index(layer) + 1]
+        return following.input
+    return layer.output
+
+
+def _rank(layer) -> int | None:
+    try:
+        return len(layer.output.shape)
+    except (AttributeError, ValueError):
+        return None
+
+
+def _logit_model(model, feature_layer=None):
+    """x -> (feature map, logits): logits from the classifier's input, before softmax."""
+    import keras
+
+    clf = model.get_layer("classifier")
+    outputs = [clf.input] if feature_layer is None else [_output(model, feature_layer),
+                                                         clf.input]
+    sub = keras.Model(model.inputs[0], outputs)
+    kernel, bias = clf.kernel, clf.bias
+
+    def run(x):
+        import tensorflow as tf
+
+        outs = sub(x, training=False)
+        if feature_layer is None:
+            outs = [outs]
+        logits = tf.matmul(outs[-1], kernel) + bias
+        return (outs[0], logits) if feature_layer is not None else logits
+
+    return run
+
+
+def gradcam(model, x: np.ndarray, classes: np.ndarray | None = None) -> tuple[np.ndarray,
+                                                                               np.ndarray]:
+    """Grad-CAM maps (n, *spatial input shape) in [0, 1] for ``classes`` (default: the
+    predicted ones), and the class probabilities."""
+    import tensorflow as tf
+
+    layer = last_conv_layer(model)
+    run = _logit_model(model, layer)
+    x = tf.convert_to_tensor(np.asarray(x, dtype="float32"))
+    with tf.GradientTape() as tape:
+        fmap, logits = run(x)
+        tape.watch(fmap)
+        probs = tf.nn.softmax(logits)
+        cls = tf.argmax(logits, axis=1) if classes is None else tf.constant(classes)
+        score = tf.gather(logits, cls, axis=1, batch_dims=1)
+    grads = tape.gradient(score, fmap)
+    axes = tuple(range(1, len(fmap.shape) - 1))
+    weights = tf.reduce_mean(grads, axis=axes, keepdims=True)
+    cam = tf.nn.relu(tf.reduce_sum(weights * fmap, axis=-1)).numpy()
+    spatial = tuple(x.shape[1:-1])
+    return np.stack([_resize(c, spatial) for c in cam]), probs.numpy()
+
+
+def saliency(model, x: np.ndarray, classes: np.ndarray | None = None) -> tuple[np.ndarray,
+                                                                                np.ndarray]:
+    """|d logit / d input|, max over channels: (n, *spatial input shape) in [0, 1]."""
+    import tensorflow as tf
+
+    run = _logit_model(model)
+    x = tf.convert_to_tensor(np.asarray(x, dtype="float32"))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        logits = run(x)
+        cls = tf.argmax(logits, axis=1) if classes is None else tf.constant(classes)
+        score = tf.gather(logits, cls, axis=1, batch_dims=1)
+    grads = tf.reduce_max(tf.abs(tape.gradient(score, x)), axis=-1).numpy()
+    probs = tf.nn.softmax(logits).numpy()
+    return np.stack([_norm(g) for g in grads]), probs
+
+
+def activations(model, x1: np.ndarray) -> dict[str, np.ndarray]:
+    """Feature maps of the first and the last conv block for one input: name -> (*spatial,
+    channels)."""
+    import keras
+
+    layers = [layer for layer in spatial_layers(model) if "pool" not in layer.name]
+    if not layers:
+        return {}
+    picks = [layers[0]] if len(layers) == 1 else [layers[0], last_conv_layer(model)]
+    sub = keras.Model(model.inputs[0], [_output(model, layer) for layer in picks])
+    outs = sub(np.asarray(x1[None], dtype="float32"), training=False)
+    outs = outs if isinstance(outs, list | tuple) else [outs]
+    return {layer.name: np.asarray(o)[0] for layer, o in zip(picks, outs)}
+
+
+def _norm(a: np.ndarray) -> np.ndarray:
+    a = a - a.min()
+    top = a.max()
+    return a / top if top > 0 else a
+
+
+def _resize(cam: np.ndarray, shape: tuple) -> np.ndarray:
+    """Bilinear upsampling of a coarse map (1D or 2D) to ``shape``, normalised to [0, 1]."""
+    cam = _norm(cam.astype("float64"))
+    if cam.shape == shape:
+        return cam
+    if cam.ndim == 1:
+        src = np.linspace(0, 1, cam.shape[0])
+        return _norm(np.interp(np.linspace(0, 1, shape[0]), src, cam))
+    import tensorflow as tf
+
+    up = tf.image.resize(cam[..., None], shape, method="bilinear").numpy()[..., 0]
+    return _norm(up)
+
+
+# ------------------------------------------------------------------------------ the command
+
+
+def explain_study(study: str, *, tracking_uri: str, out: str | Path, method: str = "gradcam",
+                  trial: int | None = None, images=None, n: int = 16,
+                  log_to_mlflow: bool = True) -> dict:
+    """Write the ``method`` grid and the activation view of a trial's model; return paths."""
+    from .._quiet import import_tensorflow_quietly
+    from ..tracking.studies import StudyView
+
+    if method not in METHODS:
+        raise ConfigError(f"method '{method}' is unknown; use one of {', '.join(METHODS)}")
+    if n < 1:
+        raise ConfigError(f"--n must be >= 1, got {n}")
+    view = StudyView(study, tracking_uri)
+    t = view.trial(trial) if trial is not None else view.best()
+    meta = view.data_spec
+    import_tensorflow_quietly()
+    model = view.load_model(t)
+    names = meta["class_names"]
+    if images:
+        from ..deploy.predict import read_inputs
+
+        scale = float(meta["prep"].get("scale", 1 / 255))
+        labels_txt, x = read_inputs(images, meta["input_shape"], 1.0 / 255.0 / scale)
+        y = None
+        captions = [Path(s).name for s in labels_txt]
+    else:
+        data = view.load_data()
+        idx = _spread(data.test.y, n)
+        x, y = data.test.x[idx].astype("float32"), data.test.y[idx]
+        captions = [f"test #{i}" for i in idx]
+    maps, probs = (gradcam if method == "gradcam" else saliency)(model, x)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    scale = float(meta["prep"].get("scale", 1.0))
+    grid = out / f"{method}.png"
+    _grid_png(grid, x * scale if meta.get("kind") != "sequence" else x, maps, probs, y, names,
+              captions, f"{method} - study {study}, trial {t.number}")
+    acts = out / "activations.png"
+    _activations_png(acts, activations(model, x[0]), f"feature maps of {captions[0]}")
+    if log_to_mlflow:
+        view.client.log_artifact(t.run_id, str(grid), "explain")
+        view.client.log_artifact(t.run_id, str(acts), "explain")
+    return {"grid": grid, "activations": acts, "trial": t.number, "run_id": t.run_id}
+
+
+def _spread(y: np.ndarray, n: int) -> np.ndarray:
+    """Up to n test indices, round-robin over the classes so that every class shows."""
+    by_class = [np.flatnonzero(y == c) for c in np.unique(y)]
+    picks, k = [], 0
+    while len(picks) < min(n, len(y)):
+        for idx in by_class:
+            if k < len(idx) and len(picks) < n:
+                picks.append(int(idx[k]))
+        k += 1
+    return np.array(sorted(picks))
+
+
+def _grid_png(path, x, maps, probs, y, names, captions, title) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(x)
+    cols = min(8, n)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(2.1 * cols, 2.8 * rows), squeeze=False)
+    pred = probs.argmax(1)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= n:
+            continue
+        img = x[i]
+        if img.ndim == 2:  # a sequence: the values with the map underneath
+            ax.axis("on")
+            ax.imshow(maps[i][None], aspect="auto", cmap="jet", alpha=0.45,
+                      extent=(0, len(img), img.min(), img.max()))
+            ax.plot(img, color="black", linewidth=0.8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        else:
+            ax.imshow(np.clip(img[..., 0] if img.shape[-1] == 1 else img, 0, 1),
+                      cmap="gray" if img.shape[-1] == 1 else None, interpolation="nearest")
+            ax.imshow(maps[i], cmap="jet", alpha=0.45, interpolation="bilinear")
+        truth = f"true {names[y[i]]} / " if y is not None else ""
+        ok = y is None or y[i] == pred[i]
+        ax.set_title(f"{truth}pred {names[pred[i]]} ({probs[i, pred[i]]:.2f})\n{captions[i]}",
+                     fontsize=7, color="black" if ok else "red")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _activations_png(path, maps: dict, title: str, per_layer: int = 16) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not maps:
+        return
+    rows = len(maps)
+    fig, axes = plt.subplots(rows, per_layer, figsize=(per_layer * 0.9, 1.3 * rows + 0.4),
+                             squeeze=False)
+    for r, (name, fmap) in enumerate(maps.items()):
+        for c in range(per_layer):
+            ax = axes[r, c]
+            ax.axis("off")
+            if c >= fmap.shape[-1]:
+                continue
+            m = fmap[..., c]
+            if m.ndim == 1:
+                ax.plot(m, linewidth=0.6)
+            else:
+                ax.imshow(m, cmap="viridis", interpolation="nearest")
+            if c == 0:
+                ax.set_title(f"{name} ({fmap.shape[-1]} maps)", fontsize=7, loc="left")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

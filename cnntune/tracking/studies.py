@@ -1,0 +1,161 @@
+"""A finished or running study, read back from MLflow: the one record both engines write.
+
+``StudyView(study, tracking_uri)`` finds the study's experiment and parent run, its space
+(``space.yaml``) and data description (``data.json``), and its trial runs with their params
+typed back from MLflow's strings through the space. Export, explain and the reporting commands
+read studies through this, so they work the same for Optuna and KerasTuner studies.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..catalog import Direction, State
+from ..errors import ConfigError, StorageError
+from .stores import redact
+
+
+@dataclass
+class TrialRun:
+    number: int
+    state: str
+    run_id: str
+    params: dict[str, Any]
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def model_logged(self) -> bool:
+        return "cnntune.model" in self.tags
+
+
+class StudyView:
+    def __init__(self, study: str, tracking_uri: str):
+        from .runs import Tracker
+
+        self.study = study
+        self.tracking_uri = tracking_uri
+        tracker = Tracker(tracking_uri)
+        tracker.check()
+        self.client = tracker.client
+        exp = self.client.get_experiment_by_name(study)
+        if exp is None or exp.lifecycle_stage != "active":
+            raise StorageError(f"study '{study}' not found in tracking store "
+                               f"'{redact(tracking_uri)}'; check the name and --tracking-uri")
+        self.experiment_id = exp.experiment_id
+        parents = self.client.search_runs([exp.experiment_id], "tags.`cnntune.role` = 'study'",
+                                          order_by=["attributes.start_time DESC"], max_results=1)
+        if not parents:
+            raise StorageError(f"study '{study}' has no study run in '{redact(tracking_uri)}'; "
+                               "it was not made by cnntune")
+        self.parent = parents[0]
+        self.settings = dict(self.parent.data.params)
+        self._space = None
+        self._data_spec = None
+
+    # -- the study's own records ---------------------------------------------------------
+
+    @property
+    def direction(self) -> str:
+        return self.settings.get("direction", "maximize")
+
+    @property
+    def objective(self) -> str:
+        return self.settings.get("objective", "val_accuracy")
+
+    @property
+    def space(self):
+        if self._space is None:
+            from ..space import parse_space
+
+            text = self._artifact_text("space.yaml")
+            self._space = parse_space(text, source=f"{self.study}/space.yaml")
+        return self._space
+
+    @property
+    def data_spec(self) -> dict:
+        if self._data_spec is None:
+            self._data_spec = json.loads(self._artifact_text("data.json"))
+        return self._data_spec
+
+    def _artifact_text(self, name: str) -> str:
+        import mlflow
+
+        try:
+            return mlflow.artifacts.load_text(f"runs:/{self.parent.info.run_id}/{name}")
+        except Exception as exc:
+            raise StorageError(f"study '{self.study}': its run has no readable {name} "
+                               f"({type(exc).__name__}); it was made by an older cnntune, "
+                               "run a new study") from None
+
+    def load_data(self):
+        from ..data import load_described
+
+        return load_described(self.data_spec)
+
+    # -- trials ---------------------------------------------------------------------------
+
+    def trials(self) -> list[TrialRun]:
+        runs = self.client.search_runs([self.experiment_id], "tags.`cnntune.role` = 'trial'",
+                                       max_results=50000)
+        out: dict[int, TrialRun] = {}
+        for r in runs:
+            number = int(r.data.tags.get("cnntune.trial", -1))
+            t = TrialRun(number=number, state=r.data.tags.get("cnntune.state", "RUNNING"),
+                         run_id=r.info.run_id, params=self.typed_params(r.data.params),
+                         metrics=dict(r.data.metrics), tags=dict(r.data.tags))
+            # a trial retried under the same number: its last run is the record
+            if number not in out or r.info.start_time >= out[number]._start:
+                t._start = r.info.start_time  # type: ignore[attr-defined]
+                out[number] = t
+        return [out[k] for k in sorted(out)]
+
+    def baselines(self) -> list[dict]:
+        """The classical baselines logged beside the trials: name, metrics, run id."""
+        runs = self.client.search_runs([self.experiment_id],
+                                       "tags.`cnntune.role` = 'baseline'", max_results=1000)
+        return [{"name": r.data.tags.get("cnntune.baseline", r.info.run_name),
+                 "metrics": dict(r.data.metrics), "run_id": r.info.run_id} for r in runs]
+
+    def trial(self, number: int) -> TrialRun:
+        for t in self.trials():
+            if t.number == number:
+                return t
+        raise ConfigError(f"study '{self.study}' has no trial {number}; "
+                          f"`cnntune trials {self.study}` lists them")
+
+    def best(self) -> TrialRun:
+        done = [t for t in self.trials() if t.state == State.COMPLETE]
+        best = Direction(self.direction).best(done, lambda t: t.metrics.get(self.objective),
+                                              lambda t: t.number)
+        if best is None:
+            raise ConfigError(f"study '{self.study}' has no completed trial yet; run more "
+                              "trials first")
+        return best
+
+    def typed_params(self, raw: dict[str, str]) -> dict[str, Any]:
+        """MLflow's string params back to the types the space declares."""
+        params = self.space.params
+        return {name: params[name].parse(s) if name in params else s
+                for name, s in raw.items()}
+
+    def load_model(self, trial: TrialRun):
+        """The trial's logged Keras model, loaded in Keras' safe mode."""
+        import mlflow
+
+        from .runs import model_uri
+
+        if not trial.model_logged:
+            raise ConfigError(f"study '{self.study}', trial {trial.number}: its model was not "
+                              "logged (only each new best trial's is); add --retrain to train "
+                              "it again from its params")
+        mlflow.set_tracking_uri(self.tracking_uri)
+        try:
+            return mlflow.keras.load_model(model_uri(trial.run_id))
+        except Exception as exc:
+            raise StorageError(f"study '{self.study}', trial {trial.number}: its logged model "
+                               f"cannot be loaded ({type(exc).__name__}: "
+                               f"{str(exc).splitlines()[0] if str(exc) else ''}); add "
+                               "--retrain") from None

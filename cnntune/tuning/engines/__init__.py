@@ -1,0 +1,43 @@
+"""Search engines: turn a SearchSpace into sampled params and decide what to try next.
+
+Engines know nothing about Keras, data or MLflow; see ``_base.Engine`` for the contract.
+"""
+
+from __future__ import annotations
+
+from ...catalog import ENGINES
+from ._base import Engine, Outcome, Sample, StudyInfo, TrialRecord
+
+
+def make_engine(name: str, **kwargs) -> Engine:
+    """An engine by name; keyword arguments: space, study_name, storage, algorithm, pruner
+    (optuna only), seed, direction, max_epochs."""
+    if name == "optuna":
+        from .optuna import OptunaEngine
+
+        return OptunaEngine(**kwargs)
+    if name == "kerastuner":
+        from .kerastuner import KerasTunerEngine
+
+        kwargs.pop("pruner", None)
+        kwargs.pop("heartbeat", None)
+        kwargs.pop("directions", None)
+        return KerasTunerEngine(**kwargs)
+    raise ValueError(f"unknown engine '{name}'; use one of {', '.join(ENGINES)}")
+
+
+def list_studies(storage: str) -> list[dict]:
+    """Every study of every engine in a storage (Optuna's database; KerasTuner's folder)."""
+    from .kerastuner import study_summaries as kt_summaries
+
+    out = []
+    if "://" in storage or storage.startswith("journal:"):
+        from .optuna import study_summaries
+
+        out += study_summaries(storage)
+    out += kt_summaries(storage)
+    return sorted(out, key=lambda s: s["study"])
+
+
+__all__ = ["list_studies", "Engine", "Outcome", "Sample", "StudyInfo", "TrialRecord",
+           "make_engine", "ENGINES"]

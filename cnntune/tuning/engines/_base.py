@@ -1,0 +1,80 @@
+"""The engine contract.
+
+An engine owns a study: a named, persistent set of trials in some storage. ``open()`` creates
+the study or loads it when it exists (resume). ``run(evaluate, ...)`` asks the sampler for params,
+hands each ``Sample`` to ``evaluate`` (which trains and scores a model) and records the returned
+``Outcome``. A sample's ``params`` hold exactly the params active in that trial: a conditional
+param appears only when its ``when`` holds. ``sample.report(epoch, value)`` feeds the pruner and
+returns True when the trial should stop. ``sample.epochs``, when set, is the trial's epoch
+budget (Hyperband), overriding the study's. A FAIL outcome never ends the search; any exception
+raised by ``evaluate`` does (after the engine has marked that trial failed). ``keep_going()``,
+when given, is asked before each trial; False ends the run.
+
+``enqueue(params, attrs)`` queues a configuration to be tried before the sampler's own
+(params it lacks are sampled); the trial's sample carries ``attrs["origin"]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+
+@dataclass
+class Sample:
+    number: int
+    params: dict[str, Any]
+    report: Callable[[int, float], bool]
+    set_attr: Callable[[str, Any], None]
+    epochs: int | None = None  # this trial's epoch budget, when the algorithm sets one
+    retry_of: int | None = None  # the trial this one retries (its worker died)
+    origin: str | None = None  # where its params came from (catalog.ORIGINS); None: the sampler
+
+
+@dataclass
+class Outcome:
+    state: str  # COMPLETE | PRUNED | FAIL
+    value: float | None = None
+    error: str | None = None
+    retry: bool = False  # FAIL through no fault of the params (the trial worker died)
+    values: list[float] | None = None  # every objective, primary first (multi-objective)
+    constraints: dict[str, float] | None = None  # name -> value; > 0 means violated
+
+
+@dataclass
+class TrialRecord:
+    number: int
+    state: str  # COMPLETE | PRUNED | FAIL | RUNNING | WAITING
+    value: float | None
+    params: dict[str, Any]
+    attrs: dict[str, Any] = field(default_factory=dict)
+    values: list[float] | None = None  # every objective (multi-objective studies)
+    feasible: bool | None = None  # None: the study has no constraints
+
+
+@dataclass
+class StudyInfo:
+    name: str
+    created: bool  # False when an existing study was loaded (resume)
+    n_trials: int  # trials already in the study when it was opened
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+class Engine(Protocol):
+    # told (record, reason) about a trial whose worker died without finishing it (found by a
+    # missed heartbeat), so the caller can close what it opened for it; None: nobody to tell
+    on_dead: Callable[[TrialRecord, str], None] | None
+
+    def open(self) -> StudyInfo: ...
+
+    def set_study_attr(self, key: str, value: Any) -> None: ...
+
+    def run(self, evaluate: Callable[[Sample], Outcome], *, n_trials: int | None,
+            timeout: float | None, total: int | None = None,
+            keep_going: Callable[[], bool] | None = None) -> None: ...
+
+    def enqueue(self, params: dict[str, Any], attrs: dict[str, Any]) -> None: ...
+
+    def trials(self) -> list[TrialRecord]: ...
+
+    def best(self) -> TrialRecord | None: ...

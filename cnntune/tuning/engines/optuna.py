@@ -1,0 +1,369 @@
+"""The Optuna engine: the samplers and pruners of ``catalog`` (asha: asynchronous successive
+halving). Studies live in any Optuna storage: ``journal:PATH``
+(Optuna's journal file, for many processes on one machine; the default) or an RDB URL
+(``postgresql://``, ``mysql://``, ``sqlite:///`` for one process). Opening a study whose name
+exists resumes it; many processes opening the same study share it.
+
+Crash safety. Every trial records its owner process (``host:pid:start``). Before each trial a
+process looks for RUNNING trials whose owner on this host is gone (kill -9, out of memory) and
+on RDB storages Optuna's heartbeats find those of other machines (no heartbeat for
+``3 x heartbeat`` seconds). Such a trial is marked FAIL and retried once, with the same params,
+by whichever worker takes the next trial; ``on_dead`` is told (to end its MLflow run).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable
+
+from ...catalog import PRUNERS, SAMPLERS, Direction, State
+from ...errors import StorageError, TrialFailed
+from ...tracking.stores import journal_path, owner_alive, process_owner, redact, scrub, sqlite_path
+from ...space import (SearchSpace)
+from ._base import Outcome, Sample, StudyInfo, TrialRecord
+
+
+
+class OptunaEngine:
+    def __init__(self, space: SearchSpace, study_name: str, storage: str, *,
+                 algorithm: str = "tpe", pruner: str = "median", seed: int | None = 0,
+                 direction: str = "maximize", max_epochs: int = 20,
+                 heartbeat: int | None = 60, on_dead: Callable | None = None,
+                 directions: list[str] | None = None):
+        sampler = algorithm
+        if sampler not in SAMPLERS:
+            raise ValueError(f"unknown sampler '{sampler}'; use one of {', '.join(SAMPLERS)}")
+        if pruner not in PRUNERS:
+            raise ValueError(f"unknown pruner '{pruner}'; use one of {', '.join(PRUNERS)}")
+        self.space = space
+        self.study_name = study_name
+        self.storage = storage
+        self.sampler_name = sampler
+        self.pruner_name = pruner
+        self.seed = seed
+        self.directions = list(directions or [direction])
+        self.direction = self.directions[0]
+        self.multi = len(self.directions) > 1
+        if self.multi and sampler == "cmaes":
+            raise ValueError("the cmaes sampler has one objective only; use tpe or nsgaii")
+        self.max_epochs = max_epochs
+        self.heartbeat = heartbeat
+        self.on_dead = on_dead  # (TrialRecord, reason) -> None, for a trial whose worker died
+        self.owner = process_owner()
+        self._study = None
+
+    # -- construction --------------------------------------------------------------------
+
+    def _sampler(self, seed: int | None = None):
+        """The sampler, seeded with ``seed`` (default: the engine's seed)."""
+        import optuna
+
+        s = self.sampler_name
+        seed = self.seed if seed is None else seed
+        if s == "tpe":
+            conditional = any(p.when for p in self.space.params.values())
+            return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=conditional,
+                                              warn_independent_sampling=False)
+        if s == "random":
+            return optuna.samplers.RandomSampler(seed=seed)
+        if s == "grid":
+            return optuna.samplers.GridSampler(self.space.grid(), seed=seed)
+        if s == "cmaes":
+            return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+        if s == "nsgaii":
+            return optuna.samplers.NSGAIISampler(seed=seed)
+        return optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
+
+    def _pruner(self):
+        import optuna
+
+        p = self.pruner_name
+        if p == "none" or self.multi:  # Optuna prunes single-objective studies only
+            return optuna.pruners.NopPruner()
+        first = first_rung(self.max_epochs)
+        if p == "median":
+            return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=first)
+        if p == "hyperband":
+            return optuna.pruners.HyperbandPruner(min_resource=first,
+                                                  max_resource=max(self.max_epochs, 2),
+                                                  reduction_factor=3)
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=first, reduction_factor=3)
+
+    def _storage(self):
+        """The Optuna storage object: a journal file, or an RDB with heartbeats."""
+        import optuna
+
+        path = journal_path(self.storage) or sqlite_path(self.storage)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        if self.storage.startswith("journal:"):
+            if path is None:
+                raise StorageError("journal storage needs a file: journal:PATH")
+            return journal_storage(path)
+        if self.heartbeat and not self.storage.startswith("sqlite:"):
+            return optuna.storages.RDBStorage(
+                self.storage, heartbeat_interval=self.heartbeat,
+                grace_period=3 * self.heartbeat, failed_trial_callback=self._heartbeat_lost)
+        return self.storage
+
+    def open(self) -> StudyInfo:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # ExperimentalWarning for group/independent sampling
+            try:
+                storage = self._storage()
+                existing = optuna.study.get_all_study_names(storage)
+                created = self.study_name not in existing
+                self._study = optuna.create_study(
+                    storage=storage, study_name=self.study_name,
+                    sampler=self._sampler(), pruner=self._pruner(),
+                    directions=self.directions, load_if_exists=True)
+                if not created and self.seed is not None:
+                    # Optuna keeps no sampler state: re-seeded with the same seed, a resumed
+                    # study would draw its first (random start-up) trials again. Offset the
+                    # seed by the trials already there: still reproducible, never repeated.
+                    done = len(self._study.get_trials(deepcopy=False))
+                    self._study.sampler = self._sampler(self.seed + done)
+            except StorageError:
+                raise
+            except (ValueError, ImportError, ModuleNotFoundError) as exc:
+                why = scrub(str(exc).splitlines()[0], self.storage)
+                raise StorageError(f"study storage '{redact(self.storage)}' cannot be used "
+                                   f"({why}); check --storage") from None
+            except Exception as exc:  # sqlalchemy OperationalError and friends
+                why = scrub(str(exc).splitlines()[0] if str(exc) else "", self.storage)
+                raise StorageError(f"study storage '{redact(self.storage)}' cannot be opened "
+                                   f"({type(exc).__name__}: {why}); "
+                                   "check --storage and that the database is reachable") from None
+        study = self._study
+        have = [d.name.lower() for d in study.directions]
+        if have != self.directions:
+            raise StorageError(f"study '{self.study_name}' exists and was created to "
+                               f"{' / '.join(have)}, but this space wants to "
+                               f"{' / '.join(self.directions)}; use another --study name")
+        return StudyInfo(name=self.study_name, created=created,
+                         n_trials=len(study.get_trials(deepcopy=False)),
+                         attrs=dict(study.user_attrs))
+
+    # -- running --------------------------------------------------------------------------
+
+    def set_study_attr(self, key: str, value: Any) -> None:
+        self._study.set_user_attr(key, value)
+
+    def enqueue(self, params: dict[str, Any], attrs: dict[str, Any]) -> None:
+        self._study.enqueue_trial(params, user_attrs=attrs, skip_if_exists=True)
+
+    def add_history(self, trials: list) -> None:
+        """Finished trials of another study (optuna FrozenTrials) added to this one."""
+        self._study.add_trials(trials)
+
+    def sample(self, trial) -> dict[str, Any]:
+        """Sample every active param, in dependency order."""
+        values: dict[str, Any] = {}
+        for name in self.space.order:
+            if not self.space.is_active(name, values):
+                continue
+            p = self.space.params[name]
+            options = p.options()
+            if options is not None:
+                values[name] = trial.suggest_categorical(name, options)
+            else:  # suggest_int / suggest_float
+                suggest = getattr(trial, f"suggest_{p.type}")
+                values[name] = suggest(name, p.low, p.high, step=p.step, log=p.log)
+        return values
+
+    def run(self, evaluate: Callable[[Sample], Outcome], *, n_trials: int | None,
+            timeout: float | None, total: int | None = None,
+            keep_going: Callable[[], bool] | None = None) -> None:
+        """Run trials until ``n_trials`` ran here, ``timeout`` passed, (``total``) the study
+        as a whole holds that many trials, counting those other workers are running, or
+        ``keep_going()`` says no."""
+        import optuna
+
+        def objective(trial):
+            trial.set_user_attr("owner", self.owner)
+            self.reap_dead_trials()
+
+            def report(step: int, value: float) -> bool:
+                if self.multi:  # Optuna keeps no intermediate values for several objectives
+                    return False
+                trial.report(value, step)
+                return trial.should_prune()
+
+            retry_of = trial.user_attrs.get("retry_of")
+            sample = Sample(number=trial.number, params=self.sample(trial), report=report,
+                            set_attr=trial.set_user_attr, retry_of=retry_of,
+                            origin=trial.user_attrs.get("origin"))
+            outcome = evaluate(sample)
+            for key, value in (outcome.constraints or {}).items():
+                trial.set_constraint(key, value)  # > 0: infeasible; samplers learn from it
+            if outcome.state == "FAIL" and outcome.retry and retry_of is None:
+                self._enqueue_retry(trial.number, sample.params)
+            if outcome.state == "PRUNED":
+                raise optuna.TrialPruned()
+            if outcome.state == "FAIL":
+                trial.set_user_attr("error", outcome.error or "")
+                raise TrialFailed(outcome.error)
+            return list(outcome.values) if self.multi else outcome.value
+
+        def enough(study, _trial):
+            if (total is not None and self._counted() >= total) or \
+                    (keep_going is not None and not keep_going()):
+                study.stop()
+
+        if (total is not None and self._counted() >= total) or \
+                (keep_going is not None and not keep_going()):
+            return
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self._study.optimize(objective, n_trials=n_trials, timeout=timeout,
+                                 catch=(TrialFailed,), callbacks=[enough])
+
+    def _counted(self) -> int:
+        """Trials that count toward a study-wide total: all but failed ones that were retried
+        (their retry stands for them); with retries still waiting, never 'enough'."""
+        trials = self._study.get_trials(deepcopy=False)
+        if any(t.state.name == "WAITING" for t in trials):
+            return -1
+        retried = {t.user_attrs.get("retry_of") for t in trials}
+        return sum(1 for t in trials if not (t.state.name == "FAIL" and t.number in retried))
+
+    # -- crash safety ------------------------------------------------------------------------
+
+    def reap_dead_trials(self) -> int:
+        """Fail (and retry once) RUNNING trials whose owner process on this host is gone."""
+        n = 0
+        for t in self._study.get_trials(deepcopy=False, states=None):
+            if t.state.name != "RUNNING" or t.user_attrs.get("owner") in (None, self.owner):
+                continue
+            if owner_alive(t.user_attrs["owner"]) is False:
+                n += self._fail_dead(t, "its worker process died (killed or out of memory)")
+        return n
+
+    def _fail_dead(self, t, reason: str) -> int:
+        from optuna.exceptions import UpdateFinishedTrialError
+        from optuna.trial import TrialState
+
+        storage = self._study._storage
+        try:  # the reason first: a finished trial takes no more attributes
+            storage.set_trial_user_attr(t._trial_id, "error", reason)
+            storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+        except (UpdateFinishedTrialError, RuntimeError):
+            return 0  # another worker got there first
+        self._after_death(t, reason)
+        return 1
+
+    def _heartbeat_lost(self, study, t) -> None:
+        """Optuna's callback for a trial failed for lack of heartbeats (another machine)."""
+        # Optuna has failed it already, so the reason goes to its MLflow run only
+        reason = f"no heartbeat for {3 * (self.heartbeat or 0)} s: its worker died"
+        self._after_death(t, reason)
+
+    def _after_death(self, t, reason: str) -> None:
+        if t.user_attrs.get("retry_of") is None:
+            self._enqueue_retry(t.number, dict(t.params))
+        if self.on_dead is not None:
+            self.on_dead(_record(t), reason)
+
+    def _enqueue_retry(self, number: int, params: dict) -> None:
+        self._study.enqueue_trial(params, user_attrs={"retry_of": number},
+                                  skip_if_exists=False)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def trials(self) -> list[TrialRecord]:
+        return [_record(t) for t in self._study.get_trials(deepcopy=False)]
+
+    def best(self) -> TrialRecord | None:
+        """The best trial by the (primary) objective; with constraints, the best feasible."""
+        if not self.multi and not any(t.constraints for t in self._study.get_trials(
+                deepcopy=False, states=None)):
+            try:
+                return _record(self._study.best_trial)
+            except ValueError:  # no completed trial
+                return None
+        done = [t for t in self._study.get_trials(deepcopy=False)
+                if t.state.name == State.COMPLETE and feasible(t)]
+        best = Direction(self.direction).best(done, lambda t: t.values[0], lambda t: t.number)
+        return None if best is None else _record(best)
+
+
+def distributions(space: SearchSpace) -> dict[str, Any]:
+    """Every param as the Optuna distribution ``sample`` draws it from (what a trial built
+    outside the engine, as the report does, must declare for Optuna to accept it)."""
+    from optuna.distributions import (CategoricalDistribution, FloatDistribution,
+                                      IntDistribution)
+
+    ranges = {"int": IntDistribution, "float": FloatDistribution}
+    out = {}
+    for name, p in space.params.items():
+        options = p.options()
+        out[name] = CategoricalDistribution(options) if options is not None else \
+            ranges[p.type](p.low, p.high, log=p.log, step=p.step)
+    return out
+
+
+def first_rung(max_epochs: int) -> int:
+    """The first epoch at which a trial may be judged. A CNN's first epochs say little (the
+    learning rate warms the weights up; batch norm statistics settle), so the first rung sits
+    at a ninth of the epoch budget, 2 epochs at least: two rungs of factor 3 above it still
+    fit below the budget."""
+    return 1 if max_epochs < 4 else max(2, -(-max_epochs // 9))
+
+
+# A process killed while it appends to the journal leaves its lock behind; the others wait
+# this long before breaking it (Optuna's default, 30 s, stalls every worker after a kill -9).
+# Appends take milliseconds, so 10 s cannot break a live lock.
+JOURNAL_LOCK_GRACE = 10
+
+
+def journal_storage(path):
+    import optuna
+    from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
+
+    lock = JournalFileSymlinkLock(str(path), grace_period=JOURNAL_LOCK_GRACE)
+    return optuna.storages.JournalStorage(JournalFileBackend(str(path), lock_obj=lock))
+
+
+def feasible(t) -> bool:
+    return all(v <= 0 for v in t.constraints.values())
+
+
+def _record(t) -> TrialRecord:
+    values = list(t.values) if t.values else None
+    return TrialRecord(number=t.number, state=t.state.name,
+                       value=values[0] if values else None, params=dict(t.params),
+                       attrs=dict(t.user_attrs), values=values,
+                       feasible=feasible(t) if t.constraints else None)
+
+
+def study_summaries(storage: str) -> list[dict[str, Any]]:
+    """One dict per study in an Optuna storage: name, direction, counts by state, best."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    db = sqlite_path(storage) or journal_path(storage)
+    if db is not None and not db.exists():
+        return []
+    try:
+        if storage.startswith("journal:"):
+            storage = journal_storage(db)
+        summaries = optuna.study.get_all_study_summaries(storage, include_best_trial=True)
+    except Exception as exc:
+        raise StorageError(f"study storage '{redact(str(storage))}' cannot be read "
+                           f"({type(exc).__name__}: {str(exc).splitlines()[0]}); check "
+                           "--storage") from None
+    out = []
+    for s in summaries:
+        study = optuna.load_study(study_name=s.study_name, storage=storage)
+        counts = State.count(t.state.name for t in study.get_trials(deepcopy=False))
+        best = s.best_trial
+        out.append({"study": s.study_name, "engine": "optuna",
+                    "direction": s.direction.name.lower() if s.direction else "",
+                    "trials": s.n_trials, "counts": counts,
+                    "best_value": best.value if best else None,
+                    "best_trial": best.number if best else None,
+                    "started": s.datetime_start, "attrs": dict(s.user_attrs)})
+    return out

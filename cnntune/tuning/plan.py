@@ -1,0 +1,212 @@
+"""A study's plan: everything a run needs, resolved and validated from the space, the options
+and the data, before anything is written. Shared by the one-process search (``study``) and
+the coordinator of several workers (``parallel``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+
+AUTO = "auto"  # the space name that means: pick the space for the data (autospace)
+CLOSING_S = 2.0  # what ending a study takes after its last trial (its run, the summary)
+
+
+# worker i of a study samples with seed + i * SEED_STRIDE (a prime: no two workers' streams
+# line up for small i)
+SEED_STRIDE = 7919
+
+
+@dataclass
+class Plan:
+    """Everything a study run needs, resolved and validated; nothing written yet."""
+
+    space: Any  # SearchSpace
+    dataset: Any  # Dataset
+    study: str
+    engine: str
+    algorithm: str
+    pruner: str
+    seed: int
+    n_trials: int | None
+    timeout: float | None
+    trial: Any  # TrialSettings
+    patience_trials: int | None = None
+    warm: Any = None  # WarmStart: what a new study starts from
+    warm_study: Any = None  # WarmStart from --warm-start, applied to new and resumed studies
+
+    @property
+    def deadline(self) -> float | None:
+        """time.time() by which the last trial must be over (the trials' own deadline)."""
+        return self.trial.deadline
+
+
+def make_plan(space, data, study, trials, timeout, seed, engine, algorithm, pruner, epochs, *,
+              sampler_given: bool = False, until_total: bool = False, worker_index: int = 0,
+              threads: int | None = None, started: float | None = None,
+              patience_trials: int | None = None) -> Plan:
+    from ..data import load_dataset
+    from ..space import ALGORITHMS, ENGINES, load_space
+    from ..worker.trial import TrialSettings
+
+    if patience_trials is not None and patience_trials < 1:
+        raise ConfigError(f"--patience-trials must be >= 1, got {patience_trials}; it is how "
+                          "many trials in a row may fail to beat the best before the search "
+                          "stops")
+    dataset = None
+    if str(space) == AUTO:
+        sp, dataset = auto_plan(data)
+    else:
+        sp = load_space(space)
+    engine = engine or sp.search.engine
+    if engine not in ENGINES:
+        raise ConfigError(f"engine '{engine}' is unknown; use one of {', '.join(ENGINES)}")
+    if sampler_given and engine != "optuna":
+        raise ConfigError(f"--sampler is for the optuna engine; with --engine {engine} use "
+                          f"--algorithm ({', '.join(ALGORITHMS[engine])})")
+    algorithm = algorithm or sp.search.algorithm_for(engine)
+    if algorithm not in ALGORITHMS[engine]:
+        raise ConfigError(f"algorithm '{algorithm}' is unknown to engine {engine}; use one of "
+                          f"{', '.join(ALGORITHMS[engine])}")
+    if sp.multi and engine != "optuna":
+        raise ConfigError(f"space '{sp.source}' has several objectives; multi-objective "
+                          "search needs --engine optuna")
+    if sp.multi and algorithm == "cmaes":
+        raise ConfigError("the cmaes sampler has one objective only; use tpe or nsgaii")
+    if sp.multi and pruner not in (None, "none"):
+        raise ConfigError("Optuna cannot prune a multi-objective study; drop --pruner")
+    if engine == "optuna":
+        pruner = "none" if sp.multi else (pruner or sp.search.pruner)
+    elif pruner not in (None, "none"):
+        raise ConfigError(f"--pruner is for the optuna engine; engine {engine} stops trials "
+                          "early only through --algorithm hyperband")
+    else:
+        pruner = "none"
+    from ..catalog import PRUNERS
+
+    if pruner not in PRUNERS:
+        raise ConfigError(f"pruner '{pruner}' is unknown; use one of {', '.join(PRUNERS)}")
+    if engine == "optuna" and algorithm == "grid":
+        sp.grid()  # raises SpaceError when a param has no finite grid
+    for name, value in (("trials", trials), ("epochs", epochs)):
+        if value is not None and value < 1:
+            raise ConfigError(f"--{name} must be >= 1, got {value}")
+    if timeout is not None and timeout <= 0:
+        raise ConfigError(f"--timeout must be > 0 seconds, got {timeout}")
+    n_trials = trials if trials is not None else (
+        None if timeout or until_total else sp.search.trials)
+    timeout = timeout if timeout is not None else sp.search.timeout
+    seed = (sp.training.seed if seed is None else seed) + SEED_STRIDE * worker_index
+    if threads is not None and threads < 1:
+        raise ConfigError(f"--threads must be >= 1, got {threads}")
+    if dataset is None:
+        src, path = _data_source(data, sp)
+        d = sp.data
+        dataset = load_dataset(src, path, val_fraction=d.val_fraction,
+                               test_fraction=d.test_fraction, seed=sp.training.seed,
+                               image_size=d.image_size, color_mode=d.color_mode,
+                               base_dir=sp.base_dir if data is None else None, kind=d.kind,
+                               label_column=d.label_column, channels=d.channels)
+    # KerasTuner persists its algorithm with the study, Optuna does not: name them apart
+    _check_families_fit(sp, dataset)
+    study = study or (f"{sp.name}-{dataset.name}" if engine == "optuna"
+                      else f"{sp.name}-{dataset.name}-{engine}-{algorithm}")
+    _check_study_name(study)
+    settings = TrialSettings(epochs=epochs or sp.training.epochs, patience=sp.training.patience,
+                             objective=sp.primary, seed=seed,
+                             max_params=sp.spec.constraints.max_params,
+                             base_dir=str(sp.base_dir), threads=threads,
+                             latency=sp.spec.latency.model_dump() if sp.measures_latency
+                             else None)
+    _check_files(sp, settings.base_dir)
+    if timeout is not None:  # trials end in time for the study to close before the timeout
+        settings.deadline = (time.time() if started is None else started) + timeout - CLOSING_S
+    return Plan(sp, dataset, study, engine, algorithm, pruner, seed, n_trials, timeout, settings,
+                 patience_trials=patience_trials)
+
+
+def auto_plan(data) -> tuple[Any, Any]:
+    """The space picked for ``data`` (default digits) and the data, split as that space says."""
+    from .autospace import SEED, SPLIT, DataProfile, auto_space
+    from ..data import load_dataset
+    from ..space import DataSettings, parse_space
+
+    src, path = _data_source(data, None)
+    d = DataSettings(**SPLIT)  # the split the auto space writes
+    dataset = load_dataset(src, path, val_fraction=d.val_fraction,
+                           test_fraction=d.test_fraction, seed=SEED, image_size=d.image_size,
+                           color_mode=d.color_mode, base_dir=None, kind=d.kind,
+                           label_column=d.label_column, channels=d.channels)
+    sp = parse_space(auto_space(DataProfile.of(dataset), dataset.name), source=AUTO)
+    return sp, dataset
+
+
+def warm_starts(plan: Plan, storage: str, study: str | None, best: int):
+    """What the study starts from; reads an earlier study (``study``) without writing."""
+    from .autospace import DataProfile
+    from .warmstart import WarmStart, from_space, from_study
+
+    if best < 1:
+        raise ConfigError(f"--warm-start-best must be >= 1, got {best}")
+    if study is not None and study == plan.study:
+        raise ConfigError(f"--warm-start {study} names the study being run; name an earlier "
+                          "study, or drop --warm-start to resume this one")
+    if plan.engine == "optuna" and plan.algorithm == "grid":
+        if study is not None:
+            raise ConfigError("the grid sampler tries every point once; drop --warm-start")
+        return WarmStart()
+    if study is not None:
+        plan.warm_study = from_study(storage, study, plan.space,
+                                     data_fingerprint=plan.dataset.fingerprint, best=best,
+                                     engine=plan.engine)
+    return from_space(plan.space, DataProfile.of(plan.dataset))
+
+
+def _data_source(data, sp) -> tuple[str | None, str | None]:
+    if data is None:
+        return (sp.data.source, sp.data.path) if sp is not None else ("digits", None)
+    from ..catalog import EMBEDDED
+
+    if str(data) in EMBEDDED:
+        return str(data), None
+    return None, str(data)
+
+
+def _check_families_fit(sp, dataset) -> None:
+    """Every family the space can pick takes the data's kind (images or sequences)."""
+    from ..models import SEQUENCE_FAMILIES
+
+    fam = sp.params.get("family")
+    for f in (fam.grid() if fam is not None else ["plain"]):
+        wants = "sequence" if f in SEQUENCE_FAMILIES else "image"
+        if wants != dataset.kind:
+            raise ConfigError(f"space '{sp.source}' can pick family {f}, which needs "
+                              f"{wants}s, but data '{dataset.name}' holds {dataset.kind}s; "
+                              f"give {wants} data (--data) or drop {f} from the space")
+
+
+def _check_files(sp, base_dir: str) -> None:
+    """Every weights file a trial could be handed exists, before anything is written."""
+    from ..worker.trial import resolve_file_knob
+
+    p = sp.params.get("backbone_weights")
+    values = (p.options() or []) if p is not None else []
+    for v in values:
+        if v not in ("none", "imagenet") and not Path(resolve_file_knob(v, base_dir)).is_file():
+            raise ConfigError(f"space '{sp.source}', param 'backbone_weights': file '{v}' not "
+                              "found (relative paths: from here or the space file's folder); "
+                              "give a weights file saved with model.save_weights, or none")
+
+
+def _check_study_name(name: str) -> None:
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}", name):
+        raise ConfigError(f"study name '{name}' is not allowed; use letters, digits, '.', '_' "
+                          "and '-' (starting with a letter or digit)")
+
+

@@ -1,0 +1,244 @@
+"""A search in this process: plan it (``plan``: everything checked before anything is
+written), open it (``session``: the study, its MLflow parent run, its warm starts), then run
+trials until the engine, the deadline or patience says stop, each tracked as a child run.
+``workers > 1`` hands the study to ``parallel`` instead.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+from ..catalog import FINISHED, Direction, State
+from ..errors import ConfigError
+from ..tracking.stores import DEFAULT_STORAGE, DEFAULT_TRACKING_URI
+from .plan import AUTO, Plan, make_plan, warm_starts
+from .session import SearchResult, TrialSummary, log_baselines_once, open_study, study_result
+
+__all__ = ["AUTO", "SearchResult", "TrialSummary", "search"]
+
+# (kind, payload) with kind one of study_start, trial_start, epoch, trial_end
+EventHook = Callable[[str, dict], None]
+
+
+def search(space: str | Path | None = AUTO, *, data: str | Path | None = None,
+           study: str | None = None, storage: str = DEFAULT_STORAGE,
+           tracking_uri: str = DEFAULT_TRACKING_URI, trials: int | None = None,
+           timeout: float | None = None, seed: int | None = None, engine: str | None = None,
+           algorithm: str | None = None, sampler: str | None = None, pruner: str | None = None,
+           epochs: int | None = None, on_event: EventHook | None = None, isolate: bool = True,
+           trials_per_worker: int = 100, workers: int = 1, total_trials: int | None = None,
+           threads: int | None = None, heartbeat: int | None = 60,
+           worker_index: int = 0, baselines: bool = False, warm_start: str | None = None,
+           warm_start_best: int = 3, patience_trials: int | None = None,
+           started: float | None = None) -> SearchResult:
+    """Run (or resume) a study and return its best trial.
+
+    ``space`` is a YAML path, a shipped space name, or ``auto``/None: a space picked for the
+    data (``autospace``); ``data`` overrides the space's data (``digits``, an ``.npz`` file or
+    an image folder). ``trials`` and ``timeout`` bound this call: ``timeout`` seconds from
+    ``started`` (a ``time.time()``, default now; the CLI passes its process's start), the last
+    trial and its scoring included: a trial that would not finish is cut short with its best
+    epoch kept, or not started. ``patience_trials=N`` ends the search once N trials in a row
+    have not beaten the best. Re-running with the same ``study`` name adds trials to it.
+
+    A new study first tries the space's ``start_from`` configurations (by default cnntune's
+    known-good ones for data of this shape); ``warm_start`` names an earlier study in the same
+    storage to start from: its trials as history when it searched the same space and data, else
+    its ``warm_start_best`` best trials, projected onto this space. ``engine`` (optuna, kerastuner)
+    and ``algorithm`` (an Optuna sampler, or random/bayesian/hyperband for KerasTuner) override
+    the space's; ``sampler`` is Optuna's name for the algorithm, ``pruner`` is Optuna's only.
+
+    ``baselines=True`` also fits logistic regression, an RBF SVM and a random forest on the
+    same splits and logs them beside the trials (once per study).
+    ``workers=N`` runs N processes on this study at once (journal or RDB storage), each
+    limiting TensorFlow to its share of the cores (``threads``); together they add ``trials``.
+    ``total_trials`` instead runs until the study as a whole holds that many trials: what each
+    of several machines passes to share one study. ``heartbeat`` (seconds) lets RDB storages
+    find trials whose machine died; ``worker_index`` offsets the seed of one of several workers.
+
+    Trials run in a worker process that is replaced every ``trials_per_worker`` trials, so
+    memory stays bounded over long studies and a crashed worker fails only its trial;
+    ``isolate=False`` runs them in this process (easier to debug; a crash ends the study).
+    """
+    from ..worker.runner import InProcessRunner, WorkerProcess, WorkerRunner
+
+    emit = on_event or (lambda kind, payload: None)
+    t_start = time.perf_counter()
+    started = time.time() if started is None else started
+    space = AUTO if space is None else space
+    if algorithm is not None and sampler is not None and algorithm != sampler:
+        raise ConfigError(f"--algorithm {algorithm} and --sampler {sampler} disagree; give one")
+    if workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {workers}")
+    if total_trials is not None and total_trials < 1:
+        raise ConfigError(f"--total-trials must be >= 1, got {total_trials}")
+    if workers > 1:
+        from .parallel import search_workers
+
+        if warm_start is not None or patience_trials is not None:
+            raise ConfigError("--warm-start and --patience-trials are for one worker; start "
+                              "the study with them first, then add --workers")
+        return search_workers(workers, space=space, data=data, study=study, storage=storage,
+                              tracking_uri=tracking_uri, trials=trials, timeout=timeout,
+                              seed=seed, engine=engine, algorithm=algorithm or sampler,
+                              pruner=pruner, epochs=epochs, total_trials=total_trials,
+                              threads=threads, heartbeat=heartbeat, on_event=on_event,
+                              baselines=baselines, started=started)
+    # the first trial worker loads TensorFlow while this process checks and opens everything
+    first = WorkerProcess() if isolate else None
+    try:
+        plan = make_plan(space, data, study, trials, timeout, seed, engine,
+                         algorithm or sampler, pruner, epochs, sampler_given=sampler is not None,
+                         until_total=total_trials is not None, worker_index=worker_index,
+                         threads=threads, started=started, patience_trials=patience_trials)
+        plan.warm = warm_starts(plan, storage, warm_start, warm_start_best)
+        tracker, engine, parent, payload = open_study(plan, storage, tracking_uri,
+                                                      heartbeat=heartbeat)
+    except BaseException:
+        if first is not None:
+            first.kill()
+        raise
+    payload["total_trials"] = total_trials
+    emit("study_start", payload)
+    runner = WorkerRunner(plan.dataset, plan.trial, tracking_uri,
+                          trials_per_worker=trials_per_worker, spare=first) if isolate \
+        else InProcessRunner(plan.dataset, plan.trial)
+    loop = _TrialLoop(plan, engine, tracker, runner, parent, emit)
+    try:
+        engine.run(loop.evaluate, n_trials=plan.n_trials, total=total_trials,
+                   timeout=None if plan.deadline is None else plan.deadline - time.time(),
+                   keep_going=loop.keep_going)
+    except BaseException:
+        tracker.end_study(parent, "KILLED")
+        raise
+    finally:
+        runner.close()
+    if baselines:
+        log_baselines_once(plan, tracker, parent, emit)
+    tracker.end_study(parent, "FINISHED")
+    return study_result(engine, plan.study, storage, tracker, parent, plan.space,
+                        loop.new_trials, time.perf_counter() - t_start)
+
+
+class _TrialLoop:
+    """What the engine calls for each sample: track, run, keep the best model, report."""
+
+    def __init__(self, plan: Plan, engine, tracker, runner, parent: str, emit: EventHook):
+        self.plan, self.engine, self.tracker, self.runner = plan, engine, tracker, runner
+        self.parent, self.emit = parent, emit
+        self.new_trials = 0
+        self.example = plan.dataset.test.x[:4]  # for the logged model's signature
+        self.direction = Direction(plan.space.direction)
+        self.first_epoch_s: float | None = None  # the quickest first epoch seen, start-up in
+
+    def keep_going(self) -> bool:
+        """Whether to start another trial: time left for at least one epoch and the scoring
+        (a trial would be cut off before it could be judged otherwise), and fewer than
+        ``patience_trials`` trials in a row without a new best."""
+        from ..worker.train import SCORING_S
+
+        deadline = self.plan.deadline
+        if deadline is not None:
+            need = SCORING_S + (self.first_epoch_s or 0.0)  # an epoch, then its scoring
+            if deadline - time.time() < need:
+                return False
+        n = self.plan.patience_trials
+        if n is not None:
+            best = self.engine.best()
+            if best is not None:
+                after = [t for t in self.engine.trials() if t.number > best.number
+                         and t.state in FINISHED]
+                if len(after) >= n:
+                    return False
+        return True
+
+    def evaluate(self, sample):
+        from .engines import Outcome
+
+        self.new_trials += 1
+        tracker, emit = self.tracker, self.emit
+        prior = self.engine.best()
+        run_id = tracker.start_trial(
+            self.parent, self.plan.study, sample.number, sample.params,
+            {"cnntune.engine": self.plan.engine, "cnntune.algorithm": self.plan.algorithm,
+             "cnntune.max_epochs": str(sample.epochs or self.plan.trial.epochs),
+             **({"cnntune.retry_of": str(sample.retry_of)} if sample.retry_of is not None
+                else {}),
+             **({"cnntune.origin": sample.origin} if sample.origin else {}),
+             "cnntune.family": str(sample.params.get("family", "plain"))})
+        sample.set_attr("mlflow_run_id", run_id)
+        emit("trial_start", {"number": sample.number, "params": sample.params})
+        t0 = time.perf_counter()
+
+        def on_epoch(epoch: int, logs: dict) -> None:
+            if epoch == 1:
+                took = time.perf_counter() - t0
+                self.first_epoch_s = min(took, self.first_epoch_s or took)
+            tracker.log_epoch(run_id, epoch, logs)
+            emit("epoch", {"number": sample.number, "epoch": epoch, "logs": logs})
+
+        try:
+            result = self.runner.run(sample.number, sample.params, report=sample.report,
+                                     on_epoch=on_epoch, epochs=sample.epochs)
+            result.metrics["trial_seconds"] = time.perf_counter() - t0
+            sample.set_attr("metrics", result.metrics)
+            constraints = self._constraints(result.metrics)
+            feasible = all(v <= 0 for v in constraints.values())
+            values = self._values(result)
+            if result.state == State.COMPLETE and values is None:
+                result.state, result.error = State.FAIL, "an objective was not measured"
+            is_best = result.state == State.COMPLETE and feasible and (
+                prior is None or self.direction.better(result.value, prior.value))
+            # several objectives: any feasible trial may sit on the Pareto front, so every
+            # one keeps its model (export --pick chooses among them later)
+            if is_best or (self.plan.space.multi and result.state == State.COMPLETE and feasible):
+                self.runner.log_model(tracker, run_id, self.example)
+                sample.set_attr("model_logged", True)
+            self.runner.release()  # the worker frees it while we track and sample on
+            if is_best:
+                tracker.update_best(self.parent, sample.number, run_id, sample.params,
+                                    result.metrics)
+            extra = {}
+            if constraints:
+                extra["cnntune.feasible"] = str(feasible).lower()
+                sample.set_attr("constraints", constraints)
+            if result.skipped:
+                sample.set_attr("skipped", result.skipped)
+                extra["cnntune.skipped"] = result.skipped
+            if result.stopped:
+                sample.set_attr("stopped", result.stopped)
+                extra["cnntune.stopped"] = result.stopped
+            tracker.end_trial(run_id, result.state, result.metrics, result.error, tags=extra)
+        except BaseException as exc:
+            state = State.FAIL if isinstance(exc, Exception) else State.INTERRUPTED
+            try:
+                tracker.end_trial(run_id, state, {}, f"{type(exc).__name__}: {exc}")
+            except Exception:  # the tracking store itself may be what failed
+                pass
+            raise
+        emit("trial_end", {"number": sample.number, "state": result.state, "value": result.value,
+                           "metrics": result.metrics, "error": result.error,
+                           "stopped": result.stopped, "origin": sample.origin,
+                           "params": sample.params, "best": is_best,
+                           "seconds": time.perf_counter() - t0})
+        return Outcome(state=result.state, value=result.value, error=result.error,
+                       retry=result.retry,
+                       values=values, constraints=constraints)
+
+    def _constraints(self, metrics: dict) -> dict[str, float]:
+        """constraint name -> measured minus limit (> 0: violated), for what was measured."""
+        limits = self.plan.space.spec.constraints.limits()
+        return {f"max_{name}": float(metrics[name]) - limit for name, limit in limits.items()
+                if name in metrics}
+
+    def _values(self, result) -> list[float] | None:
+        if result.state != State.COMPLETE:
+            return None
+        try:
+            return [float(result.metrics[o]) for o in self.plan.space.objectives]
+        except KeyError:
+            return None
+
+

@@ -1,0 +1,493 @@
+"""Where trials run: in this process, or in a replaceable worker process (the default).
+
+``WorkerRunner`` runs trials in a child process (``python -m cnntune.worker``) that imports
+TensorFlow once, serves many trials, and is replaced after ``trials_per_worker`` trials or once
+it has grown by ``max_growth_mb``; its successor is started ~10 s before it is needed (during
+the last trial at the latest), and the study's first worker while the study opens its stores,
+so their TensorFlow import is off the trials' path. Between trials the worker releases the
+last model while the study tracks the trial and samples the next (``release``). The study
+process never imports TensorFlow. A worker that dies (OOM kill, segfault) fails only its
+trial; the next trial gets a fresh worker. What TensorFlow itself keeps of each model is
+released between trials (``trial.release_earlier_trials``: ~0.4 MB a trial remains, from
+~10 MB); replacing workers bounds whatever a family or a TensorFlow version still leaks.
+
+Both runners have the same interface:
+    run(number, params, report, on_epoch) -> TrialResult   (the model stays with the runner)
+    log_model(tracker, run_id, example)                    the last trial's model -> MLflow
+    release()                  the last trial's model is not needed any more: free it now
+    close()
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from ..data import Dataset
+from ..errors import WorkerDied, WorkerOverran
+from .trial import FAIL, TrialResult, TrialSettings, release_earlier_trials, run_trial
+
+
+# -- the worker protocol: what travels over the pipes (pickled) ----------------------------
+# study -> worker: Init once, then Run / LogModel / Release in any order, Exit last; the
+# answer to a Report is a plain bool (should the trial stop?)
+
+
+@dataclass(frozen=True)
+class Init:
+    dataset: Dataset
+    settings: TrialSettings
+    tracking_uri: str
+
+
+@dataclass(frozen=True)
+class Run:
+    number: int
+    params: dict
+    epochs: int | None  # the trial's epoch budget when the algorithm sets one
+
+
+@dataclass(frozen=True)
+class LogModel:
+    run_id: str
+    example: Any  # a few inputs, for the logged model's signature
+
+
+@dataclass(frozen=True)
+class Release:  # unanswered: drop the last model and release the session now
+    pass
+
+
+@dataclass(frozen=True)
+class Exit:
+    pass
+
+
+# worker -> study: Ready (or Failed) after Init; Epoch and Report during a Run, then Done (or
+# Failed); Logged (or Failed) after LogModel
+
+
+@dataclass(frozen=True)
+class Ready:
+    pass
+
+
+@dataclass(frozen=True)
+class Failed:
+    error: str
+
+
+@dataclass(frozen=True)
+class Epoch:
+    epoch: int
+    logs: dict
+
+
+@dataclass(frozen=True)
+class Report:
+    epoch: int
+    value: float
+
+
+@dataclass(frozen=True)
+class Done:
+    result: TrialResult
+    rss_mb: float
+
+
+@dataclass(frozen=True)
+class Logged:
+    pass
+
+
+class InProcessRunner:
+    """Trials in this process: simplest to debug; memory grows with every trial."""
+
+    def __init__(self, dataset: Dataset, settings: TrialSettings):
+        self.dataset = dataset
+        self.settings = settings
+        self._model = None
+        limit_threads(settings.threads)
+
+    def run(self, number, params, report=None, on_epoch=None, epochs=None) -> TrialResult:
+        self._model = None
+        result = run_trial(params, self.dataset, _with_epochs(self.settings, epochs),
+                           number=number, report=report, on_epoch=on_epoch)
+        self._model = result.take_model()
+        return result
+
+    def log_model(self, tracker, run_id: str, example) -> None:
+        tracker.log_model(run_id, self._model, example)
+
+    def release(self) -> None:
+        self._model = None  # the session itself is released when the next trial starts
+
+    def close(self) -> None:
+        self._model = None
+
+
+class WorkerProcess:
+    """A started ``python -m cnntune.worker``: it imports TensorFlow and Keras at once, then
+    waits for its data and settings (what logging a model needs is imported in a thread,
+    ``_ModelLoggingWarmup``). Starting one ahead of need (the study's first worker while the
+    study opens its stores, a replacement while the retiring worker runs its last trial)
+    takes its ~6 s start off the trials' path."""
+
+    def __init__(self):
+        to_child_r, to_child_w = os.pipe()
+        to_parent_r, to_parent_w = os.pipe()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "cnntune.worker", str(to_child_r), str(to_parent_w)],
+            pass_fds=(to_child_r, to_parent_w), stdin=subprocess.DEVNULL)
+        os.close(to_child_r)
+        os.close(to_parent_w)
+        self.outbox = Connection(to_child_w, readable=False)  # us -> worker
+        self.inbox = Connection(to_parent_r, writable=False)  # worker -> us
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self, wait: float = 10.0) -> None:
+        """Ask it to exit (killed when it does not within ``wait`` s), close the pipes."""
+        proc = self.proc
+        try:
+            if proc.poll() is None:
+                self.outbox.send(Exit())
+                proc.wait(timeout=wait)
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            proc.kill()
+            proc.wait()
+        finally:
+            for conn in (self.inbox, self.outbox):
+                try:
+                    conn.close()
+                except OSError:
+                    pass
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        self.close()
+
+
+SPARE_LEAD_S = 10.0  # a successor worker starts this long before it is needed
+# a trial still running this long after the study's deadline is killed: the worker stops
+# training before the deadline by itself, so only a first epoch far longer than the time
+# left (a huge model) gets here
+DEADLINE_GRACE_S = 5.0
+
+
+class WorkerRunner:
+    """Trials in a child process, replaced every ``trials_per_worker`` trials (or once grown
+    by ``max_growth_mb``); ``spare`` is a WorkerProcess started earlier, to serve first."""
+
+    def __init__(self, dataset: Dataset, settings: TrialSettings, tracking_uri: str, *,
+                 trials_per_worker: int = 100, max_growth_mb: float = 1024.0,
+                 spare: WorkerProcess | None = None):
+        self.dataset = dataset
+        self.settings = settings
+        self.tracking_uri = tracking_uri
+        self.trials_per_worker = trials_per_worker
+        self.max_growth_mb = max_growth_mb
+        self._worker: WorkerProcess | None = None
+        self._spare = spare
+        self._served = 0
+        self._baseline_mb: float | None = None
+        self._rss_mb = 0.0
+        self._trial_s: float | None = None  # a moving average of trial wall time
+        self.workers_started = 0
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        spare, self._spare = self._spare, None
+        if spare is not None and not spare.alive():
+            spare.close()
+            spare = None
+        self._worker = spare or WorkerProcess()
+        self._send(Init(self.dataset, self.settings, self.tracking_uri))
+        msg = self._recv()
+        if not isinstance(msg, Ready):
+            raise WorkerDied(f"trial worker failed to start: {getattr(msg, 'error', msg)}")
+        self._served = 0
+        self._baseline_mb = None
+        self.workers_started += 1
+
+    def _stop(self) -> None:
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
+
+    def close(self) -> None:
+        self._stop()
+        if self._spare is not None:
+            self._spare.kill()
+            self._spare = None
+
+    def _kill(self) -> None:
+        if self._worker is not None:
+            self._worker.kill()
+            self._worker = None
+
+    def _successor_due(self) -> bool:
+        """Start the successor so that its import (~5 s) is over by the time it serves: during
+        the last trial, or earlier when the trials left are shorter than ``SPARE_LEAD_S``."""
+        left = self.trials_per_worker - self._served
+        return left == 1 or (self._trial_s is not None and left * self._trial_s < SPARE_LEAD_S)
+
+    def _needs_recycle(self) -> bool:
+        if self._worker is None or not self._worker.alive():
+            return True
+        if self._served >= self.trials_per_worker:
+            return True
+        return self._baseline_mb is not None and \
+            self._rss_mb - self._baseline_mb > self.max_growth_mb
+
+    # -- messaging --------------------------------------------------------------------------
+
+    def _send(self, msg) -> None:
+        try:
+            self._worker.outbox.send(msg)
+        except (OSError, EOFError, ValueError):
+            raise WorkerDied(self._death_reason()) from None
+
+    def _recv(self, until: float | None = None):
+        if until is not None and not self._worker.inbox.poll(max(0.0, until - time.time())):
+            raise WorkerOverran()
+        try:
+            return self._worker.inbox.recv()
+        except (OSError, EOFError):
+            raise WorkerDied(self._death_reason()) from None
+
+    def _death_reason(self) -> str:
+        code = None
+        if self._worker is not None:
+            proc = self._worker.proc
+            try:
+                code = proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # pipe broken but the process hangs on
+                proc.kill()
+                code = proc.wait()
+        hint = " (killed: out of memory?)" if code in (-9, 137) else ""
+        return f"trial worker died with exit code {code}{hint}"
+
+    # -- trials -----------------------------------------------------------------------------
+
+    def run(self, number, params, report=None, on_epoch=None, epochs=None) -> TrialResult:
+        try:
+            if self._needs_recycle():
+                self._stop()
+                self._start()
+            if self._spare is None and self._successor_due():
+                self._spare = WorkerProcess()  # its successor imports while it trains
+            started = time.perf_counter()
+            until = None if self.settings.deadline is None else \
+                self.settings.deadline + DEADLINE_GRACE_S
+            self._send(Run(number, params, epochs))
+            pending = None  # an epoch's logs, tracked once the worker is not waiting on us
+
+            def flush():
+                nonlocal pending
+                if pending is not None and on_epoch is not None:
+                    on_epoch(*pending)
+                pending = None
+
+            while True:
+                match self._recv(until):
+                    case Epoch(epoch, logs):
+                        flush()
+                        pending = epoch, logs
+                    case Report(epoch, value):  # the worker waits for the answer: answer first
+                        self._send(bool(report(epoch, value)) if report is not None else False)
+                        flush()
+                    case Done(result, rss):
+                        flush()
+                        self._rss_mb = rss
+                        if self._baseline_mb is None:
+                            self._baseline_mb = self._rss_mb
+                        self._served += 1
+                        seconds = time.perf_counter() - started
+                        self._trial_s = seconds if self._trial_s is None else \
+                            0.8 * self._trial_s + 0.2 * seconds
+                        return result
+                    case Failed(error):
+                        flush()
+                        self._served += 1
+                        return TrialResult(state=FAIL, error=error)
+        except WorkerDied as exc:
+            self._kill()
+            return TrialResult(state=FAIL, error=str(exc), retry=True)
+        except WorkerOverran:
+            self._kill()
+            return TrialResult(state=FAIL, stopped="deadline",
+                               error="cut off at the --timeout deadline before its first epoch "
+                                     "ended; give more time or a smaller space")
+        except BaseException:
+            self._kill()  # interrupted mid-trial: the worker's state is unknown
+            raise
+
+    def log_model(self, tracker, run_id: str, example) -> None:
+        self._send(LogModel(run_id, example))
+        msg = self._recv()
+        if isinstance(msg, Failed):
+            raise RuntimeError(f"logging the model of run {run_id} failed: {msg.error}")
+
+    def release(self) -> None:
+        """The worker drops the last model and releases the session now, unanswered: it does
+        so while the study tracks the trial and samples the next one, not on the next trial's
+        path. A worker that is gone is found out (and replaced) by the next run."""
+        if self._worker is not None:
+            try:
+                self._send(Release())
+            except WorkerDied:
+                pass
+
+
+def worker_main(read_fd: int, write_fd: int) -> None:
+    """The child side: load TensorFlow, then serve trials until told to exit or the parent
+    goes away."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    inbox = Connection(read_fd, writable=False)
+    outbox = Connection(write_fd, readable=False)
+    try:
+        from .._quiet import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
+        warming = _ModelLoggingWarmup()
+        if not inbox.poll(0.2):  # nobody waits for this worker yet (a spare): warm up now
+            warming.start()
+        init = inbox.recv()
+        if isinstance(init, Exit):
+            return
+        dataset, settings, tracking_uri = init.dataset, init.settings, init.tracking_uri
+        limit_threads(settings.threads)
+    except EOFError:
+        return
+    except BaseException:
+        outbox.send(Failed(traceback.format_exc(limit=3)))
+        return
+    outbox.send(Ready())
+    model = None
+    tracker = None
+    released = False  # the session is already released for the next trial
+    while True:
+        try:
+            msg = inbox.recv()
+        except EOFError:
+            return
+        try:
+            match msg:
+                case Exit():
+                    return
+                case Release():  # unanswered; on failure the next trial releases again
+                    model = None
+                    try:
+                        release_earlier_trials(freeze=True)
+                        released = True
+                    except Exception:
+                        released = False
+                case Run(number, params, epochs):
+                    model = None
+
+                    def on_epoch(epoch, logs):
+                        outbox.send(Epoch(epoch, logs))
+                        warming.start()  # after the first epoch's tracing, which needs the GIL
+
+                    def report(epoch, value):
+                        outbox.send(Report(epoch, value))
+                        return inbox.recv()
+
+                    fresh, released = released, False
+                    result = run_trial(params, dataset, _with_epochs(settings, epochs),
+                                       number=number, report=report, on_epoch=on_epoch,
+                                       freeze=True, release=not fresh)
+                    model = result.take_model()
+                    outbox.send(Done(result, rss_mb()))
+                case LogModel(run_id, example):
+                    warming.join()
+                    from ..tracking.runs import Tracker
+
+                    tracker = tracker or Tracker(tracking_uri)
+                    tracker.log_model(run_id, model, example)
+                    outbox.send(Logged())
+        except (EOFError, BrokenPipeError):
+            return
+        except Exception as exc:
+            outbox.send(Failed(f"{type(exc).__name__}: {exc}"))
+
+
+class _ModelLoggingWarmup:
+    """What a worker's first model log would wait for (~2.5 s, measured): MLflow's Keras
+    flavour, its SQL store (~1.8 s of imports; the default store is SQLite) and its map of
+    installed packages (~1.8 s of scanning site-packages, to check a model's requirements).
+    Done in a thread off the trials' path: while a spare worker waits to be used, or in the
+    first worker once its first epoch is traced (tracing is Python and would share the GIL
+    with it; the steps after it are mostly TensorFlow's own threads). ``start()`` is
+    idempotent; ``join()`` (start if need be) before logging a model.
+    Measured on a first digits trial of 15 epochs (2 cores): its model log took 0.45 s
+    instead of 2.5 s, its epochs after the first ~1.4 s longer beside the thread."""
+
+    def __init__(self):
+        import threading
+
+        self._thread = threading.Thread(target=self._warm, name="cnntune-warmup", daemon=True)
+
+    @staticmethod
+    def _warm() -> None:
+        try:
+            import mlflow.keras  # noqa: F401
+            import mlflow.models  # noqa: F401
+            import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
+            from mlflow.utils import requirements_utils
+
+            requirements_utils._init_modules_to_packages_map()  # cached for the process
+        except Exception:  # MLflow moved something: the first model log does it instead
+            pass
+
+    def start(self) -> None:
+        if self._thread.ident is None:
+            self._thread.start()
+
+    def join(self) -> None:
+        self.start()
+        self._thread.join()
+
+
+def limit_threads(threads: int | None) -> None:
+    """Cap TensorFlow's thread pools (before it runs anything), so that several workers on
+    one machine share its cores instead of each taking all of them."""
+    if not threads:
+        return
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
+    except RuntimeError:  # TensorFlow already ran something in this process: leave it
+        pass
+
+
+def _with_epochs(settings: TrialSettings, epochs: int | None) -> TrialSettings:
+    """The settings with a trial's own epoch budget (Hyperband), when it has one."""
+    from dataclasses import replace
+
+    return settings if epochs is None else replace(settings, epochs=int(epochs))
+
+
+def rss_mb() -> float:
+    """Resident memory of this process now (Linux), else its peak."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+    except OSError:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
