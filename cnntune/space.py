@@ -337,6 +337,11 @@ class Constraints(_Strict):
                                               ("size_mb", self.max_size_mb)) if v is not None}
 
 
+# how latency is measured unless a space says otherwise (also the export's own measurement)
+LATENCY_REPEATS = 30
+LATENCY_WARMUP = 5
+
+
 class LatencySettings(_Strict):
     """How inference latency is measured, the same way for every trial: the float32 TFLite
     export run by the LiteRT interpreter with ``threads`` threads at ``batch_size``, median
@@ -344,8 +349,8 @@ class LatencySettings(_Strict):
 
     batch_size: int = Field(1, ge=1, le=1024)
     threads: int = Field(1, ge=1, le=256)
-    repeats: int = Field(30, ge=3, le=10000)
-    warmup: int = Field(5, ge=0, le=1000)
+    repeats: int = Field(LATENCY_REPEATS, ge=3, le=10000)
+    warmup: int = Field(LATENCY_WARMUP, ge=0, le=1000)
 
 
 class SpaceFile(_Strict):

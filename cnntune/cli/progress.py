@@ -95,7 +95,9 @@ class Progress:
             self.done += 1
             self.current = None
             m = payload["metrics"]
-            if payload["state"] == "COMPLETE" and self._better(payload["value"]):
+            # the loop says whether a trial became the best (feasible, better than the best
+            # when it started); with several workers a later one may still be worse
+            if payload.get("best") and self._better(payload["value"]):
                 self.best = (payload["value"], payload["number"], m.get("test_accuracy"))
             self.recent.append(payload)
             if self.live is None and not self.quiet:

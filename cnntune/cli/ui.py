@@ -15,7 +15,7 @@ import time
 import urllib.request
 
 from ..errors import ConfigError, StorageError
-from ..tracking.stores import redact, sqlite_path
+from ..tracking.stores import redact, require_tracking_store
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -30,10 +30,7 @@ class MlflowUI:
         if tracking_uri.startswith(("http://", "https://")):
             raise ConfigError(f"tracking URI '{redact(tracking_uri)}' is already a server; "
                               "open it in a browser")
-        db = sqlite_path(tracking_uri)
-        if db is not None and not db.exists():
-            raise StorageError(f"no tracking store at '{db}'; run `cnntune search` first or "
-                               "pass --tracking-uri")
+        require_tracking_store(tracking_uri)
         self.tracking_uri = tracking_uri
         self.host, self.port, self.workers = host, port, workers
         self.proc: subprocess.Popen | None = None

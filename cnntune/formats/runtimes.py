@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelFileError
+from ..space import LATENCY_REPEATS, LATENCY_WARMUP
 from .convert import FILES
 
 
@@ -59,8 +60,8 @@ class Predictor:
     def _run(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def latency_ms(self, example: np.ndarray, *, batch: int = 1, repeats: int = 50,
-                   warmup: int = 5) -> float:
+    def latency_ms(self, example: np.ndarray, *, batch: int = 1,
+                   repeats: int = LATENCY_REPEATS, warmup: int = LATENCY_WARMUP) -> float:
         """Median milliseconds per image of ``repeats`` calls on ``batch`` images, after
         ``warmup`` calls."""
         x = np.repeat(np.asarray(example[:1], dtype="float32"), batch, axis=0)

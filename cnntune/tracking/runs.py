@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from ..errors import StorageError
-from .stores import redact, sqlite_path
+from .stores import redact, require_tracking_store, sqlite_path
 
 STATUS = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED", "INTERRUPTED": "KILLED"}
 MODEL_NAME = "model"
@@ -56,13 +56,16 @@ class Tracker:
             return None  # a tracking server decides where artifacts go
         return (db.resolve().parent / "artifacts" / study).as_uri()
 
-    def check(self) -> None:
+    def check(self, *, exists: bool = False) -> None:
         """Fail fast, before anything is written, when the tracking store cannot be used.
 
         A tracking server is probed on its /health endpoint with a short timeout (MLflow's own
-        client would retry for minutes); other stores are opened and read once.
+        client would retry for minutes); other stores are opened and read once. ``exists``
+        (commands that only read): a SQLite store that is not there is an error, not made.
         """
         uri = self.tracking_uri
+        if exists:
+            require_tracking_store(uri)
         if uri.startswith(("http://", "https://")):
             import urllib.error
             import urllib.request

@@ -47,6 +47,17 @@ def sqlite_path(url: str) -> Path | None:
     return Path(db) if db and db != ":memory:" else None
 
 
+def require_tracking_store(uri: str) -> None:
+    """For commands that only read: a SQLite tracking store that is not there is an error
+    (StorageError), never made empty. Servers and other stores are left to the caller."""
+    from ..errors import StorageError
+
+    db = sqlite_path(uri)
+    if db is not None and not db.exists():
+        raise StorageError(f"no tracking store at '{db}' (from '{redact(uri)}'); run "
+                           "`cnntune search` first, or pass the --tracking-uri it used")
+
+
 def journal_path(url: str) -> Path | None:
     """The file behind a ``journal:PATH`` storage (None for other storages)."""
     if not url.startswith("journal:"):

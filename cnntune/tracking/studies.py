@@ -38,7 +38,7 @@ class StudyView:
         self.study = study
         self.tracking_uri = tracking_uri
         tracker = Tracker(tracking_uri)
-        tracker.check()
+        tracker.check(exists=True)  # reading a study never makes a store
         self.client = tracker.client
         exp = self.client.get_experiment_by_name(study)
         if exp is None or exp.lifecycle_stage != "active":

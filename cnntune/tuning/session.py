@@ -66,6 +66,7 @@ def open_study(plan: Plan, storage: str, tracking_uri: str, heartbeat: int | Non
                          algorithm=plan.algorithm, pruner=plan.pruner, seed=plan.seed,
                          direction=sp.direction, max_epochs=plan.trial.epochs,
                          heartbeat=heartbeat, directions=sp.directions)
+    engine.check()  # both stores are checked before either is written to
     tracker = Tracker(tracking_uri)
     tracker.check()
 

@@ -28,7 +28,7 @@ def search(space: str | Path | None = AUTO, *, data: str | Path | None = None,
            timeout: float | None = None, seed: int | None = None, engine: str | None = None,
            algorithm: str | None = None, sampler: str | None = None, pruner: str | None = None,
            epochs: int | None = None, on_event: EventHook | None = None, isolate: bool = True,
-           trials_per_worker: int = 100, workers: int = 1, total_trials: int | None = None,
+           trials_per_worker: int | None = None, workers: int = 1, total_trials: int | None = None,
            threads: int | None = None, heartbeat: int | None = 60,
            worker_index: int = 0, baselines: bool = False, warm_start: str | None = None,
            warm_start_best: int = 3, patience_trials: int | None = None,
@@ -58,11 +58,12 @@ def search(space: str | Path | None = AUTO, *, data: str | Path | None = None,
     of several machines passes to share one study. ``heartbeat`` (seconds) lets RDB storages
     find trials whose machine died; ``worker_index`` offsets the seed of one of several workers.
 
-    Trials run in a worker process that is replaced every ``trials_per_worker`` trials, so
-    memory stays bounded over long studies and a crashed worker fails only its trial;
+    Trials run in a worker process that is replaced every ``trials_per_worker`` trials
+    (default ``worker.runner.TRIALS_PER_WORKER``), so memory stays bounded over long studies
+    and a crashed worker fails only its trial;
     ``isolate=False`` runs them in this process (easier to debug; a crash ends the study).
     """
-    from ..worker.runner import InProcessRunner, WorkerProcess, WorkerRunner
+    from ..worker.runner import TRIALS_PER_WORKER, InProcessRunner, WorkerProcess, WorkerRunner
 
     emit = on_event or (lambda kind, payload: None)
     t_start = time.perf_counter()
@@ -103,7 +104,8 @@ def search(space: str | Path | None = AUTO, *, data: str | Path | None = None,
     payload["total_trials"] = total_trials
     emit("study_start", payload)
     runner = WorkerRunner(plan.dataset, plan.trial, tracking_uri,
-                          trials_per_worker=trials_per_worker, spare=first) if isolate \
+                          trials_per_worker=trials_per_worker or TRIALS_PER_WORKER,
+                          spare=first) if isolate \
         else InProcessRunner(plan.dataset, plan.trial)
     loop = _TrialLoop(plan, engine, tracker, runner, parent, emit)
     try:

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..space import LATENCY_REPEATS, LATENCY_WARMUP
+
 
 def measure(model, example: np.ndarray, *, batch_size: int = 1, threads: int = 1,
-            repeats: int = 30, warmup: int = 5) -> dict[str, float]:
+            repeats: int = LATENCY_REPEATS, warmup: int = LATENCY_WARMUP) -> dict[str, float]:
     from ..formats.convert import inference_model, write_model
     from ..formats.runtimes import LiteRTPredictor
 

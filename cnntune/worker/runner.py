@@ -177,6 +177,8 @@ class WorkerProcess:
 
 
 SPARE_LEAD_S = 10.0  # a successor worker starts this long before it is needed
+# a worker is replaced after this many trials: memory stays bounded over long studies
+TRIALS_PER_WORKER = 100
 # a trial still running this long after the study's deadline is killed: the worker stops
 # training before the deadline by itself, so only a first epoch far longer than the time
 # left (a huge model) gets here
@@ -188,7 +190,7 @@ class WorkerRunner:
     by ``max_growth_mb``); ``spare`` is a WorkerProcess started earlier, to serve first."""
 
     def __init__(self, dataset: Dataset, settings: TrialSettings, tracking_uri: str, *,
-                 trials_per_worker: int = 100, max_growth_mb: float = 1024.0,
+                 trials_per_worker: int = TRIALS_PER_WORKER, max_growth_mb: float = 1024.0,
                  spare: WorkerProcess | None = None):
         self.dataset = dataset
         self.settings = settings

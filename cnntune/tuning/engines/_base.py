@@ -65,6 +65,9 @@ class Engine(Protocol):
     # missed heartbeat), so the caller can close what it opened for it; None: nobody to tell
     on_dead: Callable[[TrialRecord, str], None] | None
 
+    def check(self) -> None:
+        """Raise StorageError when the storage cannot be used; write nothing."""
+
     def open(self) -> StudyInfo: ...
 
     def set_study_attr(self, key: str, value: Any) -> None: ...

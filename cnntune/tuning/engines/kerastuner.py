@@ -191,6 +191,10 @@ class KerasTunerEngine:
         oracle._random_values = next_values
         return oracle
 
+    def check(self) -> None:
+        """Nothing to reach: the storage is a local folder, resolved (and refused when it is
+        not one) by the constructor, and made on first use."""
+
     def open(self) -> StudyInfo:
         from ..._quiet import import_tensorflow_quietly
 

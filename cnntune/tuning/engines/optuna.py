@@ -23,6 +23,13 @@ from ...space import (SearchSpace)
 from ._base import Outcome, Sample, StudyInfo, TrialRecord
 
 
+# the median rule compares a trial with finished ones only once this many have finished
+MEDIAN_STARTUP_TRIALS = 5
+# Hyperband and ASHA keep the best 1/REDUCTION_FACTOR of the trials at each rung
+REDUCTION_FACTOR = 3
+# an RDB trial whose worker missed this many heartbeats in a row is taken as dead
+HEARTBEATS_MISSED = 3
+
 
 class OptunaEngine:
     def __init__(self, space: SearchSpace, study_name: str, storage: str, *,
@@ -82,12 +89,14 @@ class OptunaEngine:
             return optuna.pruners.NopPruner()
         first = first_rung(self.max_epochs)
         if p == "median":
-            return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=first)
+            return optuna.pruners.MedianPruner(n_startup_trials=MEDIAN_STARTUP_TRIALS,
+                                               n_warmup_steps=first)
         if p == "hyperband":
             return optuna.pruners.HyperbandPruner(min_resource=first,
                                                   max_resource=max(self.max_epochs, 2),
-                                                  reduction_factor=3)
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=first, reduction_factor=3)
+                                                  reduction_factor=REDUCTION_FACTOR)
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=first,
+                                                      reduction_factor=REDUCTION_FACTOR)
 
     def _storage(self):
         """The Optuna storage object: a journal file, or an RDB with heartbeats."""
@@ -103,8 +112,37 @@ class OptunaEngine:
         if self.heartbeat and not self.storage.startswith("sqlite:"):
             return optuna.storages.RDBStorage(
                 self.storage, heartbeat_interval=self.heartbeat,
-                grace_period=3 * self.heartbeat, failed_trial_callback=self._heartbeat_lost)
+                grace_period=HEARTBEATS_MISSED * self.heartbeat,
+                failed_trial_callback=self._heartbeat_lost)
         return self.storage
+
+    def check(self) -> None:
+        """Connect to an RDB storage and disconnect, writing nothing: a storage that cannot
+        be used fails here, before the tracking store or the study is touched. (Journal and
+        SQLite files are made on first use; there is nothing to reach.)"""
+        if self.storage.startswith(("journal:", "sqlite:")):
+            return
+        try:
+            import sqlalchemy
+
+            engine = sqlalchemy.create_engine(self.storage)
+            try:
+                with engine.connect():
+                    pass
+            finally:
+                engine.dispose()
+        except Exception as exc:
+            raise self._storage_error(exc) from None
+
+    def _storage_error(self, exc: Exception) -> StorageError:
+        why = scrub(str(exc).splitlines()[0] if str(exc) else "", self.storage)
+        if isinstance(exc, ValueError | ImportError):  # a malformed URL, a missing driver
+            return StorageError(f"study storage '{redact(self.storage)}' cannot be used "
+                                f"({why}); check --storage")
+        # sqlalchemy's OperationalError and friends
+        return StorageError(f"study storage '{redact(self.storage)}' cannot be opened "
+                            f"({type(exc).__name__}: {why}); "
+                            "check --storage and that the database is reachable")
 
     def open(self) -> StudyInfo:
         import optuna
@@ -128,15 +166,8 @@ class OptunaEngine:
                     self._study.sampler = self._sampler(self.seed + done)
             except StorageError:
                 raise
-            except (ValueError, ImportError, ModuleNotFoundError) as exc:
-                why = scrub(str(exc).splitlines()[0], self.storage)
-                raise StorageError(f"study storage '{redact(self.storage)}' cannot be used "
-                                   f"({why}); check --storage") from None
-            except Exception as exc:  # sqlalchemy OperationalError and friends
-                why = scrub(str(exc).splitlines()[0] if str(exc) else "", self.storage)
-                raise StorageError(f"study storage '{redact(self.storage)}' cannot be opened "
-                                   f"({type(exc).__name__}: {why}); "
-                                   "check --storage and that the database is reachable") from None
+            except Exception as exc:
+                raise self._storage_error(exc) from None
         study = self._study
         have = [d.name.lower() for d in study.directions]
         if have != self.directions:
@@ -258,7 +289,7 @@ class OptunaEngine:
     def _heartbeat_lost(self, study, t) -> None:
         """Optuna's callback for a trial failed for lack of heartbeats (another machine)."""
         # Optuna has failed it already, so the reason goes to its MLflow run only
-        reason = f"no heartbeat for {3 * (self.heartbeat or 0)} s: its worker died"
+        reason = f"no heartbeat for {HEARTBEATS_MISSED * (self.heartbeat or 0)} s: its worker died"
         self._after_death(t, reason)
 
     def _after_death(self, t, reason: str) -> None:
