@@ -64,3 +64,28 @@ def test_cli_kerastuner_hyperband_beside_optuna(tmp_path, tiny_space):
         return keys, {k for r in runs for k in r.data.metrics}
 
     assert columns(kt_runs) == columns(op_runs)
+
+    # a KerasTuner study keeps its algorithm: resuming it with another one is refused
+    r = subprocess.run([sys.executable, "-m", "cnntune", "search", "--space", str(tiny_space),
+                        "--engine", "kerastuner", "--algorithm", "random", "--study",
+                        "tiny-digits-kerastuner-hyperband", "--trials", "1"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "hyperband" in r.stderr and "random" in r.stderr
+    assert len(client.search_runs([kt.experiment_id], "tags.`cnntune.role` = 'trial'")) == 5
+
+    # report and export read a KerasTuner study as they read an Optuna one
+    def command(*args):
+        r = subprocess.run([sys.executable, "-m", "cnntune", *args], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    command("report", "tiny-digits-kerastuner-hyperband", "--out", "kt.html", "--no-mlflow")
+    assert (tmp_path / "kt.html").stat().st_size > 10_000
+    best = min(kt_runs, key=lambda r: (-r.data.metrics["val_accuracy"],
+                                       int(r.data.tags["cnntune.trial"])))
+    out = command("export", "tiny-digits-kerastuner-hyperband", "--format", "tflite", "--out",
+                  "kt-export")
+    assert f"exported trial {best.data.tags['cnntune.trial']} of" in out and "verified" in out
+    assert (tmp_path / "kt-export" / "model.tflite").exists()

@@ -30,17 +30,32 @@ def study(tmp_path_factory, request):
     return {"root": root, "uri": uri, "result": res}
 
 
-@pytest.mark.parametrize("fmt,quantize,max_diff,max_drop", [
+FORMATS = [  # format, quantisation, largest probability difference, largest accuracy drop
     ("keras", "none", 1e-6, 0.0),
     ("savedmodel", "none", 1e-4, 0.0),
     ("onnx", "none", 1e-4, 0.0),
     ("tflite", "none", 1e-4, 0.0),
     ("tflite", "float16", 1e-2, 0.01),
     ("tflite", "int8", 1.0, 0.05),
-])
-def test_every_format_round_trips_through_its_runtime(study, fmt, quantize, max_diff, max_drop):
-    out = study["root"] / f"out-{fmt}-{quantize}"
-    rep = export_study("exp", fmt=fmt, quantize=quantize, out=out, tracking_uri=study["uri"])
+]
+
+
+@pytest.fixture(scope="module")
+def exports(study):
+    """The best trial exported once in every format: (format, quantize) -> (report, folder).
+    Every test that reads an export takes it from here, so none depends on test order."""
+    out = {}
+    for fmt, quantize, *_ in FORMATS:
+        folder = study["root"] / f"out-{fmt}-{quantize}"
+        out[fmt, quantize] = (export_study("exp", fmt=fmt, quantize=quantize, out=folder,
+                                           tracking_uri=study["uri"]), folder)
+    return out
+
+
+@pytest.mark.parametrize("fmt,quantize,max_diff,max_drop", FORMATS)
+def test_every_format_round_trips_through_its_runtime(study, exports, fmt, quantize, max_diff,
+                                                      max_drop):
+    rep, out = exports[fmt, quantize]
     best = study["result"].best
     assert rep.passed and rep.trial == best.number
     assert rep.max_abs_diff <= max_diff and rep.accuracy_drop <= max_drop
@@ -60,39 +75,67 @@ def test_every_format_round_trips_through_its_runtime(study, fmt, quantize, max_
     assert acc == pytest.approx(rep.test_accuracy, abs=1e-9)
 
 
-def test_int8_is_smaller_than_float(study):
-    sizes = {q: (study["root"] / f"out-tflite-{q}" / "model.tflite").stat().st_size
-             for q in ("none", "float16", "int8")}
-    if len(sizes) == 3:
-        assert sizes["int8"] < sizes["float16"] < sizes["none"]
+def test_int8_is_smaller_than_float(exports):
+    sizes = {q: exports["tflite", q][0].size_bytes for q in ("none", "float16", "int8")}
+    assert sizes["int8"] < sizes["float16"] < sizes["none"]
 
 
-def test_predict_on_an_image_folder_matches_keras(study, tmp_path):
+def _pngs(study, folder, n=12):
+    """The first ``n`` test digits as 0-255 PNG files, as a user would have them."""
     from PIL import Image
+
+    data = StudyView("exp", study["uri"]).load_data()
+    folder.mkdir()
+    for i, img in enumerate(data.test.x[:n]):  # digits are 0-16
+        Image.fromarray(np.round(img[..., 0] * 255 / 16).astype("uint8")).save(
+            folder / f"{i:02d}.png")
+    return np.stack([np.asarray(Image.open(folder / f"{i:02d}.png"), "float32") * 16 / 255
+                     for i in range(n)])[..., None]
+
+
+def test_predict_on_an_image_folder_matches_keras(study, exports, tmp_path):
+    import keras
 
     from cnntune.deploy.predict import predict_files
 
-    out = study["root"] / "out-keras-none"
-    if not out.exists():
-        export_study("exp", fmt="keras", out=out, tracking_uri=study["uri"])
-    data = StudyView("exp", study["uri"]).load_data()
     folder = tmp_path / "imgs"
-    folder.mkdir()
-    x = data.test.x[:12]
-    for i, img in enumerate(x):  # digits are 0-16: saved as 0-255 PNGs, as a user would
-        Image.fromarray(np.round(img[..., 0] * 255 / 16).astype("uint8")).save(
-            folder / f"{i:02d}.png")
-    import keras
-
-    model = keras.saving.load_model(out / "model.keras")
-    pngs = np.stack([np.asarray(Image.open(folder / f"{i:02d}.png"), "float32") * 16 / 255
-                     for i in range(len(x))])[..., None]
+    pngs = _pngs(study, folder)
+    model = keras.saving.load_model(exports["keras", "none"][1] / "model.keras")
     expected = model.predict(pngs, verbose=0).argmax(1)
-    for exported in ("out-keras-none", "out-onnx-none", "out-tflite-none"):
-        table = predict_files(study["root"] / exported, [folder])
-        assert list(table["input"]) == [str(folder / f"{i:02d}.png") for i in range(len(x))]
+    for key in (("keras", "none"), ("onnx", "none"), ("tflite", "none")):
+        table = predict_files(exports[key][1], [folder])
+        assert list(table["input"]) == [str(folder / f"{i:02d}.png") for i in range(len(pngs))]
         assert [int(c) for c in table["class"]] == expected.tolist()
         assert ((table["probability"] > 0) & (table["probability"] <= 1)).all()
+
+
+def test_predict_command_on_image_files_and_a_model_file_with_top(study, exports, tmp_path):
+    import keras
+    from click.testing import CliRunner
+
+    from cnntune.cli import cli
+
+    folder = tmp_path / "imgs"
+    pngs = _pngs(study, folder, n=3)
+    probs = keras.saving.load_model(exports["keras", "none"][1] / "model.keras").predict(
+        pngs, verbose=0)
+    files = [str(folder / f"{i:02d}.png") for i in range(3)]
+    model_file = exports["onnx", "none"][1] / "model.onnx"  # a file, not the export folder
+    csv = tmp_path / "p.csv"
+    r = CliRunner().invoke(cli, ["predict", str(model_file), *files, "--top", "3",
+                                 "--csv", str(csv)])
+    assert r.exit_code == 0, r.output
+    import pandas as pd
+
+    table = pd.read_csv(csv)
+    assert list(table["input"]) == files
+    for k, suffix in enumerate(("", "_2", "_3")):
+        want = np.argsort(-probs, axis=1)[:, k]
+        assert table[f"class{suffix}"].tolist() == want.tolist()
+        np.testing.assert_allclose(table[f"probability{suffix}"],
+                                   probs[np.arange(3), want], atol=1e-4)
+    r = CliRunner().invoke(cli, ["predict", str(model_file), files[0], "--top", "2"])
+    assert r.exit_code == 0 and "class_2" in r.output and "probability_2" in r.output
 
 
 def test_tampered_and_wrong_format_files_are_clear_errors(tmp_path):
@@ -130,10 +173,10 @@ def test_retrain_and_register(study):
     assert meta["retrained"] is True and meta["registered"]["name"] == "tiny-digits"
 
 
-def test_refusals_and_a_mismatch_keeps_the_files(study, monkeypatch):
+def test_refusals_and_a_mismatch_keeps_the_files(study, exports, monkeypatch):
     from cnntune.deploy import export as export_mod
 
-    out = study["root"] / "out-keras-none"
+    out = exports["keras", "none"][1]
     with pytest.raises(CnntuneError, match="already exists"):
         export_study("exp", fmt="keras", out=out, tracking_uri=study["uri"])
     with pytest.raises(CnntuneError, match="applies to --format tflite only"):
@@ -197,3 +240,26 @@ def test_every_family_exports_to_onnx_and_tflite(knobs, shape, tmp_path):
         write_model(infer, fmt, tmp_path / name)
         got = load_predictor(tmp_path / name).predict(x)
         np.testing.assert_allclose(got, ref, atol=1e-4, err_msg=fmt)
+
+
+def test_export_command_exit_codes_pick_and_trial(study, exports, monkeypatch):
+    from click.testing import CliRunner
+
+    from cnntune.cli import cli
+    from cnntune.deploy import export as export_mod
+
+    uri = ["--tracking-uri", study["uri"]]
+    best = study["result"].best.number
+    r = CliRunner().invoke(cli, ["export", "exp", "--pick", "best", "--out",
+                                 str(study["root"] / "picked"), *uri])
+    assert r.exit_code == 0 and f"--pick best: trial {best}" in r.output, r.output
+    r = CliRunner().invoke(cli, ["export", "exp", "--trial", "0", "--pick", "best", "--out",
+                                 str(study["root"] / "both"), *uri])
+    assert r.exit_code == 2 and "give --trial or --pick, not both" in r.output
+    assert not (study["root"] / "both").exists()
+    monkeypatch.setitem(export_mod.TOLERANCE, "none", -1.0)  # nothing can pass
+    r = CliRunner().invoke(cli, ["export", "exp", "--out", str(study["root"] / "cli-bad"), *uri])
+    assert r.exit_code == 1, r.output  # a mismatch is not bad input: exit 1, files kept
+    errors = [line for line in r.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "disagrees with the Keras model" in errors[0]
+    assert (study["root"] / "cli-bad" / "model.keras").exists()

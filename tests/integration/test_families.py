@@ -69,8 +69,13 @@ def test_conv1d_parameter_count():
     model = build_model(knobs, (128, 1), 4, {"scale": 1.0, "mean": [2.0], "std": [3.0]})
     conv = (3 * 1 * 8 + 8) + (3 * 8 * 16 + 16)
     assert model.count_params() == conv + 16 * 4 + 4
-    assert model.get_layer("standardise") is not None
     assert model.output_shape == (None, 4)
+    # the standardising layer maps the training mean to 0 and one std above it to 1
+    import keras
+
+    std = keras.Model(model.inputs, model.get_layer("standardise").output)
+    x = np.stack([np.full((128, 1), 2.0), np.full((128, 1), 5.0)]).astype("float32")
+    np.testing.assert_allclose(np.asarray(std(x))[:, 0, 0], [0.0, 1.0], atol=1e-6)
 
 
 def test_separable_uses_fewer_weights_and_width_multiplier_scales_them():
@@ -138,6 +143,9 @@ def test_label_smoothing_trains_and_scores_accuracy():
                      "label_smoothing": 0.1, "learning_rate": 1e-2}, data("image"),
                     TrialSettings(epochs=2, patience=2, objective="val_accuracy", seed=0))
     assert res.state == COMPLETE and 0.3 < res.metrics["test_accuracy"] <= 1.0
+    # the knob reached the loss: smoothed one-hot targets, not plain sparse cross-entropy
+    config = res.model.loss.get_config()
+    assert config["name"] == "categorical_crossentropy" and config["label_smoothing"] == 0.1
 
 
 def test_conditional_family_space_hands_each_family_only_its_knobs(tmp_path):

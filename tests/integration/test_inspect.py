@@ -104,6 +104,8 @@ def test_trials_sort_state_and_bad_column(store):
     assert values == sorted(values, reverse=True)
     r = cli(store, "trials", "look", "--state", "pruned", "--format", "json")
     assert r.returncode == 0 and json.loads(r.stdout) == []
+    r = cli(store, "trials", "look", "--state", "complete", "--format", "json")
+    assert [row["number"] for row in json.loads(r.stdout)] == list(range(N))
     r = cli(store, "trials", "look", "--sort", "nope")
     assert r.returncode == 2 and "--sort nope: no such column" in r.stderr
     r = cli(store, "trials", "missing-study")
@@ -183,6 +185,9 @@ def test_mlflow_ui_in_headless_chromium(store, tmp_path):
     try:
         line = ui.stdout.readline()
         assert f"http://127.0.0.1:{port}" in line, (line, ui.stderr.read() if ui.poll() else "")
+        # the server listens on loopback only (read from the kernel, not from what cnntune
+        # prints): every listening socket on the port is bound to 127.0.0.1
+        assert _listening_addresses(port) == {"127.0.0.1"}
         base = f"http://127.0.0.1:{port}"
         client = MlflowClient(store["uri"])
         exp = client.get_experiment_by_name("look")
@@ -222,3 +227,26 @@ def test_mlflow_ui_in_headless_chromium(store, tmp_path):
 
     with socket.socket() as s:  # the server is gone with it
         assert s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _listening_addresses(port: int) -> set[str]:
+    """The local addresses of the sockets listening on ``port`` (Linux /proc/net/tcp[6])."""
+    import ipaddress
+
+    out = set()
+    for name, width in (("tcp", 8), ("tcp6", 32)):
+        path = Path("/proc/net") / name
+        if not path.exists():
+            continue
+        for row in path.read_text().splitlines()[1:]:
+            local, state = row.split()[1], row.split()[3]
+            addr, _, hex_port = local.partition(":")
+            if state != "0A" or int(hex_port, 16) != port:  # 0A: LISTEN
+                continue
+            raw = bytes.fromhex(addr)
+            if width == 8:
+                out.add(str(ipaddress.IPv4Address(raw[::-1])))
+            else:  # four little-endian 32-bit words
+                words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+                out.add(str(ipaddress.IPv6Address(words)))
+    return out

@@ -18,7 +18,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 def test_all_the_documented_spaces_ship():
     assert {"default", "rich", "lenet", "vgg", "resnet", "mobilenet", "conv1d", "transfer",
-            "families"} <= set(list_shipped())
+            "families", "edge"} <= set(list_shipped())
 
 
 @pytest.mark.parametrize("name", list_shipped())
@@ -27,7 +27,7 @@ def test_shipped_space_runs_one_trial(name, tmp_path):
                          storage=f"sqlite:///{tmp_path}/o.db",
                          tracking_uri=f"sqlite:///{tmp_path}/m.db")
     assert sum(res.counts.values()) == res.new_trials
-    assert res.counts.get("COMPLETE", 0) + res.counts.get("PRUNED", 0) >= 1, res.counts
+    assert res.counts.get("COMPLETE", 0) >= 1, res.counts  # a trial trained and was scored
     from mlflow import MlflowClient
 
     client = MlflowClient(f"sqlite:///{tmp_path}/m.db")

@@ -77,6 +77,15 @@ def test_nan_loss_fails_the_trial_with_a_reason():
     assert res.error.split()[3] in ("nan", "inf")
 
 
+def test_a_model_that_cannot_be_built_fails_its_trial_with_the_reason():
+    res = run_trial({"family": "transfer", "backbone_weights": "/nowhere/w.weights.h5"},
+                    digits(), TrialSettings(epochs=1, patience=1, objective="val_accuracy",
+                                            seed=0))
+    assert res.state == FAIL and res.model is None and res.metrics == {}
+    assert res.error.startswith("model cannot be built for input (8, 8, 1): ")
+    assert "'/nowhere/w.weights.h5' not found" in res.error
+
+
 def test_val_loss_objective_is_minimised_value():
     res = run_trial(SMALL, digits(), TrialSettings(epochs=1, patience=1, objective="val_loss",
                                                     seed=0))

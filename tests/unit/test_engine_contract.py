@@ -10,6 +10,7 @@ import math
 
 import pytest
 
+from cnntune.catalog import ALGORITHMS
 from cnntune.tuning.engines import Outcome, make_engine
 from cnntune.space import parse_space
 
@@ -34,14 +35,42 @@ params:
   dense_units: 32
 """
 
-ENGINES = [("optuna", "tpe"), ("optuna", "random"), ("kerastuner", "random"),
-           ("kerastuner", "bayesian"), ("kerastuner", "hyperband")]
+# every algorithm of every engine the catalog lists (what `cnntune search --help` offers)
+ENGINES = [(e, a) for e, algorithms in ALGORITHMS.items() for a in algorithms]
 IDS = [f"{e}-{a}" for e, a in ENGINES]
+# the grid sampler needs a finite set of values for every param: the same params, kinds and
+# conditions on a small grid (Optuna enumerates the whole product up front: 6,144 points)
+GRID_SPACE = """
+name: contract-grid
+params:
+  n_blocks: {type: int, low: 1, high: 4, step: 3}
+  filters: [8, 64]
+  kernel_size: {type: int, low: 3, high: 7, step: 4}
+  dropout: {type: float, low: 0.0, high: 0.5, step: 0.5}
+  learning_rate: [1.0e-4, 1.0e-2]
+  filters_growth: [1, 2]
+  optimizer: [adam, sgd, adamw]
+  momentum: {type: float, low: 0.5, high: 0.9, step: 0.4, when: {optimizer: sgd}}
+  weight_decay: {type: categorical, choices: [1.0e-3], when: {optimizer: adamw}}
+  convs_per_block: {type: int, low: 1, high: 2, when: {n_blocks: [3, 4]}}
+  batch_norm: {type: bool}
+  aug_rotation: {type: float, low: 0.0, high: 0.2, step: 0.2, when: {batch_norm: true}}
+  aug_zoom: {type: float, low: 0.0, high: 0.2, step: 0.2,
+             when: {aug_rotation: [0.0], batch_norm: true}}
+  dense_units: 32
+"""
+
+
+def test_the_contract_covers_every_listed_algorithm():
+    assert ("optuna", "nsgaii") in ENGINES and ("optuna", "grid") in ENGINES
+    assert len(ENGINES) == sum(len(a) for a in ALGORITHMS.values())
+    parse_space(GRID_SPACE).grid()  # finite, or the grid runs below would be refused
 
 
 def make(tmp_path, engine, algorithm, study="toy", max_epochs=9):
     storage = f"sqlite:///{tmp_path}/o.db" if engine == "optuna" else str(tmp_path / "kt")
-    return make_engine(engine, space=parse_space(SPACE), study_name=study, storage=storage,
+    space = parse_space(GRID_SPACE if algorithm == "grid" else SPACE)
+    return make_engine(engine, space=space, study_name=study, storage=storage,
                        algorithm=algorithm, pruner="none", seed=1, direction="maximize",
                        max_epochs=max_epochs)
 

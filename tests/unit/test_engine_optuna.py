@@ -6,6 +6,7 @@ import math
 import pytest
 
 from cnntune.tuning.engines import Outcome, make_engine
+from cnntune.catalog import PRUNERS
 from cnntune.space import parse_space
 
 SPACE = """
@@ -61,25 +62,57 @@ def test_every_sampler_stays_inside_the_space(tmp_path, sampler):
 
     engine.run(evaluate, n_trials=12, timeout=None)
     assert len(seen) == 12
+    # the sampler asked for is the one that drew them
+    import optuna
+
+    want = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler,
+            "grid": optuna.samplers.GridSampler, "cmaes": optuna.samplers.CmaEsSampler,
+            "qmc": optuna.samplers.QMCSampler}[sampler]
+    assert type(engine._study.sampler) is want
+    if sampler == "grid":  # a grid never repeats a point
+        assert len({tuple(sorted(p.items())) for p in seen}) == 12
     assert {p["optimizer"] for p in seen} == {"adam", "sgd"}
     assert engine.best().state == "COMPLETE"
 
 
-def test_pruner_stops_bad_trials(tmp_path):
-    engine = _engine(tmp_path, "random", pruner="median")
+@pytest.mark.parametrize("pruner", [p for p in PRUNERS if p != "none"])
+def test_every_pruner_stops_bad_trials_and_none_stops_nothing(tmp_path, pruner):
+    engine = _engine(tmp_path, "random", pruner=pruner)
     engine.open()
+    stopped_at = {}
 
     def evaluate(sample):
         # the first trials are good; later ones report worse values and get pruned
         for epoch in range(1, 11):
             value = 1.0 if sample.number < 6 else 0.0
             if sample.report(epoch, value):
+                stopped_at[sample.number] = epoch
                 return Outcome("PRUNED", value)
         return Outcome("COMPLETE", value)
 
-    engine.run(evaluate, n_trials=9, timeout=None)
+    engine.run(evaluate, n_trials=12, timeout=None)
     states = [t.state for t in engine.trials()]
-    assert states[:6] == ["COMPLETE"] * 6 and states[6:] == ["PRUNED"] * 3
+    assert states[:6] == ["COMPLETE"] * 6, states
+    pruned = [n for n, s in enumerate(states) if s == "PRUNED"]
+    if pruner == "median":  # compares every trial with the finished ones
+        assert pruned == list(range(6, 12))
+    else:  # hyperband's brackets and ASHA's rungs: most bad trials stop at their first rung
+        assert len(pruned) >= 4, states
+    # no rung before the first one a CNN can be judged at (10 epochs: 2)
+    assert min(stopped_at.values()) >= 2
+
+
+def test_pruner_none_lets_every_trial_finish(tmp_path):
+    engine = _engine(tmp_path, "random", pruner="none")
+    engine.open()
+
+    def evaluate(sample):
+        for epoch in range(1, 4):
+            assert not sample.report(epoch, 1.0 if sample.number < 3 else 0.0)
+        return Outcome("COMPLETE", 0.0)
+
+    engine.run(evaluate, n_trials=6, timeout=None)
+    assert [t.state for t in engine.trials()] == ["COMPLETE"] * 6
 
 
 def test_bad_storage_is_a_clear_error(tmp_path):

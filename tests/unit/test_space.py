@@ -66,6 +66,18 @@ def test_family_conditions_reach_through_parents():
                      "  res_units: {type: int, low: 1, high: 2, when: {preactivation: true}}\n"
                      "constraints: {max_params: 5000}\n")
     assert sp.spec.constraints.max_params == 5000
+    # parents are sampled first, and a param is active only when its whole chain is
+    assert sp.order.index("family") < sp.order.index("preactivation") < \
+        sp.order.index("res_units")
+    assert not sp.is_active("res_units", {"family": "plain"})
+    assert not sp.is_active("res_units", {"family": "resnet", "preactivation": False})
+    assert sp.is_active("res_units", {"family": "resnet", "preactivation": True})
+    assert sp.is_active("momentum", {"family": "resnet", "optimizer": "sgd"})
+    assert not sp.is_active("momentum", {"family": "plain", "optimizer": "adam"})
+    # a resnet-only knob whose chain never reaches family: resnet is refused
+    with pytest.raises(SpaceError, match="res_units"):
+        parse_space(HEAD + "  family: [plain, resnet]\n  optimizer: [adam, sgd]\n"
+                    "  res_units: {type: int, low: 1, high: 2, when: {optimizer: sgd}}\n")
 
 
 def test_objectives_directions_and_what_needs_latency():
