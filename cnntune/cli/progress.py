@@ -14,6 +14,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from ..files import jsonable
 from ..catalog import Direction
 from ..tracking.stores import DEFAULT_TRACKING_URI
 
@@ -233,7 +234,7 @@ class JsonLines:
         import json
 
         line = json.dumps(_finite({"event": kind, "time": round(time.time(), 3), **payload}),
-                          default=_jsonable, allow_nan=False)
+                          default=jsonable, allow_nan=False)
         self.f.write(line + "\n")
         self.f.flush()
 
@@ -260,8 +261,3 @@ def _finite(value):
     return value
 
 
-def _jsonable(value):
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return str(value)

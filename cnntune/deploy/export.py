@@ -11,8 +11,6 @@ dtype, class names, preprocessing, versions, source study and trial, and the ver
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..files import write_json
 from ..catalog import FORMATS, QUANTIZE
 from ..errors import CnntuneError, ConfigError, ExportMismatch
 from ..formats.convert import FILES, inference_model, write_model
@@ -92,7 +91,8 @@ def export_study(study: str, *, fmt: str, out: str | Path, tracking_uri: str,
                      int(view.settings.get("epochs", 10)))
         say(f"retraining trial {t.number} on train+val for {epochs} epochs")
         model = retrain_trial(t.params, data, epochs=epochs,
-                              seed=int(view.settings.get("seed", 0)) + t.number)
+                              seed=int(view.settings.get("seed", 0)) + t.number,
+                              base_dir=view.space_dir)
     else:
         say(f"loading the logged model of trial {t.number}")
         model = view.load_model(t)
@@ -129,7 +129,7 @@ def export_study(study: str, *, fmt: str, out: str | Path, tracking_uri: str,
         tolerance=tolerance, passed=passed, latency_ms=predictor.latency_ms(x_test),
         keras_latency_ms=keras_latency, retrained=retrain)
     meta = metadata(view, t, data, report)
-    _write_json(out / "cnntune.json", meta)
+    write_json(out / "cnntune.json", meta)
     if not passed:
         raise ExportMismatch(
             f"export '{target}' disagrees with the Keras model: test accuracy {acc:.4f} vs "
@@ -139,24 +139,23 @@ def export_study(study: str, *, fmt: str, out: str | Path, tracking_uri: str,
         say(f"registering {target.name} as '{register}' (alias {alias})")
         report.registered = register_export(view, t, out, fmt, register, alias, x_test[:4])
         meta["registered"] = report.registered
-        _write_json(out / "cnntune.json", meta)
+        write_json(out / "cnntune.json", meta)
     return report
 
 
-def retrain_trial(params: dict, data, *, epochs: int, seed: int):
+def retrain_trial(params: dict, data, *, epochs: int, seed: int, base_dir: str | None = None):
     """A fresh model from ``params``, trained on train + validation for ``epochs`` epochs (the
-    trial's best epoch), so the exported model has seen all the data the search used."""
+    trial's best epoch), so the exported model has seen all the data the search used. File
+    knobs resolve as in the trial: as given, else from ``base_dir`` (the space file's folder)."""
     import keras
 
     from ..data import Split, pipeline
-    from ..knobs import resolve
-    from ..models import build_model
     from ..worker.train import fit_final
+    from ..worker.trial import build_trial_model
 
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
-    knobs = resolve(params)
-    model = build_model(knobs, data.input_shape, data.num_classes, data.prep)
+    knobs, model = build_trial_model(params, data, base_dir)
     both = Split(np.concatenate([data.train.x, data.val.x]),
                  np.concatenate([data.train.y, data.val.y]))
     one_hot = data.num_classes if knobs["label_smoothing"] > 0 else None
@@ -232,13 +231,3 @@ def _size(path: Path) -> int:
     return path.stat().st_size
 
 
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=_jsonable))
-    os.replace(tmp, path)
-
-
-def _jsonable(v):
-    if isinstance(v, (np.floating, np.integer)):
-        return v.item()
-    return str(v)

@@ -16,6 +16,7 @@ import math
 import time
 from pathlib import Path
 
+from ..files import write_text
 from ..errors import ConfigError
 
 
@@ -96,9 +97,7 @@ def build_report(study: str, *, tracking_uri: str, out: str | Path, log_to_mlflo
     if out.is_dir():
         raise ConfigError(f"--out '{out}' is a folder; give a file name such as report.html")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(out.suffix + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(out)
+    write_text(out, page)
     if log_to_mlflow:
         run_id = view.parent.info.run_id
         for name, (_, fig) in figs.items():

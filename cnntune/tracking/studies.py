@@ -9,6 +9,7 @@ read studies through this, so they work the same for Optuna and KerasTuner studi
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +74,13 @@ class StudyView:
             text = self._artifact_text("space.yaml")
             self._space = parse_space(text, source=f"{self.study}/space.yaml")
         return self._space
+
+    @property
+    def space_dir(self) -> str | None:
+        """The folder of the space file the study ran with, where its relative file knobs
+        (backbone weights) were found; None for the auto space."""
+        source = self.settings.get("space", "")
+        return str(Path(source).parent) if source.endswith((".yaml", ".yml")) else None
 
     @property
     def data_spec(self) -> dict:

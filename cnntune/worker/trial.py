@@ -53,6 +53,21 @@ class TrialResult:
         return model
 
 
+def build_trial_model(params: dict[str, Any], data: Dataset, base_dir: str | None):
+    """(knobs, the untrained Keras model) that a trial with ``params`` trains: the one path
+    from params to a model, shared by the search and the export's retraining. Raises
+    TrialFailed when the model cannot be built for the data's input."""
+    from ..models import build_model
+
+    knobs = knob_defs.resolve(params)
+    knobs["backbone_weights"] = resolve_file_knob(knobs["backbone_weights"], base_dir)
+    try:
+        return knobs, build_model(knobs, data.input_shape, data.num_classes, data.prep)
+    except (ValueError, FileNotFoundError) as exc:
+        raise TrialFailed(f"model cannot be built for input {data.input_shape}: "
+                          f"{str(exc).splitlines()[0]}") from None
+
+
 def resolve_file_knob(value: str, base_dir: str | None) -> str:
     """A file-path knob: as given when it exists (or is a keyword), else relative to
     ``base_dir`` (the space file's folder) when it exists there."""
@@ -105,19 +120,11 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
     trial worker that already did it while the study was busy between trials)."""
     import keras
 
-    from ..models import build_model
-
     if release:
         release_earlier_trials(freeze=freeze)
     keras.utils.set_random_seed(settings.seed + number)
-    knobs = knob_defs.resolve(params)
-    knobs["backbone_weights"] = resolve_file_knob(knobs["backbone_weights"], settings.base_dir)
     try:
-        try:
-            model = build_model(knobs, data.input_shape, data.num_classes, data.prep)
-        except (ValueError, FileNotFoundError) as exc:
-            raise TrialFailed(f"model cannot be built for input {data.input_shape}: "
-                              f"{str(exc).splitlines()[0]}") from None
+        knobs, model = build_trial_model(params, data, settings.base_dir)
         n_params = model.count_params()
         if settings.max_params and n_params > settings.max_params:
             return TrialResult(state=PRUNED, metrics={"n_params": float(n_params)},

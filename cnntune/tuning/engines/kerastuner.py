@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any, Callable
 
+from ...files import write_json
 from ...catalog import ALGORITHMS as CATALOG_ALGORITHMS, Direction, State
 from ...errors import StorageError
 from ...space import (SearchSpace)
@@ -231,10 +231,7 @@ class KerasTunerEngine:
                          attrs=dict(self._state["attrs"]))
 
     def _save(self) -> None:
-        path = self.dir / _STATE_FILE
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self._state, indent=1, default=_jsonable))
-        os.replace(tmp, path)  # atomic: a crash never leaves half a file
+        write_json(self.dir / _STATE_FILE, self._state, indent=1)  # atomic
 
     # -- running --------------------------------------------------------------------------
 
@@ -342,13 +339,6 @@ class KerasTunerEngine:
     def best(self) -> TrialRecord | None:
         done = [t for t in self.trials() if t.state == State.COMPLETE]
         return Direction(self.direction).best(done, lambda t: t.value, lambda t: t.number)
-
-
-def _jsonable(value: Any) -> Any:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return str(value)
 
 
 def study_summaries(storage: str) -> list[dict[str, Any]]:
