@@ -25,6 +25,27 @@ def jsonable(value: Any) -> Any:
         return str(value)
 
 
+def event_line(kind: str, payload: dict) -> str:
+    """One search event as a JSON line (no newline): ``{"event": kind, "time": unix seconds,
+    ...payload}``, NaN and infinities as null (JSON has no such numbers)."""
+    import time
+
+    return json.dumps(_finite({"event": kind, "time": round(time.time(), 3), **payload}),
+                      default=jsonable, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    import math
+
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
 def write_text(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file beside it, then rename."""
     path = Path(path)

@@ -1,4 +1,6 @@
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -37,3 +39,15 @@ params:
 @pytest.fixture
 def tiny_space(write_space):
     return write_space(TINY_SPACE, "tiny.yaml")
+
+
+@pytest.fixture
+def cnntune_cli(tmp_path):
+    """``cnntune ARGS`` as a new process in ``tmp_path`` (or ``cwd``): what a user's shell runs."""
+
+    def _run(*args, cwd=None, timeout=300, **kwargs):
+        return subprocess.run([sys.executable, "-m", "cnntune", *map(str, args)],
+                              cwd=cwd or tmp_path, capture_output=True, text=True,
+                              timeout=timeout, **kwargs)
+
+    return _run

@@ -14,11 +14,11 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from ..files import jsonable
-from ..catalog import Direction
+from ..files import event_line
+from ..catalog import Direction, State
 from ..tracking.stores import DEFAULT_TRACKING_URI
 
-STATE_STYLE = {"COMPLETE": "green", "PRUNED": "yellow", "FAIL": "red"}
+STATE_STYLE = {State.COMPLETE: "green", State.PRUNED: "yellow", State.FAIL: "red"}
 
 
 class Progress:
@@ -231,11 +231,7 @@ class JsonLines:
                                   "a writable file path or -") from None
 
     def __call__(self, kind: str, payload: dict) -> None:
-        import json
-
-        line = json.dumps(_finite({"event": kind, "time": round(time.time(), 3), **payload}),
-                          default=jsonable, allow_nan=False)
-        self.f.write(line + "\n")
+        self.f.write(event_line(kind, payload) + "\n")
         self.f.flush()
 
     def result(self, result) -> None:
@@ -246,18 +242,3 @@ class JsonLines:
     def close(self) -> None:
         if self._own:
             self.f.close()
-
-
-def _finite(value):
-    """NaN and infinities become null: JSON has no such numbers."""
-    import math
-
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
-
-

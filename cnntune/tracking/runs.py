@@ -16,10 +16,12 @@ import logging
 import time
 from typing import Any
 
+from ..catalog import State
 from ..errors import StorageError
 from .stores import redact, require_tracking_store, sqlite_path
 
-STATUS = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED", "INTERRUPTED": "KILLED"}
+STATUS = {State.COMPLETE: "FINISHED", State.PRUNED: "KILLED", State.FAIL: "FAILED",
+          State.INTERRUPTED: "KILLED"}
 MODEL_NAME = "model"
 
 

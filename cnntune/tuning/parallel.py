@@ -2,12 +2,13 @@
 
 The coordinator (this module, in the calling process) validates everything, opens the study
 and its MLflow parent run once, works out the study-wide total (the trials already there plus
-``trials``), and starts N ``cnntune search`` processes on the same study with
-``--total-trials``, a seed offset each and ``--threads`` = cores / N, so they share the cores
-instead of fighting over them. The workers report their events as JSON lines on their stdout;
-the coordinator forwards them to its own progress display and returns one SearchResult.
+``trials``), and starts N study processes on the same study (``study_worker``: ``search()``
+with the same arguments, given as JSON) with a study-wide ``total_trials``, a seed offset each
+and ``threads`` = cores / N, so they share the cores instead of fighting over them. The workers
+report their events as JSON lines on their stdout; the coordinator forwards them to its own
+progress display and returns one SearchResult.
 
-Workers are ordinary ``cnntune search`` processes: on several machines, start the same command
+Each worker runs what ``cnntune search`` runs: on several machines, start the same command
 on each (``--storage postgresql://...``, ``--tracking-uri http://mlflow-server:5000``,
 ``--total-trials M``) and they share the study the same way, without a coordinator.
 """
@@ -56,31 +57,26 @@ def search_workers(n: int, *, space, data, study, storage, tracking_uri, trials,
                    trials=None if total_trials is None else max(0, total_trials - existing))
     emit("study_start", payload)
 
-    base = [sys.executable, "-m", "cnntune", "search",
-            "--space", AUTO if str(space) == AUTO else str(resolve_space_path(space).resolve()),
-            "--study", plan.study,
-            "--engine", "optuna", "--algorithm", plan.algorithm, "--pruner", plan.pruner,
-            "--seed", str(seed if seed is not None else plan.space.training.seed),
-            "--epochs", str(plan.trial.epochs), "--threads", str(threads),
-            "--jsonl", "-", "--quiet"]
-    if data is not None:
-        base += ["--data", str(data)]
-    if total_trials is not None:
-        base += ["--total-trials", str(total_trials)]
-    if timeout is not None:  # what is left of it: the deadline is the same for every worker
-        base += ["--timeout", str(max(1.0, started + timeout - time.time()))]
-    if heartbeat is not None:
-        base += ["--heartbeat", str(heartbeat)]
-    # the stores go by environment, not argv: a password in a URL stays out of `ps`
-    env = dict(os.environ, PYTHONUNBUFFERED="1", CNNTUNE_STORAGE=storage,
-               CNNTUNE_TRACKING_URI=tracking_uri)
+    # search()'s own keyword arguments, one dict per worker: nothing is spelled twice
+    common = dict(space=AUTO if str(space) == AUTO else str(resolve_space_path(space).resolve()),
+                  data=None if data is None else str(data), study=plan.study,
+                  storage=storage, tracking_uri=tracking_uri, engine="optuna",
+                  algorithm=plan.algorithm, pruner=plan.pruner,
+                  seed=seed if seed is not None else plan.space.training.seed,
+                  epochs=plan.trial.epochs, threads=threads, total_trials=total_trials,
+                  timeout=timeout, started=started, heartbeat=heartbeat)
+    # the stores travel on stdin, not argv: a password in a URL stays out of `ps`
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
     logs = Path(tempfile.mkdtemp(prefix="cnntune-workers-"))
     procs = []
     for i in range(n):
         err = open(logs / f"worker-{i}.err", "w")
-        procs.append((subprocess.Popen(base + ["--worker-index", str(i)],
-                                       stdout=subprocess.PIPE, stderr=err, text=True,
-                                       env=env), err))
+        p = subprocess.Popen([sys.executable, "-m", "cnntune.tuning.study_worker"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+                             text=True, env=env)
+        p.stdin.write(json.dumps(dict(common, worker_index=i)))
+        p.stdin.close()
+        procs.append((p, err))
     new_trials = 0
     try:
         new_trials = _pump(procs, emit)

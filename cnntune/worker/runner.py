@@ -29,9 +29,10 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
+from ..catalog import State
 from ..data import Dataset
 from ..errors import WorkerDied, WorkerOverran
-from .trial import FAIL, TrialResult, TrialSettings, release_earlier_trials, run_trial
+from .trial import TrialResult, TrialSettings, release_earlier_trials, run_trial
 
 
 # -- the worker protocol: what travels over the pipes (pickled) ----------------------------
@@ -321,13 +322,13 @@ class WorkerRunner:
                     case Failed(error):
                         flush()
                         self._served += 1
-                        return TrialResult(state=FAIL, error=error)
+                        return TrialResult(state=State.FAIL, error=error)
         except WorkerDied as exc:
             self._kill()
-            return TrialResult(state=FAIL, error=str(exc), retry=True)
+            return TrialResult(state=State.FAIL, error=str(exc), retry=True)
         except WorkerOverran:
             self._kill()
-            return TrialResult(state=FAIL, stopped="deadline",
+            return TrialResult(state=State.FAIL, stopped="deadline",
                                error="cut off at the --timeout deadline before its first epoch "
                                      "ended; give more time or a smaller space")
         except BaseException:

@@ -19,7 +19,6 @@ from ..data import Dataset, pipeline
 from ..errors import TrialFailed
 from .train import EpochHook, Report, fit
 
-COMPLETE, PRUNED, FAIL = State.COMPLETE, State.PRUNED, State.FAIL
 
 
 @dataclass
@@ -127,7 +126,7 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
         knobs, model = build_trial_model(params, data, settings.base_dir)
         n_params = model.count_params()
         if settings.max_params and n_params > settings.max_params:
-            return TrialResult(state=PRUNED, metrics={"n_params": float(n_params)},
+            return TrialResult(state=State.PRUNED, metrics={"n_params": float(n_params)},
                                skipped="max_params", stopped="max_params",
                                error=f"skipped before training: {n_params:,} params > "
                                      f"max_params {settings.max_params:,}")
@@ -140,7 +139,7 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
                      patience=settings.patience, objective=settings.objective, report=report,
                      on_epoch=on_epoch, deadline=settings.deadline)
     except TrialFailed as exc:
-        return TrialResult(state=FAIL, error=str(exc))
+        return TrialResult(state=State.FAIL, error=str(exc))
 
     hist = fitted.history
     best = fitted.best_epoch - 1
@@ -155,7 +154,7 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
             metrics[key] = hist[key][best]
     if fitted.pruned:
         last = hist.get(settings.objective, [math.nan])[-1]
-        return TrialResult(state=PRUNED, value=last, metrics=metrics, history=hist,
+        return TrialResult(state=State.PRUNED, value=last, metrics=metrics, history=hist,
                            stopped=fitted.stopped)
     # the model now holds the best epoch's weights, whose validation scores fit already
     # measured (in the metrics above); the test split is scored here, once
@@ -168,7 +167,7 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
         metrics.update(measure(model, data.test.x, **settings.latency))
     value = metrics[settings.objective]
     if not math.isfinite(value):
-        return TrialResult(state=FAIL, error=f"{settings.objective} is {value}", metrics=metrics,
-                           history=hist)
-    return TrialResult(state=COMPLETE, value=value, metrics=metrics, history=hist, model=model,
-                       stopped=fitted.stopped)
+        return TrialResult(state=State.FAIL, error=f"{settings.objective} is {value}",
+                           metrics=metrics, history=hist)
+    return TrialResult(state=State.COMPLETE, value=value, metrics=metrics, history=hist,
+                       model=model, stopped=fitted.stopped)

@@ -7,7 +7,8 @@ import pytest
 import cnntune
 from cnntune.data import load_dataset
 from cnntune.reports.explain import activations, gradcam, last_conv_layer, saliency
-from cnntune.worker.trial import COMPLETE, TrialSettings, run_trial
+from cnntune.catalog import State
+from cnntune.worker.trial import TrialSettings, run_trial
 
 pytestmark = pytest.mark.slow
 
@@ -49,7 +50,7 @@ def trained(tmp_path_factory):
                      "dropout": 0.0, "head": "global_average", "learning_rate": 3e-3,
                      "batch_size": 32}, data,
                     TrialSettings(epochs=12, patience=12, objective="val_accuracy", seed=0))
-    assert res.state == COMPLETE and res.metrics["test_accuracy"] > 0.9, res.metrics
+    assert res.state == State.COMPLETE and res.metrics["test_accuracy"] > 0.9, res.metrics
     return res.take_model(), path
 
 

@@ -7,7 +7,8 @@ import pytest
 
 from cnntune.data import load_dataset
 from cnntune.worker.runner import WorkerProcess, WorkerRunner
-from cnntune.worker.trial import COMPLETE, FAIL, TrialSettings
+from cnntune.catalog import State
+from cnntune.worker.trial import TrialSettings
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +29,7 @@ def test_worker_serves_trials_and_is_replaced(data, tmp_path):
         for n in range(3):
             res = runner.run(n, PARAMS, report=lambda e, v: reports.append((e, v)) or False,
                              on_epoch=lambda e, logs: epochs.append(e))
-            assert res.state == COMPLETE and res.model is None
+            assert res.state == State.COMPLETE and res.model is None
             assert 0 <= res.metrics["test_accuracy"] <= 1
             pids.append(runner._worker.proc.pid)
             if n == 1:  # the successor was started during the first worker's last trial
@@ -48,7 +49,7 @@ def test_a_worker_started_ahead_serves_first(data, tmp_path):
                                               seed=0), f"sqlite:///{tmp_path}/m.db",
                           spare=ahead)
     try:
-        assert runner.run(0, PARAMS).state == COMPLETE
+        assert runner.run(0, PARAMS).state == State.COMPLETE
         assert runner._worker is ahead and runner.workers_started == 1
     finally:
         runner.close()
@@ -78,9 +79,9 @@ def test_killed_worker_fails_only_its_trial(data, tmp_path):
 
     try:
         dead = runner.run(0, PARAMS, on_epoch=kill_worker)
-        assert dead.state == FAIL and "exit code -9" in dead.error
+        assert dead.state == State.FAIL and "exit code -9" in dead.error
         alive = runner.run(1, PARAMS)
-        assert alive.state == COMPLETE and runner.workers_started == 2
+        assert alive.state == State.COMPLETE and runner.workers_started == 2
     finally:
         runner.close()
 
@@ -90,17 +91,17 @@ def test_release_between_trials_keeps_the_conversation(data, tmp_path):
     runner = WorkerRunner(data, TrialSettings(epochs=1, patience=1, objective="val_accuracy",
                                               seed=0), f"sqlite:///{tmp_path}/m.db")
     try:
-        assert runner.run(0, PARAMS).state == COMPLETE
+        assert runner.run(0, PARAMS).state == State.COMPLETE
         pid = runner._worker.proc.pid
         runner.release()
         runner.release()  # twice is harmless
         res = runner.run(1, PARAMS, on_epoch=lambda e, logs: None)
-        assert res.state == COMPLETE and runner._worker.proc.pid == pid
+        assert res.state == State.COMPLETE and runner._worker.proc.pid == pid
         assert res.metrics["epochs"] == 1 and 0 <= res.metrics["test_accuracy"] <= 1
         os.kill(pid, signal.SIGKILL)
         runner._worker.proc.wait()
         runner.release()  # a dead worker is found out by the next run, not here
-        assert runner.run(2, PARAMS).state == COMPLETE and runner.workers_started == 2
+        assert runner.run(2, PARAMS).state == State.COMPLETE and runner.workers_started == 2
     finally:
         runner.close()
 

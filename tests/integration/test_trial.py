@@ -5,8 +5,8 @@ import math
 import pytest
 
 from cnntune.data import load_dataset
-from cnntune.worker.trial import (COMPLETE, FAIL, PRUNED, TrialSettings, release_earlier_trials,
-                                  run_trial)
+from cnntune.catalog import State
+from cnntune.worker.trial import TrialSettings, release_earlier_trials, run_trial
 
 DATA = None
 
@@ -26,7 +26,7 @@ def test_trial_trains_scores_and_reports_each_epoch():
     res = run_trial(SMALL, digits(), TrialSettings(epochs=2, patience=2,
                                                     objective="val_accuracy", seed=0),
                     on_epoch=lambda e, logs: seen.append((e, sorted(logs))))
-    assert res.state == COMPLETE and res.model is not None
+    assert res.state == State.COMPLETE and res.model is not None
     assert [e for e, _ in seen] == [1, 2]
     assert seen[0][1] == ["accuracy", "learning_rate", "loss", "val_accuracy", "val_loss"]
     m = res.metrics
@@ -63,7 +63,7 @@ def test_pruned_trial_stops_at_the_reported_epoch():
     res = run_trial(SMALL, digits(), TrialSettings(epochs=6, patience=6,
                                                     objective="val_accuracy", seed=0),
                     report=report)
-    assert res.state == PRUNED and calls == [1, 2] and res.metrics["epochs"] == 2
+    assert res.state == State.PRUNED and calls == [1, 2] and res.metrics["epochs"] == 2
     assert res.model is None
 
 
@@ -72,7 +72,7 @@ def test_nan_loss_fails_the_trial_with_a_reason():
                      "l2": 0.01,
                      "batch_norm": False}, digits(),
                     TrialSettings(epochs=3, patience=3, objective="val_accuracy", seed=0))
-    assert res.state == FAIL and res.model is None
+    assert res.state == State.FAIL and res.model is None
     assert res.error.startswith("training loss became ") and "learning rate" in res.error
     assert res.error.split()[3] in ("nan", "inf")
 
@@ -81,7 +81,7 @@ def test_a_model_that_cannot_be_built_fails_its_trial_with_the_reason():
     res = run_trial({"family": "transfer", "backbone_weights": "/nowhere/w.weights.h5"},
                     digits(), TrialSettings(epochs=1, patience=1, objective="val_accuracy",
                                             seed=0))
-    assert res.state == FAIL and res.model is None and res.metrics == {}
+    assert res.state == State.FAIL and res.model is None and res.metrics == {}
     assert res.error.startswith("model cannot be built for input (8, 8, 1): ")
     assert "'/nowhere/w.weights.h5' not found" in res.error
 
@@ -89,7 +89,7 @@ def test_a_model_that_cannot_be_built_fails_its_trial_with_the_reason():
 def test_val_loss_objective_is_minimised_value():
     res = run_trial(SMALL, digits(), TrialSettings(epochs=1, patience=1, objective="val_loss",
                                                     seed=0))
-    assert res.state == COMPLETE and math.isclose(res.value, res.metrics["val_loss"])
+    assert res.state == State.COMPLETE and math.isclose(res.value, res.metrics["val_loss"])
 
 
 def test_learning_rate_schedules_change_the_rate():
@@ -99,7 +99,7 @@ def test_learning_rate_schedules_change_the_rate():
         res = run_trial({**SMALL, "lr_schedule": schedule, "learning_rate": 0.05}, digits(),
                         TrialSettings(epochs=4, patience=2, objective="val_loss", seed=0),
                         on_epoch=lambda e, logs, seen=seen: seen.append(logs["learning_rate"]))
-        assert res.state == COMPLETE
+        assert res.state == State.COMPLETE
         rates[schedule] = seen
     assert all(math.isclose(r, 0.05, rel_tol=1e-6) for r in rates["constant"])
     cos = rates["cosine"]

@@ -244,7 +244,7 @@ def test_a_storage_password_is_never_shown_or_stored(tmp_path):
     out, err = proc.communicate()
     try:
         assert proc.returncode == 0, err
-        assert any("--worker-index" in c for c in cmdlines)  # the workers were seen
+        assert any("cnntune.tuning.study_worker" in c for c in cmdlines)  # workers seen
         assert not any(secret in c for c in cmdlines)
         assert secret not in out + err
         from mlflow import MlflowClient

@@ -6,12 +6,7 @@ import sys
 import numpy as np
 
 
-def cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "cnntune", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=300)
-
-
-def test_help_lists_commands_without_loading_the_heavy_libraries(tmp_path):
+def test_help_lists_commands_without_loading_the_heavy_libraries(tmp_path, cnntune_cli):
     # what makes the CLI answer at once: no TensorFlow, Keras, Optuna or MLflow behind --help
     code = ("import sys; from cnntune.cli import cli\n"
             "for argv in (['--help'], ['search', '--help'], ['export', '--help']):\n"
@@ -22,7 +17,7 @@ def test_help_lists_commands_without_loading_the_heavy_libraries(tmp_path):
                        text=True, timeout=120)
     assert "HEAVY []" in r.stdout, (r.stdout[-500:], r.stderr)
     assert "search" in r.stdout and "export" in r.stdout
-    r = cli("search", "--help", cwd=tmp_path)
+    r = cnntune_cli("search", "--help")
     for opt in ("--space", "--data", "--study", "--storage", "--tracking-uri", "--trials",
                 "--timeout", "--seed", "--engine", "--algorithm", "--sampler", "--pruner"):
         assert opt in r.stdout
@@ -36,7 +31,7 @@ def _one_line_error(r, *fragments):
         assert f in lines[0], lines[0]
 
 
-def test_bad_inputs_exit_2_and_write_nothing(tmp_path):
+def test_bad_inputs_exit_2_and_write_nothing(tmp_path, cnntune_cli):
     np.savez(tmp_path / "bad.npz", x=np.zeros((10, 4, 4)), y=np.zeros(9))
     (tmp_path / "tl.yaml").write_text("name: tl\nparams:\n  family: transfer\n"
                                       "  backbone_weights: [none, weights/missing.h5]\n")
@@ -83,26 +78,25 @@ def test_bad_inputs_exit_2_and_write_nothing(tmp_path):
               (("search", "--storage", "postgresql://bob:pw2@127.0.0.1:1/x"),
                ["cannot be opened", "Connection refused", "bob:***@127.0.0.1:1"])]
     for args, fragments in cases:
-        r = cli(*args, cwd=tmp_path)
+        r = cnntune_cli(*args)
         _one_line_error(r, *fragments)
         assert "pw2" not in r.stderr
-    r = cli("search", "--engine", "kerastuner", "--storage", "postgresql://bob:pw1@db/x",
-            cwd=tmp_path)
+    r = cnntune_cli("search", "--engine", "kerastuner", "--storage", "postgresql://bob:pw1@db/x")
     _one_line_error(r, "keeps studies in a folder, not in a postgresql database")
     assert "pw1" not in r.stderr
-    r = cli("search", "--sampler", "bayes", cwd=tmp_path)
+    r = cnntune_cli("search", "--sampler", "bayes")
     assert r.returncode == 2 and "bayes" in r.stderr  # click's own usage error
     assert not (tmp_path / "mlruns").exists()
 
 
-def test_space_show_prints_the_auto_space_as_yaml_a_user_can_use(tmp_path):
+def test_space_show_prints_the_auto_space_as_yaml_a_user_can_use(tmp_path, cnntune_cli):
     from cnntune.space import load_space
 
-    r = cli("space", "show", "--data", "digits", cwd=tmp_path)
+    r = cnntune_cli("space", "show", "--data", "digits")
     assert r.returncode == 0, r.stderr
     (tmp_path / "mine.yaml").write_text(r.stdout)
     sp = load_space(tmp_path / "mine.yaml")
     assert sp.name == "auto" and sp.params["n_blocks"].high == 2  # 8x8 digits: 1-2 blocks
-    r = cli("space", "validate", "mine.yaml", cwd=tmp_path)
+    r = cnntune_cli("space", "validate", "mine.yaml")
     assert r.returncode == 0 and r.stdout.startswith("ok: mine.yaml")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.yaml"]  # it wrote nothing

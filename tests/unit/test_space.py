@@ -182,12 +182,7 @@ def test_missing_file_names_the_file(tmp_path):
         load_space("nope.yaml")
 
 
-def _cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "cnntune", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=120)
-
-
-def test_cli_validate_and_show_without_tensorflow(tmp_path):
+def test_cli_validate_and_show_without_tensorflow(tmp_path, cnntune_cli):
     code = ("import sys; from cnntune.cli import cli; "
             "sys.argv=['cnntune','space','show','default']\n"
             "try:\n    cli()\nexcept SystemExit:\n    pass\n"
@@ -197,14 +192,14 @@ def test_cli_validate_and_show_without_tensorflow(tmp_path):
                          text=True, timeout=120)
     assert "CLEAN" in out.stdout, out.stderr
     assert "learning_rate" in out.stdout
-    r = _cli("space", "validate", "default", "rich", cwd=tmp_path)
+    r = cnntune_cli("space", "validate", "default", "rich")
     assert r.returncode == 0 and r.stdout.count("ok:") == 2
 
 
-def test_cli_invalid_space_exit_2_one_line_nothing_written(tmp_path):
+def test_cli_invalid_space_exit_2_one_line_nothing_written(tmp_path, cnntune_cli):
     (tmp_path / "bad.yaml").write_text(HEAD + "  learning_rate: {type: float, low: 1, high: 0.1}\n")
     for args in (("space", "validate", "bad.yaml"), ("search", "--space", "bad.yaml")):
-        r = _cli(*args, cwd=tmp_path)
+        r = cnntune_cli(*args)
         assert r.returncode == 2, r.stderr
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: space 'bad.yaml', param "

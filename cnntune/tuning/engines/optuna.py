@@ -232,7 +232,7 @@ class OptunaEngine:
                 trial.set_constraint(key, value)  # > 0: infeasible; samplers learn from it
             if outcome.state == "FAIL" and outcome.retry and retry_of is None:
                 self._enqueue_retry(trial.number, sample.params)
-            if outcome.state == "PRUNED":
+            if outcome.state == State.PRUNED:
                 raise optuna.TrialPruned()
             if outcome.state == "FAIL":
                 trial.set_user_attr("error", outcome.error or "")
