@@ -10,7 +10,8 @@ from cnntune.tuning.engines import Outcome, make_engine
 from cnntune.knobs import USES, resolve
 from cnntune.models import build_model
 from cnntune.space import load_space
-from cnntune.worker.trial import COMPLETE, PRUNED, TrialSettings, run_trial
+from cnntune.catalog import State
+from cnntune.worker.trial import TrialSettings, run_trial
 
 pytestmark = pytest.mark.slow
 
@@ -49,7 +50,7 @@ def test_family_from_a_sampled_config_trains_one_epoch(space, family, kind, tmp_
     params = {**params, "batch_size": 128}
     ds = data(kind)
     res = run_trial(params, ds, SETTINGS)
-    assert res.state == COMPLETE, res.error
+    assert res.state == State.COMPLETE, res.error
     model = res.take_model()
     x = ds.test.x[:5]
     out = model.predict(x, verbose=0)
@@ -133,7 +134,7 @@ def test_max_params_skips_before_training():
     epochs = []
     res = run_trial({"filters": 64, "dense_units": 128}, data("image"), settings,
                     on_epoch=lambda e, logs: epochs.append(e))
-    assert res.state == PRUNED and res.skipped == "max_params" and epochs == []
+    assert res.state == State.PRUNED and res.skipped == "max_params" and epochs == []
     assert res.metrics["n_params"] > 1000 and "max_params 1,000" in res.error
     assert res.model is None
 
@@ -142,7 +143,7 @@ def test_label_smoothing_trains_and_scores_accuracy():
     res = run_trial({"filters": 8, "dense_units": 0, "batch_size": 128,
                      "label_smoothing": 0.1, "learning_rate": 1e-2}, data("image"),
                     TrialSettings(epochs=2, patience=2, objective="val_accuracy", seed=0))
-    assert res.state == COMPLETE and 0.3 < res.metrics["test_accuracy"] <= 1.0
+    assert res.state == State.COMPLETE and 0.3 < res.metrics["test_accuracy"] <= 1.0
     # the knob reached the loss: smoothed one-hot targets, not plain sparse cross-entropy
     config = res.model.loss.get_config()
     assert config["name"] == "categorical_crossentropy" and config["label_smoothing"] == 0.1
