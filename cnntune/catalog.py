@@ -44,7 +44,16 @@ class Direction(StrEnum):
         return max(scored, key=lambda vi: (self.sign * vi[0], -number(vi[1])))[1]
 
 
-OBJECTIVES = {"val_accuracy": "maximize", "val_loss": "minimize"}
+# what one trial is judged by, per epoch on the validation split (so early stopping and pruning
+# can use it), and the way it improves. The class-balanced scores are for imbalanced data:
+# macro F1, balanced accuracy (mean recall over classes), AUC (one class against the rest,
+# averaged); each is also measured on the test split as test_<name>.
+OBJECTIVES = {"val_accuracy": "maximize", "val_loss": "minimize",
+              "val_macro_f1": "maximize", "val_balanced_accuracy": "maximize",
+              "val_auc": "maximize"}
+CLASS_SCORES = ("macro_f1", "balanced_accuracy", "auc")  # computed from predictions, not Keras
+# how training weighs the classes: none, balanced (inverse frequency), or {class: weight}
+CLASS_WEIGHTS = ("none", "balanced")
 # what a multi-objective space may optimise: the validation metric plus deployment costs
 ALL_OBJECTIVES = {**OBJECTIVES, "n_params": "minimize", "latency_ms": "minimize",
                   "size_mb": "minimize"}

@@ -14,8 +14,9 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from ..files import event_line
 from ..catalog import Direction, State
+from ..files import event_line
+from ..tracking.links import next_commands, trials_url, ui_base
 from ..tracking.stores import DEFAULT_TRACKING_URI
 
 STATE_STYLE = {State.COMPLETE: "green", State.PRUNED: "yellow", State.FAIL: "red"}
@@ -33,6 +34,8 @@ class Progress:
         self.existing = 0
         self.direction = "maximize"
         self.objective = "val_accuracy"
+        self.ends_at = None  # time.time() when --timeout runs out
+        self.counts: dict[str, int] = {}  # state -> trials finished in this run
         self.best = None  # (value, number, test_accuracy)
         self.current = None  # (number, epoch, logs)
         self.recent = deque(maxlen=last)
@@ -61,6 +64,7 @@ class Progress:
             self.existing = payload["existing_trials"]
             self.direction = payload["settings"]["direction"]
             self.objective = payload["settings"]["objective"]
+            self.ends_at = payload.get("ends_at")
             if payload.get("best"):
                 b = payload["best"]
                 self.best = (b["value"], b["number"], b["test_accuracy"])
@@ -94,6 +98,7 @@ class Progress:
             self.current = (payload["number"], payload["epoch"], payload["logs"])
         elif kind == "trial_end":
             self.done += 1
+            self.counts[payload["state"]] = self.counts.get(payload["state"], 0) + 1
             self.current = None
             m = payload["metrics"]
             # the loop says whether a trial became the best (feasible, better than the best
@@ -138,12 +143,24 @@ class Progress:
         elapsed = time.perf_counter() - self.t0
         n = f"{self.done} of {self.total}" if self.total else f"{self.done}"
         head = Text.assemble(("study ", "dim"), (self.study or "...", "bold"),
-                             ("  trials ", "dim"), n, ("  elapsed ", "dim"), f"{elapsed:.0f}s")
+                             ("  trials ", "dim"), n, ("  elapsed ", "dim"), _clock(elapsed))
+        if self.ends_at is not None:
+            head.append("  left ", "dim")
+            head.append(_clock(max(0.0, self.ends_at - time.time())))
+        # a second line, so that both fit an 80-column terminal
+        head.append("\n")
         if self.best:
-            head.append("  best ", "dim")
+            head.append("best ", "dim")
             head.append(f"{self.best[0]:.4f}", "bold green")
             head.append(f" (trial {self.best[1]}"
                         + (f", test {self.best[2]:.4f})" if self.best[2] is not None else ")"))
+        else:
+            head.append("no best yet", "dim")
+        if self.done and elapsed > 0:
+            head.append(f"  {60 * self.done / elapsed:.1f} trials/min", "dim")
+        for state in (State.PRUNED, State.FAIL):
+            if self.counts.get(state):
+                head.append(f"  {self.counts[state]} {state.lower()}", STATE_STYLE[state])
         rows = [head]
         if self.current:
             num, ep, logs = self.current
@@ -200,15 +217,18 @@ class Progress:
                         "was saved)")
         c_print(f"MLflow:      experiment '{result.study}' (id {result.experiment_id}), "
                 f"study run {result.parent_run_id}")
+        trials = trials_url(ui_base(result.tracking_uri), result.experiment_id)
         if result.tracking_uri.startswith(("http://", "https://")):
-            c_print(f"open the UI: {result.tracking_uri}", soft_wrap=True)
+            c_print(f"the trials:  {trials}", soft_wrap=True)
         else:
             uri = "" if result.tracking_uri == DEFAULT_TRACKING_URI \
                 else f" --tracking-uri {result.tracking_uri}"
-            c_print(f"open the UI: cnntune ui{uri}   (or: mlflow ui --backend-store-uri "
-                    f"{result.tracking_uri})  then http://127.0.0.1:5000", soft_wrap=True)
-            c_print(f"compare:     cnntune trials {result.study}{uri}  |  cnntune report "
-                    f"{result.study}{uri}", soft_wrap=True)
+            c_print(f"the trials:  cnntune ui{uri}   then open", soft_wrap=True)
+            c_print(f"             {trials}", soft_wrap=True)
+        go_on = next_commands(result.study, result.tracking_uri, best=b is not None)
+        c_print(f"report:      {go_on['report']}", soft_wrap=True)
+        if "export" in go_on:
+            c_print(f"export:      {go_on['export']}", soft_wrap=True)
 
 
 class JsonLines:
@@ -242,3 +262,13 @@ class JsonLines:
     def close(self) -> None:
         if self._own:
             self.f.close()
+
+
+def _clock(seconds: float) -> str:
+    """42s, 3m05s, 1h02m."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"

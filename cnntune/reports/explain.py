@@ -185,7 +185,7 @@ def explain_study(study: str, *, tracking_uri: str, out: str | Path, method: str
         captions = [Path(s).name for s in labels_txt]
     else:
         data = view.load_data()
-        idx = _spread(data.test.y, n)
+        idx = spread(data.test.y, n)
         x, y = data.test.x[idx].astype("float32"), data.test.y[idx]
         captions = [f"test #{i}" for i in idx]
     maps, probs = (gradcam if method == "gradcam" else saliency)(model, x)
@@ -193,8 +193,8 @@ def explain_study(study: str, *, tracking_uri: str, out: str | Path, method: str
     out.mkdir(parents=True, exist_ok=True)
     scale = float(meta["prep"].get("scale", 1.0))
     grid = out / f"{method}.png"
-    _grid_png(grid, x * scale if meta.get("kind") != "sequence" else x, maps, probs, y, names,
-              captions, f"{method} - study {study}, trial {t.number}")
+    grid_png(grid, x * scale if meta.get("kind") != "sequence" else x, maps, probs, y, names,
+             captions, f"{method} - study {study}, trial {t.number}")
     acts = out / "activations.png"
     _activations_png(acts, activations(model, x[0]), f"feature maps of {captions[0]}")
     if log_to_mlflow:
@@ -203,7 +203,7 @@ def explain_study(study: str, *, tracking_uri: str, out: str | Path, method: str
     return {"grid": grid, "activations": acts, "trial": t.number, "run_id": t.run_id}
 
 
-def _spread(y: np.ndarray, n: int) -> np.ndarray:
+def spread(y: np.ndarray, n: int) -> np.ndarray:
     """Up to n test indices, round-robin over the classes so that every class shows."""
     by_class = [np.flatnonzero(y == c) for c in np.unique(y)]
     picks, k = [], 0
@@ -215,7 +215,9 @@ def _spread(y: np.ndarray, n: int) -> np.ndarray:
     return np.array(sorted(picks))
 
 
-def _grid_png(path, x, maps, probs, y, names, captions, title) -> None:
+def grid_png(path, x, maps, probs, y, names, captions, title) -> None:
+    """Examples in a grid (8 a row) titled with the true and the predicted class; ``maps``
+    (Grad-CAM or saliency, or None) over each. ``path`` is a file name or a binary file."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -233,22 +235,24 @@ def _grid_png(path, x, maps, probs, y, names, captions, title) -> None:
         img = x[i]
         if img.ndim == 2:  # a sequence: the values with the map underneath
             ax.axis("on")
-            ax.imshow(maps[i][None], aspect="auto", cmap="jet", alpha=0.45,
-                      extent=(0, len(img), img.min(), img.max()))
+            if maps is not None:
+                ax.imshow(maps[i][None], aspect="auto", cmap="jet", alpha=0.45,
+                          extent=(0, len(img), img.min(), img.max()))
             ax.plot(img, color="black", linewidth=0.8)
             ax.set_xticks([])
             ax.set_yticks([])
         else:
             ax.imshow(np.clip(img[..., 0] if img.shape[-1] == 1 else img, 0, 1),
                       cmap="gray" if img.shape[-1] == 1 else None, interpolation="nearest")
-            ax.imshow(maps[i], cmap="jet", alpha=0.45, interpolation="bilinear")
+            if maps is not None:
+                ax.imshow(maps[i], cmap="jet", alpha=0.45, interpolation="bilinear")
         truth = f"true {names[y[i]]} / " if y is not None else ""
         ok = y is None or y[i] == pred[i]
         ax.set_title(f"{truth}pred {names[pred[i]]} ({probs[i, pred[i]]:.2f})\n{captions[i]}",
                      fontsize=7, color="black" if ok else "red")
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, format="png")
     plt.close(fig)
 
 

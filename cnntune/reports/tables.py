@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..catalog import STATES
+from ..catalog import CLASS_SCORES, STATES
 from ..errors import ConfigError
 
 METRIC_COLUMNS = ("val_accuracy", "val_loss", "test_accuracy", "test_loss", "epochs",
                   "best_epoch", "n_params", "trial_seconds")
+# the class-balanced scores, shown where a study's trials have them (studies made before they
+# were measured have not)
+SCORE_COLUMNS = tuple(f"{split}_{name}" for name in CLASS_SCORES for split in ("val", "test"))
 
 
 def studies_frame(storage: str):
@@ -48,25 +51,28 @@ def trials_frame(view, *, state: str | None = None, sort: str | None = None):
 
 
     space_params = view.space.params
+    trials = view.trials()
+    metrics = (*METRIC_COLUMNS,
+               *(m for m in SCORE_COLUMNS if any(m in t.metrics for t in trials)))
     rows: list[dict[str, Any]] = []
-    for t in view.trials():
+    for t in trials:
         row: dict[str, Any] = {"number": t.number, "state": t.state,
                                # where its params came from, why its training ended early
                                "origin": t.tags.get("cnntune.origin"),
                                "stopped": t.tags.get("cnntune.stopped")}
         for name in view.space.order:
             row[name] = t.params.get(name)
-        for m in METRIC_COLUMNS:
+        for m in metrics:
             row[m] = t.metrics.get(m)
         row["run_id"] = t.run_id
         rows.append(row)
     for b in view.baselines():  # classical models on the same splits, beside the CNNs
         rows.append({"number": None, "state": "BASELINE", "model": b["name"],
-                     **{m: b["metrics"].get(m) for m in METRIC_COLUMNS}, "run_id": b["run_id"]})
+                     **{m: b["metrics"].get(m) for m in metrics}, "run_id": b["run_id"]})
     for row in rows:
         row.setdefault("model", "cnn")
     columns = ["number", "state", "model", "origin", "stopped", *view.space.order,
-               *METRIC_COLUMNS, "run_id"]
+               *metrics, "run_id"]
     df = pd.DataFrame(rows, columns=columns)
     has_baselines = (df["state"] == "BASELINE").any()
     dtypes: dict[str, str] = {"number": "Int64" if has_baselines else "int64",
@@ -74,7 +80,7 @@ def trials_frame(view, *, state: str | None = None, sort: str | None = None):
                               "stopped": "string", "run_id": "string"}
     for name in view.space.order:
         dtypes[name] = space_params[name].dtype()
-    for m in METRIC_COLUMNS:
+    for m in metrics:
         dtypes[m] = "float64"
     for m in ("epochs", "best_epoch", "n_params"):
         dtypes[m] = "Int64"

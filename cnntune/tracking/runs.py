@@ -16,10 +16,14 @@ import logging
 import time
 from typing import Any
 
-from ..catalog import State
+from ..catalog import CLASS_SCORES, OBJECTIVES, State
 from ..errors import StorageError
 from .stores import redact, require_tracking_store, sqlite_path
 
+# the best trial's figures copied onto the study run (best_<name>), as the best changes
+BEST_METRICS = (*OBJECTIVES, "test_accuracy", "test_loss",
+                *(f"test_{name}" for name in CLASS_SCORES), "n_params")
+NOTE = "mlflow.note.content"  # the Markdown description the MLflow UI shows
 STATUS = {State.COMPLETE: "FINISHED", State.PRUNED: "KILLED", State.FAIL: "FAILED",
           State.INTERRUPTED: "KILLED"}
 MODEL_NAME = "model"
@@ -89,8 +93,10 @@ class Tracker:
     # -- study -----------------------------------------------------------------------------
 
     def start_study(self, study: str, *, space_text: str, settings: dict[str, Any],
-                    parent_run_id: str | None = None, data_spec: dict | None = None) -> str:
-        """Create (or, on resume, reopen) the study's experiment and parent run."""
+                    parent_run_id: str | None = None, data_spec: dict | None = None,
+                    experiment_tags: dict[str, str] | None = None) -> str:
+        """Create (or, on resume, reopen) the study's experiment and parent run; set
+        ``experiment_tags`` on the experiment (each time: a resumed study gets today's)."""
         try:
             client = self.client
             exp = client.get_experiment_by_name(study)
@@ -103,6 +109,8 @@ class Tracker:
                 self.experiment_id = exp.experiment_id
             else:
                 self.experiment_id = exp.experiment_id
+            for key, value in (experiment_tags or {}).items():
+                client.set_experiment_tag(self.experiment_id, key, value)
             if parent_run_id and self._run_exists(parent_run_id):
                 client.update_run(parent_run_id, status="RUNNING")
                 client.log_text(parent_run_id, json.dumps(settings, indent=2, default=str),
@@ -137,11 +145,20 @@ class Tracker:
 
         now = int(time.time() * 1000)
         m = [Metric(f"best_{k}", float(v), now, number) for k, v in metrics.items()
-             if k in ("val_accuracy", "val_loss", "test_accuracy", "test_loss", "n_params")]
+             if k in BEST_METRICS]
         m.append(Metric("best_trial", float(number), now, number))
         tags = [RunTag("best.trial", str(number)), RunTag("best.run_id", run_id)]
         tags += [RunTag(f"best.{k}", _param_str(v)) for k, v in params.items()]
         self.client.log_batch(parent_run_id, metrics=m, tags=tags)
+
+    def describe_study(self, parent_run_id: str, markdown: str, line: str) -> None:
+        """The study's description, rendered by the UI: ``markdown`` on the study run's page,
+        ``line`` on the experiment's (and, raw, in the experiments list)."""
+        self.client.set_tag(parent_run_id, NOTE, markdown)
+        self.client.set_experiment_tag(self.experiment_id, NOTE, line)
+
+    def baselines(self) -> list[dict]:
+        return baseline_runs(self.client, self.experiment_id)
 
     def end_study(self, parent_run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(parent_run_id, status=status)
@@ -236,6 +253,14 @@ def _store_error(uri: str, exc: Exception) -> str:
     detail = detail if len(detail) <= 160 else detail[:157] + "..."
     return (f"MLflow tracking store '{redact(uri)}' cannot be used ({type(exc).__name__}: "
             f"{detail}); check --tracking-uri")
+
+
+def baseline_runs(client, experiment_id: str) -> list[dict]:
+    """The classical baselines logged beside a study's trials: name, metrics, run id."""
+    runs = client.search_runs([experiment_id], "tags.`cnntune.role` = 'baseline'",
+                              max_results=1000)
+    return [{"name": r.data.tags.get("cnntune.baseline", r.info.run_name),
+             "metrics": dict(r.data.metrics), "run_id": r.info.run_id} for r in runs]
 
 
 def model_uri(run_id: str) -> str:

@@ -26,6 +26,8 @@ class TrialRun:
     params: dict[str, Any]
     metrics: dict[str, float] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    started: float | None = None  # its MLflow run's start and end, unix seconds
+    ended: float | None = None
 
     @property
     def model_logged(self) -> bool:
@@ -113,19 +115,19 @@ class StudyView:
             number = int(r.data.tags.get("cnntune.trial", -1))
             t = TrialRun(number=number, state=r.data.tags.get("cnntune.state", "RUNNING"),
                          run_id=r.info.run_id, params=self.typed_params(r.data.params),
-                         metrics=dict(r.data.metrics), tags=dict(r.data.tags))
+                         metrics=dict(r.data.metrics), tags=dict(r.data.tags),
+                         started=r.info.start_time / 1000 if r.info.start_time else None,
+                         ended=r.info.end_time / 1000 if r.info.end_time else None)
             # a trial retried under the same number: its last run is the record
-            if number not in out or r.info.start_time >= out[number]._start:
-                t._start = r.info.start_time  # type: ignore[attr-defined]
+            if number not in out or (t.started or 0) >= (out[number].started or 0):
                 out[number] = t
         return [out[k] for k in sorted(out)]
 
     def baselines(self) -> list[dict]:
         """The classical baselines logged beside the trials: name, metrics, run id."""
-        runs = self.client.search_runs([self.experiment_id],
-                                       "tags.`cnntune.role` = 'baseline'", max_results=1000)
-        return [{"name": r.data.tags.get("cnntune.baseline", r.info.run_name),
-                 "metrics": dict(r.data.metrics), "run_id": r.info.run_id} for r in runs]
+        from .runs import baseline_runs
+
+        return baseline_runs(self.client, self.experiment_id)
 
     def trial(self, number: int) -> TrialRun:
         for t in self.trials():

@@ -12,6 +12,7 @@ from typing import Callable
 
 from ..catalog import FINISHED, Direction, State
 from ..errors import ConfigError
+from ..tracking.links import run_url, ui_base
 from ..tracking.stores import DEFAULT_STORAGE, DEFAULT_TRACKING_URI
 from .plan import AUTO, Plan, make_plan, warm_starts
 from .session import SearchResult, TrialSummary, log_baselines_once, open_study, study_result
@@ -171,6 +172,9 @@ class _TrialLoop:
              **({"cnntune.origin": sample.origin} if sample.origin else {}),
              "cnntune.family": str(sample.params.get("family", "plain"))})
         sample.set_attr("mlflow_run_id", run_id)
+        # optuna-dashboard shows user attributes: the link to the trial's run
+        sample.set_attr("mlflow_run", run_url(ui_base(tracker.tracking_uri),
+                                              tracker.experiment_id, run_id))
         emit("trial_start", {"number": sample.number, "params": sample.params})
         t0 = time.perf_counter()
 

@@ -17,7 +17,11 @@ def test_cli_search_runs_and_says_where_to_look(tmp_path, tiny_space):
     assert "study tiny-digits new" in out
     assert out.count("COMPLETE") >= 2 or "PRUNED" in out
     assert "best trial" in out and "test_accuracy" in out
-    assert "mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db" in out
+    # where to look: the link to the trials (after `cnntune ui`), the report and the export
+    assert "the trials:  cnntune ui   then open" in out
+    assert "#/experiments/1/runs?viewStateShareKey=cnntune-trials" in out
+    assert "report:      cnntune report tiny-digits --out tiny-digits-report.html" in out
+    assert "export:      cnntune export tiny-digits --format onnx" in out
     assert (tmp_path / "mlruns" / "mlflow.db").exists()
     assert (tmp_path / "mlruns" / "optuna.journal").exists()
     assert "oneDNN" not in r.stderr and "absl" not in r.stderr  # TensorFlow start-up chatter
@@ -73,6 +77,12 @@ def test_cli_kerastuner_hyperband_beside_optuna(tmp_path, tiny_space):
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "hyperband" in r.stderr and "random" in r.stderr
     assert len(client.search_runs([kt.experiment_id], "tags.`cnntune.role` = 'trial'")) == 5
+    # optuna-dashboard reads Optuna storages; a KerasTuner study has none, and is told so
+    r = subprocess.run([sys.executable, "-m", "cnntune", "dashboard",
+                        "tiny-digits-kerastuner-hyperband"], cwd=tmp_path, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "searched with kerastuner, which keeps no Optuna storage" in r.stderr
 
     # report and export read a KerasTuner study as they read an Optuna one
     def command(*args):

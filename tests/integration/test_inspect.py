@@ -4,6 +4,7 @@ headless Chromium against a store made by a real search."""
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -17,13 +18,12 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
-N = 10
+N = 6
 SPACE = """
 name: look
 data: {source: digits, val_fraction: 0.15, test_fraction: 0.2}
 training: {epochs: 2, patience: 2, objective: val_accuracy, seed: 0}
-search: {engine: optuna, algorithm: random, pruner: none, trials: 10}
+search: {engine: optuna, algorithm: random, pruner: none, trials: 6}
 params:
   n_blocks: {type: int, low: 1, high: 2}
   filters: [8, 16]
@@ -121,29 +121,58 @@ def test_best_matches_the_best_row(store):
     assert info["model_uri"] == f"runs:/{info['run_id']}/model"
 
 
-def test_report_plots_every_trial_and_is_logged(store):
+def test_report_is_one_small_page_about_the_study_and_its_winner(store, tmp_path):
+
+    import numpy as np
     from mlflow import MlflowClient
 
-    from cnntune.reports.report import figures, optuna_study
+    from cnntune.reports.figures import search_figures
+    from cnntune.reports.report import optuna_study
     from cnntune.tracking.studies import StudyView
 
-    out = store["root"] / "report.html"
+    out = store["root"] / "new" / "report.html"  # a folder that does not exist yet is made
     r = cli(store, "report", "look", "--out", str(out))
     assert r.returncode == 0, r.stderr
     page = out.read_text()
-    for name in ("history", "intermediate", "parallel", "slice", "importances"):
+    for name in ("history", "intermediate", "parallel", "slice", "importances", "timeline"):
         assert f'id="fig-{name}"' in page
-    assert "<script" in page and "<script src" not in page  # plotly.js inline: self-contained
+    assert 'id="winner-curves"' in page
+    assert "<script src" not in page and page.count('const PLOTLY_GZ = "') == 1
+    assert out.stat().st_size < 1_500_000  # plotly.js' basic bundle, gzipped, once
+    view = StudyView("look", store["uri"])
+    best = view.best()
+    assert f"The winner: trial {best.number}" in page
+    # the confusion matrix counts every test example once, and its diagonal is the accuracy
+    cm = re.search(r'<table class="cm">(.*?)</table>', page, re.S).group(1)
+    rows = re.findall(r"<tr><th>\d+</th>(.*?)</tr>", cm)
+    counts = np.array([[int(c) for c in re.findall(r'<td style="[^"]*">(\d+)</td>', row)]
+                       for row in rows])
+    n_test = len(view.load_data().test.y)
+    assert counts.shape == (10, 10) and counts.sum() == n_test
+    assert abs(np.trace(counts) / n_test - best.metrics["test_accuracy"]) < 0.01
+    assert page.count("data:image/") >= 2  # the misclassified grid and the Grad-CAM grid
+    assert "block1_conv1" in page  # the architecture table names the layers
     assert page.count("<tr") >= N + 1  # the trials table: a header and a row per trial
-    figs = figures(optuna_study(StudyView("look", store["uri"])))
+    figs = search_figures(optuna_study(view), view)
     history = figs["history"][1]
-    points = max(len(tr.x) for tr in history.data)
-    assert points == N  # every trial in the optimisation history
+    assert max(len(tr.x) for tr in history.data) == N  # every trial in the history
     assert len(figs["intermediate"][1].data) == N  # a learning curve per trial
+    assert len(figs["parallel"][1].data) == N  # a line per completed trial
+    bars = [tr for tr in figs["timeline"][1].data if tr.name == "complete: fit"]
+    assert len(bars[0].y) == N
     client = MlflowClient(store["uri"])
-    parent = StudyView("look", store["uri"]).parent.info.run_id
-    logged = {a.path for a in client.list_artifacts(parent, "report")}
-    assert {"report/report.html", "report/history.html", "report/slice.html"} <= logged
+    logged = {a.path for a in client.list_artifacts(view.parent.info.run_id, "report")}
+    assert "report/report.html" in logged
+    # in a browser, every figure is drawn: plotly marks each div it drew in
+    # (js-plotly-plot) and fills it; one that could not be drawn says so instead
+    chromium = _chromium()
+    dom = _browse(chromium, out.as_uri(), tmp_path / "b", "--dump-dom")
+    figures = page.count('<div class="fig" id=')
+    assert figures >= 7
+    drawn = len(re.findall(r'<div class="fig js-plotly-plot" id="[^"]+"><div class="plot-cont',
+                           dom))
+    assert drawn == figures, dom[:2000]
+    assert "could not draw" not in _text(dom)
 
 
 def _chromium():
@@ -165,8 +194,6 @@ def _browse(chromium, url, tmp, *extra):
 
 
 def _text(dom: str) -> str:
-    import re
-
     dom = re.sub(r"<(script|style)\b.*?</\1>", " ", dom, flags=re.S)
     return " ".join(re.sub(r"<[^>]+>", " ", dom).split())
 
@@ -184,22 +211,57 @@ def test_mlflow_ui_in_headless_chromium(store, tmp_path):
                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         line = ui.stdout.readline()
-        assert f"http://127.0.0.1:{port}" in line, (line, ui.stderr.read() if ui.poll() else "")
+        assert f"http://127.0.0.1:{port}/#/experiments?workflowType=machine_learning" in line, \
+            (line, ui.stderr.read() if ui.poll() else "")
         # the server listens on loopback only (read from the kernel, not from what cnntune
         # prints): every listening socket on the port is bound to 127.0.0.1
         assert _listening_addresses(port) == {"127.0.0.1"}
+        study_line = ui.stdout.readline()  # then a link per study, to its trials table
+        assert study_line.strip().startswith("look: "), study_line
+        link = study_line.split(": ", 1)[1].strip()
         base = f"http://127.0.0.1:{port}"
         client = MlflowClient(store["uri"])
         exp = client.get_experiment_by_name("look")
         trials = client.search_runs([exp.experiment_id], "tags.`cnntune.role` = 'trial'")
         assert len(trials) == N
-        shots = ROOT / "test-artifacts"
-        shots.mkdir(exist_ok=True)
-        # the experiment's runs page: the study's run and all its runs
-        runs_page = f"{base}/#/experiments/{exp.experiment_id}/runs"
-        text = _text(_browse(chromium, runs_page, tmp_path / "p1", "--dump-dom"))
-        assert "look" in text and "study-look" in text and f"{N + 1} matching runs" in text
-        _browse(chromium, runs_page, tmp_path / "p2", f"--screenshot={shots / 'mlflow-runs.png'}")
+        # the printed link lands on the trials table: every trial as a row (not collapsed
+        # under the study run), the objective and test accuracy as columns, best first
+        dom = _browse(chromium, link, tmp_path / "p1", "--dump-dom")
+        text = _text(dom)
+        # not the GenAI mode (its Overview of traces, or its runs page headed "Training runs")
+        assert "Token Usage" not in text and "Training runs" not in text
+        assert f"{N} matching runs" in text and "study-look" not in text
+        for column in ("val_accuracy", "test_accuracy", "epochs"):  # the grid renders what fits
+            assert column in text
+        names = re.findall(r">(trial-\d{3})<", dom)
+        value = {r.info.run_name: r.data.metrics["val_accuracy"] for r in trials}
+        assert sorted(names) == sorted(value)
+        assert [value[n] for n in names] == sorted(value.values(), reverse=True)  # best first
+        # the study run's description (Markdown, rendered) names the best trial and the
+        # commands that go on from it
+        parent = client.search_runs([exp.experiment_id], "tags.`cnntune.role` = 'study'")[0]
+        text = _text(_browse(chromium, f"{base}/#/experiments/{exp.experiment_id}/runs/"
+                             f"{parent.info.run_id}?workflowType=machine_learning",
+                             tmp_path / "p5", "--dump-dom"))
+        best = parent.data.tags["best.trial"]
+        assert f"Best: trial {best}" in text
+        assert "cnntune export look --format onnx" in text
+        # the report logged to the study run opens in the UI's artifact view (a sandboxed
+        # iframe), every figure drawn: read from inside that frame through the DevTools
+        # protocol, since a headless screenshot does not paint such frames
+        from cnntune.reports.report import build_report
+
+        build_report("look", tracking_uri=store["uri"], out=tmp_path / "logged.html",
+                     winner=False)  # the search's figures; the winner's take a model load
+        figures = (tmp_path / "logged.html").read_text().count('<div class="fig" id=')
+        def report(frames):
+            return [f for f in frames if f["h1"] == ["cnntune report: look"]
+                    and f["drawn"] == figures]
+
+        state = _frames(chromium, f"{base}/#/experiments/{exp.experiment_id}/runs/"
+                        f"{parent.info.run_id}/artifacts/report/report.html"
+                        "?workflowType=machine_learning", tmp_path / "p6", report)
+        assert report(state) and not report(state)[0]["failed"], state
         # the trials side by side: run names, every param and its values, the metrics
         ids = urllib.parse.quote(json.dumps([r.info.run_id for r in trials]))
         compare = (f"{base}/#/compare-runs?runs={ids}&experiments="
@@ -213,8 +275,6 @@ def test_mlflow_ui_in_headless_chromium(store, tmp_path):
             assert metric in text
         first = trials[0]
         assert str(first.data.params["learning_rate"]) in text
-        _browse(chromium, compare, tmp_path / "p4", f"--screenshot={shots / 'mlflow-compare.png'}")
-        assert (shots / "mlflow-compare.png").stat().st_size > 10_000
     finally:
         ui.send_signal(signal.SIGINT)  # Ctrl-C: cnntune stops the server and exits
         try:
@@ -227,6 +287,94 @@ def test_mlflow_ui_in_headless_chromium(store, tmp_path):
 
     with socket.socket() as s:  # the server is gone with it
         assert s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_dashboard_shows_the_trials_with_their_mlflow_links(store, tmp_path):
+    from cnntune.cli.ui import free_port
+
+    chromium = _chromium()
+    port = free_port()
+    board = subprocess.Popen([sys.executable, "-m", "cnntune", "dashboard", "look", "--port",
+                              str(port)], cwd=store["root"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        line = board.stdout.readline()
+        url = line.split(": ", 1)[1].split()[0]
+        assert url.startswith(f"http://127.0.0.1:{port}/dashboard/studies/"), line
+        assert _listening_addresses(port) == {"127.0.0.1"}
+        text = _text(_browse(chromium, url + "/trials", tmp_path / "d1", "--dump-dom"))
+        assert f"{N} Trials" in text and "look" in text
+        for n in range(N):
+            assert f"Trial {n}" in text
+        # the selected trial's user attributes carry its MLflow run's link
+        assert "mlflow_run http://127.0.0.1:5000/#/experiments/" in text
+        # a second dashboard on the same port: one line, exit 2, the port named
+        r = cli(store, "dashboard", "look", "--port", str(port))
+        assert r.returncode == 2 and f"port {port} on 127.0.0.1 is in use" in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+    finally:
+        board.send_signal(signal.SIGINT)
+        board.wait(timeout=30)
+    assert board.returncode == 0, board.stderr.read()
+    r = cli(store, "dashboard", "nope")
+    assert r.returncode == 2 and "study 'nope' not found" in r.stderr
+    r = cli(store, "dashboard", "look", "--storage", f"journal:{tmp_path}/none.journal")
+    assert r.returncode == 2 and "does not exist" in r.stderr
+    assert not (tmp_path / "none.journal").exists()
+
+
+def _frames(chromium, url, tmp, until, wait: float = 60.0) -> list[dict]:
+    """What each frame of the page at ``url`` shows once ``until(frames)`` holds (or after
+    ``wait`` seconds): its headings, its figures drawn by plotly, its images' widths and whether
+    a figure failed. Read through Chromium's DevTools protocol, which reaches sandboxed iframes
+    (each is its own target)."""
+    import asyncio
+    import time
+    import urllib.request
+
+    import aiohttp
+
+    from cnntune.cli.ui import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                             "--disable-quic", "--no-first-run", "--disable-background-networking",
+                             "--disable-component-update", "--disable-sync",
+                             f"--user-data-dir={tmp}", f"--remote-debugging-port={port}",
+                             "--window-size=1400,1200", url],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    js = ("JSON.stringify({h1: [...document.querySelectorAll('h1')].map(e => e.textContent),"
+          " drawn: document.querySelectorAll('.fig.js-plotly-plot').length,"
+          " images: [...document.images].map(i => i.naturalWidth),"
+          " failed: !!document.body && document.body.innerText.includes('could not draw')})")
+
+    async def evaluate(target):
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(target["webSocketDebuggerUrl"], max_msg_size=0) as ws:
+                await ws.send_json({"id": 1, "method": "Runtime.evaluate",
+                                    "params": {"expression": js}})
+                while True:
+                    msg = await ws.receive_json()
+                    if msg.get("id") == 1:
+                        return json.loads(msg["result"]["result"]["value"])
+
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            time.sleep(2)
+            try:
+                targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json",
+                                                           timeout=10))
+                frames = [asyncio.run(evaluate(t)) for t in targets
+                          if t["type"] in ("page", "iframe")]
+            except (OSError, KeyError, ValueError, aiohttp.ClientError):
+                frames = []
+            if until(frames) or time.monotonic() > deadline:
+                return frames
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def _listening_addresses(port: int) -> set[str]:

@@ -370,6 +370,30 @@ def _record(t) -> TrialRecord:
                        feasible=feasible(t) if t.constraints else None)
 
 
+def stored_study(storage: str, study: str):
+    """``(storage object, study id)`` of a study already in an Optuna storage, for a reader
+    such as optuna-dashboard; a journal or SQLite file that is not there is not made."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    db = sqlite_path(storage) or journal_path(storage)
+    if db is not None and not db.exists():
+        raise StorageError(f"study storage '{redact(storage)}' does not exist; pass the "
+                           "--storage the study was searched with")
+    try:
+        opened = journal_storage(db) if storage.startswith("journal:") else \
+            optuna.storages.get_storage(storage)
+        study_id = opened.get_study_id_from_name(study)
+    except KeyError:
+        raise StorageError(f"study '{study}' is not in study storage '{redact(storage)}'; "
+                           "pass the --storage it was searched with") from None
+    except Exception as exc:
+        raise StorageError(f"study storage '{redact(storage)}' cannot be read "
+                           f"({type(exc).__name__}: {scrub(str(exc).splitlines()[0], storage)})"
+                           "; check --storage") from None
+    return opened, study_id
+
+
 def study_summaries(storage: str) -> list[dict[str, Any]]:
     """One dict per study in an Optuna storage: name, direction, counts by state, best."""
     import optuna

@@ -1,0 +1,212 @@
+"""The report's sections on the winning trial: what it is (params, test figures, export size
+and latency where measured), its architecture, its learning curves, how it errs on the test
+split (confusion matrix, misclassified examples), where it looks (Grad-CAM) and how it
+compares with the classical baselines on the same splits.
+
+Everything but the learning curves needs the trial's logged model and the study's data, both
+loaded once; a trial whose model was not logged gets the sections that need neither.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from typing import Any
+
+import numpy as np
+
+from .page import Section, png_tag, table_html
+
+GRID = 16  # examples in the misclassified and the Grad-CAM grids
+
+
+def winner_sections(view, best) -> list[Section]:
+    sections = [_summary(view, best)]
+    curves = learning_curves(view, best)
+    if curves is not None:
+        sections.append(Section(f"Trial {best.number}: learning curves").figure(
+            "winner-curves", curves))
+    model = data = None
+    if best.model_logged:
+        from .._quiet import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
+        model = view.load_model(best)
+        data = view.load_data()
+        sections.append(Section(f"Trial {best.number}: architecture").html(architecture(model)))
+        sections += _errors(view, best, model, data)
+    else:
+        sections.append(Section(f"Trial {best.number}: model", note=(
+            "its model was not logged, so its architecture, confusion matrix and Grad-CAM are "
+            f"not shown; <code>cnntune export {html.escape(view.study)} --retrain</code> "
+            "trains it again")))
+    baselines = _baselines(view, best)
+    if baselines is not None:
+        sections.append(baselines)
+    return sections
+
+
+def _summary(view, best) -> Section:
+    import pandas as pd
+
+    m = best.metrics
+    rows = [(k, f"{v:.4g}" if isinstance(v, float) else str(v)) for k, v in best.params.items()]
+    params = pd.DataFrame(rows, columns=["param", "value"])
+    figures = {"objective": view.objective, view.objective: m.get(view.objective)}
+    from .tables import SCORE_COLUMNS
+
+    for k in ("test_accuracy", "test_loss", "val_loss", *SCORE_COLUMNS, "epochs", "best_epoch",
+              "n_params", "fit_seconds", "trial_seconds"):
+        if k in m:
+            figures[k] = m[k]
+    figures["export size (MB)"] = m.get("size_mb", "not measured")
+    figures["latency (ms per image)"] = m.get("latency_ms", "not measured")
+    measured = pd.DataFrame(list(figures.items()), columns=["figure", "value"])
+    measured["value"] = [f"{v:.4g}" if isinstance(v, float) else str(v)
+                         for v in measured["value"]]
+    note = ("export size and latency are measured when the space has a <code>latency:</code> "
+            "section or a size or latency constraint" if "latency_ms" not in m else "")
+    return (Section(f"The winner: trial {best.number}", note=note)
+            .html('<div style="display:flex;gap:3em;align-items:flex-start">'
+                  + table_html(params) + table_html(measured) + "</div>"))
+
+
+def learning_curves(view, best):
+    """Loss and the other per-epoch metrics of one trial, train and validation side by side."""
+    from plotly.subplots import make_subplots
+    import plotly.graph_objects as go
+
+    names = sorted(k[len("epoch/"):] for k in best.metrics if k.startswith("epoch/"))
+    bases = sorted({n[4:] if n.startswith("val_") else n for n in names}
+                   - {"lr", "learning_rate"},  # the schedule, not a score
+                   key=lambda n: (n != "loss", n))
+    if not bases:
+        return None
+    fig = make_subplots(rows=1, cols=len(bases), subplot_titles=bases)
+    for col, base in enumerate(bases, 1):
+        for name, dash in ((base, "dot"), (f"val_{base}", "solid")):
+            if name not in names:
+                continue
+            hist = sorted(view.client.get_metric_history(best.run_id, f"epoch/{name}"),
+                          key=lambda h: h.step)
+            fig.add_trace(go.Scatter(x=[h.step for h in hist], y=[h.value for h in hist],
+                                     mode="lines+markers", name=name,
+                                     line=dict(dash=dash)), row=1, col=col)
+    fig.update_xaxes(title="epoch")
+    fig.update_layout(template="plotly_white", height=360, margin=dict(l=50, r=20, t=50, b=40))
+    return fig
+
+
+def architecture(model) -> str:
+    """The model's layers (name, kind, output shape, parameters) as an HTML table."""
+    import pandas as pd
+
+    rows = []
+    for layer in model.layers:
+        try:
+            shape = tuple(layer.output.shape)
+        except (AttributeError, ValueError):
+            shape = ""
+        rows.append({"layer": layer.name, "kind": type(layer).__name__,
+                     "output shape": str(shape).replace("None", "batch"),
+                     "params": layer.count_params() if layer.built else 0})
+    df = pd.DataFrame(rows)
+    total = int(model.count_params())
+    return (f"<p>{len(rows)} layers, {total:,} parameters "
+            f"({sum(int(np.prod(w.shape)) for w in model.trainable_weights):,} trainable).</p>"
+            + table_html(df))
+
+
+def _errors(view, best, model, data) -> list[Section]:
+    """Confusion matrix, misclassified test examples and a Grad-CAM grid on the test split."""
+    meta = view.data_spec
+    names = [str(n) for n in meta["class_names"]]
+    x = data.test.x.astype("float32")
+    y = np.asarray(data.test.y).astype(int)
+    probs = np.asarray(model.predict(x, batch_size=256, verbose=0))
+    pred = probs.argmax(1)
+    cm = confusion(y, pred, len(names))
+    accuracy = float((pred == y).mean())
+    out = [Section(f"Trial {best.number}: test confusion matrix", note=(
+        f"{len(y)} test examples, accuracy {accuracy:.4f}; rows are the true class, columns "
+        "the predicted one; recall is per row, precision per column")).html(
+        confusion_html(cm, names))]
+    shown = x * float(meta["prep"].get("scale", 1.0)) if meta.get("kind") != "sequence" else x
+    from .explain import grid_png, gradcam, spread
+
+    wrong = np.flatnonzero(pred != y)
+    if len(wrong):
+        idx = wrong[spread(y[wrong], GRID)]
+        out.append(Section(f"Trial {best.number}: misclassified test examples", note=(
+            f"{len(wrong)} of {len(y)} wrong; up to {GRID} shown, spread over the true "
+            "classes")).html(_png(grid_png, shown[idx], None, probs[idx], y[idx], names,
+                                 [f"test #{i}" for i in idx], "misclassified")))
+    idx = spread(y, GRID)
+    try:
+        maps, cam_probs = gradcam(model, x[idx])
+    except Exception as exc:  # a model without a spatial layer to explain
+        out.append(Section(f"Trial {best.number}: Grad-CAM", note=html.escape(
+            f"not drawn: {type(exc).__name__}: {exc}")))
+    else:
+        out.append(Section(f"Trial {best.number}: Grad-CAM", note=(
+            "where the model looked for the class it predicted (red: most); titles in red are "
+            "wrong")).html(_png(grid_png, shown[idx], maps, cam_probs, y[idx], names,
+                                [f"test #{i}" for i in idx], "Grad-CAM", jpeg=True)))
+    return out
+
+
+def confusion(y: np.ndarray, pred: np.ndarray, n: int) -> np.ndarray:
+    cm = np.zeros((n, n), dtype=int)
+    np.add.at(cm, (y, pred), 1)
+    return cm
+
+
+def confusion_html(cm: np.ndarray, names: list[str]) -> str:
+    """The matrix as a table, each cell shaded by its share of its row."""
+    rows = cm.sum(1, keepdims=True).clip(min=1)
+    cols = cm.sum(0).clip(min=1)
+    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+    body = []
+    for i, name in enumerate(names):
+        cells = []
+        for j in range(len(names)):
+            share = cm[i, j] / rows[i, 0]
+            color = (f"rgba(44,127,184,{share:.2f})" if i == j
+                     else f"rgba(215,48,31,{min(1.0, 2 * share):.2f})")
+            cells.append(f'<td style="background:{color}">{cm[i, j]}</td>')
+        recall = cm[i, i] / rows[i, 0]
+        body.append(f"<tr><th>{html.escape(name)}</th>{''.join(cells)}"
+                    f"<td>{recall:.3f}</td></tr>")
+    precision = "".join(f"<td>{cm[j, j] / cols[j]:.3f}</td>" for j in range(len(names)))
+    return (f'<table class="cm"><tr><th>true \\ predicted</th>{head}<th>recall</th></tr>'
+            f"{''.join(body)}<tr><th>precision</th>{precision}<td></td></tr></table>")
+
+
+def _png(draw, *args, jpeg: bool = False) -> str:
+    """The drawing as an inline image; ``jpeg`` for heat-map overlays, which PNG cannot
+    compress (a 16-example Grad-CAM grid: 430 KB as PNG, about 60 KB as JPEG)."""
+    buf = io.BytesIO()
+    draw(buf, *args)
+    if not jpeg:
+        return png_tag(buf.getvalue(), args[-1])
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.open(io.BytesIO(buf.getvalue())).convert("RGB").save(out, "JPEG", quality=80)
+    return png_tag(out.getvalue(), args[-1], mime="image/jpeg")
+
+
+def _baselines(view, best) -> Section | None:
+    import pandas as pd
+
+    found = view.baselines()
+    if not found:
+        return None
+    cols = ("val_accuracy", "test_accuracy", "fit_seconds")
+    rows: list[dict[str, Any]] = [{"model": f"CNN (trial {best.number})",
+                                   **{c: best.metrics.get(c) for c in cols}}]
+    rows += [{"model": b["name"], **{c: b["metrics"].get(c) for c in cols}} for b in found]
+    df = pd.DataFrame(rows, columns=["model", *cols])
+    return Section("The winner beside the baselines", note=(
+        "classical models fitted on the same splits (cnntune search --baselines)")).html(
+        table_html(df))
