@@ -11,6 +11,11 @@ Sources:
     (t0c0, t0c1, ..., t1c0, ...), reshaped to (steps, channels).
   * ``npz`` with ``kind: sequence`` - ``x`` (n, steps[, channels]) and ``y`` (n,).
 
+A folder with ``train/`` and ``val/`` (or ``validation/``) and/or ``test/`` sub-folders, each
+with class folders, and an ``.npz`` with ``x_train``/``y_train`` (and ``x_val``/``y_val``,
+``x_test``/``y_test``) keep the splits they bring; a missing one is split from the training
+part, stratified and seeded. ``Dataset.meta["splits"]`` says where each split came from.
+
 Loading happens once per study; each trial only builds its pipelines. The test split is kept
 apart: the search never sees it, and each trial's final model is scored on it for reference.
 """
@@ -67,6 +72,31 @@ class Dataset:
     def num_classes(self) -> int:
         return len(self.class_names)
 
+    def describe_splits(self) -> str:
+        """Where each split came from: "train: given (800), val: split from train (15%) (141),
+        test: given (200)"."""
+        origin = self.meta.get("splits", {})
+        return ", ".join(f"{part}: {origin.get(part, 'split')} ({len(getattr(self, part))})"
+                         for part in ("train", "val", "test"))
+
+    def class_weights(self, setting, where: str = "training.class_weight"
+                      ) -> dict[int, float] | None:
+        """``training.class_weight`` as Keras takes it (class index -> weight), or None for
+        ``none``. ``balanced`` weighs each class n / (classes * its count in train), so every
+        class adds up to the same total; a mapping names classes as ``class_names`` does."""
+        if setting in (None, "none"):
+            return None
+        if setting == "balanced":
+            counts = np.bincount(self.train.y, minlength=self.num_classes).astype("float64")
+            return {i: float(len(self.train) / (self.num_classes * c)) if c else 1.0
+                    for i, c in enumerate(counts)}
+        index = {str(n): i for i, n in enumerate(self.class_names)}
+        unknown = [k for k in setting if str(k) not in index]
+        if unknown:
+            raise DataError(f"{where} names class {unknown[0]!r}, which data '{self.name}' "
+                            f"does not have; its classes are {', '.join(map(str, index))}")
+        return {i: float(setting.get(name, 1.0)) for name, i in index.items()}
+
     @property
     def fingerprint(self) -> str:
         h = hashlib.sha256()
@@ -79,7 +109,8 @@ class Dataset:
 def load_dataset(source: str | None, path: str | Path | None, *, val_fraction: float,
                  test_fraction: float, seed: int, image_size=None, color_mode=None,
                  base_dir: Path | None = None, kind: str | None = None,
-                 label_column: str = "label", channels: int = 1) -> Dataset:
+                 label_column: str = "label", channels: int = 1, labels: str | None = None,
+                 file_column: str = "file") -> Dataset:
     """Load a source and split it. ``source`` None means: infer from ``path`` (or digits)."""
     if path is not None:
         p = Path(path)
@@ -96,11 +127,24 @@ def load_dataset(source: str | None, path: str | Path | None, *, val_fraction: f
         else:
             source = "folder"
     data_kind = "image"
+    parts = None  # the splits the data brings, when it brings them
+    labels_path = None
+    if labels is not None:
+        labels_path = Path(labels)
+        if not labels_path.is_absolute() and base_dir is not None and not labels_path.exists():
+            labels_path = base_dir / labels_path
+        labels_path = _existing(labels_path, "labels csv")
+        if source != "folder" or not path.is_dir():
+            raise DataError(f"data.labels '{labels}' labels the images of a folder; give "
+                            "data.path (or --data) an image folder")
     if source == "digits":
         x, y, names, scale, name = _load_digits()
     elif source == "waveforms":
         x, y, names, scale, name = make_waveforms()
         data_kind = "sequence"
+    elif source == "npz" and _npz_splits(_existing(path, "npz file")):
+        parts, names, scale, name = _load_npz_splits(path, sequence=kind == "sequence")
+        data_kind = kind or "image"
     elif source == "npz" and kind == "sequence":
         x, y, names, scale, name = _load_npz(_existing(path, "npz file"), sequence=True)
         data_kind = "sequence"
@@ -110,6 +154,13 @@ def load_dataset(source: str | None, path: str | Path | None, *, val_fraction: f
         x, y, names, scale, name = _load_csv(_existing(path, "csv file"), label_column,
                                              channels)
         data_kind = "sequence"
+    elif source == "folder" and labels_path is not None:
+        x, y, names, scale, name = _load_labelled(_existing(path, "image folder"), labels_path,
+                                                  file_column, label_column, image_size,
+                                                  color_mode)
+    elif source == "folder" and _split_dirs(_existing(path, "image folder")):
+        parts, names, scale, name = _load_split_folders(path, _split_dirs(path), image_size,
+                                                        color_mode)
     elif source == "folder":
         x, y, names, scale, name = _load_folder(_existing(path, "image folder"), image_size,
                                                 color_mode)
@@ -119,15 +170,24 @@ def load_dataset(source: str | None, path: str | Path | None, *, val_fraction: f
     if kind is not None and kind != data_kind:
         raise DataError(f"data '{name}' holds {data_kind}s but the space says kind: {kind}; "
                         f"give {kind} data or change data.kind")
-    train, val, test = split(x, y, val_fraction=val_fraction, test_fraction=test_fraction,
-                             seed=seed, name=name)
+    if parts is None:
+        train, val, test = split(x, y, val_fraction=val_fraction, test_fraction=test_fraction,
+                                 seed=seed, name=name)
+        origin = {"train": "split", "val": "split", "test": "split"}
+        n = len(y)
+    else:
+        train, val, test, origin = assemble(parts, val_fraction=val_fraction,
+                                            test_fraction=test_fraction, seed=seed, name=name)
+        n = len(train) + len(val) + len(test)
     load = {"source": source, "path": str(Path(path).resolve()) if path else None,
             "kind": data_kind, "image_size": list(image_size) if image_size else None,
             "color_mode": color_mode, "label_column": label_column, "channels": channels,
+            "labels": str(labels_path.resolve()) if labels_path else None,
+            "file_column": file_column,
             "val_fraction": val_fraction, "test_fraction": test_fraction, "seed": seed}
     return Dataset(name=name, train=train, val=val, test=test, class_names=names, scale=scale,
-                   meta={"source": source, "path": str(path) if path else None, "n": len(y),
-                         "load": load},
+                   meta={"source": source, "path": str(path) if path else None, "n": n,
+                         "load": load, "splits": origin},
                    kind=data_kind)
 
 
@@ -146,7 +206,8 @@ def load_described(spec: dict) -> Dataset:
                       test_fraction=spec["test_fraction"], seed=spec["seed"],
                       image_size=spec.get("image_size"), color_mode=spec.get("color_mode"),
                       kind=spec.get("kind"), label_column=spec.get("label_column", "label"),
-                      channels=spec.get("channels", 1))
+                      channels=spec.get("channels", 1), labels=spec.get("labels"),
+                      file_column=spec.get("file_column", "file"))
     if ds.fingerprint != spec["fingerprint"]:
         raise DataError(f"data '{spec['name']}' has changed since the study ran on it "
                         f"(fingerprint {ds.fingerprint}, was {spec['fingerprint']}); restore it "
@@ -166,6 +227,34 @@ def split(x, y, *, val_fraction: float, test_fraction: float, seed: int, name: s
     rest, test = stratified_split(y, n_test, seed)
     train, val = (rest[i] for i in stratified_split(y[rest], n_val, seed))
     return Split(x[train], y[train]), Split(x[val], y[val]), Split(x[test], y[test])
+
+
+def assemble(parts: dict[str, tuple[np.ndarray, np.ndarray]], *, val_fraction: float,
+             test_fraction: float, seed: int, name: str):
+    """The splits a source brings (``train`` and any of ``val``, ``test``), the missing ones
+    split from train (stratified, seeded; the fractions are of the training part); returns
+    train, val, test and where each came from."""
+    x, y = parts["train"]
+    origin = {"train": "given"}
+    out = {}
+    rest = np.arange(len(y))
+    for part, fraction in (("test", test_fraction), ("val", val_fraction)):
+        if part in parts:
+            out[part] = Split(*parts[part])
+            origin[part] = "given"
+            continue
+        counts = np.bincount(y[rest])
+        n_take = int(round(len(y) * fraction))
+        if n_take < len(counts) or counts.min() < 3:
+            raise DataError(f"data '{name}': its training part ({len(rest)} examples, smallest "
+                            f"class {counts.min()}) is too small to split a {part} set from "
+                            f"with every class in it; give {part} data of its own or more "
+                            "training examples")
+        keep, take = stratified_split(y[rest], n_take, seed)
+        out[part] = Split(x[rest[take]], y[rest[take]])
+        origin[part] = f"split from train ({fraction:.0%})"
+        rest = rest[keep]
+    return Split(x[rest], y[rest]), out["val"], out["test"], origin
 
 
 def _existing(path: Path | None, what: str) -> Path:
@@ -216,20 +305,7 @@ def _load_npz(path: Path, sequence: bool = False):
     if len(x) != len(y):
         raise DataError(f"npz '{path}': x has {len(x)} examples but y has {len(y)}; "
                         "they must have the same length")
-    if sequence:
-        if x.ndim == 2:
-            x = x[..., None]
-        if x.ndim != 3:
-            raise DataError(f"npz '{path}': sequences x must have shape (n, steps[, channels]), "
-                            f"got {x.shape}; reshape it")
-    else:
-        if x.ndim == 3:
-            x = x[..., None]
-        if x.ndim != 4:
-            raise DataError(f"npz '{path}': x must have shape (n, height, width[, channels]), "
-                            f"got {x.shape}; reshape it (sequences: set data.kind: sequence)")
-    if not np.issubdtype(x.dtype, np.number) or not np.isfinite(x).all():
-        raise DataError(f"npz '{path}': x must hold finite numbers; clean NaN/inf values")
+    x = _check_x(x, f"npz '{path}', x", sequence)
     y, found_names = _encode_labels(y, f"npz '{path}'")
     names = names or found_names
     if len(names) != int(y.max()) + 1:
@@ -291,6 +367,170 @@ def make_waveforms(n: int = 1600, steps: int = 128, seed: int = 0):
     return x[..., None].astype("float32"), y.astype("int64"), names, 1.0, "waveforms"
 
 
+# the sub-folders (and npz keys) that name splits a source brings: the split -> its names
+SPLIT_NAMES = {"train": ("train",), "val": ("val", "validation"), "test": ("test",)}
+
+
+def _split_dirs(path: Path) -> dict[str, Path] | None:
+    """An image folder's split sub-folders, or None when it holds class folders only: it
+    brings splits when it has ``train/`` and ``val/``, ``validation/`` or ``test/``."""
+    if not path.is_dir():
+        return None
+    found: dict[str, Path] = {}
+    for part, names in SPLIT_NAMES.items():
+        dirs = [path / n for n in names if (path / n).is_dir()]
+        if len(dirs) > 1:
+            raise DataError(f"image folder '{path}' has both {dirs[0].name}/ and "
+                            f"{dirs[1].name}/; keep one of them")
+        if dirs:
+            found[part] = dirs[0]
+    if "train" not in found or len(found) < 2:
+        return None
+    return found
+
+
+def _load_split_folders(path: Path, dirs: dict[str, Path], image_size, color_mode):
+    """Each split folder's class folders, decoded alike (train's image size and colour)."""
+    classes = sorted(d.name for d in dirs["train"].iterdir()
+                     if d.is_dir() and not d.name.startswith("."))
+    for folder in dirs.values():
+        found = sorted(d.name for d in folder.iterdir()
+                       if d.is_dir() and not d.name.startswith("."))
+        extra = [c for c in found if c not in classes]
+        if extra:
+            raise DataError(f"image folder '{path}': class '{extra[0]}' is in {folder.name}/ "
+                            f"but not in train/; add train/{extra[0]}/ with images, or remove "
+                            f"{folder.name}/{extra[0]}/")
+    x, y, names, scale, _ = _load_folder(dirs["train"], image_size, color_mode,
+                                         where=f"image folder '{dirs['train']}'")
+    size = x.shape[1:3]
+    mode = "grayscale" if x.shape[-1] == 1 else "rgb"
+    parts = {"train": (x, y)}
+    for part in ("val", "test"):
+        if part in dirs:
+            px, py, found, _, _ = _load_folder(dirs[part], size, mode, min_classes=1,
+                                               where=f"image folder '{dirs[part]}'")
+            parts[part] = (px, np.array([names.index(found[i]) for i in py], dtype="int64"))
+    return parts, names, scale, path.name
+
+
+def _npz_splits(path: Path) -> bool:
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return any(k.startswith(("x_", "y_")) for k in f.files)
+    except Exception:  # unreadable: _load_npz says why
+        return False
+
+
+def _load_npz_splits(path: Path, sequence: bool):
+    """An npz with x_train/y_train and optional x_val/y_val, x_test/y_test, labelled alike."""
+    with np.load(path, allow_pickle=False) as f:
+        keys = set(f.files)
+        arrays = {k: f[k] for k in keys}
+    for names in SPLIT_NAMES.values():
+        for n in names:
+            has_x, has_y = f"x_{n}" in keys, f"y_{n}" in keys
+            if has_x != has_y:
+                have, lack = ("x", "y") if has_x else ("y", "x")
+                raise DataError(f"npz '{path}' has {have}_{n} but no {lack}_{n}; save both "
+                                f"(np.savez(path, x_{n}=..., y_{n}=...))")
+    if "x_train" not in keys:
+        raise DataError(f"npz '{path}' has split arrays but no x_train/y_train; save the "
+                        "training part as x_train and y_train")
+    found = {part: next(n for n in names if f"x_{n}" in keys)
+             for part, names in SPLIT_NAMES.items() if any(f"x_{n}" in keys for n in names)}
+    y_train, names = _encode_labels(arrays["y_train"], f"npz '{path}', y_train")
+    classes = np.unique(np.asarray(arrays["y_train"]).reshape(-1)) \
+        if np.asarray(arrays["y_train"]).ndim == 1 else None
+    parts, scale = {}, None
+    for part, n in found.items():
+        x = _check_x(arrays[f"x_{n}"], f"npz '{path}', x_{n}", sequence)
+        raw = np.asarray(arrays[f"y_{n}"])
+        if len(raw) != len(x):
+            raise DataError(f"npz '{path}': x_{n} has {len(x)} examples but y_{n} has "
+                            f"{len(raw)}; they must have the same length")
+        if part == "train":
+            y = y_train
+        elif raw.ndim == 2 and raw.shape[1] > 1:  # one-hot, over train's classes
+            y = raw.argmax(axis=1).astype("int64")
+        else:
+            raw = raw.reshape(-1)
+            unknown = sorted(set(raw.tolist()) - set(classes.tolist()))
+            if unknown:
+                raise DataError(f"npz '{path}': y_{n} has class {unknown[0]!r}, which y_train "
+                                f"does not have; every {part} class must be in train")
+            y = np.searchsorted(classes, raw).astype("int64")
+        parts[part] = (x, y)
+    if "class_names" in keys:
+        names = [str(c) for c in arrays["class_names"]]
+    if sequence:
+        return ({k: (x.astype("float32"), y) for k, (x, y) in parts.items()}, names, 1.0,
+                path.stem)
+    xmax = max(float(x.max()) for x, _ in parts.values() if x.size)
+    dtype = parts["train"][0].dtype
+    scale = 1.0 / 255.0 if (dtype == np.uint8 or xmax > 1.0) else 1.0
+    if xmax > 255.0:
+        scale = 1.0 / xmax
+    parts = {k: (x if x.dtype == np.uint8 else x.astype("float32"), y)
+             for k, (x, y) in parts.items()}
+    return parts, names, scale, path.stem
+
+
+def _check_x(x: np.ndarray, where: str, sequence: bool) -> np.ndarray:
+    if sequence:
+        x = x[..., None] if x.ndim == 2 else x
+        if x.ndim != 3:
+            raise DataError(f"{where}: sequences must have shape (n, steps[, channels]), got "
+                            f"{x.shape}; reshape it")
+    else:
+        x = x[..., None] if x.ndim == 3 else x
+        if x.ndim != 4:
+            raise DataError(f"{where}: images must have shape (n, height, width[, channels]), "
+                            f"got {x.shape}; reshape it (sequences: set data.kind: sequence)")
+    if not np.issubdtype(x.dtype, np.number) or not np.isfinite(x).all():
+        raise DataError(f"{where}: must hold finite numbers; clean NaN/inf values")
+    return x
+
+
+def _load_labelled(path: Path, labels: Path, file_column: str, label_column: str,
+                   image_size, color_mode):
+    """A flat image folder labelled by a CSV: one row per image, its file name (relative to
+    the folder) and its label. Every row must name an image there, and every image there
+    must have a row."""
+    import csv
+
+    where = f"labels csv '{labels}'"
+    with open(labels, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        columns = reader.fieldnames or []
+        for col, key in ((file_column, "file_column"), (label_column, "label_column")):
+            if col not in columns:
+                raise DataError(f"{where}: no column '{col}' (columns: {', '.join(columns)}); "
+                                f"set data.{key}")
+        rows = [(line, r[file_column].strip(), r[label_column].strip())
+                for line, r in enumerate(reader, start=2)]
+    seen: dict[str, int] = {}
+    for line, name, label in rows:
+        if name in seen:
+            raise DataError(f"{where}, row {line}: file '{name}' is listed again (first on "
+                            f"row {seen[name]}); keep one row per image")
+        seen[name] = line
+        if not label:
+            raise DataError(f"{where}, row {line}: file '{name}' has no label; fill it in or "
+                            "drop the row")
+        if not (path / name).is_file():
+            raise DataError(f"{where}, row {line}: file '{name}' is not in '{path}'; fix the "
+                            "name or drop the row")
+    unlisted = sorted(f.name for f in path.iterdir()
+                      if f.suffix.lower() in IMAGE_SUFFIXES and f.name not in seen)
+    if unlisted:
+        raise DataError(f"{where}: {len(unlisted)} image(s) in '{path}' have no row, such as "
+                        f"'{unlisted[0]}'; add rows for them or move them out")
+    y, names = _encode_labels(np.array([label for _, _, label in rows]), where)
+    x = decode_images([path / name for _, name, _ in rows], image_size, color_mode)
+    return x, y, names, 1.0 / 255.0, path.name
+
+
 def _encode_labels(y: np.ndarray, where: str):
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] > 1:  # one-hot
@@ -302,14 +542,17 @@ def _encode_labels(y: np.ndarray, where: str):
     return encoded.astype("int64"), [str(c) for c in classes]
 
 
-def _load_folder(path: Path, image_size, color_mode):
+def _load_folder(path: Path, image_size, color_mode, *, min_classes: int = 2,
+                 where: str | None = None):
     if not path.is_dir():
         raise DataError(f"image folder '{path}' is a file; give a folder with one sub-folder "
                         "per class")
     class_dirs = sorted(d for d in path.iterdir() if d.is_dir() and not d.name.startswith("."))
-    if len(class_dirs) < 2:
-        raise DataError(f"image folder '{path}': found {len(class_dirs)} class sub-folder(s); "
-                        "a classifier needs at least 2 (one sub-folder per class)")
+    if len(class_dirs) < min_classes:
+        where = where or f"image folder '{path}'"
+        raise DataError(f"{where}: found {len(class_dirs)} class "
+                        "sub-folder(s); a classifier needs at least 2 (one sub-folder per "
+                        "class)")
     files, labels = [], []
     for i, d in enumerate(class_dirs):
         imgs = sorted(f for f in d.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)

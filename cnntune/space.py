@@ -28,11 +28,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
 
 # the names live in catalog; importing them from here keeps working
-from .catalog import (ALGORITHMS, ALL_OBJECTIVES, DATA_SOURCES, ENGINES,  # noqa: F401
-                      OBJECTIVES, PRUNERS, SAMPLERS)
+from .catalog import (ALGORITHMS, ALL_OBJECTIVES, CLASS_WEIGHTS, DATA_SOURCES,  # noqa: F401
+                      ENGINES, OBJECTIVES, PRUNERS, SAMPLERS)
 from .errors import SpaceError
 from .knobs import KNOBS
 
@@ -276,7 +277,10 @@ class DataSettings(_Strict):
     kind: Literal["image", "sequence"] | None = None  # None: what the source holds
     image_size: tuple[int, int] | None = None
     color_mode: Literal["grayscale", "rgb"] | None = None
-    label_column: str = "label"  # csv
+    label_column: str = "label"  # csv: the label column (sequences, or `labels`)
+    # a flat image folder's labels: a CSV with a file-name column and a label column
+    labels: str | None = None
+    file_column: str = "file"
     channels: int = Field(1, ge=1)  # csv: value columns are time-major over this many channels
     val_fraction: float = Field(0.15, gt=0, lt=0.5)
     test_fraction: float = Field(0.2, gt=0, lt=0.5)
@@ -287,12 +291,28 @@ class DataSettings(_Strict):
             raise ValueError(f"source '{self.source}' needs a path; add data.path")
         return self
 
+    def load_kwargs(self) -> dict:
+        """What ``data.load_dataset`` takes from these settings (beside source and path)."""
+        return self.model_dump(exclude={"source", "path"})
+
 
 class TrainingSettings(_Strict):
     epochs: int = Field(20, ge=1, le=10000)
     patience: int = Field(4, ge=1)
-    objective: Literal["val_accuracy", "val_loss"] = "val_accuracy"
+    objective: Literal[tuple(OBJECTIVES)] = "val_accuracy"  # type: ignore[valid-type]
     seed: int = 0
+    # none | balanced (each class weighs n / (classes * its count)) | {class name: weight}
+    class_weight: Literal[CLASS_WEIGHTS] | dict[str, float] = "none"  # type: ignore[valid-type]
+
+    @field_validator("class_weight")
+    @classmethod
+    def _positive_weights(cls, v):
+        if isinstance(v, dict):
+            bad = {k: w for k, w in v.items() if not w > 0}
+            if bad or not v:
+                raise ValueError(f"class weights must be > 0, got {bad or v}; give each "
+                                 "listed class a positive weight")
+        return v
 
 
 class SearchSettings(_Strict):
@@ -378,8 +398,9 @@ class SpaceFile(_Strict):
         if len(set(objs)) != len(objs):
             raise ValueError(f"objectives {objs} repeat a name; list each once")
         if objs[0] not in OBJECTIVES:
-            raise ValueError(f"the first objective must be val_accuracy or val_loss (it drives "
-                             f"early stopping), got {objs[0]}; reorder the list")
+            raise ValueError(f"the first objective must be a validation score "
+                             f"({', '.join(OBJECTIVES)}: it drives early stopping), got "
+                             f"{objs[0]}; reorder the list")
         if "objective" in self.training.model_fields_set and \
                 self.training.objective != objs[0]:
             raise ValueError(f"training.objective {self.training.objective} disagrees with the "

@@ -14,6 +14,7 @@ from .. import __version__
 from ..catalog import (ALGORITHMS, ENGINES, EXPLAIN_METHODS, FORMATS, PRUNERS, QUANTIZE,
                       SAMPLERS)
 from ..errors import CnntuneError, ConfigError
+from ..tracking.links import UI_PORT
 from ..tracking.stores import DEFAULT_STORAGE, DEFAULT_TRACKING_URI
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -101,7 +102,8 @@ def space_show(file, data):
     from ..tuning.plan import AUTO, auto_plan
 
     if file == AUTO:
-        sp, _ = auto_plan(data)
+        sp, dataset = auto_plan(data)
+        click.echo(f"# data '{dataset.name}': {dataset.describe_splits()}")
         click.echo(sp.text, nl=False)
         return
     if data is not None:
@@ -332,7 +334,7 @@ def best(study, fmt, tracking_uri):
 @cli.command(context_settings=CONTEXT)
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Interface to bind; 0.0.0.0 exposes the UI to the network.")
-@click.option("--port", type=int, default=5000, show_default=True)
+@click.option("--port", type=int, default=UI_PORT, show_default=True)
 @TRACKING
 def ui(host, port, tracking_uri):
     """Start the MLflow UI on the tracking store; Ctrl-C stops it."""
@@ -346,7 +348,11 @@ def ui(host, port, tracking_uri):
     signal.signal(signal.SIGTERM, stop_on_term)
     server = MlflowUI(tracking_uri, host=host, port=port)
     url = server.start()
-    click.echo(f"MLflow UI on {tracking_uri}: {url}  (Ctrl-C stops it)")
+    # MLflow 3.17 opens in its GenAI mode unless the link says otherwise (tracking/links.py)
+    click.echo(f"MLflow UI on {tracking_uri}: {url}/#/experiments?workflowType=machine_learning"
+               "  (Ctrl-C stops it)")
+    for study, link in server.study_links():
+        click.echo(f"  {study}: {link}")
     try:
         code = server.wait()
         if code:
@@ -358,19 +364,62 @@ def ui(host, port, tracking_uri):
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("study")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface to bind; 0.0.0.0 exposes the dashboard to the network.")
+@click.option("--port", type=int, default=8080, show_default=True)
+@click.option("--storage", default=DEFAULT_STORAGE, show_default=True, envvar="CNNTUNE_STORAGE",
+              help="The Optuna storage the study was searched with (or CNNTUNE_STORAGE).")
+@TRACKING
+def dashboard(study, host, port, storage, tracking_uri):
+    """Start optuna-dashboard on a study's Optuna storage; Ctrl-C stops it."""
+    import signal
+
+    from ..tracking.studies import StudyView
+    from ..tuning.engines.optuna import stored_study
+    from .ui import OptunaDashboard
+
+    engine = StudyView(study, tracking_uri).settings.get("engine", "optuna")
+    if engine != "optuna":
+        raise ConfigError(f"study '{study}' was searched with {engine}, which keeps no Optuna "
+                          "storage for optuna-dashboard to read; look at it with cnntune ui "
+                          "or cnntune report")
+    opened, study_id = stored_study(storage, study)
+
+    def stop_on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop_on_term)
+    board = OptunaDashboard(opened, study_id, host=host, port=port)
+    url = board.start()
+    click.echo(f"optuna-dashboard on study '{study}': {url}  (Ctrl-C stops it)")
+    try:
+        board.serve()
+    except KeyboardInterrupt:
+        click.echo("\nstopped optuna-dashboard", err=True)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("study")
 @click.option("--out", default="report.html", show_default=True, type=click.Path(dir_okay=False),
-              help="The HTML file to write.")
-@click.option("--no-mlflow", is_flag=True, help="Do not log the figures to the study's run.")
+              help="The HTML file to write (its folder is made if need be).")
+@click.option("--no-mlflow", is_flag=True, help="Do not log the report to the study's run.")
 @TRACKING
 def report(study, out, no_mlflow, tracking_uri):
-    """An HTML report of a study: history, importances, parallel coordinates, slices,
-    learning curves and the trials table (also logged to the study's MLflow run)."""
+    """One HTML page about a study and its winner, offline and self-contained.
+
+    \b
+    The winner: params, test figures, export size and latency where measured,
+      architecture, learning curves, test confusion matrix, misclassified examples,
+      Grad-CAM, the baselines beside it.
+    The search: history, learning curves, parallel coordinates, slices, importances,
+      timeline, the trials table. Also logged to the study's MLflow run."""
     from ..reports.report import build_report
 
-    path, figs = build_report(study, tracking_uri=tracking_uri, out=out,
-                              log_to_mlflow=not no_mlflow)
-    click.echo(f"wrote {path} ({', '.join(figs)})"
-               + ("" if no_mlflow else "; also logged under the study run's report/"))
+    path, sections = build_report(study, tracking_uri=tracking_uri, out=out,
+                                  log_to_mlflow=not no_mlflow)
+    size = path.stat().st_size / 1e6
+    click.echo(f"wrote {path} ({len(sections)} sections, {size:.1f} MB)"
+               + ("" if no_mlflow else "; also logged as the study run's report/report.html"))
 
 
 @cli.command(context_settings=CONTEXT)

@@ -106,11 +106,9 @@ def make_plan(space, data, study, trials, timeout, seed, engine, algorithm, prun
     if dataset is None:
         src, path = _data_source(data, sp)
         d = sp.data
-        dataset = load_dataset(src, path, val_fraction=d.val_fraction,
-                               test_fraction=d.test_fraction, seed=sp.training.seed,
-                               image_size=d.image_size, color_mode=d.color_mode,
-                               base_dir=sp.base_dir if data is None else None, kind=d.kind,
-                               label_column=d.label_column, channels=d.channels)
+        dataset = load_dataset(src, path, seed=sp.training.seed,
+                               base_dir=sp.base_dir if data is None else None,
+                               **d.load_kwargs())
     # KerasTuner persists its algorithm with the study, Optuna does not: name them apart
     _check_families_fit(sp, dataset)
     study = study or (f"{sp.name}-{dataset.name}" if engine == "optuna"
@@ -118,6 +116,7 @@ def make_plan(space, data, study, trials, timeout, seed, engine, algorithm, prun
     _check_study_name(study)
     settings = TrialSettings(epochs=epochs or sp.training.epochs, patience=sp.training.patience,
                              objective=sp.primary, seed=seed,
+                             class_weight=dataset.class_weights(sp.training.class_weight),
                              max_params=sp.spec.constraints.max_params,
                              base_dir=str(sp.base_dir), threads=threads,
                              latency=sp.spec.latency.model_dump() if sp.measures_latency
@@ -137,10 +136,7 @@ def auto_plan(data) -> tuple[Any, Any]:
 
     src, path = _data_source(data, None)
     d = DataSettings(**SPLIT)  # the split the auto space writes
-    dataset = load_dataset(src, path, val_fraction=d.val_fraction,
-                           test_fraction=d.test_fraction, seed=SEED, image_size=d.image_size,
-                           color_mode=d.color_mode, base_dir=None, kind=d.kind,
-                           label_column=d.label_column, channels=d.channels)
+    dataset = load_dataset(src, path, seed=SEED, base_dir=None, **d.load_kwargs())
     sp = parse_space(auto_space(DataProfile.of(dataset), dataset.name), source=AUTO)
     return sp, dataset
 

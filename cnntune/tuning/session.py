@@ -13,7 +13,7 @@ from typing import Any
 from ..catalog import State
 from ..errors import ConfigError
 from ..tracking.stores import redact
-from .plan import Plan
+from .plan import CLOSING_S, Plan
 
 
 @dataclass
@@ -96,15 +96,22 @@ def open_study(plan: Plan, storage: str, tracking_uri: str, heartbeat: int | Non
         "engine": plan.engine, "algorithm": plan.algorithm, "pruner": plan.pruner,
         "seed": plan.seed, "epochs": plan.trial.epochs, "patience": plan.trial.patience,
         "objective": plan.trial.objective, "direction": sp.direction, "storage": redact(storage),
+        "class_weight": str(sp.training.class_weight),
+        "splits": dataset.describe_splits(),
         "objectives": ",".join(sp.objectives), "directions": ",".join(sp.directions),
         "constraints": ",".join(f"{k}<={v:g}" for k, v in sp.spec.constraints.limits().items())
         or "none",
     }
     from ..data import describe
 
+    from ..tracking.links import trials_view_tags
+
+    searched = [n for n in sp.order if len(sp.params[n].options() or (0, 1)) > 1]
     parent = tracker.start_study(study, space_text=sp.text, settings=settings,
                                  parent_run_id=info.attrs.get("mlflow_parent_run_id"),
-                                 data_spec=describe(dataset))
+                                 data_spec=describe(dataset),
+                                 experiment_tags=trials_view_tags(sp.primary, sp.direction,
+                                                                  searched))
     for key, value in (("mlflow_parent_run_id", parent), ("mlflow_experiment_id",
                        tracker.experiment_id), ("data_fingerprint", dataset.fingerprint),
                        ("space_fingerprint", sp.fingerprint), ("objective", sp.primary),
@@ -114,7 +121,10 @@ def open_study(plan: Plan, storage: str, tracking_uri: str, heartbeat: int | Non
     best = engine.best() if not info.created or warm["history"] else None
     payload = {"study": study, "resumed": not info.created, "existing_trials": info.n_trials,
                "warm_start": warm, "trials": plan.n_trials, "timeout": plan.timeout,
+               # when --timeout runs out (the last trial ends CLOSING_S before, to close up)
+               "ends_at": None if plan.deadline is None else plan.deadline + CLOSING_S,
                "settings": settings,
+               "experiment_id": tracker.experiment_id,
                "parent_run_id": parent,
                "best": None if best is None else {
                    "number": best.number, "value": best.value,
@@ -151,18 +161,19 @@ def log_baselines_once(plan, tracker, parent: str, emit) -> None:
     """Classical baselines on the study's splits, logged beside its trials (once a study)."""
     from .baselines import log_baselines, run_baselines
 
-    client = tracker.client
-    if client.search_runs([tracker.experiment_id], "tags.`cnntune.role` = 'baseline'",
-                          max_results=1):
+    if tracker.baselines():
         return
     results = run_baselines(plan.dataset, seed=plan.seed)
-    log_baselines(client, tracker.experiment_id, parent, plan.study, results)
+    log_baselines(tracker.client, tracker.experiment_id, parent, plan.study, results)
     emit("baselines", {"results": results})
 
 
 def study_result(engine, study, storage, tracker, parent, sp, new_trials,
                  elapsed) -> SearchResult:
-    """The study as this run leaves it: trials by state, its best, where it is tracked."""
+    """The study as this run leaves it: trials by state, its best, where it is tracked; also
+    written as the study's description in MLflow (``tracking.notes``)."""
+    from ..tracking.notes import study_line, study_note
+
     counts = State.count(t.state for t in engine.trials())
     rec = engine.best()
     best = None
@@ -173,8 +184,10 @@ def study_result(engine, study, storage, tracker, parent, sp, new_trials,
                             model_logged=bool(rec.attrs.get("model_logged")))
         if best.value is not None and not math.isfinite(best.value):
             best = None
-    return SearchResult(study=study, storage=redact(storage),
-                        tracking_uri=redact(tracker.tracking_uri),
-                        experiment_id=tracker.experiment_id, parent_run_id=parent,
-                        objective=sp.primary, direction=sp.direction, best=best,
-                        counts=counts, new_trials=new_trials, elapsed=elapsed)
+    result = SearchResult(study=study, storage=redact(storage),
+                          tracking_uri=redact(tracker.tracking_uri),
+                          experiment_id=tracker.experiment_id, parent_run_id=parent,
+                          objective=sp.primary, direction=sp.direction, best=best,
+                          counts=counts, new_trials=new_trials, elapsed=elapsed)
+    tracker.describe_study(parent, study_note(result, tracker.baselines()), study_line(result))
+    return result

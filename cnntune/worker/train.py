@@ -10,7 +10,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ..catalog import CLASS_SCORES, OBJECTIVES
 from ..errors import TrialFailed
+
+# the validation objectives Keras does not measure: computed from predictions each epoch
+SCORED = tuple(f"val_{name}" for name in CLASS_SCORES)
 
 Report = Callable[[int, float], bool]  # (epoch, objective value) -> should the trial stop?
 EpochHook = Callable[[int, dict], None]  # (epoch, logs) -> None
@@ -130,15 +134,36 @@ def cosine_lr(base: float, epoch: int, planned: int, alpha: float = 0.01) -> flo
     return base * (alpha + (1 - alpha) * 0.5 * (1 + math.cos(math.pi * t)))
 
 
+def class_scores(model, split, prefix: str) -> dict[str, float]:
+    """Macro F1, balanced accuracy and one-vs-rest AUC of ``model`` on ``split``, named
+    ``prefix + name``; AUC is left out when a class is missing from the split (undefined)."""
+    import numpy as np
+    from sklearn.metrics import balanced_accuracy_score, f1_score, roc_auc_score
+
+    probs = np.asarray(model.predict(split.x, batch_size=256, verbose=0), dtype="float64")
+    y = np.asarray(split.y)
+    pred = probs.argmax(1)
+    out = {f"{prefix}macro_f1": float(f1_score(y, pred, average="macro", zero_division=0)),
+           f"{prefix}balanced_accuracy": float(balanced_accuracy_score(y, pred))}
+    if len(np.unique(y)) == probs.shape[1]:
+        p = probs / probs.sum(1, keepdims=True).clip(min=1e-12)
+        out[f"{prefix}auc"] = float(roc_auc_score(y, p[:, 1]) if p.shape[1] == 2 else
+                                    roc_auc_score(y, p, multi_class="ovr", average="macro"))
+    return out
+
+
 def fit(model, knobs: dict, train_ds, val_ds, *, epochs: int, patience: int, objective: str,
         report: Report | None = None, on_epoch: EpochHook | None = None,
-        deadline: float | None = None) -> FitResult:
+        deadline: float | None = None, class_weight: dict[int, float] | None = None,
+        val_split=None) -> FitResult:
     """Train ``model`` in place. Raises TrialFailed on a NaN/inf loss. With a ``deadline``
     (wall-clock seconds) training stops in time to score the model before it, keeping the
-    best epoch's weights (``stopped = "deadline"``)."""
+    best epoch's weights (``stopped = "deadline"``). ``val_split`` (the validation arrays):
+    the class-balanced scores (``SCORED``) are measured on it each epoch, before early
+    stopping and pruning read the objective."""
     import keras
 
-    mode = "max" if "accuracy" in objective else "min"
+    mode = "max" if OBJECTIVES[objective] == "maximize" else "min"
     result = FitResult()
     clock = _Clock(epochs, deadline)
     cosine = knobs.get("lr_schedule") == "cosine"
@@ -186,17 +211,24 @@ def fit(model, knobs: dict, train_ds, val_ds, *, epochs: int, patience: int, obj
                 result.stopped = "deadline"  # the next epoch would not finish in time
                 self.model.stop_training = True
 
+    class _Scores(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if logs is not None:  # Keras hands the same dict to the callbacks after this one
+                logs.update(class_scores(self.model, val_split, "val_"))
+
     compile_model(model, knobs, train_ds, None if cosine else epochs)
     stopper = keras.callbacks.EarlyStopping(monitor=objective, mode=mode, patience=patience,
                                             restore_best_weights=True)
     callbacks = [stopper, _Hooks()]  # hooks last: they see what the others decided
+    if val_split is not None:
+        callbacks.insert(0, _Scores())
     if knobs.get("lr_schedule") == "plateau":
         callbacks.insert(0, keras.callbacks.ReduceLROnPlateau(
             monitor=objective, mode=mode, factor=0.5, patience=max(1, patience // 2),
             min_lr=knobs["learning_rate"] / 100, verbose=0))
     t0 = time.perf_counter()
     hist = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False,
-                     callbacks=callbacks)
+                     callbacks=callbacks, class_weight=class_weight)
     result.fit_seconds = time.perf_counter() - t0
     result.history = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
     losses = result.history.get("loss", [])

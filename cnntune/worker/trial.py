@@ -17,7 +17,7 @@ from ..catalog import State
 from .. import knobs as knob_defs
 from ..data import Dataset, pipeline
 from ..errors import TrialFailed
-from .train import EpochHook, Report, fit
+from .train import SCORED, EpochHook, Report, class_scores, fit
 
 
 
@@ -25,8 +25,9 @@ from .train import EpochHook, Report, fit
 class TrialSettings:
     epochs: int
     patience: int
-    objective: str  # val_accuracy | val_loss
+    objective: str  # one of catalog.OBJECTIVES
     seed: int
+    class_weight: dict[int, float] | None = None  # class index -> weight in the loss
     max_params: int | None = None  # bigger models are skipped before training
     base_dir: str | None = None  # relative file knobs (backbone_weights) resolve against it
     threads: int | None = None  # TensorFlow threads (intra-op) for this worker; None: all cores
@@ -137,7 +138,9 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
         val_ds = pipeline(data.val, bs, training=False, seed=0, one_hot=one_hot)
         fitted = fit(model, knobs, train_ds, val_ds, epochs=settings.epochs,
                      patience=settings.patience, objective=settings.objective, report=report,
-                     on_epoch=on_epoch, deadline=settings.deadline)
+                     on_epoch=on_epoch, deadline=settings.deadline,
+                     class_weight=settings.class_weight,
+                     val_split=data.val if settings.objective in SCORED else None)
     except TrialFailed as exc:
         return TrialResult(state=State.FAIL, error=str(exc))
 
@@ -149,7 +152,7 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
         "epochs": float(fitted.epochs_run),
         "best_epoch": float(fitted.best_epoch),
     }
-    for key in ("val_accuracy", "val_loss", "accuracy", "loss"):
+    for key in ("val_accuracy", "val_loss", "accuracy", "loss", *SCORED):
         if key in hist and len(hist[key]) > best:
             metrics[key] = hist[key][best]
     if fitted.pruned:
@@ -161,6 +164,11 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
     test_loss, test_acc = model.evaluate(
         pipeline(data.test, bs, training=False, seed=0, one_hot=one_hot), verbose=0)
     metrics.update(test_loss=float(test_loss), test_accuracy=float(test_acc))
+    # the class-balanced scores on the test split, and on validation where fit did not
+    # already measure them per epoch (the best epoch's weights are in the model now)
+    metrics.update(class_scores(model, data.test, "test_"))
+    if settings.objective not in SCORED:
+        metrics.update(class_scores(model, data.val, "val_"))
     if settings.latency is not None:  # deployment objectives or constraints: same method
         from .latency import measure
 

@@ -111,3 +111,46 @@ def test_learning_rate_schedules_change_the_rate():
               TrialSettings(epochs=4, patience=2, objective="val_loss", seed=0),
               on_epoch=lambda e, logs: seen.append(logs["learning_rate"]))
     assert seen[0] == pytest.approx(1e-7) and seen[-1] <= 0.5e-7 * 1.0001
+
+
+def test_class_balanced_objective_is_measured_each_epoch_and_weights_reach_the_loss():
+    """val_macro_f1 as the objective: measured from predictions each epoch (so pruning and
+    early stopping see it), the best epoch's value is the trial's; the test split gets the
+    same scores; class weights change what the model learns on imbalanced data."""
+    import numpy as np
+
+    from cnntune.data import Dataset, Split
+    from cnntune.worker.train import class_scores
+
+    d = digits()
+    keep = lambda s: np.flatnonzero((s.y != 1) | (np.arange(len(s.y)) % 12 == 0))  # noqa: E731
+    imb = Dataset(name="imb", class_names=d.class_names, scale=d.scale,
+                  **{p: Split(getattr(d, p).x[keep(getattr(d, p))],
+                              getattr(d, p).y[keep(getattr(d, p))])
+                     for p in ("train", "val", "test")})
+    reported = []
+    settings = TrialSettings(epochs=3, patience=3, objective="val_macro_f1", seed=0,
+                             class_weight=imb.class_weights("balanced"))
+    res = run_trial(SMALL, imb, settings, report=lambda e, v: reported.append(v) or False)
+    assert res.state == State.COMPLETE, res.error
+    hist = res.history["val_macro_f1"]
+    assert reported == hist and len(hist) == 3  # what pruning saw, epoch by epoch
+    best = int(np.argmax(hist))
+    assert res.value == hist[best] == res.metrics["val_macro_f1"]
+    m = res.metrics
+    for name in ("test_macro_f1", "test_balanced_accuracy", "test_auc", "val_auc"):
+        assert 0.0 <= m[name] <= 1.0, name
+    # the scores are scikit-learn's on the model's predictions
+    again = class_scores(res.take_model(), imb.test, "test_")
+    assert again["test_macro_f1"] == pytest.approx(m["test_macro_f1"])
+    # weights reach the loss: a heavy weight on the rare class makes the model predict it more
+    predicted = []
+    for weights in (None, {i: (30.0 if i == 1 else 1.0) for i in range(10)}):
+        res = run_trial(SMALL, imb, TrialSettings(epochs=2, patience=2, seed=0,
+                                                  objective="val_accuracy",
+                                                  class_weight=weights))
+        # an accuracy study logs the class-balanced scores beside it, measured at the end
+        assert "val_macro_f1" in res.metrics and "val_macro_f1" not in res.history
+        x = np.concatenate([imb.train.x, imb.val.x, imb.test.x]).astype("float32")
+        predicted.append(int((res.take_model().predict(x, verbose=0).argmax(1) == 1).sum()))
+    assert predicted[1] > 2 * predicted[0] + 10, predicted  # of ~1,400 examples, ~30 rare

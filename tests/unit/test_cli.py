@@ -38,7 +38,22 @@ def test_bad_inputs_exit_2_and_write_nothing(tmp_path, cnntune_cli):
     (tmp_path / "one" / "cat").mkdir(parents=True)
     (tmp_path / "sf.yaml").write_text("name: sf\nstart_from: [{n_blocks: 2}, {n_blocks: 9}]\n"
                                       "params:\n  n_blocks: {type: int, low: 1, high: 3}\n")
+    np.savez(tmp_path / "xt.npz", x_train=np.zeros((9, 4, 4)))
+    for part, cls in (("train", "cat"), ("train", "dog"), ("test", "owl")):
+        (tmp_path / "split" / part / cls).mkdir(parents=True)
+    (tmp_path / "cw.yaml").write_text("name: cw\ntraining: {class_weight: {owl: 2.0}}\n"
+                                      "params:\n  n_blocks: 1\n")
+    (tmp_path / "flat").mkdir()
+    (tmp_path / "lab.csv").write_text("file,label\na.png,cat\na.png,dog\n")
+    (tmp_path / "lab.yaml").write_text("name: lab\ndata: {path: flat, labels: lab.csv}\n"
+                                       "params:\n  n_blocks: 1\n")
     cases = [
+        # data as users bring it: their splits, their labels, their class weights
+        (("search", "--data", "xt.npz"), ["has x_train but no y_train"]),
+        (("search", "--data", "split"), ["class 'owl' is in test/ but not in train/"]),
+        (("search", "--space", "cw.yaml"), ["training.class_weight names class 'owl'"]),
+        (("search", "--space", "lab.yaml"),
+         ["labels csv 'lab.csv', row 2: file 'a.png' is not in"]),
         (("search", "--patience-trials", "0"), ["--patience-trials must be >= 1"]),
         (("search", "--warm-start", "earlier"),
          ["--warm-start earlier: no such study", "cnntune studies"]),

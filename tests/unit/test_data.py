@@ -207,3 +207,133 @@ def test_waveforms_are_seeded_and_balanced():
     assert x1.shape == (80, 128, 1) and np.array_equal(x1, x2)
     assert names == ["sine", "square", "triangle", "sawtooth"]
     assert np.bincount(y1).tolist() == [20, 20, 20, 20]
+
+
+# --------------------------------------------------------------- splits the data brings
+
+
+def test_split_folders_are_kept_and_a_missing_val_is_split_from_train(tmp_path):
+    root = tmp_path / "photos"
+    _folder(root / "train", {"cat": 30, "dog": 30})
+    _folder(root / "test", {"cat": 5, "dog": 7}, size=(20, 20))  # resized to train's size
+    ds = load_dataset(None, root, **KW)
+    assert ds.class_names == ["cat", "dog"] and ds.input_shape == (10, 12, 3)
+    assert len(ds.test) == 12 and np.bincount(ds.test.y).tolist() == [5, 7]  # test as given
+    assert len(ds.train) + len(ds.val) == 60 and np.bincount(ds.val.y).min() >= 1
+    assert ds.meta["splits"] == {"train": "given", "test": "given",
+                                 "val": "split from train (20%)"}
+    assert ds.describe_splits().startswith("train: given (")
+    again = load_dataset(None, root, **KW)
+    assert again.fingerprint == ds.fingerprint  # seeded: the same split again
+    (root / "validation").mkdir()
+    _folder(root / "validation", {"cat": 4, "dog": 4})
+    ds = load_dataset(None, root, **KW)
+    assert len(ds.val) == 8 and len(ds.train) == 60 and ds.meta["splits"]["val"] == "given"
+
+
+def test_a_folder_with_classes_named_like_splits_alone_is_one_folder_per_class(tmp_path):
+    root = _folder(tmp_path / "imgs", {"train": 10, "cat": 10})  # no val/ or test/ beside it
+    assert load_dataset(None, root, **KW).class_names == ["cat", "train"]
+
+
+@pytest.mark.parametrize("layout,message", [
+    ({"train": {"cat": 10, "dog": 10}, "test": {"cat": 3, "owl": 3}},
+     "class 'owl' is in test/ but not in train/; add train/owl/"),
+    ({"train": {"cat": 10, "dog": 10}, "val": {"cat": 3}, "validation": {"cat": 3}},
+     "has both val/ and validation/; keep one of them"),
+])
+def test_split_folders_that_disagree_are_refused(tmp_path, layout, message):
+    for part, counts in layout.items():
+        _folder(tmp_path / "d" / part, counts)
+    with pytest.raises(DataError, match=message):
+        load_dataset(None, tmp_path / "d", **KW)
+
+
+def test_npz_with_its_own_splits(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, size=(90, 6, 5), dtype=np.uint8)
+    y = np.array(["a", "b", "c"] * 30)
+    path = tmp_path / "s.npz"
+    np.savez(path, x_train=x[:60], y_train=y[:60], x_test=x[60:], y_test=y[60:])
+    ds = load_dataset(None, path, **KW)
+    assert ds.class_names == ["a", "b", "c"] and len(ds.test) == 30
+    assert (ds.test.x == x[60:, :, :, None]).all()  # the given test set, in its order
+    assert ds.meta["splits"]["test"] == "given" and ds.meta["splits"]["val"].startswith("split")
+    np.savez(path, x_train=x[:60], y_train=y[:60], x_val=x[60:], y_val=y[60:])
+    ds = load_dataset(None, path, **KW)
+    assert len(ds.val) == 30 and ds.meta["splits"]["test"].startswith("split from train")
+
+
+@pytest.mark.parametrize("arrays,message", [
+    ({"x_train": np.zeros((9, 4, 4))}, "has x_train but no y_train"),
+    ({"x_train": np.zeros((9, 4, 4)), "y_train": np.arange(9) % 3,
+      "x_test": np.zeros((3, 4, 4)), "y_test": np.array([0, 1, 7])},
+     "y_test has class 7, which y_train does not have"),
+    ({"x_test": np.zeros((3, 4, 4)), "y_test": np.arange(3)}, "no x_train/y_train"),
+])
+def test_npz_splits_that_do_not_fit_are_refused(tmp_path, arrays, message):
+    path = tmp_path / "bad.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(DataError, match=message):
+        load_dataset(None, path, **KW)
+
+
+# ------------------------------------------------------------------------ class weights
+
+
+def test_class_weights_balanced_named_and_unknown(tmp_path):
+    x = np.zeros((100, 4, 4), dtype=np.uint8)
+    y = np.array(["rare"] * 10 + ["common"] * 90)
+    np.savez(tmp_path / "imb.npz", x=x, y=y)
+    ds = load_dataset(None, tmp_path / "imb.npz", **KW)
+    assert ds.class_weights("none") is None
+    w = ds.class_weights("balanced")
+    counts = np.bincount(ds.train.y)
+    # every class adds up to the same total weight
+    assert w[0] * counts[0] == pytest.approx(w[1] * counts[1])
+    assert ds.class_names == ["common", "rare"] and w[1] > 5 * w[0]
+    assert ds.class_weights({"rare": 4.0}) == {0: 1.0, 1: 4.0}
+    with pytest.raises(DataError, match="training.class_weight names class 'owl'.*common, rare"):
+        ds.class_weights({"owl": 2.0})
+
+
+# -------------------------------------------------------------------- labels from a CSV
+
+
+def _flat(root, n=24, classes=("cat", "dog", "owl")):
+    rng = np.random.default_rng(0)
+    root.mkdir()
+    rows = ["file,label"]
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 255, (6, 7, 3), dtype=np.uint8)).save(root / f"{i}.png")
+        rows.append(f"{i}.png,{classes[i % len(classes)]}")
+    return rows
+
+
+def test_a_flat_folder_labelled_by_a_csv(tmp_path):
+    rows = _flat(tmp_path / "flat")
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    ds = load_dataset(None, tmp_path / "flat", labels=str(tmp_path / "labels.csv"), **KW)
+    assert ds.class_names == ["cat", "dog", "owl"] and ds.input_shape == (6, 7, 3)
+    assert len(ds.train) + len(ds.val) + len(ds.test) == 24
+    assert ds.meta["load"]["labels"] == str((tmp_path / "labels.csv").resolve())
+    # other column names, as the space names them
+    (tmp_path / "l2.csv").write_text("\n".join(r.replace("file,label", "name,species")
+                                               for r in rows))
+    again = load_dataset(None, tmp_path / "flat", labels=str(tmp_path / "l2.csv"),
+                         file_column="name", label_column="species", **KW)
+    assert again.fingerprint == ds.fingerprint
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda rows: rows + ["3.png,dog"],
+     "row 26: file '3.png' is listed again \\(first on row 5\\)"),
+    (lambda rows: rows + ["99.png,dog"], "row 26: file '99.png' is not in"),
+    (lambda rows: rows[:-1], "1 image\\(s\\) in .* have no row, such as '23.png'"),
+    (lambda rows: ["name,label"] + rows[1:], "no column 'file' \\(columns: name, label\\)"),
+])
+def test_labels_csv_that_does_not_match_the_folder_is_refused(tmp_path, edit, message):
+    rows = _flat(tmp_path / "flat")
+    (tmp_path / "labels.csv").write_text("\n".join(edit(rows)) + "\n")
+    with pytest.raises(DataError, match=message):
+        load_dataset(None, tmp_path / "flat", labels=str(tmp_path / "labels.csv"), **KW)

@@ -154,7 +154,7 @@ BAD = [
      "objective 'speed' is unknown"),
     ("deployment objective first", HEAD + "  filters: 8\n"
      "objectives: [latency_ms, val_accuracy]\n",
-     "the first objective must be val_accuracy or val_loss"),
+     "the first objective must be a validation score"),
     ("cmaes with two objectives", HEAD + "  filters: 8\nobjectives: [val_accuracy, n_params]\n"
      "search: {algorithm: cmaes}\n", "cmaes sampler has one objective only"),
     ("bad latency settings", HEAD + "  filters: 8\nlatency: {repeats: 1}\n",
