@@ -313,12 +313,20 @@ def _load_npz(path: Path, sequence: bool = False):
                         f"{int(y.max()) + 1} classes; make them agree")
     if sequence:
         return x.astype("float32"), y, names, 1.0, path.stem
-    xmax = float(x.max()) if x.size else 1.0
-    scale = 1.0 / 255.0 if (x.dtype == np.uint8 or xmax > 1.0) else 1.0
+    return _compact(x), y, names, _pixel_scale([x]), path.stem
+
+
+def _pixel_scale(xs: list[np.ndarray]) -> float:
+    """What maps the pixel values of ``xs`` (one data set's arrays) to [0, 1]: 1/255 for
+    uint8 or values above 1, 1/max above 255, else 1."""
+    xmax = max((float(x.max()) for x in xs if x.size), default=1.0)
     if xmax > 255.0:
-        scale = 1.0 / xmax
-    x = x if x.dtype == np.uint8 else x.astype("float32")  # uint8 stays 4x smaller
-    return x, y, names, scale, path.stem
+        return 1.0 / xmax
+    return 1.0 / 255.0 if (xs[0].dtype == np.uint8 or xmax > 1.0) else 1.0
+
+
+def _compact(x: np.ndarray) -> np.ndarray:
+    return x if x.dtype == np.uint8 else x.astype("float32")  # uint8 stays 4x smaller
 
 
 def _load_csv(path: Path, label_column: str, channels: int):
@@ -466,14 +474,8 @@ def _load_npz_splits(path: Path, sequence: bool):
     if sequence:
         return ({k: (x.astype("float32"), y) for k, (x, y) in parts.items()}, names, 1.0,
                 path.stem)
-    xmax = max(float(x.max()) for x, _ in parts.values() if x.size)
-    dtype = parts["train"][0].dtype
-    scale = 1.0 / 255.0 if (dtype == np.uint8 or xmax > 1.0) else 1.0
-    if xmax > 255.0:
-        scale = 1.0 / xmax
-    parts = {k: (x if x.dtype == np.uint8 else x.astype("float32"), y)
-             for k, (x, y) in parts.items()}
-    return parts, names, scale, path.stem
+    scale = _pixel_scale([x for x, _ in parts.values()])  # train first: its dtype decides
+    return {k: (_compact(x), y) for k, (x, y) in parts.items()}, names, scale, path.stem
 
 
 def _check_x(x: np.ndarray, where: str, sequence: bool) -> np.ndarray:

@@ -4,6 +4,7 @@ trial, its params, its test figures, the baselines, and the commands that go on 
 
 from __future__ import annotations
 
+from ..catalog import CLASS_SCORES
 from .links import next_commands, run_url, trials_url, ui_base
 
 
@@ -30,8 +31,8 @@ def study_note(result, baselines: list[dict]) -> str:
                   + (f" ([its run]({link}))" if link else "") + ".", ""]
         lines += ["| param | value |", "| --- | --- |"]
         lines += [f"| {k} | {_fmt(v)} |" for k, v in b.params.items()]
-        tested = {k: m[k] for k in ("test_accuracy", "test_loss", "test_macro_f1",
-                                    "test_balanced_accuracy", "test_auc", "latency_ms",
+        tested = {k: m[k] for k in ("test_accuracy", "test_loss",
+                                    *(f"test_{name}" for name in CLASS_SCORES), "latency_ms",
                                     "size_mb") if k in m}
         if tested:
             lines += ["", "| test figure | value |", "| --- | --- |"]

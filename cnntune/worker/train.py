@@ -134,17 +134,24 @@ def cosine_lr(base: float, epoch: int, planned: int, alpha: float = 0.01) -> flo
     return base * (alpha + (1 - alpha) * 0.5 * (1 + math.cos(math.pi * t)))
 
 
+def label_scores(y, pred, prefix: str) -> dict[str, float]:
+    """Macro F1 and balanced accuracy of predicted labels, named ``prefix + name``: what any
+    classifier (a CNN trial, a baseline) is measured by beside accuracy."""
+    from sklearn.metrics import balanced_accuracy_score, f1_score
+
+    return {f"{prefix}macro_f1": float(f1_score(y, pred, average="macro", zero_division=0)),
+            f"{prefix}balanced_accuracy": float(balanced_accuracy_score(y, pred))}
+
+
 def class_scores(model, split, prefix: str) -> dict[str, float]:
-    """Macro F1, balanced accuracy and one-vs-rest AUC of ``model`` on ``split``, named
-    ``prefix + name``; AUC is left out when a class is missing from the split (undefined)."""
+    """``label_scores`` and one-vs-rest AUC of ``model`` on ``split``, named ``prefix + name``
+    (``catalog.CLASS_SCORES``); AUC is left out when a class is missing from the split."""
     import numpy as np
-    from sklearn.metrics import balanced_accuracy_score, f1_score, roc_auc_score
+    from sklearn.metrics import roc_auc_score
 
     probs = np.asarray(model.predict(split.x, batch_size=256, verbose=0), dtype="float64")
     y = np.asarray(split.y)
-    pred = probs.argmax(1)
-    out = {f"{prefix}macro_f1": float(f1_score(y, pred, average="macro", zero_division=0)),
-           f"{prefix}balanced_accuracy": float(balanced_accuracy_score(y, pred))}
+    out = label_scores(y, probs.argmax(1), prefix)
     if len(np.unique(y)) == probs.shape[1]:
         p = probs / probs.sum(1, keepdims=True).clip(min=1e-12)
         out[f"{prefix}auc"] = float(roc_auc_score(y, p[:, 1]) if p.shape[1] == 2 else

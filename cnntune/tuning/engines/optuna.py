@@ -370,19 +370,30 @@ def _record(t) -> TrialRecord:
                        feasible=feasible(t) if t.constraints else None)
 
 
-def stored_study(storage: str, study: str):
-    """``(storage object, study id)`` of a study already in an Optuna storage, for a reader
-    such as optuna-dashboard; a journal or SQLite file that is not there is not made."""
+def _read_storage(storage: str):
+    """An existing Optuna storage, opened to read: a journal as its storage object, an RDB
+    URL as it is (Optuna opens it); None for a journal or SQLite file that is not there,
+    which reading must not create."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     db = sqlite_path(storage) or journal_path(storage)
     if db is not None and not db.exists():
+        return None
+    return journal_storage(db) if storage.startswith("journal:") else storage
+
+
+def stored_study(storage: str, study: str):
+    """``(storage object, study id)`` of a study already in an Optuna storage, for a reader
+    such as optuna-dashboard; a journal or SQLite file that is not there is not made."""
+    import optuna
+
+    opened = _read_storage(storage)
+    if opened is None:
         raise StorageError(f"study storage '{redact(storage)}' does not exist; pass the "
                            "--storage the study was searched with")
     try:
-        opened = journal_storage(db) if storage.startswith("journal:") else \
-            optuna.storages.get_storage(storage)
+        opened = optuna.storages.get_storage(opened)  # an RDB URL: connected here
         study_id = opened.get_study_id_from_name(study)
     except KeyError:
         raise StorageError(f"study '{study}' is not in study storage '{redact(storage)}'; "
@@ -398,13 +409,11 @@ def study_summaries(storage: str) -> list[dict[str, Any]]:
     """One dict per study in an Optuna storage: name, direction, counts by state, best."""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    db = sqlite_path(storage) or journal_path(storage)
-    if db is not None and not db.exists():
+    opened = _read_storage(storage)
+    if opened is None:
         return []
+    storage = opened
     try:
-        if storage.startswith("journal:"):
-            storage = journal_storage(db)
         summaries = optuna.study.get_all_study_summaries(storage, include_best_trial=True)
     except Exception as exc:
         raise StorageError(f"study storage '{redact(str(storage))}' cannot be read "
