@@ -91,6 +91,8 @@ FINISHED = (State.COMPLETE, State.PRUNED, State.FAIL)  # a trial in one of these
 # data: the embedded sets (by name), and every source a space's data.source may name
 EMBEDDED = ("digits", "waveforms")
 DATA_SOURCES = EMBEDDED + ("npz", "csv", "folder")
+# data.in_memory: keep decoded images in memory, or store them on disk (auto: by size)
+IN_MEMORY = ("auto", "true", "false")
 # export
 FORMATS = ("keras", "savedmodel", "tflite", "onnx")
 QUANTIZE = ("none", "float16", "int8")

@@ -281,6 +281,9 @@ class DataSettings(_Strict):
     # a flat image folder's labels: a CSV with a file-name column and a label column
     labels: str | None = None
     file_column: str = "file"
+    # keep decoded images in memory (true), store them on disk and read batches (false), or
+    # store them when they would take more than a share of the available memory (auto)
+    in_memory: Literal["auto"] | bool = "auto"
     channels: int = Field(1, ge=1)  # csv: value columns are time-major over this many channels
     val_fraction: float = Field(0.15, gt=0, lt=0.5)
     test_fraction: float = Field(0.2, gt=0, lt=0.5)

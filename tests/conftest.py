@@ -1,10 +1,13 @@
 import os
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# decoded-image stores go to a folder of this test run, never to the user's cache
+os.environ["CNNTUNE_CACHE"] = tempfile.mkdtemp(prefix="cnntune-test-cache-")
 
 
 @pytest.fixture

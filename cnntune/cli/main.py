@@ -103,7 +103,10 @@ def space_show(file, data):
 
     if file == AUTO:
         sp, dataset = auto_plan(data)
-        click.echo(f"# data '{dataset.name}': {dataset.describe_splits()}")
+        click.echo(f"# data '{dataset.name}': {dataset.describe_splits()}; "
+                   f"{dataset.meta.get('storage', 'in memory')}")
+        if dataset.skipped_note():
+            click.echo(dataset.skipped_note(), err=True)
         click.echo(sp.text, nl=False)
         return
     if data is not None:

@@ -78,6 +78,8 @@ class Progress:
                     + (f", {s['pruner']} pruner" if s["pruner"] != "none" else "")
                     + f", up to {s['epochs']} "
                     f"epoch{'s' if s['epochs'] != 1 else ''} per trial")
+                if payload.get("data_note"):
+                    self.console.print(payload["data_note"], style="yellow", highlight=False)
                 warm = payload.get("warm_start") or {}
                 for note in warm.get("notes", []):
                     self.console.print(note, highlight=False)

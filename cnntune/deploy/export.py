@@ -106,7 +106,7 @@ def export_study(study: str, *, fmt: str, out: str | Path, tracking_uri: str,
 
     out.mkdir(parents=True, exist_ok=True)
     say(f"writing {fmt}{'' if quantize == 'none' else ' ' + quantize} to {target}")
-    write_model(infer, fmt, target, quantize=quantize, representative=data.train.x)
+    write_model(infer, fmt, target, quantize=quantize, representative=data.train)
 
     from ..formats.runtimes import load_predictor
 
@@ -149,18 +149,16 @@ def retrain_trial(params: dict, data, *, epochs: int, seed: int, base_dir: str |
     knobs resolve as in the trial: as given, else from ``base_dir`` (the space file's folder)."""
     import keras
 
-    from ..data import Split, pipeline
     from ..worker.train import fit_final
     from ..worker.trial import build_trial_model
 
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     knobs, model = build_trial_model(params, data, base_dir)
-    both = Split(np.concatenate([data.train.x, data.val.x]),
-                 np.concatenate([data.train.y, data.val.y]))
+    both = data.train.concat(data.val)
     one_hot = data.num_classes if knobs["label_smoothing"] > 0 else None
-    fit_final(model, knobs, pipeline(both, knobs["batch_size"], training=True, seed=seed,
-                                     one_hot=one_hot), epochs=max(1, epochs))
+    fit_final(model, knobs, both.pipeline(knobs["batch_size"], training=True, seed=seed,
+                                          one_hot=one_hot), epochs=max(1, epochs))
     return model
 
 
@@ -181,7 +179,7 @@ def metadata(view, t, data, report: ExportReport) -> dict:
         "file": Path(report.path).name, "retrained": report.retrained,
         "params": t.params, "trial_metrics": t.metrics,
         "input": {"shape": [None, *data.input_shape], "dtype": "float32",
-                  "data_dtype": str(data.train.x.dtype), "kind": data.kind},
+                  "data_dtype": data.train.dtype, "kind": data.kind},
         "class_names": data.class_names,
         "preprocessing": {"inside_model": True, **data.prep,
                           "note": "feed raw values as the data holds them; the model rescales "

@@ -38,7 +38,7 @@ def inference_model(model):
 def write_model(infer, fmt: str, target: Path, *, quantize: str = "none",
                 representative=None) -> None:
     """Write ``infer`` in ``fmt`` at ``target`` (TFLite: float32, float16 weights, or int8
-    with a representative data set of up to 200 training examples)."""
+    with up to 200 examples of ``representative``, a data split)."""
     import io
     import warnings
 
@@ -73,7 +73,7 @@ def _litert_options(quantize: str, representative) -> dict:
                 "target_spec": {"supported_types": [tf.float16]}}
     rng = np.random.default_rng(0)
     picks = rng.choice(len(representative), size=min(200, len(representative)), replace=False)
-    examples = np.asarray(representative)[np.sort(picks)].astype("float32")
+    examples = representative.images(np.sort(picks)).astype("float32")
 
     def dataset():
         for x in examples:

@@ -186,7 +186,7 @@ def explain_study(study: str, *, tracking_uri: str, out: str | Path, method: str
     else:
         data = view.load_data()
         idx = spread(data.test.y, n)
-        x, y = data.test.x[idx].astype("float32"), data.test.y[idx]
+        x, y = data.test.images(idx).astype("float32"), data.test.y[idx]
         captions = [f"test #{i}" for i in idx]
     maps, probs = (gradcam if method == "gradcam" else saliency)(model, x)
     out = Path(out)

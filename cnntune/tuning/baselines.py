@@ -34,15 +34,21 @@ def run_baselines(data, *, seed: int = 0, names=BASELINES) -> list[dict]:
     """Fit and score each baseline; one dict per model: name, params, metrics."""
     from ..worker.train import label_scores
 
-    x_train = data.train.x.reshape(len(data.train), -1).astype("float32")
-    y_train = data.train.y
-    if len(y_train) > MAX_TRAIN:
-        from sklearn.model_selection import train_test_split
+    import numpy as np
 
-        x_train, _, y_train, _ = train_test_split(x_train, y_train, train_size=MAX_TRAIN,
-                                                  stratify=y_train, random_state=seed)
-    x_val = data.val.x.reshape(len(data.val), -1).astype("float32")
-    x_test = data.test.x.reshape(len(data.test), -1).astype("float32")
+    from ..data import stratified_split
+
+    def flat(split, idx=None):
+        x = split.images(idx)
+        return x.reshape(len(x), -1).astype("float32")
+
+    y_train = data.train.y
+    idx = None
+    if len(y_train) > MAX_TRAIN:  # a stratified subsample, read alone (a stored split)
+        idx = np.sort(stratified_split(y_train, MAX_TRAIN, seed)[1])
+        y_train = y_train[idx]
+    x_train = flat(data.train, idx)
+    x_val, x_test = flat(data.val), flat(data.test)
     out = []
     for name in names:
         model = make(name, seed)

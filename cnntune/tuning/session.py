@@ -98,6 +98,8 @@ def open_study(plan: Plan, storage: str, tracking_uri: str, heartbeat: int | Non
         "objective": plan.trial.objective, "direction": sp.direction, "storage": redact(storage),
         "class_weight": str(sp.training.class_weight),
         "splits": dataset.describe_splits(),
+        "data_storage": dataset.meta.get("storage", "in memory"),
+        "skipped_files": len(dataset.skipped),  # unreadable; listed in data.json
         "objectives": ",".join(sp.objectives), "directions": ",".join(sp.directions),
         "constraints": ",".join(f"{k}<={v:g}" for k, v in sp.spec.constraints.limits().items())
         or "none",
@@ -120,6 +122,7 @@ def open_study(plan: Plan, storage: str, tracking_uri: str, heartbeat: int | Non
     warm = apply_warm_starts(plan, engine, info.created)
     best = engine.best() if not info.created or warm["history"] else None
     payload = {"study": study, "resumed": not info.created, "existing_trials": info.n_trials,
+               "data_note": dataset.skipped_note(),
                "warm_start": warm, "trials": plan.n_trials, "timeout": plan.timeout,
                # when --timeout runs out (the last trial ends CLOSING_S before, to close up)
                "ends_at": None if plan.deadline is None else plan.deadline + CLOSING_S,

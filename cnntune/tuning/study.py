@@ -132,7 +132,8 @@ class _TrialLoop:
         self.plan, self.engine, self.tracker, self.runner = plan, engine, tracker, runner
         self.parent, self.emit = parent, emit
         self.new_trials = 0
-        self.example = plan.dataset.test.x[:4]  # for the logged model's signature
+        # a few inputs, for the logged model's signature
+        self.example = plan.dataset.test.images(range(min(4, len(plan.dataset.test))))
         self.direction = Direction(plan.space.direction)
         self.first_epoch_s: float | None = None  # the quickest first epoch seen, start-up in
 

@@ -149,7 +149,8 @@ def class_scores(model, split, prefix: str) -> dict[str, float]:
     import numpy as np
     from sklearn.metrics import roc_auc_score
 
-    probs = np.asarray(model.predict(split.x, batch_size=256, verbose=0), dtype="float64")
+    probs = np.asarray(model.predict(split.pipeline(256, training=False, seed=0), verbose=0),
+                       dtype="float64")
     y = np.asarray(split.y)
     out = label_scores(y, probs.argmax(1), prefix)
     if len(np.unique(y)) == probs.shape[1]:

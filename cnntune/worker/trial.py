@@ -15,7 +15,7 @@ from typing import Any
 
 from ..catalog import State
 from .. import knobs as knob_defs
-from ..data import Dataset, pipeline
+from ..data import Dataset
 from ..errors import TrialFailed
 from .train import SCORED, EpochHook, Report, class_scores, fit
 
@@ -133,9 +133,9 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
                                      f"max_params {settings.max_params:,}")
         bs = knobs["batch_size"]
         one_hot = data.num_classes if knobs["label_smoothing"] > 0 else None
-        train_ds = pipeline(data.train, bs, training=True, seed=settings.seed + number,
-                            one_hot=one_hot)
-        val_ds = pipeline(data.val, bs, training=False, seed=0, one_hot=one_hot)
+        train_ds = data.train.pipeline(bs, training=True, seed=settings.seed + number,
+                                       one_hot=one_hot)
+        val_ds = data.val.pipeline(bs, training=False, seed=0, one_hot=one_hot)
         fitted = fit(model, knobs, train_ds, val_ds, epochs=settings.epochs,
                      patience=settings.patience, objective=settings.objective, report=report,
                      on_epoch=on_epoch, deadline=settings.deadline,
@@ -162,7 +162,7 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
     # the model now holds the best epoch's weights, whose validation scores fit already
     # measured (in the metrics above); the test split is scored here, once
     test_loss, test_acc = model.evaluate(
-        pipeline(data.test, bs, training=False, seed=0, one_hot=one_hot), verbose=0)
+        data.test.pipeline(bs, training=False, seed=0, one_hot=one_hot), verbose=0)
     metrics.update(test_loss=float(test_loss), test_accuracy=float(test_acc))
     # the class-balanced scores on the test split, and on validation where fit did not
     # already measure them per epoch (the best epoch's weights are in the model now)
@@ -172,7 +172,7 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
     if settings.latency is not None:  # deployment objectives or constraints: same method
         from .latency import measure
 
-        metrics.update(measure(model, data.test.x, **settings.latency))
+        metrics.update(measure(model, data.test.images([0]), **settings.latency))
     value = metrics[settings.objective]
     if not math.isfinite(value):
         return TrialResult(state=State.FAIL, error=f"{settings.objective} is {value}",

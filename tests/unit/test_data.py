@@ -135,11 +135,6 @@ def test_image_folder_with_an_empty_class(tmp_path):
         load_dataset(None, root, **KW)
 
 
-def test_corrupt_image_is_named(tmp_path):
-    root = _folder(tmp_path / "imgs", {"cat": 6, "dog": 6})
-    (root / "dog" / "9.png").write_bytes(b"garbage")
-    with pytest.raises(DataError, match="9.png' cannot be decoded"):
-        load_dataset(None, root, **KW)
 
 
 def test_too_few_examples_to_split(tmp_path):

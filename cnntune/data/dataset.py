@@ -1,0 +1,250 @@
+"""What a trial trains on: a Dataset of three splits, each held in memory (``Split``) or, for
+image folders too big for memory, decoded once into files of uint8 rows on disk and read a
+batch at a time (``StoredSplit``). Both give the same tf.data pipeline and fingerprint."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from ..errors import DataError
+
+HASH_ROWS = 1024  # rows hashed at a time: a stored split is never read whole
+
+
+@dataclass
+class Split:
+    """One split in memory: examples ``x`` and integer labels ``y``."""
+
+    x: np.ndarray
+    y: np.ndarray
+    streamed = False
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.x.shape[1:])
+
+    @property
+    def dtype(self) -> str:
+        return str(self.x.dtype)
+
+    def images(self, idx=None) -> np.ndarray:
+        """The examples (at ``idx``), in memory."""
+        return self.x if idx is None else self.x[idx]
+
+    def chunks(self):
+        """The examples a few rows at a time, in order (for hashing)."""
+        for i in range(0, len(self.x), HASH_ROWS):
+            yield self.x[i:i + HASH_ROWS]
+
+    def concat(self, other: Split) -> Split:
+        return Split(np.concatenate([self.x, other.images()]),
+                     np.concatenate([self.y, other.y]))
+
+    def pipeline(self, batch_size: int, *, training: bool, seed: int,
+                 one_hot: int | None = None):
+        """tf.data over this split: cache, (shuffle), batch, prefetch. ``one_hot`` (the number
+        of classes) turns labels into one-hot rows, for losses with label smoothing."""
+        import tensorflow as tf
+
+        y = self.y if one_hot is None else np.eye(one_hot, dtype="float32")[self.y]
+        ds = tf.data.Dataset.from_tensor_slices((self.x, y)).cache()
+        if training:
+            ds = ds.shuffle(len(self), seed=seed, reshuffle_each_iteration=True)
+        return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+@dataclass
+class StoredSplit:
+    """One split's images, decoded once (``store.py``) into files of uint8 rows in split
+    order, one file per segment (a split concatenated with another has two). Memory holds the
+    labels only; a pipeline reads each batch's rows from the files (the operating system's
+    page cache keeps them when it has room), so a folder of any size trains in bounded
+    memory."""
+
+    y: np.ndarray
+    files: tuple[str, ...]
+    counts: tuple[int, ...]
+    shape: tuple[int, ...]  # one image: (height, width, channels)
+    streamed = True
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    @property
+    def dtype(self) -> str:
+        return "uint8"
+
+    @property
+    def x(self) -> np.ndarray:
+        """All the images, read into memory: for small splits and one-off uses (export
+        verification, reports); trials read batches (``pipeline``)."""
+        return self.images()
+
+    def images(self, idx=None) -> np.ndarray:
+        """The images at ``idx`` (all when None), read from the store."""
+        idx = np.arange(len(self)) if idx is None else np.asarray(idx).reshape(-1)
+        return _Rows(self.files, self.counts, self.shape)(idx)
+
+    def chunks(self):
+        size = int(np.prod(self.shape))
+        for path, count in zip(self.files, self.counts):
+            with open(path, "rb") as f:
+                for i in range(0, count, HASH_ROWS):
+                    n = min(HASH_ROWS, count - i)
+                    yield np.frombuffer(f.read(n * size), "uint8").reshape(n, *self.shape)
+
+    def concat(self, other: StoredSplit) -> StoredSplit:
+        if not isinstance(other, StoredSplit) or other.shape != self.shape:
+            raise TypeError("a stored split concatenates with a stored split of its shape")
+        return StoredSplit(np.concatenate([self.y, other.y]), self.files + other.files,
+                           self.counts + other.counts, self.shape)
+
+    def pipeline(self, batch_size: int, *, training: bool, seed: int,
+                 one_hot: int | None = None):
+        """tf.data over this split: row numbers, (shuffled each epoch), batched, each batch's
+        rows read from the store in parallel with training, prefetched."""
+        import tensorflow as tf
+
+        rows = _Rows(self.files, self.counts, self.shape)
+        labels = tf.constant(self.y if one_hot is None
+                             else np.eye(one_hot, dtype="float32")[self.y])
+        shape = (None, *self.shape)
+
+        def read(idx):
+            x = tf.numpy_function(rows, [idx], tf.uint8, stateful=False)
+            x.set_shape(shape)
+            return x, tf.gather(labels, idx)
+
+        ds = tf.data.Dataset.range(len(self))
+        if training:
+            ds = ds.shuffle(len(self), seed=seed, reshuffle_each_iteration=True)
+        return ds.batch(batch_size).map(read, num_parallel_calls=tf.data.AUTOTUNE) \
+            .prefetch(tf.data.AUTOTUNE)
+
+
+class _Rows:
+    """Reads rows of a stored split by number (``os.pread``: no file position, so threads
+    share it; no memory map, so what was read is not held by the process)."""
+
+    def __init__(self, files, counts, shape):
+        self.files, self.shape = files, tuple(shape)
+        self.starts = np.cumsum([0, *counts])
+        self.size = int(np.prod(shape))
+        self._fds: list[int] | None = None
+
+    def __call__(self, idx: np.ndarray) -> np.ndarray:
+        if self._fds is None:
+            self._fds = [os.open(f, os.O_RDONLY) for f in self.files]
+        out = np.empty((len(idx), self.size), "uint8")
+        segment = np.searchsorted(self.starts, idx, side="right") - 1
+        for k, (i, s) in enumerate(zip(np.asarray(idx).tolist(), segment.tolist())):
+            data = os.pread(self._fds[s], self.size, int(i - self.starts[s]) * self.size)
+            if len(data) != self.size:
+                raise DataError(f"stored images '{self.files[s]}' are cut short (row "
+                                f"{i}); delete the folder and load the data again")
+            out[k] = np.frombuffer(data, "uint8")
+        return out.reshape(len(idx), *self.shape)
+
+    def __del__(self):
+        for fd in self._fds or ():
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+@dataclass
+class Dataset:
+    name: str
+    train: Split | StoredSplit
+    val: Split | StoredSplit
+    test: Split | StoredSplit
+    class_names: list[str]
+    scale: float  # multiply raw pixel values by this to get [0, 1] (images)
+    meta: dict = field(default_factory=dict)
+    kind: str = "image"  # image (n, h, w, c) | sequence (n, steps, channels)
+
+    @property
+    def splits(self):
+        return self.train, self.val, self.test
+
+    @property
+    def streamed(self) -> bool:
+        return self.train.streamed
+
+    @property
+    def prep(self) -> dict:
+        """What a model's first layers need: the pixel scale, or for sequences the training
+        split's per-channel mean and standard deviation."""
+        if self.kind != "sequence":
+            return {"scale": self.scale}
+        x = self.train.x.astype("float64")
+        std = x.std(axis=(0, 1))
+        return {"scale": 1.0, "mean": x.mean(axis=(0, 1)).tolist(),
+                "std": np.where(std > 1e-6, std, 1.0).tolist()}
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self.train.shape
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def skipped(self) -> list[dict]:
+        """The files left out because they could not be read: {file, error}."""
+        return self.meta.get("skipped", [])
+
+    def skipped_note(self) -> str | None:
+        """One warning line about the files left out, or None."""
+        if not self.skipped:
+            return None
+        first, n = self.skipped[0], len(self.skipped)
+        return (f"warning: {n} of {self.meta['n'] + n} images cannot be read and are left out,"
+                f" such as '{first['file']}' ({first['error']}); the study's MLflow run lists "
+                "them all (data.json)")
+
+    def describe_splits(self) -> str:
+        """Where each split came from: "train: given (800), val: split from train (15%) (141),
+        test: given (200)"."""
+        origin = self.meta.get("splits", {})
+        return ", ".join(f"{part}: {origin.get(part, 'split')} ({len(getattr(self, part))})"
+                         for part in ("train", "val", "test"))
+
+    def class_weights(self, setting, where: str = "training.class_weight"
+                      ) -> dict[int, float] | None:
+        """``training.class_weight`` as Keras takes it (class index -> weight), or None for
+        ``none``. ``balanced`` weighs each class n / (classes * its count in train), so every
+        class adds up to the same total; a mapping names classes as ``class_names`` does."""
+        if setting in (None, "none"):
+            return None
+        if setting == "balanced":
+            counts = np.bincount(self.train.y, minlength=self.num_classes).astype("float64")
+            return {i: float(len(self.train) / (self.num_classes * c)) if c else 1.0
+                    for i, c in enumerate(counts)}
+        index = {str(n): i for i, n in enumerate(self.class_names)}
+        unknown = [k for k in setting if str(k) not in index]
+        if unknown:
+            raise DataError(f"{where} names class {unknown[0]!r}, which data '{self.name}' "
+                            f"does not have; its classes are {', '.join(map(str, index))}")
+        return {i: float(setting.get(name, 1.0)) for name, i in index.items()}
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """A hash of every split's examples and labels, in order: the same whether the splits
+        are in memory or stored."""
+        h = hashlib.sha256()
+        for s in self.splits:
+            for chunk in s.chunks():
+                h.update(np.ascontiguousarray(chunk).tobytes())
+            h.update(np.ascontiguousarray(s.y).tobytes())
+        return h.hexdigest()[:12]

@@ -1,0 +1,244 @@
+"""Image folders: which files, with which labels (class folders, split folders, a labels
+CSV), and decoding them: EXIF orientation, grayscale, RGB, alpha and 16-bit images, resized
+to one size; files that cannot be decoded are skipped and reported, not fatal."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from .splits import SPLIT_NAMES
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
+DECODE_BATCH = 256  # files decoded at a time (in parallel threads)
+
+
+@dataclass
+class Listing:
+    """An image source before decoding: each part's files and labels (indices into
+    ``names``), the class names, and the data set's name."""
+
+    parts: dict[str, tuple[list[Path], np.ndarray]]
+    names: list[str]
+    name: str
+
+
+def list_images(path: Path, labels: Path | None = None, file_column: str = "file",
+                label_column: str = "label") -> Listing:
+    """The files of an image folder: class folders, split folders (``train/`` with ``val/``,
+    ``validation/`` or ``test/``, each of class folders) or a flat folder labelled by a CSV."""
+    if not path.is_dir():
+        raise DataError(f"image folder '{path}' is a file; give a folder with one sub-folder "
+                        "per class")
+    if labels is not None:
+        return _list_labelled(path, labels, file_column, label_column)
+    dirs = split_dirs(path)
+    if dirs is None:
+        files, y, names = _list_classes(path)
+        return Listing({"train": (files, y)}, names, path.name)
+    return _list_split_folders(path, dirs)
+
+
+def split_dirs(path: Path) -> dict[str, Path] | None:
+    """An image folder's split sub-folders, or None when it holds class folders only: it
+    brings splits when it has ``train/`` and ``val/``, ``validation/`` or ``test/``."""
+    found: dict[str, Path] = {}
+    for part, names in SPLIT_NAMES.items():
+        dirs = [path / n for n in names if (path / n).is_dir()]
+        if len(dirs) > 1:
+            raise DataError(f"image folder '{path}' has both {dirs[0].name}/ and "
+                            f"{dirs[1].name}/; keep one of them")
+        if dirs:
+            found[part] = dirs[0]
+    if "train" not in found or len(found) < 2:
+        return None
+    return found
+
+
+def _class_dirs(path: Path) -> list[Path]:
+    return sorted(d for d in path.iterdir() if d.is_dir() and not d.name.startswith("."))
+
+
+def _list_classes(path: Path, *, min_classes: int = 2, where: str | None = None):
+    where = where or f"image folder '{path}'"
+    class_dirs = _class_dirs(path)
+    if len(class_dirs) < min_classes:
+        raise DataError(f"{where}: found {len(class_dirs)} class sub-folder(s); a classifier "
+                        "needs at least 2 (one sub-folder per class)")
+    files, labels = [], []
+    for i, d in enumerate(class_dirs):
+        imgs = sorted(f for f in d.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+        if not imgs:
+            raise DataError(f"{where}: class '{d.name}' has no images "
+                            f"({', '.join(sorted(IMAGE_SUFFIXES))}); add some or remove it")
+        files += imgs
+        labels += [i] * len(imgs)
+    return files, np.array(labels, dtype="int64"), [d.name for d in class_dirs]
+
+
+def _list_split_folders(path: Path, dirs: dict[str, Path]) -> Listing:
+    """Each split folder's class folders, labelled by train's classes."""
+    names = [d.name for d in _class_dirs(dirs["train"])]
+    for folder in dirs.values():
+        extra = [d.name for d in _class_dirs(folder) if d.name not in names]
+        if extra:
+            raise DataError(f"image folder '{path}': class '{extra[0]}' is in {folder.name}/ "
+                            f"but not in train/; add train/{extra[0]}/ with images, or remove "
+                            f"{folder.name}/{extra[0]}/")
+    parts = {}
+    for part, folder in dirs.items():
+        files, y, found = _list_classes(folder, min_classes=2 if part == "train" else 1,
+                                        where=f"image folder '{folder}'")
+        parts[part] = (files, np.array([names.index(found[i]) for i in y], dtype="int64"))
+    return Listing(parts, names, path.name)
+
+
+def _list_labelled(path: Path, labels: Path, file_column: str, label_column: str) -> Listing:
+    """A flat image folder labelled by a CSV: one row per image, its file name (relative to
+    the folder) and its label. Every row must name an image there, and every image there
+    must have a row."""
+    import csv
+
+    where = f"labels csv '{labels}'"
+    with open(labels, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        columns = reader.fieldnames or []
+        for col, key in ((file_column, "file_column"), (label_column, "label_column")):
+            if col not in columns:
+                raise DataError(f"{where}: no column '{col}' (columns: {', '.join(columns)}); "
+                                f"set data.{key}")
+        rows = [(line, r[file_column].strip(), r[label_column].strip())
+                for line, r in enumerate(reader, start=2)]
+    seen: dict[str, int] = {}
+    for line, name, label in rows:
+        if name in seen:
+            raise DataError(f"{where}, row {line}: file '{name}' is listed again (first on "
+                            f"row {seen[name]}); keep one row per image")
+        seen[name] = line
+        if not label:
+            raise DataError(f"{where}, row {line}: file '{name}' has no label; fill it in or "
+                            "drop the row")
+        if not (path / name).is_file():
+            raise DataError(f"{where}, row {line}: file '{name}' is not in '{path}'; fix the "
+                            "name or drop the row")
+    unlisted = sorted(f.name for f in path.iterdir()
+                      if f.suffix.lower() in IMAGE_SUFFIXES and f.name not in seen)
+    if unlisted:
+        raise DataError(f"{where}: {len(unlisted)} image(s) in '{path}' have no row, such as "
+                        f"'{unlisted[0]}'; add rows for them or move them out")
+    from .sources import encode_labels
+
+    y, names = encode_labels(np.array([label for _, _, label in rows]), where)
+    return Listing({"train": ([path / name for _, name, _ in rows], y)}, names, path.name)
+
+
+# ---------------------------------------------------------------------------- decoding
+
+
+def image_format(files: list[Path], image_size, color_mode) -> tuple[tuple[int, int], str]:
+    """The (height, width) and colour mode every image is decoded to: as given, else the
+    first readable image's size, and ``rgb`` when any image has colour (read from the file
+    headers only), else ``grayscale``."""
+    from PIL import Image
+
+    size = tuple(image_size) if image_size else None
+    mode = color_mode
+    for f in files:
+        if size is not None and mode is not None:
+            break
+        try:
+            with Image.open(f) as im:
+                if size is None:
+                    size = _oriented_size(im)
+                if mode is None and im.mode not in GRAY_MODES:
+                    mode = "rgb"
+        except Exception:  # unreadable: the decoding pass skips and reports it
+            continue
+    if size is None:
+        raise DataError(f"none of the {len(files)} images under '{files[0].parent.parent}' can "
+                        "be read; check the files")
+    return size, mode or "grayscale"
+
+
+def _oriented_size(im) -> tuple[int, int]:
+    """(height, width) as shown: EXIF orientations 5-8 turn the image by 90 degrees."""
+    try:
+        turned = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+    except Exception:
+        turned = False
+    return (im.width, im.height) if turned else (im.height, im.width)
+
+
+def decode_one(path: Path, size: tuple[int, int], mode: str) -> np.ndarray:
+    """One image as uint8 (height, width, 1 or 3): turned upright as its EXIF says, 16-bit
+    values scaled to 8 bits, transparency over black, resized (bilinear) to ``size``."""
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as im:
+        im = ImageOps.exif_transpose(im)
+        if im.mode in ("I", "F") or im.mode.startswith("I;16"):
+            wide = np.asarray(im, dtype="float64")
+            if im.mode.startswith("I;16"):
+                top = 65535.0
+            elif im.mode == "F" and wide.max() <= 1.0:
+                top = 1.0
+            else:
+                top = 65535.0 if wide.max() > 255 else 255.0
+            im = Image.fromarray(np.clip(wide * (255.0 / top), 0, 255).round().astype("uint8"))
+        if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+            rgba = im.convert("RGBA")
+            black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+            im = Image.alpha_composite(black, rgba)
+        im = im.convert("L" if mode == "grayscale" else "RGB")
+        if (im.height, im.width) != tuple(size):
+            im = im.resize((size[1], size[0]), Image.BILINEAR)
+        arr = np.asarray(im, dtype="uint8")
+    return arr[..., None] if arr.ndim == 2 else arr
+
+
+def decode_into(files: list[Path], size: tuple[int, int], mode: str, write
+                ) -> tuple[np.ndarray, list[dict]]:
+    """Decode ``files`` in parallel threads (PIL releases the interpreter lock while it
+    decodes), calling ``write(rows)`` with each batch of decoded images, in order. Returns
+    which files were kept (a boolean mask) and those skipped: {file, error}."""
+    kept = np.ones(len(files), dtype=bool)
+    skipped = []
+
+    def one(f):
+        try:
+            return decode_one(f, size, mode)
+        except Exception as exc:  # PIL raises many kinds for a bad file
+            return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        for start in range(0, len(files), DECODE_BATCH):
+            batch = files[start:start + DECODE_BATCH]
+            good = []
+            for k, out in enumerate(pool.map(one, batch)):
+                if isinstance(out, str):
+                    kept[start + k] = False
+                    skipped.append({"file": str(batch[k]), "error": out})
+                else:
+                    good.append(out)
+            if good:
+                write(np.stack(good))
+    return kept, skipped
+
+
+def decode_images(files: list[Path], image_size, color_mode) -> np.ndarray:
+    """Decode every file (to a common size and mode, as ``image_format`` picks them); a file
+    that cannot be decoded is an error here (``predict``'s inputs)."""
+    size, mode = image_format(files, image_size, color_mode)
+    rows = []
+    _, skipped = decode_into(files, size, mode, rows.append)
+    if skipped:
+        bad = skipped[0]
+        raise DataError(f"image '{bad['file']}' cannot be decoded ({bad['error']}); remove "
+                        "or replace it")
+    return np.concatenate(rows)
