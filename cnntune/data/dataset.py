@@ -14,6 +14,11 @@ import numpy as np
 from ..errors import DataError
 
 HASH_ROWS = 1024  # rows hashed at a time: a stored split is never read whole
+# a stored split's training pipeline: rows read in blocks, several blocks at a time, through
+# a shuffle buffer of at most this many bytes
+BLOCK_ROWS = 256
+INTERLEAVE = 4
+SHUFFLE_BYTES = 64 * 2**20
 
 
 @dataclass
@@ -109,25 +114,47 @@ class StoredSplit:
 
     def pipeline(self, batch_size: int, *, training: bool, seed: int,
                  one_hot: int | None = None):
-        """tf.data over this split: row numbers, (shuffled each epoch), batched, each batch's
-        rows read from the store in parallel with training, prefetched."""
+        """tf.data over this split, read by TensorFlow itself (no Python per batch, which
+        would wait on the interpreter lock while the training loop holds it): the rows in
+        blocks of ``BLOCK_ROWS``; for training the blocks in a new order each epoch, read
+        ``INTERLEAVE`` at a time, through a shuffle buffer of ``SHUFFLE_BYTES`` (the rows are
+        stored in the split's own random order, so this mixes them well); then batched and
+        prefetched. For evaluation, in order."""
         import tensorflow as tf
 
-        rows = _Rows(self.files, self.counts, self.shape)
+        row = int(np.prod(self.shape))
+        blocks = [(k, start, min(BLOCK_ROWS, count - start), offset + start)
+                  for k, (count, offset) in enumerate(zip(self.counts,
+                                                          np.cumsum([0, *self.counts])))
+                  for start in range(0, count, BLOCK_ROWS)]
+        files = tf.constant(self.files)
+        sizes = tf.constant([c * row for c in self.counts], tf.int64)
         labels = tf.constant(self.y if one_hot is None
                              else np.eye(one_hot, dtype="float32")[self.y])
-        shape = (None, *self.shape)
+        shape = tuple(self.shape)
 
-        def read(idx):
-            x = tf.numpy_function(rows, [idx], tf.uint8, stateful=False)
-            x.set_shape(shape)
-            return x, tf.gather(labels, idx)
+        def block(k, start, n, first):
+            head = start * row
+            rows = tf.data.FixedLengthRecordDataset(
+                files[k], row, header_bytes=head, footer_bytes=sizes[k] - head - n * row)
+            return tf.data.Dataset.zip(rows, tf.data.Dataset.from_tensor_slices(
+                labels[first:first + n]))
 
-        ds = tf.data.Dataset.range(len(self))
+        def decode(raw, y):  # a batch of records at once
+            return tf.reshape(tf.io.decode_raw(raw, tf.uint8), (-1, *shape)), y
+
+        ds = tf.data.Dataset.from_tensor_slices(tuple(np.array(c, "int64")
+                                                      for c in zip(*blocks)))
         if training:
-            ds = ds.shuffle(len(self), seed=seed, reshuffle_each_iteration=True)
-        return ds.batch(batch_size).map(read, num_parallel_calls=tf.data.AUTOTUNE) \
-            .prefetch(tf.data.AUTOTUNE)
+            ds = ds.shuffle(len(blocks), seed=seed, reshuffle_each_iteration=True)
+            ds = ds.interleave(block, cycle_length=INTERLEAVE)
+            ds = ds.shuffle(max(BLOCK_ROWS, min(len(self), SHUFFLE_BYTES // row)), seed=seed,
+                            reshuffle_each_iteration=True)
+        else:
+            ds = ds.flat_map(block)
+        # blocks hide the count from tf.data; Keras plans epochs (and schedules) by it
+        ds = ds.apply(tf.data.experimental.assert_cardinality(len(self)))
+        return ds.batch(batch_size).map(decode).prefetch(tf.data.AUTOTUNE)
 
 
 class _Rows:
