@@ -47,7 +47,7 @@ def make_folder(root: Path, n: int, size: int) -> Path:
     t0 = time.perf_counter()
     chunk = 1000
     for start in range(0, n, chunk):
-        x, y = make_shapes(min(chunk, n - start), size=size, seed=start, rmin=size / 8)
+        x, y = make_shapes(min(chunk, n - start), size=size, seed=start)
         for i, (img, label) in enumerate(zip(x, y)):
             d = root / f"shape{label}"
             d.mkdir(parents=True, exist_ok=True)
@@ -91,6 +91,7 @@ def search(folder: Path, in_memory: str, work: Path) -> dict:
     space = {"name": "streaming", "data": {"in_memory": in_memory},
              "training": {"epochs": 1, "patience": 1},
              "search": {"algorithm": "random", "pruner": "none", "trials": 3},
+             "start_from": [],  # the fixed small CNN only, not the known-good warm starts
              "params": {**PARAMS, "dropout": {"type": "float", "low": 0.0, "high": 0.3}}}
     (run / "space.yaml").write_text(yaml.safe_dump(space))
     cmd = CNNTUNE + ["search", "--space", str(run / "space.yaml"), "--data", str(folder),
@@ -143,6 +144,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--work", type=Path, default=Path("/tmp/cnntune-streaming"))
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--epoch-times", nargs=2, metavar=("FOLDER", "IN_MEMORY"),
                     help=argparse.SUPPRESS)  # the child process of the speed part
     args = ap.parse_args()
@@ -152,20 +154,8 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     print(f"memory available: {_available_gb():.1f} GB", flush=True)
 
-    fit = make_folder(args.work / f"fit-{args.fit_images}-{args.fit_size}", args.fit_images,
-                      args.fit_size)
-    speed: dict[str, list[float]] = {"false": [], "true": []}
-    env = {**os.environ, "CNNTUNE_CACHE": str(args.work / "cache")}
-    for r in range(args.repeats):
-        for mode in (("false", "true") if r % 2 == 0 else ("true", "false")):
-            out = subprocess.run([sys.executable, __file__, "--epoch-times", str(fit), mode],
-                                 capture_output=True, text=True, env=env, check=True).stdout
-            times = json.loads(out.strip().splitlines()[-1])
-            speed[mode] += times[1:]
-            print(f"  speed, in_memory {mode}: epochs {' '.join(f'{t:.2f}' for t in times)} s",
-                  flush=True)
-    med = {m: statistics.median(v) for m, v in speed.items()}
-
+    if not args.skip_speed:
+        speed(args)
     rows = []
     if not args.skip_memory:
         big = make_folder(args.work / f"big-{args.images}-{args.size}", args.images, args.size)
@@ -174,16 +164,34 @@ def main() -> None:
             print(f"  search, in_memory {mode}: peak {rows[-1]['peak_rss_mb']:.0f} MB, "
                   f"{rows[-1]['wall_s']:.0f} s", flush=True)
 
-    print(f"\nSpeed: {args.fit_images} images {args.fit_size}x{args.fit_size}, median epoch "
-          f"(epochs 2-4, {args.repeats} runs each)")
-    print(f"  stored {med['false']:.2f} s, in memory {med['true']:.2f} s, ratio "
-          f"{med['false'] / med['true']:.2f}x")
     if rows:
         stored, memory = rows
         print(f"Memory: {args.images} images {args.size}x{args.size} JPEG, 3-trial search")
         print(f"  stored peak RSS {stored['peak_rss_mb']:.0f} MB ({stored['wall_s']:.0f} s), "
               f"in memory {memory['peak_rss_mb']:.0f} MB ({memory['wall_s']:.0f} s), ratio "
               f"{stored['peak_rss_mb'] / memory['peak_rss_mb']:.2f}x")
+
+
+def speed(args) -> None:
+    """The speed part: epoch times on a folder that fits, stored against in memory."""
+    fit = make_folder(args.work / f"fit-{args.fit_images}-{args.fit_size}", args.fit_images,
+                      args.fit_size)
+    times: dict[str, list[float]] = {"false": [], "true": []}
+    env = {**os.environ, "CNNTUNE_CACHE": str(args.work / "cache")}
+    for r in range(args.repeats):
+        for mode in (("false", "true") if r % 2 == 0 else ("true", "false")):
+            run = subprocess.run([sys.executable, __file__, "--epoch-times", str(fit), mode],
+                                 capture_output=True, text=True, env=env)
+            if run.returncode:
+                raise SystemExit(f"the trial (in_memory {mode}) failed:\n{run.stderr}")
+            epochs = json.loads(run.stdout.strip().splitlines()[-1])
+            times[mode] += epochs[1:]
+            print(f"  speed, in_memory {mode}: epochs {' '.join(f'{t:.2f}' for t in epochs)} s",
+                  flush=True)
+    med = {m: statistics.median(v) for m, v in times.items()}
+    print(f"Speed: {args.fit_images} images {args.fit_size}x{args.fit_size}, median epoch "
+          f"(epochs 2-4, {args.repeats} runs each): stored {med['false']:.2f} s, in memory "
+          f"{med['true']:.2f} s, ratio {med['false'] / med['true']:.2f}x", flush=True)
 
 
 def _available_gb() -> float:

@@ -306,6 +306,9 @@ class TrainingSettings(_Strict):
     seed: int = 0
     # none | balanced (each class weighs n / (classes * its count)) | {class name: weight}
     class_weight: Literal[CLASS_WEIGHTS] | dict[str, float] = "none"  # type: ignore[valid-type]
+    # k-fold cross-validation over train + val in each trial (small data): the objective is
+    # the folds' mean; none (the default) validates on the val split
+    folds: int | None = Field(None, ge=2, le=20)
 
     @field_validator("class_weight")
     @classmethod

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -48,6 +48,9 @@ class Split:
         """The examples a few rows at a time, in order (for hashing)."""
         for i in range(0, len(self.x), HASH_ROWS):
             yield self.x[i:i + HASH_ROWS]
+
+    def take(self, idx) -> Split:
+        return Split(self.x[idx], self.y[idx])
 
     def concat(self, other: Split) -> Split:
         return Split(np.concatenate([self.x, other.images()]),
@@ -105,6 +108,10 @@ class StoredSplit:
                 for i in range(0, count, HASH_ROWS):
                     n = min(HASH_ROWS, count - i)
                     yield np.frombuffer(f.read(n * size), "uint8").reshape(n, *self.shape)
+
+    def take(self, idx):
+        raise DataError("a folder stored on disk is read in order, not by example: k-fold "
+                        "cross-validation (training.folds) needs data.in_memory: true")
 
     def concat(self, other: StoredSplit) -> StoredSplit:
         if not isinstance(other, StoredSplit) or other.shape != self.shape:
@@ -264,6 +271,31 @@ class Dataset:
             raise DataError(f"{where} names class {unknown[0]!r}, which data '{self.name}' "
                             f"does not have; its classes are {', '.join(map(str, index))}")
         return {i: float(setting.get(name, 1.0)) for name, i in index.items()}
+
+    def fold(self, i: int, k: int) -> Dataset:
+        """Fold ``i`` of ``k`` (stratified, seeded by the data's split seed, so the same for
+        every trial): validation is that fold of train + val, training the other folds; the
+        test split is the test split."""
+        from .splits import kfold
+
+        both = self.train.concat(self.val)
+        folds = kfold(both.y, k, int(self.meta.get("load", {}).get("seed", 0)))
+        return replace(self, train=both.take(np.flatnonzero(folds != i)),
+                       val=both.take(np.flatnonzero(folds == i)))
+
+    def check_folds(self, k: int, where: str = "training.folds") -> None:
+        """DataError unless every class of train + val can be in each of ``k`` folds."""
+        if self.streamed:
+            raise DataError(f"{where}: data '{self.name}' is stored on disk, read in order; "
+                            "k-fold cross-validation is for data that fits in memory (set "
+                            "data.in_memory: true, or drop training.folds)")
+        counts = np.bincount(np.concatenate([self.train.y, self.val.y]),
+                             minlength=self.num_classes)
+        if counts.min() < k:
+            c = self.class_names[int(counts.argmin())]
+            raise DataError(f"{where} is {k} but class '{c}' has {counts.min()} examples in "
+                            f"train + val; give fewer folds (at most {counts.min()}) or more "
+                            "data")
 
     @cached_property
     def fingerprint(self) -> str:

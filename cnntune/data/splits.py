@@ -57,6 +57,20 @@ def assemble(y_train: np.ndarray, given: set[str], *, val_fraction: float,
     return taken, origin
 
 
+def kfold(y: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """Each example's fold (0..k-1), stratified: every class is dealt round the folds in a
+    seeded random order, each class starting where the last one stopped, so folds differ in
+    size by at most one and hold each class in the same proportion."""
+    rng = np.random.RandomState(seed)
+    fold = np.empty(len(y), dtype="int64")
+    start = 0
+    for c in np.unique(y):
+        members = rng.permutation(np.flatnonzero(y == c))
+        fold[members] = (start + np.arange(len(members))) % k
+        start += len(members)
+    return fold
+
+
 def stratified_split(y: np.ndarray, n_test: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices (rest, test) with ``n_test`` in test and every class in the same proportion in
     both: exactly scikit-learn's ``train_test_split(..., test_size=n_test, stratify=y,

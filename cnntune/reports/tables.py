@@ -53,7 +53,10 @@ def trials_frame(view, *, state: str | None = None, sort: str | None = None):
     space_params = view.space.params
     trials = view.trials()
     metrics = (*METRIC_COLUMNS,
-               *(m for m in SCORE_COLUMNS if any(m in t.metrics for t in trials)))
+               *(m for m in SCORE_COLUMNS if any(m in t.metrics for t in trials)),
+               # k-fold studies: the objective's spread over the folds, and how many ran
+               *sorted({k for t in trials for k in t.metrics if k.endswith("_std")}),
+               *(("folds",) if any("folds" in t.metrics for t in trials) else ()))
     rows: list[dict[str, Any]] = []
     for t in trials:
         row: dict[str, Any] = {"number": t.number, "state": t.state,

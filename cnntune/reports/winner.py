@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from ..worker.confusion import confusion
+from .confusion import confusion_html
 from .page import Section, png_tag, table_html
 
 GRID = 16  # examples in the misclassified and the Grad-CAM grids
@@ -153,33 +155,6 @@ def _errors(view, best, model, data) -> list[Section]:
             "wrong")).html(_png(grid_png, shown[idx], maps, cam_probs, y[idx], names,
                                 [f"test #{i}" for i in idx], "Grad-CAM", jpeg=True)))
     return out
-
-
-def confusion(y: np.ndarray, pred: np.ndarray, n: int) -> np.ndarray:
-    cm = np.zeros((n, n), dtype=int)
-    np.add.at(cm, (y, pred), 1)
-    return cm
-
-
-def confusion_html(cm: np.ndarray, names: list[str]) -> str:
-    """The matrix as a table, each cell shaded by its share of its row."""
-    rows = cm.sum(1, keepdims=True).clip(min=1)
-    cols = cm.sum(0).clip(min=1)
-    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
-    body = []
-    for i, name in enumerate(names):
-        cells = []
-        for j in range(len(names)):
-            share = cm[i, j] / rows[i, 0]
-            color = (f"rgba(44,127,184,{share:.2f})" if i == j
-                     else f"rgba(215,48,31,{min(1.0, 2 * share):.2f})")
-            cells.append(f'<td style="background:{color}">{cm[i, j]}</td>')
-        recall = cm[i, i] / rows[i, 0]
-        body.append(f"<tr><th>{html.escape(name)}</th>{''.join(cells)}"
-                    f"<td>{recall:.3f}</td></tr>")
-    precision = "".join(f"<td>{cm[j, j] / cols[j]:.3f}</td>" for j in range(len(names)))
-    return (f'<table class="cm"><tr><th>true \\ predicted</th>{head}<th>recall</th></tr>'
-            f"{''.join(body)}<tr><th>precision</th>{precision}<td></td></tr></table>")
 
 
 def _png(draw, *args, jpeg: bool = False) -> str:

@@ -201,6 +201,20 @@ class Tracker:
             tags=tags)
         self.client.set_terminated(run_id, status=STATUS.get(state, "FAILED"))
 
+    def log_confusion(self, run_id: str, matrix: list[list[int]], class_names: list[str],
+                      png: bytes) -> None:
+        """A trial's test confusion matrix: ``confusion_test.json`` (classes, rows true,
+        columns predicted) and ``png``, its picture, as ``confusion_test.png``."""
+        import tempfile
+        from pathlib import Path
+
+        self.client.log_dict(run_id, {"split": "test", "classes": list(class_names),
+                                      "matrix": matrix}, "confusion_test.json")
+        with tempfile.TemporaryDirectory(prefix="cnntune-cm-") as d:
+            path = Path(d) / "confusion_test.png"
+            path.write_bytes(png)
+            self.client.log_artifact(run_id, str(path))
+
     def log_model(self, run_id: str, model, example) -> None:
         """Log a Keras model to a run in the Keras flavour, with a signature from ``example``."""
         import mlflow

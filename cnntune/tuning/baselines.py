@@ -13,7 +13,8 @@ import time
 
 
 BASELINES = ("logistic_regression", "rbf_svm", "random_forest")
-MAX_TRAIN = 20000  # the SVM is quadratic in examples: beyond this, a stratified subsample
+MAX_TRAIN = 20000  # training examples at most (the SVM is quadratic in them)
+MAX_VALUES = 200_000_000  # training values at most (800 MB as float32)
 
 
 def make(name: str, seed: int):
@@ -32,23 +33,25 @@ def make(name: str, seed: int):
 
 def run_baselines(data, *, seed: int = 0, names=BASELINES) -> list[dict]:
     """Fit and score each baseline; one dict per model: name, params, metrics."""
-    from ..worker.train import label_scores
-
     import numpy as np
 
     from ..data import stratified_split
+    from ..worker.train import label_scores
 
-    def flat(split, idx=None):
-        x = split.images(idx)
+    def flat(x):
         return x.reshape(len(x), -1).astype("float32")
 
     y_train = data.train.y
+    # the SVM is quadratic in examples and every model holds its inputs as float32: beyond
+    # MAX_TRAIN examples or MAX_VALUES values, a stratified subsample (read alone, so a
+    # folder stored on disk is never loaded whole)
+    size = int(np.prod(data.input_shape))
+    keep = min(MAX_TRAIN, max(len(np.unique(y_train)) * 3, MAX_VALUES // size))
     idx = None
-    if len(y_train) > MAX_TRAIN:  # a stratified subsample, read alone (a stored split)
-        idx = np.sort(stratified_split(y_train, MAX_TRAIN, seed)[1])
+    if len(y_train) > keep:
+        idx = np.sort(stratified_split(y_train, keep, seed)[1])
         y_train = y_train[idx]
-    x_train = flat(data.train, idx)
-    x_val, x_test = flat(data.val), flat(data.test)
+    x_train = flat(data.train.images(idx))
     out = []
     for name in names:
         model = make(name, seed)
@@ -56,11 +59,12 @@ def run_baselines(data, *, seed: int = 0, names=BASELINES) -> list[dict]:
         model.fit(x_train, y_train)
         fit_s = time.perf_counter() - t0
         metrics = {"fit_seconds": fit_s, "n_train": float(len(y_train))}
-        for split, x in (("val", x_val), ("test", x_test)):
-            y, pred = getattr(data, split).y, model.predict(x)
-            metrics[f"{split}_accuracy"] = float((pred == y).mean())
+        for part in ("val", "test"):  # every example, a chunk at a time
+            split = getattr(data, part)
+            pred = np.concatenate([model.predict(flat(x)) for x in split.chunks()])
+            metrics[f"{part}_accuracy"] = float((pred == split.y).mean())
             # the class-balanced scores a CNN trial is also measured by
-            metrics.update(label_scores(y, pred, f"{split}_"))
+            metrics.update(label_scores(split.y, pred, f"{part}_"))
         est = model[-1] if hasattr(model, "steps") else model
         params = {k: v for k, v in est.get_params().items()
                   if isinstance(v, int | float | str | bool) and v is not None}

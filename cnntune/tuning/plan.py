@@ -117,11 +117,14 @@ def make_plan(space, data, study, trials, timeout, seed, engine, algorithm, prun
     settings = TrialSettings(epochs=epochs or sp.training.epochs, patience=sp.training.patience,
                              objective=sp.primary, seed=seed,
                              class_weight=dataset.class_weights(sp.training.class_weight),
+                             folds=sp.training.folds,
                              max_params=sp.spec.constraints.max_params,
                              base_dir=str(sp.base_dir), threads=threads,
                              latency=sp.spec.latency.model_dump() if sp.measures_latency
                              else None)
     _check_files(sp, settings.base_dir)
+    if settings.folds:
+        dataset.check_folds(settings.folds)
     if timeout is not None:  # trials end in time for the study to close before the timeout
         settings.deadline = (time.time() if started is None else started) + timeout - CLOSING_S
     return Plan(sp, dataset, study, engine, algorithm, pruner, seed, n_trials, timeout, settings,

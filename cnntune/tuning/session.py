@@ -97,6 +97,7 @@ def open_study(plan: Plan, storage: str, tracking_uri: str, heartbeat: int | Non
         "seed": plan.seed, "epochs": plan.trial.epochs, "patience": plan.trial.patience,
         "objective": plan.trial.objective, "direction": sp.direction, "storage": redact(storage),
         "class_weight": str(sp.training.class_weight),
+        "folds": sp.training.folds or "none",
         "splits": dataset.describe_splits(),
         "data_storage": dataset.meta.get("storage", "in memory"),
         "skipped_files": len(dataset.skipped),  # unreadable; listed in data.json

@@ -204,6 +204,12 @@ class _TrialLoop:
                 self.runner.log_model(tracker, run_id, self.example)
                 sample.set_attr("model_logged", True)
             self.runner.release()  # the worker frees it while we track and sample on
+            if result.confusion is not None:
+                from ..worker.confusion import confusion_png
+
+                names = self.plan.dataset.class_names
+                tracker.log_confusion(run_id, result.confusion, names, confusion_png(
+                    result.confusion, names, f"trial {sample.number}: test split"))
             if is_best:
                 tracker.update_best(self.parent, sample.number, run_id, sample.params,
                                     result.metrics)

@@ -143,14 +143,22 @@ def label_scores(y, pred, prefix: str) -> dict[str, float]:
             f"{prefix}balanced_accuracy": float(balanced_accuracy_score(y, pred))}
 
 
-def class_scores(model, split, prefix: str) -> dict[str, float]:
-    """``label_scores`` and one-vs-rest AUC of ``model`` on ``split``, named ``prefix + name``
-    (``catalog.CLASS_SCORES``); AUC is left out when a class is missing from the split."""
+def predict(model, split):
+    """``model``'s class probabilities for every example of ``split``, in order."""
+    import numpy as np
+
+    return np.asarray(model.predict(split.pipeline(256, training=False, seed=0), verbose=0),
+                      dtype="float64")
+
+
+def class_scores(model, split, prefix: str, probs=None) -> dict[str, float]:
+    """``label_scores`` and one-vs-rest AUC of ``model`` on ``split`` (from ``probs``, its
+    predictions, when given), named ``prefix + name`` (``catalog.CLASS_SCORES``); AUC is left
+    out when a class is missing from the split."""
     import numpy as np
     from sklearn.metrics import roc_auc_score
 
-    probs = np.asarray(model.predict(split.pipeline(256, training=False, seed=0), verbose=0),
-                       dtype="float64")
+    probs = predict(model, split) if probs is None else probs
     y = np.asarray(split.y)
     out = label_scores(y, probs.argmax(1), prefix)
     if len(np.unique(y)) == probs.shape[1]:

@@ -17,7 +17,8 @@ from ..catalog import State
 from .. import knobs as knob_defs
 from ..data import Dataset
 from ..errors import TrialFailed
-from .train import SCORED, EpochHook, Report, class_scores, fit
+from .confusion import confusion
+from .train import SCORED, EpochHook, FitResult, Report, class_scores, fit, predict
 
 
 
@@ -33,6 +34,7 @@ class TrialSettings:
     threads: int | None = None  # TensorFlow threads (intra-op) for this worker; None: all cores
     latency: dict | None = None  # measure latency/size (space.latency settings) when set
     deadline: float | None = None  # wall-clock time (time.time()) by which a trial must end
+    folds: int | None = None  # k-fold cross-validation over train + val (training.folds)
 
 
 @dataclass
@@ -45,6 +47,7 @@ class TrialResult:
     skipped: str | None = None  # why a PRUNED trial never trained (a constraint's name)
     stopped: str | None = None  # why training ended before its epochs (catalog.STOP_REASONS)
     retry: bool = False  # the worker died under it: worth one more try in a fresh worker
+    confusion: list[list[int]] | None = None  # the test split's (COMPLETE only): true x pred
     model: Any = None  # the trained Keras model (COMPLETE only), until a runner takes it
 
     def take_model(self) -> Any:
@@ -117,7 +120,8 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
               freeze: bool = False, release: bool = True) -> TrialResult:
     """Build, train and score one model. Failures come back as a FAIL result, not an exception.
     ``release_earlier_trials(freeze=freeze)`` comes first unless ``release`` is False (a
-    trial worker that already did it while the study was busy between trials)."""
+    trial worker that already did it while the study was busy between trials). With
+    ``settings.folds`` the model is trained once per fold (``folds.fit_folds``)."""
     import keras
 
     if release:
@@ -131,44 +135,37 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
                                skipped="max_params", stopped="max_params",
                                error=f"skipped before training: {n_params:,} params > "
                                      f"max_params {settings.max_params:,}")
-        bs = knobs["batch_size"]
-        one_hot = data.num_classes if knobs["label_smoothing"] > 0 else None
-        train_ds = data.train.pipeline(bs, training=True, seed=settings.seed + number,
-                                       one_hot=one_hot)
-        val_ds = data.val.pipeline(bs, training=False, seed=0, one_hot=one_hot)
-        fitted = fit(model, knobs, train_ds, val_ds, epochs=settings.epochs,
-                     patience=settings.patience, objective=settings.objective, report=report,
-                     on_epoch=on_epoch, deadline=settings.deadline,
-                     class_weight=settings.class_weight,
-                     val_split=data.val if settings.objective in SCORED else None)
+        if settings.folds:
+            from .folds import fit_folds
+
+            model, fitted, metrics = fit_folds(params, model, knobs, data, settings,
+                                               number=number, report=report,
+                                               on_epoch=on_epoch)
+        else:
+            fitted = fit_split(model, knobs, data, settings, number=number, report=report,
+                               on_epoch=on_epoch)
+            metrics = val_metrics(model, fitted, data.val, settings.objective)
     except TrialFailed as exc:
         return TrialResult(state=State.FAIL, error=str(exc))
 
     hist = fitted.history
-    best = fitted.best_epoch - 1
-    metrics = {
-        "n_params": float(model.count_params()),
-        "fit_seconds": fitted.fit_seconds,
-        "epochs": float(fitted.epochs_run),
-        "best_epoch": float(fitted.best_epoch),
-    }
-    for key in ("val_accuracy", "val_loss", "accuracy", "loss", *SCORED):
-        if key in hist and len(hist[key]) > best:
-            metrics[key] = hist[key][best]
-    if fitted.pruned:
-        last = hist.get(settings.objective, [math.nan])[-1]
-        return TrialResult(state=State.PRUNED, value=last, metrics=metrics, history=hist,
+    metrics.update(n_params=float(model.count_params()), fit_seconds=fitted.fit_seconds,
+                   epochs=float(fitted.epochs_run), best_epoch=float(fitted.best_epoch))
+    if fitted.pruned:  # the value pruning saw last: the epoch's, or the folds' mean so far
+        value = metrics.get(settings.objective) if settings.folds else \
+            hist.get(settings.objective, [math.nan])[-1]
+        return TrialResult(state=State.PRUNED, value=value, metrics=metrics, history=hist,
                            stopped=fitted.stopped)
     # the model now holds the best epoch's weights, whose validation scores fit already
     # measured (in the metrics above); the test split is scored here, once
+    bs = knobs["batch_size"]
+    one_hot = data.num_classes if knobs["label_smoothing"] > 0 else None
     test_loss, test_acc = model.evaluate(
         data.test.pipeline(bs, training=False, seed=0, one_hot=one_hot), verbose=0)
     metrics.update(test_loss=float(test_loss), test_accuracy=float(test_acc))
-    # the class-balanced scores on the test split, and on validation where fit did not
-    # already measure them per epoch (the best epoch's weights are in the model now)
-    metrics.update(class_scores(model, data.test, "test_"))
-    if settings.objective not in SCORED:
-        metrics.update(class_scores(model, data.val, "val_"))
+    probs = predict(model, data.test)
+    metrics.update(class_scores(model, data.test, "test_", probs))
+    matrix = confusion(data.test.y, probs.argmax(1), data.num_classes).tolist()
     if settings.latency is not None:  # deployment objectives or constraints: same method
         from .latency import measure
 
@@ -178,4 +175,34 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
         return TrialResult(state=State.FAIL, error=f"{settings.objective} is {value}",
                            metrics=metrics, history=hist)
     return TrialResult(state=State.COMPLETE, value=value, metrics=metrics, history=hist,
-                       model=model, stopped=fitted.stopped)
+                       model=model, stopped=fitted.stopped, confusion=matrix)
+
+
+def fit_split(model, knobs: dict, data: Dataset, settings: TrialSettings, *, number: int,
+              report: Report | None, on_epoch: EpochHook | None) -> FitResult:
+    """Train ``model`` on ``data.train``, validated on ``data.val`` (the class-balanced
+    scores, ``SCORED``, each epoch when the objective is one of them)."""
+    bs = knobs["batch_size"]
+    one_hot = data.num_classes if knobs["label_smoothing"] > 0 else None
+    fitted = fit(model, knobs,
+                 data.train.pipeline(bs, training=True, seed=settings.seed + number,
+                                     one_hot=one_hot),
+                 data.val.pipeline(bs, training=False, seed=0, one_hot=one_hot),
+                 epochs=settings.epochs, patience=settings.patience,
+                 objective=settings.objective, report=report, on_epoch=on_epoch,
+                 deadline=settings.deadline, class_weight=settings.class_weight,
+                 val_split=data.val if settings.objective in SCORED else None)
+    return fitted
+
+
+def val_metrics(model, fitted: FitResult, val, objective: str) -> dict[str, float]:
+    """The best epoch's training and validation figures, and the class-balanced validation
+    scores where fit did not measure them each epoch (the model holds the best epoch's
+    weights then; a pruned trial is not scored further)."""
+    best = fitted.best_epoch - 1
+    metrics = {key: fitted.history[key][best]
+               for key in ("val_accuracy", "val_loss", "accuracy", "loss", *SCORED)
+               if key in fitted.history and len(fitted.history[key]) > best}
+    if objective not in SCORED and not fitted.pruned:
+        metrics.update(class_scores(model, val, "val_"))
+    return metrics

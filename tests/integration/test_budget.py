@@ -30,7 +30,7 @@ def test_warm_starts_come_first_and_carry_their_origin(tiny_space, write_space, 
     from cnntune.space import load_space
 
     # start_from: auto - the known-good digits configuration, moved into the tiny space
-    first = cnntune.search(tiny_space, study="a", trials=2, epochs=1, **stores)
+    first = cnntune.search(tiny_space, study="a", trials=2, epochs=1, isolate=False, **stores)
     runs = _trial_runs(stores, first)
     sp = load_space(tiny_space)
     expected, _ = sp.project(known_good(DataProfile("image", (8, 8, 1), 1078, 10))[0])
@@ -47,7 +47,7 @@ def test_warm_starts_come_first_and_carry_their_origin(tiny_space, write_space, 
     events = []
     second = cnntune.search(other, study="b", trials=1, epochs=1, warm_start="a",
                             warm_start_best=1, on_event=lambda k, p: events.append((k, p)),
-                            **stores)
+                            isolate=False, **stores)
     warm = events[0][1]["warm_start"]
     assert warm["enqueued"] == 1 and warm["history"] == 0
     assert "params not in this space, dropped: batch_norm" in warm["notes"][0]
@@ -58,7 +58,7 @@ def test_warm_starts_come_first_and_carry_their_origin(tiny_space, write_space, 
 
     # the same space on the same data: a's trials become c's history, nothing re-run
     third = cnntune.search(tiny_space, study="c", trials=1, epochs=1, warm_start="a",
-                           **stores)
+                           isolate=False, **stores)
     assert sum(third.counts.values()) == 3 and third.new_trials == 1
     assert third.best.value >= first.best.value
 

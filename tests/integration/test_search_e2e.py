@@ -47,6 +47,7 @@ def test_search_tracks_every_trial_and_resumes(tiny_space, stores, tmp_path, eng
     assert parent.data.tags["best.run_id"] == result.best.run_id
     assert "best_test_accuracy" in parent.data.metrics
     assert "space.yaml" in [a.path for a in client.list_artifacts(parent.info.run_id)]
+    mlflow.set_tracking_uri(stores["tracking_uri"])
     for run in children:
         assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
         assert run.info.run_name.startswith("trial-")
@@ -61,10 +62,15 @@ def test_search_tracks_every_trial_and_resumes(tiny_space, stores, tmp_path, eng
         hist = client.get_metric_history(run.info.run_id, "epoch/val_accuracy")
         assert [m.step for m in hist] == list(range(1, int(run.data.metrics["epochs"]) + 1))
         assert client.get_metric_history(run.info.run_id, "epoch/loss")
+        # the test confusion matrix: every test example once, its diagonal the accuracy
+        cm = mlflow.artifacts.load_dict(f"runs:/{run.info.run_id}/confusion_test.json")
+        matrix = np.array(cm["matrix"])
+        assert cm["classes"] == [str(i) for i in range(10)] and matrix.sum() == 359
+        assert np.trace(matrix) / 359 == pytest.approx(run.data.metrics["test_accuracy"])
+        assert "confusion_test.png" in {a.path for a in client.list_artifacts(run.info.run_id)}
 
     # the logged best model reproduces the logged test accuracy through pyfunc
     best_run = client.get_run(result.best.run_id)
-    mlflow.set_tracking_uri(stores["tracking_uri"])
     model = mlflow.pyfunc.load_model(result.best.model_uri)
     data = load_dataset("digits", None, val_fraction=0.15, test_fraction=0.2, seed=0)
     pred = np.asarray(model.predict(data.test.x.astype("float32")))
@@ -119,7 +125,7 @@ def test_resuming_on_other_data_is_refused(tiny_space, stores, tmp_path):
              y=np.arange(90) % 3)
     with pytest.raises(ConfigError, match="study 'guard' was run on different data"):
         cnntune.search(tiny_space, study="guard", data=tmp_path / "other.npz", trials=1,
-                       **stores)
+                       isolate=False, **stores)
 
 
 def test_study_on_postgresql_storage(tiny_space, tmp_path):
@@ -139,9 +145,9 @@ def test_study_on_postgresql_storage(tiny_space, tmp_path):
     name = f"pg-{uuid.uuid4().hex[:8]}"
     try:
         first = cnntune.search(tiny_space, study=name, trials=1, epochs=1, storage=url,
-                               tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+                               isolate=False, tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
         again = cnntune.search(tiny_space, study=name, trials=1, epochs=1, storage=url,
-                               tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+                               isolate=False, tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
         assert first.storage == url and sum(again.counts.values()) == 2
         assert again.parent_run_id == first.parent_run_id
     finally:
@@ -171,3 +177,20 @@ def test_search_on_an_image_folder_and_an_npz(tiny_space, stores, tmp_path):
     parent = MlflowClient(stores["tracking_uri"]).get_run(res.parent_run_id)
     assert parent.data.params["data_source"] == "npz"
     assert parent.data.params["input_shape"] == "10x10x3"
+
+
+def test_k_fold_study_logs_the_folds_and_trials_shows_their_spread(tiny_space, write_space,
+                                                                    stores):
+    from cnntune.reports.tables import trials_frame
+    from cnntune.tracking.studies import StudyView
+
+    space = write_space(tiny_space.read_text().replace(
+        "training: {", "training: {folds: 2, "), "folds.yaml")
+    assert "folds: 2" in space.read_text()
+    res = cnntune.search(space, study="kf", trials=1, epochs=1, isolate=False, **stores)
+    m = res.best.metrics
+    assert m["folds"] == 2 and m["val_accuracy"] == pytest.approx(
+        (m["val_accuracy_fold1"] + m["val_accuracy_fold2"]) / 2)
+    df = trials_frame(StudyView("kf", stores["tracking_uri"]))
+    assert df.loc[0, "val_accuracy_std"] == pytest.approx(m["val_accuracy_std"])
+    assert df.loc[0, "folds"] == 2

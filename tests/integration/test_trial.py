@@ -181,3 +181,30 @@ def test_a_folder_stored_on_disk_trains_and_is_scored_on_the_same_data(tmp_path)
         again = class_scores(model, getattr(memory, part), f"{part}_")
         for name, value in again.items():
             assert res.metrics[name] == pytest.approx(value, abs=1e-6), name
+
+
+def test_k_fold_trial_averages_its_folds_and_can_stop_after_the_first():
+    """training.folds: one model per fold of train + val; the objective is the folds' mean,
+    reported to the engine after each fold; the test split is scored once, by the last
+    fold's model; epochs are numbered on across folds."""
+    import statistics
+
+    settings = TrialSettings(epochs=2, patience=2, objective="val_accuracy", seed=0, folds=3)
+    reported, epochs = [], []
+    res = run_trial(SMALL, digits(), settings, report=lambda s, v: reported.append((s, v)) or
+                    False, on_epoch=lambda e, logs: epochs.append((e, logs["fold"])))
+    assert res.state == State.COMPLETE, res.error
+    m = res.metrics
+    folds = [m[f"val_accuracy_fold{i}"] for i in (1, 2, 3)]
+    assert res.value == m["val_accuracy"] == pytest.approx(statistics.fmean(folds))
+    assert m["val_accuracy_std"] == pytest.approx(statistics.pstdev(folds)) and m["folds"] == 3
+    assert [s for s, _ in reported] == [1, 2, 3]  # the running mean, fold by fold
+    assert reported[0][1] == pytest.approx(folds[0]) and reported[-1][1] == pytest.approx(
+        res.value)
+    assert epochs == [(1, 1.0), (2, 1.0), (3, 2.0), (4, 2.0), (5, 3.0), (6, 3.0)]
+    assert m["epochs"] == 6 and 1 <= m["best_epoch"] <= 2
+    assert 0.0 <= m["test_accuracy"] <= 1.0 and "val_macro_f1" in m and res.take_model()
+    # a hopeless trial: the engine stops it after its first fold
+    res = run_trial(SMALL, digits(), settings, report=lambda s, v: True)
+    assert res.state == State.PRUNED and res.metrics["folds"] == 1
+    assert res.value == res.metrics["val_accuracy_fold1"] and "test_accuracy" not in res.metrics

@@ -39,9 +39,14 @@ def test_bad_inputs_exit_2_and_write_nothing(tmp_path, cnntune_cli):
     (tmp_path / "sf.yaml").write_text("name: sf\nstart_from: [{n_blocks: 2}, {n_blocks: 9}]\n"
                                       "params:\n  n_blocks: {type: int, low: 1, high: 3}\n")
     np.savez(tmp_path / "xt.npz", x_train=np.zeros((9, 4, 4)))
+    np.savez(tmp_path / "small.npz", x=np.zeros((30, 4, 4)), y=np.arange(30) % 3)
     for part, cls in (("train", "cat"), ("train", "dog"), ("test", "owl")):
         (tmp_path / "split" / part / cls).mkdir(parents=True)
     (tmp_path / "cw.yaml").write_text("name: cw\ntraining: {class_weight: {owl: 2.0}}\n"
+                                      "params:\n  n_blocks: 1\n")
+    (tmp_path / "f1.yaml").write_text("name: f1\ntraining: {folds: 1}\nparams:\n  n_blocks: 1\n")
+    (tmp_path / "f9.yaml").write_text("name: f9\ntraining: {folds: 9}\nparams:\n  n_blocks: 1\n")
+    (tmp_path / "im.yaml").write_text("name: im\ndata: {in_memory: maybe}\n"
                                       "params:\n  n_blocks: 1\n")
     (tmp_path / "flat").mkdir()
     (tmp_path / "lab.csv").write_text("file,label\na.png,cat\na.png,dog\n")
@@ -52,6 +57,11 @@ def test_bad_inputs_exit_2_and_write_nothing(tmp_path, cnntune_cli):
         (("search", "--data", "xt.npz"), ["has x_train but no y_train"]),
         (("search", "--data", "split"), ["class 'owl' is in test/ but not in train/"]),
         (("search", "--space", "cw.yaml"), ["training.class_weight names class 'owl'"]),
+        (("search", "--space", "f1.yaml"), ["training.folds", "greater than or equal to 2"]),
+        (("search", "--space", "f1.yaml", "--data", "xt.npz"), ["training.folds"]),
+        (("search", "--space", "f9.yaml", "--data", "small.npz"),
+         ["training.folds is 9 but class", "has 8 examples in train + val; give fewer"]),
+        (("search", "--space", "im.yaml"), ["data.in_memory"]),
         (("search", "--space", "lab.yaml"),
          ["labels csv 'lab.csv', row 2: file 'a.png' is not in"]),
         (("search", "--patience-trials", "0"), ["--patience-trials must be >= 1"]),

@@ -332,3 +332,24 @@ def test_labels_csv_that_does_not_match_the_folder_is_refused(tmp_path, edit, me
     (tmp_path / "labels.csv").write_text("\n".join(edit(rows)) + "\n")
     with pytest.raises(DataError, match=message):
         load_dataset(None, tmp_path / "flat", labels=str(tmp_path / "labels.csv"), **KW)
+
+
+def test_folds_are_stratified_disjoint_fixed_and_leave_the_test_split_alone():
+    ds = load_dataset("digits", None, **KW)
+    both = np.concatenate([ds.train.y, ds.val.y])
+    seen = []
+    for i in range(4):
+        fold = ds.fold(i, 4)
+        assert np.array_equal(fold.test.y, ds.test.y) and fold.test is ds.test
+        assert len(fold.train) + len(fold.val) == len(both)
+        share = np.bincount(fold.val.y, minlength=10) / np.bincount(both, minlength=10)
+        assert np.all(np.abs(share - 0.25) < 0.05)  # each class a quarter in each fold
+        seen.append({r.tobytes() for r in fold.val.x})
+        again = ds.fold(i, 4)
+        assert np.array_equal(again.val.x, fold.val.x)  # the same for every trial
+    assert sum(len(s) for s in seen) >= len(both) - 10  # (digits has a few duplicate rows)
+    assert all(not (seen[a] & seen[b]) or len(seen[a] & seen[b]) < 3
+               for a in range(4) for b in range(a))
+    with pytest.raises(DataError, match="training.folds is 200 but class '.*' has 1[0-9]+ "
+                       "examples in train \\+ val; give fewer folds"):
+        ds.check_folds(200)

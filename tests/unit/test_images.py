@@ -162,3 +162,22 @@ def test_npz_one_hot_train_with_integer_test_labels(tmp_path):
              class_names=np.array(["a", "b"]))
     with pytest.raises(DataError, match="class_names has 2 entries for 3 classes"):
         load_dataset(None, tmp_path / "n.npz", **KW)
+
+
+def test_k_fold_is_refused_for_a_folder_stored_on_disk(tmp_path):
+    root = _folder(tmp_path / "imgs", {"cat": 6, "dog": 6})
+    with pytest.raises(DataError, match="stored on disk.*data.in_memory: true"):
+        load_dataset(None, root, in_memory="false", **KW).check_folds(3)
+    load_dataset(None, root, in_memory="true", **KW).check_folds(3)
+
+
+def test_baselines_read_a_capped_subsample_of_a_stored_folder(tmp_path, monkeypatch):
+    from cnntune.tuning import baselines
+
+    root = _folder(tmp_path / "imgs", {"cat": 20, "dog": 20})
+    data = load_dataset(None, root, in_memory="false", **KW)
+    # room for 10 training images of 10x12x3 values: a stratified 10 of the 24
+    monkeypatch.setattr(baselines, "MAX_VALUES", 10 * 360)
+    (result,) = baselines.run_baselines(data, names=("logistic_regression",))
+    m = result["metrics"]
+    assert m["n_train"] == 10 and 0 <= m["val_accuracy"] <= 1 and "test_macro_f1" in m
