@@ -77,7 +77,8 @@ def test_timeout_bounds_the_whole_search_and_the_last_trial_keeps_its_best_epoch
     long = write_space(TINY_SPACE.replace("epochs: 2, patience: 2", "epochs: 500, patience: 500")
                        + "start_from: []\n", "long.yaml")
     started = time.time()
-    result = cnntune.search(long, study="t", trials=50, timeout=20, started=started, **stores)
+    result = cnntune.search(long, study="t", trials=50, timeout=20, started=started,
+                            isolate=False, **stores)
     took = time.time() - started
     assert took < 20 + 1, took  # trials end 2 s early, for the study to close in time
     assert result.new_trials == 1  # 500 epochs do not fit: the one trial is cut short

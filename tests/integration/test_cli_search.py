@@ -45,7 +45,13 @@ def test_cli_kerastuner_hyperband_beside_optuna(tmp_path, tiny_space):
     assert (tmp_path / "mlruns" / "kerastuner" / "tiny-digits-kerastuner-hyperband"
             / "oracle.json").exists()
     assert not (tmp_path / "oracle.json").exists()
-    run("--trials", "2", "--epochs", "1")  # an Optuna study beside it
+    # an Optuna study beside it, in the stores the CLI defaults to (in-process: the CLI's
+    # own path is the test above)
+    import cnntune
+
+    cnntune.search(tiny_space, trials=2, epochs=1, isolate=False,
+                   storage=f"journal:{tmp_path}/mlruns/optuna.journal",
+                   tracking_uri=f"sqlite:///{tmp_path}/mlruns/mlflow.db")
 
     client = MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
     kt = client.get_experiment_by_name("tiny-digits-kerastuner-hyperband")
