@@ -98,8 +98,24 @@ class StoredSplit:
 
     def images(self, idx=None) -> np.ndarray:
         """The images at ``idx`` (all when None), read from the store."""
-        idx = np.arange(len(self)) if idx is None else np.asarray(idx).reshape(-1)
-        return _Rows(self.files, self.counts, self.shape)(idx)
+        idx = np.arange(len(self)) if idx is None else np.asarray(idx, "int64").reshape(-1)
+        size = int(np.prod(self.shape))
+        starts = np.cumsum([0, *self.counts])
+        segment = np.searchsorted(starts, idx, side="right") - 1
+        out = np.empty((len(idx), size), "uint8")
+        # os.pread: no memory map, so what was read is not held by the process afterwards
+        fds = [os.open(f, os.O_RDONLY) for f in self.files]
+        try:
+            for k, (i, s) in enumerate(zip(idx.tolist(), segment.tolist())):
+                data = os.pread(fds[s], size, (i - int(starts[s])) * size)
+                if len(data) != size:
+                    raise DataError(f"stored images '{self.files[s]}' are cut short (row {i}); "
+                                    "delete the folder and load the data again")
+                out[k] = np.frombuffer(data, "uint8")
+        finally:
+            for fd in fds:
+                os.close(fd)
+        return out.reshape(len(idx), *self.shape)
 
     def chunks(self):
         size = int(np.prod(self.shape))
@@ -162,37 +178,6 @@ class StoredSplit:
         # blocks hide the count from tf.data; Keras plans epochs (and schedules) by it
         ds = ds.apply(tf.data.experimental.assert_cardinality(len(self)))
         return ds.batch(batch_size).map(decode).prefetch(tf.data.AUTOTUNE)
-
-
-class _Rows:
-    """Reads rows of a stored split by number (``os.pread``: no file position, so threads
-    share it; no memory map, so what was read is not held by the process)."""
-
-    def __init__(self, files, counts, shape):
-        self.files, self.shape = files, tuple(shape)
-        self.starts = np.cumsum([0, *counts])
-        self.size = int(np.prod(shape))
-        self._fds: list[int] | None = None
-
-    def __call__(self, idx: np.ndarray) -> np.ndarray:
-        if self._fds is None:
-            self._fds = [os.open(f, os.O_RDONLY) for f in self.files]
-        out = np.empty((len(idx), self.size), "uint8")
-        segment = np.searchsorted(self.starts, idx, side="right") - 1
-        for k, (i, s) in enumerate(zip(np.asarray(idx).tolist(), segment.tolist())):
-            data = os.pread(self._fds[s], self.size, int(i - self.starts[s]) * self.size)
-            if len(data) != self.size:
-                raise DataError(f"stored images '{self.files[s]}' are cut short (row "
-                                f"{i}); delete the folder and load the data again")
-            out[k] = np.frombuffer(data, "uint8")
-        return out.reshape(len(idx), *self.shape)
-
-    def __del__(self):
-        for fd in self._fds or ():
-            try:
-                os.close(fd)
-            except OSError:
-                pass
 
 
 @dataclass

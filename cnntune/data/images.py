@@ -231,14 +231,27 @@ def decode_into(files: list[Path], size: tuple[int, int], mode: str, write
     return kept, skipped
 
 
+def decode_array(files: list[Path], size: tuple[int, int], mode: str
+                 ) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+    """``decode_into`` an array: (the decoded images, which files were kept, the skipped)."""
+    out = np.empty((len(files), *size, 1 if mode == "grayscale" else 3), "uint8")
+    filled = 0
+
+    def write(rows):
+        nonlocal filled
+        out[filled:filled + len(rows)] = rows
+        filled += len(rows)
+
+    kept, skipped = decode_into(files, size, mode, write)
+    return (out if filled == len(out) else out[:filled].copy()), kept, skipped
+
+
 def decode_images(files: list[Path], image_size, color_mode) -> np.ndarray:
     """Decode every file (to a common size and mode, as ``image_format`` picks them); a file
     that cannot be decoded is an error here (``predict``'s inputs)."""
-    size, mode = image_format(files, image_size, color_mode)
-    rows = []
-    _, skipped = decode_into(files, size, mode, rows.append)
+    images, _, skipped = decode_array(files, *image_format(files, image_size, color_mode))
     if skipped:
         bad = skipped[0]
         raise DataError(f"image '{bad['file']}' cannot be decoded ({bad['error']}); remove "
                         "or replace it")
-    return np.concatenate(rows)
+    return images

@@ -11,7 +11,7 @@ from ..catalog import DATA_SOURCES, IN_MEMORY
 from ..errors import DataError
 from . import sources
 from .dataset import Dataset, Split, StoredSplit
-from .images import Listing, decode_into, image_format, list_images
+from .images import Listing, decode_array, image_format, list_images
 from .splits import PARTS, assemble, split
 from .store import ImageStore, streams
 
@@ -132,17 +132,9 @@ def _image_splits(listing: Listing, image_size, color_mode, in_memory: str, frac
     else:
         splits, kept, skipped = {}, {}, []
         for p in PARTS:
-            out = np.empty((len(files[p]), *shape), "uint8")
-            filled = [0]
-
-            def write(rows, out=out, filled=filled):
-                out[filled[0]:filled[0] + len(rows)] = rows
-                filled[0] += len(rows)
-
-            kept[p], bad = decode_into(files[p], size, mode, write)
+            images, kept[p], bad = decode_array(files[p], size, mode)
             skipped += bad
-            splits[p] = Split(out if filled[0] == len(out) else out[:filled[0]].copy(),
-                              labels[p][kept[p]])
+            splits[p] = Split(images, labels[p][kept[p]])
         check(kept)
         storage = "in memory"
     return splits, origin, {"skipped": skipped, "storage": storage}
