@@ -81,8 +81,14 @@ def conv_stack(x, knobs: dict, size: list[int]):
 
 
 def head(x, knobs: dict, num_classes: int, size: list[int]):
-    """Feature maps -> vector (flatten or global pooling) -> dropout -> [dense -> dropout] ->
-    softmax classifier."""
+    """Feature maps -> vector (flatten or global pooling) -> dropout -> [dense -> [BN] ->
+    activation -> dropout] -> softmax classifier.
+
+    The dense layer is batch-normalised when the convs are: a flattened map feeds it thousands
+    of non-negative inputs, so one Adam step moves every input's weight alike and can push all
+    its ReLUs below zero for good (measured on 32x32 shapes at lr 2e-3: 0-1 of 64 units alive
+    after an epoch, validation accuracy stuck at the majority class; with BN 64 of 64, 0.72-0.85
+    after 4 epochs)."""
     from keras import layers
 
     dims = len(size)
@@ -102,8 +108,9 @@ def head(x, knobs: dict, num_classes: int, size: list[int]):
     if knobs["dropout"] > 0:
         x = layers.Dropout(knobs["dropout"], name="dropout")(x)
     if knobs["dense_units"] > 0:
-        x = layers.Dense(knobs["dense_units"], activation=knobs["activation"],
+        x = layers.Dense(knobs["dense_units"], use_bias=not knobs["batch_norm"],
                          kernel_regularizer=reg, name="dense")(x)
+        x = bn_act(x, knobs, "dense")
         if knobs["dropout"] > 0:
             x = layers.Dropout(knobs["dropout"], name="dense_dropout")(x)
     return layers.Dense(num_classes, activation="softmax", name="classifier")(x)

@@ -151,6 +151,26 @@ def predict(model, split):
                       dtype="float64")
 
 
+def scored_loss(model, y, probs, smoothing: float = 0.0) -> float:
+    """The loss ``model.evaluate`` reports, from predicted ``probs`` instead of a second pass
+    over the data: the mean cross-entropy (Keras' clipping, ``smoothing`` as the loss has it)
+    plus the model's weight penalties."""
+    import numpy as np
+
+    eps = 1e-7  # keras.config.epsilon(), as Keras' crossentropy clips
+    p = np.clip(probs / probs.sum(1, keepdims=True), eps, 1 - eps)
+    y = np.asarray(y)
+    if smoothing > 0:
+        k = p.shape[1]
+        target = np.full(p.shape, smoothing / k)
+        target[np.arange(len(y)), y] += 1 - smoothing
+        ce = -(target * np.log(p)).sum(1)
+    else:
+        ce = -np.log(p[np.arange(len(y)), y])
+    penalty = sum(float(np.asarray(loss)) for loss in model.losses)
+    return float(ce.mean() + penalty)
+
+
 def class_scores(model, split, prefix: str, probs=None) -> dict[str, float]:
     """``label_scores`` and one-vs-rest AUC of ``model`` on ``split`` (from ``probs``, its
     predictions, when given), named ``prefix + name`` (``catalog.CLASS_SCORES``); AUC is left

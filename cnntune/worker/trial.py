@@ -18,7 +18,8 @@ from .. import knobs as knob_defs
 from ..data import Dataset
 from ..errors import TrialFailed
 from .confusion import confusion
-from .train import SCORED, EpochHook, FitResult, Report, class_scores, fit, predict
+from .train import (SCORED, EpochHook, FitResult, Report, class_scores, fit, predict,
+                    scored_loss)
 
 
 
@@ -123,6 +124,7 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
     trial worker that already did it while the study was busy between trials). With
     ``settings.folds`` the model is trained once per fold (``folds.fit_folds``)."""
     import keras
+    import numpy as np
 
     if release:
         release_earlier_trials(freeze=freeze)
@@ -158,12 +160,10 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
                            stopped=fitted.stopped)
     # the model now holds the best epoch's weights, whose validation scores fit already
     # measured (in the metrics above); the test split is scored here, once
-    bs = knobs["batch_size"]
-    one_hot = data.num_classes if knobs["label_smoothing"] > 0 else None
-    test_loss, test_acc = model.evaluate(
-        data.test.pipeline(bs, training=False, seed=0, one_hot=one_hot), verbose=0)
-    metrics.update(test_loss=float(test_loss), test_accuracy=float(test_acc))
-    probs = predict(model, data.test)
+    probs = predict(model, data.test)  # one pass: every test figure comes from these
+    test_y = np.asarray(data.test.y)
+    metrics.update(test_loss=scored_loss(model, test_y, probs, knobs["label_smoothing"]),
+                   test_accuracy=float((probs.argmax(1) == test_y).mean()))
     metrics.update(class_scores(model, data.test, "test_", probs))
     matrix = confusion(data.test.y, probs.argmax(1), data.num_classes).tolist()
     if settings.latency is not None:  # deployment objectives or constraints: same method

@@ -15,6 +15,8 @@ BASE = dict(n_blocks=1, filters=4, kernel_size=3, batch_norm=False, dropout=0.0,
     ({"batch_norm": True}, 36 + 16 + 64 * 3 + 3),            # no conv bias; BN 4x4 weights
     ({"n_blocks": 2}, 40 + (3 * 3 * 4 * 8 + 8) + 32 * 3 + 3),  # 2nd block doubles filters
     ({"dense_units": 10}, 40 + (64 * 10 + 10) + 10 * 3 + 3),
+    # with batch norm the dense layer has no bias and is normalised (4 weights per unit)
+    ({"dense_units": 10, "batch_norm": True}, 36 + 16 + 64 * 10 + 40 + 10 * 3 + 3),
 ])
 def test_parameter_counts(over, expected):
     model = build_model(resolve({**BASE, **over}), (8, 8, 1), 3, 1 / 16)

@@ -36,6 +36,26 @@ def test_trial_trains_scores_and_reports_each_epoch():
     assert res.model is None
 
 
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_test_loss_from_one_prediction_pass_is_what_evaluate_reports(smoothing):
+    """The trial scores the test split from one predict pass: its loss must be Keras' own
+    (cross-entropy with the same smoothing, plus the L2 penalty)."""
+    from cnntune.worker.train import predict, scored_loss
+
+    params = dict(SMALL, l2=1e-3, label_smoothing=smoothing)
+    res = run_trial(params, digits(), TrialSettings(epochs=1, patience=1,
+                                                    objective="val_accuracy", seed=0))
+    model, d = res.take_model(), digits()
+    one_hot = d.num_classes if smoothing else None
+    loss, acc = model.evaluate(d.test.pipeline(64, training=False, seed=0, one_hot=one_hot),
+                               verbose=0)
+    assert scored_loss(model, d.test.y, predict(model, d.test), smoothing) == \
+        pytest.approx(loss, rel=1e-4)
+    assert res.metrics["test_loss"] == pytest.approx(loss, rel=1e-4)
+    assert res.metrics["test_accuracy"] == pytest.approx(acc, abs=1e-6)  # Keras sums in float32
+    assert any(float(p) > 0 for p in model.losses)  # the penalty was in the comparison
+
+
 def test_what_a_trial_leaves_in_tensorflow_is_released_and_its_model_still_works():
     from tensorflow.python.framework import ops
 
