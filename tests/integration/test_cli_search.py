@@ -27,7 +27,7 @@ def test_cli_search_runs_and_says_where_to_look(tmp_path, tiny_space):
     assert "oneDNN" not in r.stderr and "absl" not in r.stderr  # TensorFlow start-up chatter
 
 
-def test_cli_kerastuner_hyperband_beside_optuna(tmp_path, tiny_space):
+def test_cli_kerastuner_hyperband_beside_optuna(tmp_path, tiny_space, monkeypatch):
     """`--engine kerastuner --algorithm hyperband`: trials train for their Hyperband budget,
     the study folder sits under mlruns/, and MLflow holds its runs with the same param columns
     as an Optuna study's."""
@@ -75,33 +75,35 @@ def test_cli_kerastuner_hyperband_beside_optuna(tmp_path, tiny_space):
 
     assert columns(kt_runs) == columns(op_runs)
 
-    # a KerasTuner study keeps its algorithm: resuming it with another one is refused
-    r = subprocess.run([sys.executable, "-m", "cnntune", "search", "--space", str(tiny_space),
-                        "--engine", "kerastuner", "--algorithm", "random", "--study",
-                        "tiny-digits-kerastuner-hyperband", "--trials", "1"], cwd=tmp_path,
-                       capture_output=True, text=True, timeout=300)
-    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    # the rest runs the CLI in this process (TensorFlow is imported already): a KerasTuner
+    # study keeps its algorithm, so resuming it with another one is refused
+    from click.testing import CliRunner
+
+    from cnntune.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+
+    def command(*args, code=0):
+        r = CliRunner().invoke(cli, list(args))
+        assert r.exit_code == code, (r.output, r.exception)
+        return r
+
+    r = command("search", "--space", str(tiny_space), "--engine", "kerastuner", "--algorithm",
+                "random", "--study", "tiny-digits-kerastuner-hyperband", "--trials", "1", code=2)
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "hyperband" in r.stderr and "random" in r.stderr
     assert len(client.search_runs([kt.experiment_id], "tags.`cnntune.role` = 'trial'")) == 5
     # optuna-dashboard reads Optuna storages; a KerasTuner study has none, and is told so
-    r = subprocess.run([sys.executable, "-m", "cnntune", "dashboard",
-                        "tiny-digits-kerastuner-hyperband"], cwd=tmp_path, capture_output=True,
-                       text=True, timeout=300)
-    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    r = command("dashboard", "tiny-digits-kerastuner-hyperband", code=2)
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "searched with kerastuner, which keeps no Optuna storage" in r.stderr
 
     # report and export read a KerasTuner study as they read an Optuna one
-    def command(*args):
-        r = subprocess.run([sys.executable, "-m", "cnntune", *args], cwd=tmp_path,
-                           capture_output=True, text=True, timeout=600)
-        assert r.returncode == 0, r.stderr
-        return r.stdout
-
     command("report", "tiny-digits-kerastuner-hyperband", "--out", "kt.html", "--no-mlflow")
     assert (tmp_path / "kt.html").stat().st_size > 10_000
     best = min(kt_runs, key=lambda r: (-r.data.metrics["val_accuracy"],
                                        int(r.data.tags["cnntune.trial"])))
     out = command("export", "tiny-digits-kerastuner-hyperband", "--format", "tflite", "--out",
-                  "kt-export")
+                  "kt-export").stdout
     assert f"exported trial {best.data.tags['cnntune.trial']} of" in out and "verified" in out
     assert (tmp_path / "kt-export" / "model.tflite").exists()
