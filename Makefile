@@ -11,6 +11,9 @@ STAMP  := $(VENV)/.installed-stamp
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	# a venv made before the switch to the `tensorflow` wheel holds tensorflow-cpu, which owns
+	# the same files: remove it first, or the two would share (and later break) tensorflow/
+	$(BIN)/python -m pip uninstall --quiet --yes tensorflow-cpu 2>/dev/null || true
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 

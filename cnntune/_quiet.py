@@ -1,8 +1,9 @@
 """Import TensorFlow without its C++ start-up chatter on stderr (CLI use only).
 
 TensorFlow 2.21 prints absl/oneDNN INFO lines while it loads, whatever TF_CPP_MIN_LOG_LEVEL
-says. The CLI imports it once here with file descriptor 2 pointed at /dev/null; a failing
-import still raises its Python exception.
+says, and an ERROR line when it first looks for GPUs on a machine without a CUDA driver. The
+CLI imports it once here with file descriptor 2 pointed at /dev/null; a failing import still
+raises its Python exception.
 """
 
 from __future__ import annotations
@@ -34,5 +35,10 @@ def import_tensorflow_quietly() -> None:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with native_stderr_silenced():
-        import tensorflow  # noqa: F401
+        import tensorflow
         import keras  # noqa: F401
+
+        # the `tensorflow` wheel looks for CUDA when its devices are first listed, and logs an
+        # ERROR line on every machine without a GPU driver ("failed call to cuInit"): list
+        # them here, once, while that line has nowhere to go
+        tensorflow.config.list_physical_devices()
