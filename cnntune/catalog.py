@@ -60,7 +60,8 @@ ALL_OBJECTIVES = {**OBJECTIVES, "n_params": "minimize", "latency_ms": "minimize"
 # where a trial's params came from (the cnntune.origin tag); absent: the sampler
 ORIGINS = ("warm-start", "retry")
 # why a trial's training ended before its epoch budget (the cnntune.stopped tag)
-STOP_REASONS = ("early_stopping", "pruned", "deadline", "max_params")
+# oom: the GPU ran out of memory (the trial fails; the study goes on)
+STOP_REASONS = ("early_stopping", "pruned", "deadline", "max_params", "oom")
 
 
 class State(StrEnum):

@@ -192,9 +192,15 @@ def store_options(f):
 @click.option("--epochs", type=int, default=None,
               help="Max epochs per trial [default: the space's].")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the final summary.")
-@click.option("--workers", type=int, default=1, show_default=True,
+@click.option("--workers", type=int, default=None,
               help="Study processes sharing the study on this machine (journal or "
-              "PostgreSQL storage); each gets cores/N TensorFlow threads.")
+              "PostgreSQL storage); each gets cores/N TensorFlow threads [default: one per "
+              "GPU slot (--gpus x --trials-per-gpu), else 1].")
+@click.option("--gpus", default=None, metavar="all|none|IDS",
+              help="GPUs the workers train on, each worker pinned to one (CUDA_VISIBLE_DEVICES, "
+              "memory growth on): all, none, or ids like 0,2 [default: all visible].")
+@click.option("--trials-per-gpu", type=int, default=1, show_default=True, metavar="N",
+              help="Workers (trials at once) sharing each GPU, for small models.")
 @click.option("--total-trials", type=int, default=None, metavar="M",
               help="Run until the study holds M trials, counting other workers' (for "
               "several machines on one study) instead of adding --trials.")
@@ -211,7 +217,8 @@ def store_options(f):
               "to stderr).")
 def search(space_file, data, study, storage, tracking_uri, trials, timeout, patience_trials,
            warm_start, warm_start_best, seed, engine, algorithm, sampler, pruner, epochs, quiet,
-           workers, total_trials, threads, heartbeat, worker_index, baselines, jsonl):
+           workers, gpus, trials_per_gpu, total_trials, threads, heartbeat, worker_index,
+           baselines, jsonl):
     """Search a space: train one CNN per trial, track every trial in MLflow."""
     from rich.console import Console
 
@@ -233,7 +240,8 @@ def search(space_file, data, study, storage, tracking_uri, trials, timeout, pati
                                 tracking_uri=tracking_uri, trials=trials, timeout=timeout,
                                 seed=seed, engine=engine, algorithm=algorithm, sampler=sampler,
                                 pruner=pruner, epochs=epochs, on_event=on_event,
-                                workers=workers, total_trials=total_trials, threads=threads,
+                                workers=workers, gpus=gpus, trials_per_gpu=trials_per_gpu,
+                                total_trials=total_trials, threads=threads,
                                 heartbeat=heartbeat, worker_index=worker_index,
                                 baselines=baselines, warm_start=warm_start,
                                 warm_start_best=warm_start_best,

@@ -29,7 +29,8 @@ from ..errors import CnntuneError, ConfigError
 
 def search_workers(n: int, *, space, data, study, storage, tracking_uri, trials, timeout, seed,
                    engine, algorithm, pruner, epochs, total_trials, threads, heartbeat,
-                   on_event=None, baselines: bool = False, started: float | None = None):
+                   on_event=None, baselines: bool = False, started: float | None = None,
+                   envs: list[dict[str, str]] | None = None):
     from ..space import resolve_space_path
     from .plan import AUTO, make_plan, warm_starts
     from .session import open_study, study_result
@@ -64,7 +65,8 @@ def search_workers(n: int, *, space, data, study, storage, tracking_uri, trials,
                   algorithm=plan.algorithm, pruner=plan.pruner,
                   seed=seed if seed is not None else plan.space.training.seed,
                   epochs=plan.trial.epochs, threads=threads, total_trials=total_trials,
-                  timeout=timeout, started=started, heartbeat=heartbeat)
+                  timeout=timeout, started=started, heartbeat=heartbeat,
+                  workers=1)  # each is one worker, pinned by its environment (envs)
     # the stores travel on stdin, not argv: a password in a URL stays out of `ps`
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     logs = Path(tempfile.mkdtemp(prefix="cnntune-workers-"))
@@ -73,7 +75,7 @@ def search_workers(n: int, *, space, data, study, storage, tracking_uri, trials,
         err = open(logs / f"worker-{i}.err", "w")
         p = subprocess.Popen([sys.executable, "-m", "cnntune.tuning.study_worker"],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
-                             text=True, env=env)
+                             text=True, env=dict(env, **(envs[i] if envs else {})))
         p.stdin.write(json.dumps(dict(common, worker_index=i)))
         p.stdin.close()
         procs.append((p, err))

@@ -6,6 +6,7 @@ trials until the engine, the deadline or patience says stop, each tracked as a c
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Callable
@@ -14,6 +15,7 @@ from ..catalog import FINISHED, Direction, State
 from ..errors import ConfigError
 from ..tracking.links import run_url, ui_base
 from ..tracking.stores import DEFAULT_STORAGE, DEFAULT_TRACKING_URI
+from . import devices
 from .plan import AUTO, Plan, make_plan, warm_starts
 from .session import SearchResult, TrialSummary, log_baselines_once, open_study, study_result
 
@@ -29,7 +31,8 @@ def search(space: str | Path | None = AUTO, *, data: str | Path | None = None,
            timeout: float | None = None, seed: int | None = None, engine: str | None = None,
            algorithm: str | None = None, sampler: str | None = None, pruner: str | None = None,
            epochs: int | None = None, on_event: EventHook | None = None, isolate: bool = True,
-           trials_per_worker: int | None = None, workers: int = 1, total_trials: int | None = None,
+           trials_per_worker: int | None = None, workers: int | None = None,
+           gpus: str | None = None, trials_per_gpu: int = 1, total_trials: int | None = None,
            threads: int | None = None, heartbeat: int | None = 60,
            worker_index: int = 0, baselines: bool = False, warm_start: str | None = None,
            warm_start_best: int = 3, patience_trials: int | None = None,
@@ -58,6 +61,9 @@ def search(space: str | Path | None = AUTO, *, data: str | Path | None = None,
     ``total_trials`` instead runs until the study as a whole holds that many trials: what each
     of several machines passes to share one study. ``heartbeat`` (seconds) lets RDB storages
     find trials whose machine died; ``worker_index`` offsets the seed of one of several workers.
+    ``gpus`` (``all``, the default; ``none``; ids like ``0,2``) are the GPUs the workers train
+    on, ``trials_per_gpu`` workers on each (``devices.py``); ``workers`` defaults to one per
+    such slot, or 1 without GPUs.
 
     Trials run in a worker process that is replaced every ``trials_per_worker`` trials
     (default ``worker.runner.TRIALS_PER_WORKER``), so memory stays bounded over long studies
@@ -72,24 +78,31 @@ def search(space: str | Path | None = AUTO, *, data: str | Path | None = None,
     space = AUTO if space is None else space
     if algorithm is not None and sampler is not None and algorithm != sampler:
         raise ConfigError(f"--algorithm {algorithm} and --sampler {sampler} disagree; give one")
-    if workers < 1:
+    if workers is not None and workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
     if total_trials is not None and total_trials < 1:
         raise ConfigError(f"--total-trials must be >= 1, got {total_trials}")
-    if workers > 1:
+    chosen = devices.choose(gpus, devices.visible_gpus())
+    if workers is None and len(chosen) * trials_per_gpu > 1 and \
+            _engine_of(space, engine) != "optuna":
+        workers = 1  # a KerasTuner study belongs to one process: it takes the first GPU
+    places = devices.slots(chosen, workers, trials_per_gpu)
+    if len(places) > 1:
         from .parallel import search_workers
 
         if warm_start is not None or patience_trials is not None:
             raise ConfigError("--warm-start and --patience-trials are for one worker; start "
                               "the study with them first, then add --workers")
-        return search_workers(workers, space=space, data=data, study=study, storage=storage,
+        return search_workers(len(places), space=space, data=data, study=study, storage=storage,
                               tracking_uri=tracking_uri, trials=trials, timeout=timeout,
                               seed=seed, engine=engine, algorithm=algorithm or sampler,
                               pruner=pruner, epochs=epochs, total_trials=total_trials,
                               threads=threads, heartbeat=heartbeat, on_event=on_event,
-                              baselines=baselines, started=started)
+                              baselines=baselines, started=started,
+                              envs=[devices.worker_env(s, chosen) for s in places])
+    env = devices.worker_env(places[0], chosen)  # in-process trials run where this process does
     # the first trial worker loads TensorFlow while this process checks and opens everything
-    first = WorkerProcess() if isolate else None
+    first = WorkerProcess(env) if isolate else None
     try:
         plan = make_plan(space, data, study, trials, timeout, seed, engine,
                          algorithm or sampler, pruner, epochs, sampler_given=sampler is not None,
@@ -106,9 +119,10 @@ def search(space: str | Path | None = AUTO, *, data: str | Path | None = None,
     emit("study_start", payload)
     runner = WorkerRunner(plan.dataset, plan.trial, tracking_uri,
                           trials_per_worker=trials_per_worker or TRIALS_PER_WORKER,
-                          spare=first) if isolate \
+                          spare=first, env=env) if isolate \
         else InProcessRunner(plan.dataset, plan.trial)
-    loop = _TrialLoop(plan, engine, tracker, runner, parent, emit)
+    loop = _TrialLoop(plan, engine, tracker, runner, parent, emit,
+                      devices.device_of(env if isolate else os.environ))
     try:
         engine.run(loop.evaluate, n_trials=plan.n_trials, total=total_trials,
                    timeout=None if plan.deadline is None else plan.deadline - time.time(),
@@ -125,11 +139,24 @@ def search(space: str | Path | None = AUTO, *, data: str | Path | None = None,
                         loop.new_trials, time.perf_counter() - t_start)
 
 
+def _engine_of(space, engine: str | None) -> str:
+    """The engine a search will use, read before its data is loaded."""
+    if engine:
+        return engine
+    if str(space) == AUTO:
+        return "optuna"
+    from ..space import load_space
+
+    return load_space(space).search.engine
+
+
 class _TrialLoop:
     """What the engine calls for each sample: track, run, keep the best model, report."""
 
-    def __init__(self, plan: Plan, engine, tracker, runner, parent: str, emit: EventHook):
+    def __init__(self, plan: Plan, engine, tracker, runner, parent: str, emit: EventHook,
+                 device: str = "cpu"):
         self.plan, self.engine, self.tracker, self.runner = plan, engine, tracker, runner
+        self.device = device  # where this study's trials train (devices.device_of)
         self.parent, self.emit = parent, emit
         self.new_trials = 0
         # a few inputs, for the logged model's signature
@@ -171,7 +198,8 @@ class _TrialLoop:
              **({"cnntune.retry_of": str(sample.retry_of)} if sample.retry_of is not None
                 else {}),
              **({"cnntune.origin": sample.origin} if sample.origin else {}),
-             "cnntune.family": str(sample.params.get("family", "plain"))})
+             "cnntune.family": str(sample.params.get("family", "plain")),
+             "cnntune.device": self.device})
         sample.set_attr("mlflow_run_id", run_id)
         # optuna-dashboard shows user attributes: the link to the trial's run
         sample.set_attr("mlflow_run", run_url(ui_base(tracker.tracking_uri),

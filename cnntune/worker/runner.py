@@ -140,12 +140,15 @@ class WorkerProcess:
     study opens its stores, a replacement while the retiring worker runs its last trial)
     takes its ~6 s start off the trials' path."""
 
-    def __init__(self):
+    def __init__(self, env: dict[str, str] | None = None):
+        # ``env``: set on top of this process's environment (the GPU it may use, devices.py)
+        self.env = env or {}
         to_child_r, to_child_w = os.pipe()
         to_parent_r, to_parent_w = os.pipe()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "cnntune.worker", str(to_child_r), str(to_parent_w)],
-            pass_fds=(to_child_r, to_parent_w), stdin=subprocess.DEVNULL)
+            pass_fds=(to_child_r, to_parent_w), stdin=subprocess.DEVNULL,
+            env={**os.environ, **self.env} if self.env else None)
         os.close(to_child_r)
         os.close(to_parent_w)
         self.outbox = Connection(to_child_w, readable=False)  # us -> worker
@@ -192,8 +195,9 @@ class WorkerRunner:
 
     def __init__(self, dataset: Dataset, settings: TrialSettings, tracking_uri: str, *,
                  trials_per_worker: int = TRIALS_PER_WORKER, max_growth_mb: float = 1024.0,
-                 spare: WorkerProcess | None = None):
+                 spare: WorkerProcess | None = None, env: dict[str, str] | None = None):
         self.dataset = dataset
+        self.env = env  # every worker's, on top of this process's environment
         self.settings = settings
         self.tracking_uri = tracking_uri
         self.trials_per_worker = trials_per_worker
@@ -213,7 +217,7 @@ class WorkerRunner:
         if spare is not None and not spare.alive():
             spare.close()
             spare = None
-        self._worker = spare or WorkerProcess()
+        self._worker = spare or WorkerProcess(self.env)
         self._send(Init(self.dataset, self.settings, self.tracking_uri))
         msg = self._recv()
         if not isinstance(msg, Ready):
@@ -288,7 +292,7 @@ class WorkerRunner:
                 self._stop()
                 self._start()
             if self._spare is None and self._successor_due():
-                self._spare = WorkerProcess()  # its successor imports while it trains
+                self._spare = WorkerProcess(self.env)  # its successor imports while it trains
             started = time.perf_counter()
             until = None if self.settings.deadline is None else \
                 self.settings.deadline + DEADLINE_GRACE_S

@@ -149,6 +149,13 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
             metrics = val_metrics(model, fitted, data.val, settings.objective)
     except TrialFailed as exc:
         return TrialResult(state=State.FAIL, error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - only the GPU's out-of-memory error is ours
+        if not is_oom(exc):
+            raise
+        return TrialResult(state=State.FAIL, stopped="oom", error=(
+            f"out of GPU memory (OOM) with batch_size {params.get('batch_size', 'default')}: "
+            f"{str(exc).strip().splitlines()[0][:300]}; the study goes on (a smaller batch or "
+            "model fits, or fewer --trials-per-gpu)"))
 
     hist = fitted.history
     metrics.update(n_params=float(model.count_params()), fit_seconds=fitted.fit_seconds,
@@ -176,6 +183,14 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
                            metrics=metrics, history=hist)
     return TrialResult(state=State.COMPLETE, value=value, metrics=metrics, history=hist,
                        model=model, stopped=fitted.stopped, confusion=matrix)
+
+
+def is_oom(exc: BaseException) -> bool:
+    """Whether ``exc`` is TensorFlow running out of device memory (ResourceExhaustedError,
+    as Keras raises it from a training or prediction step)."""
+    import tensorflow as tf
+
+    return isinstance(exc, tf.errors.ResourceExhaustedError)
 
 
 def fit_split(model, knobs: dict, data: Dataset, settings: TrialSettings, *, number: int,

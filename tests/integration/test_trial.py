@@ -228,3 +228,24 @@ def test_k_fold_trial_averages_its_folds_and_can_stop_after_the_first():
     res = run_trial(SMALL, digits(), settings, report=lambda s, v: True)
     assert res.state == State.PRUNED and res.metrics["folds"] == 1
     assert res.value == res.metrics["val_accuracy_fold1"] and "test_accuracy" not in res.metrics
+
+
+def test_a_gpu_out_of_memory_fails_only_its_trial_and_says_oom(monkeypatch):
+    import tensorflow as tf
+
+    from cnntune.worker import trial
+
+    def oom(*args, **kwargs):
+        raise tf.errors.ResourceExhaustedError(
+            None, None, "OOM when allocating tensor with shape[64,32,8,8] on /gpu:0")
+
+    monkeypatch.setattr(trial, "fit_split", oom)
+    res = run_trial(SMALL, digits(), TrialSettings(epochs=1, patience=1,
+                                                   objective="val_accuracy", seed=0))
+    assert res.state == State.FAIL and res.stopped == "oom"
+    assert res.error.startswith("out of GPU memory (OOM) with batch_size 64: OOM when")
+    monkeypatch.undo()  # any other error is not the trial's to swallow
+    monkeypatch.setattr(trial, "fit_split", lambda *a, **k: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        run_trial(SMALL, digits(), TrialSettings(epochs=1, patience=1,
+                                                 objective="val_accuracy", seed=0))

@@ -150,14 +150,23 @@ def test_sigkill_mid_trial_is_failed_retried_and_the_study_completes(tmp_path, s
             optuna.delete_study(study_name=study, storage=url)
 
 
-def test_workers_option_on_journal_storage(tmp_path):
+def test_workers_one_per_gpu_on_journal_storage(tmp_path):
+    """On a (simulated) machine with two GPUs, --workers defaults to one per GPU, each pinned
+    to its own; every trial's run says where it trained."""
+    from mlflow import MlflowClient
+
     (tmp_path / "many.yaml").write_text(SPACE)
     r = subprocess.run([sys.executable, "-m", "cnntune", "search", "--space", "many.yaml",
-                        "--workers", "2", "--trials", "4", "--epochs", "2", "--jsonl",
-                        "ev.jsonl"],
-                       cwd=tmp_path, capture_output=True, text=True, timeout=900)
+                        "--trials", "4", "--epochs", "2", "--jsonl", "ev.jsonl"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=900,
+                       env=dict(os.environ, CUDA_VISIBLE_DEVICES="0,1"))
     assert r.returncode == 0, r.stderr
     assert "by 2 workers" in r.stdout
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    exp = client.get_experiment_by_name("many-digits")
+    runs = client.search_runs([exp.experiment_id], "tags.`cnntune.role` = 'trial'")
+    owner = {r.data.tags["cnntune.trial"]: r.data.tags["cnntune.device"] for r in runs}
+    assert set(owner.values()) == {"gpu:0", "gpu:1"}
     trials = load(f"journal:{tmp_path}/mlruns/optuna.journal", "many-digits")
     check_complete(trials, 4)
     assert len({t.user_attrs["owner"] for t in trials}) == 2

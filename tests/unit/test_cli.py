@@ -1,5 +1,6 @@
 """The command line: help, bad input -> one line and exit 2, nothing written."""
 
+import os
 import subprocess
 import sys
 
@@ -111,6 +112,14 @@ def test_bad_inputs_exit_2_and_write_nothing(tmp_path, cnntune_cli):
     assert "pw1" not in r.stderr
     r = cnntune_cli("search", "--sampler", "bayes")
     assert r.returncode == 2 and "bayes" in r.stderr  # click's own usage error
+    # GPU slots, on a simulated machine with two GPUs
+    two = dict(os.environ, CUDA_VISIBLE_DEVICES="0,1")
+    for args, fragments in ((("--gpus", "5"), ["--gpus 5: GPU 5 is not on this machine, which "
+                                               "shows GPUs 0, 1"]),
+                            (("--gpus", "0;1"), ["--gpus '0;1' is not a list of GPU ids"]),
+                            (("--workers", "3"), ["--workers 3 needs 3 GPU slots"]),
+                            (("--trials-per-gpu", "0"), ["--trials-per-gpu must be >= 1"])):
+        _one_line_error(cnntune_cli("search", *args, env=two), *fragments)
     assert not (tmp_path / "mlruns").exists()
 
 
