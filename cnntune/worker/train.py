@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -63,9 +64,12 @@ def compile_model(model, knobs: dict, train_ds, epochs: int | None) -> None:
     smoothing = knobs.get("label_smoothing", 0.0)
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing) if smoothing > 0 \
         else "sparse_categorical_crossentropy"
-    model.compile(optimizer=make_optimizer(knobs, steps * epochs if steps > 0 and epochs
-                                           else None),
-                  loss=loss, metrics=["accuracy"])
+    with warnings.catch_warnings():  # "doesn't support jit_compile": model.jit_compile says
+        warnings.simplefilter("ignore", UserWarning)
+        model.compile(optimizer=make_optimizer(knobs, steps * epochs if steps > 0 and epochs
+                                               else None),
+                      loss=loss, metrics=["accuracy"],
+                      jit_compile=bool(knobs.get("jit_compile", False)))
 
 
 def fit_final(model, knobs: dict, train_ds, *, epochs: int) -> float:

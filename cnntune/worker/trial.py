@@ -158,6 +158,8 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
             "model fits, or fewer --trials-per-gpu)"))
 
     hist = fitted.history
+    if knobs["jit_compile"]:  # asked for XLA: whether Keras could compile this model
+        metrics["jit_compiled"] = float(getattr(model, "jit_compile", False) is True)
     metrics.update(n_params=float(model.count_params()), fit_seconds=fitted.fit_seconds,
                    epochs=float(fitted.epochs_run), best_epoch=float(fitted.best_epoch))
     if fitted.pruned:  # the value pruning saw last: the epoch's, or the folds' mean so far

@@ -249,3 +249,14 @@ def test_a_gpu_out_of_memory_fails_only_its_trial_and_says_oom(monkeypatch):
     with pytest.raises(ZeroDivisionError):
         run_trial(SMALL, digits(), TrialSettings(epochs=1, patience=1,
                                                  objective="val_accuracy", seed=0))
+
+
+def test_jit_compile_knob_compiles_with_xla_where_keras_can_and_says_so():
+    settings = TrialSettings(epochs=1, patience=1, objective="val_accuracy", seed=0)
+    res = run_trial(dict(SMALL, jit_compile=True), digits(), settings)
+    assert res.state == State.COMPLETE and res.metrics["jit_compiled"] == 1.0
+    assert res.take_model().jit_compile is True
+    # random rotation cannot be compiled: Keras trains without XLA, and the metric says so
+    res = run_trial(dict(SMALL, jit_compile=True, aug_rotation=0.1), digits(), settings)
+    assert res.state == State.COMPLETE and res.metrics["jit_compiled"] == 0.0
+    assert "jit_compiled" not in run_trial(SMALL, digits(), settings).metrics
