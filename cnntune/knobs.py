@@ -106,6 +106,9 @@ _KNOBS = [
     Knob("jit_compile", False, bool, "XLA-compile the training step (pays on GPUs; Keras "
          "trains uncompiled when a layer cannot be compiled, as random rotation, zoom and "
          "translation cannot: the metric jit_compiled says which happened)"),
+    Knob("mixed_precision", False, bool, "float16 compute with float32 weights, a float32 "
+         "classifier and loss scaling (GPUs: refused when the trials train on the CPU; "
+         "exports are float32)"),
     # augmentation (inside the model, active only in training)
     Knob("aug_flip", "none", str, "random flips", choices=FLIPS),
     Knob("aug_rotation", 0.0, float, "random rotation, as a fraction of a full turn",
@@ -119,7 +122,7 @@ _KNOBS = [
 KNOBS: dict[str, Knob] = {k.name: k for k in _KNOBS}
 
 TRAINING = {"optimizer", "learning_rate", "lr_schedule", "momentum", "weight_decay",
-            "batch_size", "label_smoothing", "jit_compile"}
+            "batch_size", "label_smoothing", "jit_compile", "mixed_precision"}
 AUGMENT = {"aug_flip", "aug_rotation", "aug_translation", "aug_zoom", "aug_contrast"}
 _HEAD = {"head", "dropout", "dense_units", "activation", "l1", "l2"}
 _STACK = {"n_blocks", "convs_per_block", "filters", "filters_growth", "kernel_size", "pooling",

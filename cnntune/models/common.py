@@ -113,4 +113,6 @@ def head(x, knobs: dict, num_classes: int, size: list[int]):
         x = bn_act(x, knobs, "dense")
         if knobs["dropout"] > 0:
             x = layers.Dropout(knobs["dropout"], name="dense_dropout")(x)
-    return layers.Dense(num_classes, activation="softmax", name="classifier")(x)
+    # float32 under mixed precision too: a float16 softmax rounds small probabilities to 0
+    return layers.Dense(num_classes, activation="softmax", dtype="float32",
+                        name="classifier")(x)

@@ -30,7 +30,7 @@ from ..errors import CnntuneError, ConfigError
 def search_workers(n: int, *, space, data, study, storage, tracking_uri, trials, timeout, seed,
                    engine, algorithm, pruner, epochs, total_trials, threads, heartbeat,
                    on_event=None, baselines: bool = False, started: float | None = None,
-                   envs: list[dict[str, str]] | None = None):
+                   envs: list[dict[str, str]] | None = None, gpu: bool = False):
     from ..space import resolve_space_path
     from .plan import AUTO, make_plan, warm_starts
     from .session import open_study, study_result
@@ -43,7 +43,7 @@ def search_workers(n: int, *, space, data, study, storage, tracking_uri, trials,
                           "or a PostgreSQL URL")
     started = time.time() if started is None else started
     plan = make_plan(space, data, study, trials, timeout, seed, engine, algorithm, pruner,
-                     epochs, started=started)
+                     epochs, started=started, gpu=gpu)
     plan.warm = warm_starts(plan, storage, None, 1)  # enqueued once, for every worker
     if plan.engine != "optuna":
         raise ConfigError(f"--workers needs --engine optuna; a {plan.engine} study belongs to "

@@ -48,7 +48,7 @@ class Plan:
 def make_plan(space, data, study, trials, timeout, seed, engine, algorithm, pruner, epochs, *,
               sampler_given: bool = False, until_total: bool = False, worker_index: int = 0,
               threads: int | None = None, started: float | None = None,
-              patience_trials: int | None = None) -> Plan:
+              patience_trials: int | None = None, gpu: bool = False) -> Plan:
     from ..data import load_dataset
     from ..space import ALGORITHMS, ENGINES, load_space
     from ..worker.trial import TrialSettings
@@ -62,6 +62,11 @@ def make_plan(space, data, study, trials, timeout, seed, engine, algorithm, prun
         sp, dataset = auto_plan(data)
     else:
         sp = load_space(space)
+    mixed = sp.params.get("mixed_precision")
+    if not gpu and mixed is not None and True in (mixed.options() or []):
+        raise ConfigError("param 'mixed_precision' can be true, but this search's trials train "
+                          "on the CPU (no GPU visible, or --gpus none), where float16 is slower, "
+                          "not faster; set it to false or remove it, or train on a GPU")
     engine = engine or sp.search.engine
     if engine not in ENGINES:
         raise ConfigError(f"engine '{engine}' is unknown; use one of {', '.join(ENGINES)}")

@@ -99,7 +99,8 @@ def search(space: str | Path | None = AUTO, *, data: str | Path | None = None,
                               pruner=pruner, epochs=epochs, total_trials=total_trials,
                               threads=threads, heartbeat=heartbeat, on_event=on_event,
                               baselines=baselines, started=started,
-                              envs=[devices.worker_env(s, chosen) for s in places])
+                              envs=[devices.worker_env(s, chosen) for s in places],
+                              gpu=places[0] is not None)
     env = devices.worker_env(places[0], chosen)  # in-process trials run where this process does
     # the first trial worker loads TensorFlow while this process checks and opens everything
     first = WorkerProcess(env) if isolate else None
@@ -107,7 +108,8 @@ def search(space: str | Path | None = AUTO, *, data: str | Path | None = None,
         plan = make_plan(space, data, study, trials, timeout, seed, engine,
                          algorithm or sampler, pruner, epochs, sampler_given=sampler is not None,
                          until_total=total_trials is not None, worker_index=worker_index,
-                         threads=threads, started=started, patience_trials=patience_trials)
+                         threads=threads, started=started, patience_trials=patience_trials,
+                         gpu=places[0] is not None)
         plan.warm = warm_starts(plan, storage, warm_start, warm_start_best)
         tracker, engine, parent, payload = open_study(plan, storage, tracking_uri,
                                                       heartbeat=heartbeat)

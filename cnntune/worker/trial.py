@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,10 +67,28 @@ def build_trial_model(params: dict[str, Any], data: Dataset, base_dir: str | Non
     knobs = knob_defs.resolve(params)
     knobs["backbone_weights"] = resolve_file_knob(knobs["backbone_weights"], base_dir)
     try:
-        return knobs, build_model(knobs, data.input_shape, data.num_classes, data.prep)
+        with precision(knobs["mixed_precision"]):
+            return knobs, build_model(knobs, data.input_shape, data.num_classes, data.prep)
     except (ValueError, FileNotFoundError) as exc:
         raise TrialFailed(f"model cannot be built for input {data.input_shape}: "
                           f"{str(exc).splitlines()[0]}") from None
+
+
+@contextmanager
+def precision(mixed: bool):
+    """Layers built in the block compute in float16 (Keras' ``mixed_float16`` policy: float32
+    weights, and compile wraps the optimizer in loss scaling) when ``mixed``."""
+    if not mixed:
+        yield
+        return
+    import keras
+
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(before)
 
 
 def resolve_file_knob(value: str, base_dir: str | None) -> str:

@@ -260,3 +260,31 @@ def test_jit_compile_knob_compiles_with_xla_where_keras_can_and_says_so():
     res = run_trial(dict(SMALL, jit_compile=True, aug_rotation=0.1), digits(), settings)
     assert res.state == State.COMPLETE and res.metrics["jit_compiled"] == 0.0
     assert "jit_compiled" not in run_trial(SMALL, digits(), settings).metrics
+
+
+def test_mixed_precision_trains_in_float16_and_exports_a_float32_model(tmp_path):
+    """On the CPU only to check the mechanics (a search refuses it there): float16 layers,
+    a float32 classifier, loss scaling; the export is float32 and agrees with the model."""
+    import numpy as np
+
+    from cnntune.formats.convert import inference_model, write_model
+    from cnntune.formats.runtimes import load_predictor
+
+    res = run_trial(dict(SMALL, mixed_precision=True), digits(),
+                    TrialSettings(epochs=1, patience=1, objective="val_accuracy", seed=0))
+    assert res.state == State.COMPLETE, res.error
+    model = res.take_model()
+    assert model.get_layer("block1_conv1").compute_dtype == "float16"
+    assert model.get_layer("classifier").compute_dtype == "float32"
+    assert type(model.optimizer).__name__ == "LossScaleOptimizer"
+    import keras
+
+    assert keras.config.dtype_policy().name == "float32"  # the next trial builds in float32
+    infer = inference_model(model)
+    assert {layer.compute_dtype for layer in infer._flatten_layers()} == {"float32"}
+    x = digits().test.x[:64].astype("float32")
+    mixed = model.predict(x, verbose=0)
+    plain = infer.predict(x, verbose=0)
+    assert np.abs(mixed - plain).max() < 2e-2  # float16 rounding, nothing more
+    write_model(infer, "tflite", tmp_path / "m.tflite")
+    assert np.abs(load_predictor(tmp_path / "m.tflite", "tflite").predict(x) - plain).max() < 1e-4

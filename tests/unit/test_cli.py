@@ -49,6 +49,7 @@ def test_bad_inputs_exit_2_and_write_nothing(tmp_path, cnntune_cli):
     (tmp_path / "f9.yaml").write_text("name: f9\ntraining: {folds: 9}\nparams:\n  n_blocks: 1\n")
     (tmp_path / "im.yaml").write_text("name: im\ndata: {in_memory: maybe}\n"
                                       "params:\n  n_blocks: 1\n")
+    (tmp_path / "mp.yaml").write_text("name: mp\nparams:\n  mixed_precision: [true, false]\n")
     (tmp_path / "flat").mkdir()
     (tmp_path / "lab.csv").write_text("file,label\na.png,cat\na.png,dog\n")
     (tmp_path / "lab.yaml").write_text("name: lab\ndata: {path: flat, labels: lab.csv}\n"
@@ -118,8 +119,14 @@ def test_bad_inputs_exit_2_and_write_nothing(tmp_path, cnntune_cli):
                                                "shows GPUs 0, 1"]),
                             (("--gpus", "0;1"), ["--gpus '0;1' is not a list of GPU ids"]),
                             (("--workers", "3"), ["--workers 3 needs 3 GPU slots"]),
-                            (("--trials-per-gpu", "0"), ["--trials-per-gpu must be >= 1"])):
+                            (("--trials-per-gpu", "0"), ["--trials-per-gpu must be >= 1"]),
+                            (("--space", "mp.yaml", "--gpus", "none"),
+                             ["param 'mixed_precision' can be true, but this search's trials "
+                              "train on the CPU"])):
         _one_line_error(cnntune_cli("search", *args, env=two), *fragments)
+    _one_line_error(cnntune_cli("search", "--space", "mp.yaml",  # a machine without GPUs
+                                env=dict(os.environ, CUDA_VISIBLE_DEVICES="")),
+                    "param 'mixed_precision' can be true")
     assert not (tmp_path / "mlruns").exists()
 
 
