@@ -97,22 +97,23 @@ def test_last_conv_layer_and_activations_for_every_family():
         assert 1 <= len(acts) <= 2 and all(a.ndim == len(shape) for a in acts.values())
 
 
-def test_explain_and_baseline_commands_log_beside_the_trials(tiny_space, tmp_path):
-    import subprocess
-    import sys
-
+def test_explain_and_baseline_commands_log_beside_the_trials(tiny_space, tmp_path, monkeypatch):
     import pandas as pd
+    from click.testing import CliRunner
     from mlflow import MlflowClient
+
+    from cnntune.cli import cli
 
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     res = cnntune.search(tiny_space, study="exp7", trials=2, epochs=2, isolate=False,
                          storage=f"journal:{tmp_path}/o.journal", tracking_uri=uri,
                          baselines=True)
 
-    def run(*args):
-        r = subprocess.run([sys.executable, "-m", "cnntune", *args, "--tracking-uri", uri],
-                           cwd=tmp_path, capture_output=True, text=True, timeout=600)
-        assert r.returncode == 0, r.stderr
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args):  # the commands in this process: TensorFlow is loaded already
+        r = CliRunner().invoke(cli, [*args, "--tracking-uri", uri])
+        assert r.exit_code == 0, (r.output, r.exception)
         return r.stdout
 
     out = run("explain", "exp7", "--n", "10", "--out", "ex")
