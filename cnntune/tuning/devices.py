@@ -78,11 +78,11 @@ def slots(gpus: list[str], workers: int | None, per_gpu: int) -> list[str | None
     return [gpus[i // per_gpu] for i in range(workers)]
 
 
-def worker_env(slot: str | None, gpus: list[str]) -> dict[str, str]:
+def worker_env(slot: str | None, visible: list[str]) -> dict[str, str]:
     """What a worker's processes must start with to train on ``slot``: nothing on a machine
-    where no GPU was chosen and none is visible; else ``CUDA_VISIBLE_DEVICES`` (empty hides
-    them all) and memory growth."""
-    if slot is None and not gpus and not visible_gpus():
+    with no ``visible`` GPU; else ``CUDA_VISIBLE_DEVICES`` (empty hides them all) and memory
+    growth."""
+    if slot is None and not visible:
         return {}
     return {VISIBLE: slot or "", GROWTH: "true"}
 

@@ -82,7 +82,8 @@ def search(space: str | Path | None = AUTO, *, data: str | Path | None = None,
         raise ConfigError(f"--workers must be >= 1, got {workers}")
     if total_trials is not None and total_trials < 1:
         raise ConfigError(f"--total-trials must be >= 1, got {total_trials}")
-    chosen = devices.choose(gpus, devices.visible_gpus())
+    visible = devices.visible_gpus()
+    chosen = devices.choose(gpus, visible)
     if workers is None and len(chosen) * trials_per_gpu > 1 and \
             _engine_of(space, engine) != "optuna":
         workers = 1  # a KerasTuner study belongs to one process: it takes the first GPU
@@ -99,9 +100,9 @@ def search(space: str | Path | None = AUTO, *, data: str | Path | None = None,
                               pruner=pruner, epochs=epochs, total_trials=total_trials,
                               threads=threads, heartbeat=heartbeat, on_event=on_event,
                               baselines=baselines, started=started,
-                              envs=[devices.worker_env(s, chosen) for s in places],
+                              envs=[devices.worker_env(s, visible) for s in places],
                               gpu=places[0] is not None)
-    env = devices.worker_env(places[0], chosen)  # in-process trials run where this process does
+    env = devices.worker_env(places[0], visible)  # in-process trials run where this process does
     # the first trial worker loads TensorFlow while this process checks and opens everything
     first = WorkerProcess(env) if isolate else None
     try:

@@ -144,6 +144,7 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
     ``settings.folds`` the model is trained once per fold (``folds.fit_folds``)."""
     import keras
     import numpy as np
+    import tensorflow as tf
 
     if release:
         release_earlier_trials(freeze=freeze)
@@ -168,9 +169,7 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
             metrics = val_metrics(model, fitted, data.val, settings.objective)
     except TrialFailed as exc:
         return TrialResult(state=State.FAIL, error=str(exc))
-    except Exception as exc:  # noqa: BLE001 - only the GPU's out-of-memory error is ours
-        if not is_oom(exc):
-            raise
+    except tf.errors.ResourceExhaustedError as exc:  # a device out of memory, as Keras raises it
         return TrialResult(state=State.FAIL, stopped="oom", error=(
             f"out of GPU memory (OOM) with batch_size {params.get('batch_size', 'default')}: "
             f"{str(exc).strip().splitlines()[0][:300]}; the study goes on (a smaller batch or "
@@ -204,14 +203,6 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
                            metrics=metrics, history=hist)
     return TrialResult(state=State.COMPLETE, value=value, metrics=metrics, history=hist,
                        model=model, stopped=fitted.stopped, confusion=matrix)
-
-
-def is_oom(exc: BaseException) -> bool:
-    """Whether ``exc`` is TensorFlow running out of device memory (ResourceExhaustedError,
-    as Keras raises it from a training or prediction step)."""
-    import tensorflow as tf
-
-    return isinstance(exc, tf.errors.ResourceExhaustedError)
 
 
 def fit_split(model, knobs: dict, data: Dataset, settings: TrialSettings, *, number: int,

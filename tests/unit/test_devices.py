@@ -68,14 +68,12 @@ def test_slots_one_worker_per_gpu_by_default_and_packed_with_trials_per_gpu():
         devices.slots(["0"], None, 0)
 
 
-def test_worker_environment_pins_a_gpu_hides_them_or_leaves_a_cpu_machine_alone(machine):
-    machine(["0", "1"])
+def test_worker_environment_pins_a_gpu_hides_them_or_leaves_a_cpu_machine_alone():
     env = devices.worker_env("1", ["0", "1"])
     assert env == {"CUDA_VISIBLE_DEVICES": "1", "TF_FORCE_GPU_ALLOW_GROWTH": "true"}
     assert devices.device_of(env) == "gpu:1"
-    hidden = devices.worker_env(None, [])  # --gpus none on a machine with GPUs
+    hidden = devices.worker_env(None, ["0", "1"])  # --gpus none on a machine with GPUs
     assert hidden["CUDA_VISIBLE_DEVICES"] == "" and devices.device_of(hidden) == "cpu"
-    machine(None)
     assert devices.worker_env(None, []) == {}  # a CPU machine: behaviour as before
     assert devices.device_of({}) == "cpu"
 
