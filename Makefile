@@ -14,7 +14,7 @@ $(STAMP): setup.cfg pyproject.toml
 	# a venv made before the switch to the `tensorflow` wheel holds tensorflow-cpu, which owns
 	# the same files: remove it first, or the two would share (and later break) tensorflow/
 	$(BIN)/python -m pip uninstall --quiet --yes tensorflow-cpu 2>/dev/null || true
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,ray]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -201,6 +201,11 @@ def store_options(f):
               "memory growth on): all, none, or ids like 0,2 [default: all visible].")
 @click.option("--trials-per-gpu", type=int, default=1, show_default=True, metavar="N",
               help="Workers (trials at once) sharing each GPU, for small models.")
+@click.option("--ray", "ray_address", default=None, metavar="ADDRESS|auto",
+              help="Run the workers as tasks on the Ray cluster at ADDRESS (HOST:PORT, "
+              "ray://HOST:10001 or auto), spread over its nodes; they share the study "
+              "through a PostgreSQL --storage. --workers defaults to filling the cluster: "
+              "one per --threads CPUs (default 1), or per GPU share. Needs cnntune[ray].")
 @click.option("--total-trials", type=int, default=None, metavar="M",
               help="Run until the study holds M trials, counting other workers' (for "
               "several machines on one study) instead of adding --trials.")
@@ -217,8 +222,8 @@ def store_options(f):
               "to stderr).")
 def search(space_file, data, study, storage, tracking_uri, trials, timeout, patience_trials,
            warm_start, warm_start_best, seed, engine, algorithm, sampler, pruner, epochs, quiet,
-           workers, gpus, trials_per_gpu, total_trials, threads, heartbeat, worker_index,
-           baselines, jsonl):
+           workers, gpus, trials_per_gpu, ray_address, total_trials, threads, heartbeat,
+           worker_index, baselines, jsonl):
     """Search a space: train one CNN per trial, track every trial in MLflow."""
     from rich.console import Console
 
@@ -245,7 +250,8 @@ def search(space_file, data, study, storage, tracking_uri, trials, timeout, pati
                                 heartbeat=heartbeat, worker_index=worker_index,
                                 baselines=baselines, warm_start=warm_start,
                                 warm_start_best=warm_start_best,
-                                patience_trials=patience_trials, started=_process_start())
+                                patience_trials=patience_trials, started=_process_start(),
+                                ray=ray_address)
         if log is not None:
             log.result(result)
     finally:

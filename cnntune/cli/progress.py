@@ -94,6 +94,13 @@ class Progress:
                     self.console.print(f"baseline {r['name']:<20} val_accuracy "
                                        f"{m['val_accuracy']:.4f}  test {m['test_accuracy']:.4f}"
                                        f"  {m['fit_seconds']:.1f}s", highlight=False)
+        elif kind == "worker_start":  # a --ray worker placed (or restarted) on a node
+            if not self.quiet:
+                labels = ", ".join(f"{k}={v}" for k, v in payload.get("labels", {}).items())
+                self.console.print(f"worker {payload['worker']} on node {payload['node']}"
+                                   + (f" ({labels})" if labels else "")
+                                   + (f", GPU {payload['gpus']}" if payload.get("gpus") else ""),
+                                   highlight=False)
         elif kind == "trial_start":
             self.current = (payload["number"], 0, {})
         elif kind == "epoch":

@@ -68,6 +68,18 @@ def journal_path(url: str) -> Path | None:
     return Path(path) if path else None
 
 
+def absolute_store(url: str) -> str:
+    """A file-backed store's URL (journal, sqlite) with its path made absolute, for a process
+    that starts in another folder; other URLs as they are."""
+    db = sqlite_path(url)
+    if db is not None:
+        return f"sqlite:///{db.resolve()}"
+    journal = journal_path(url)
+    if journal is not None:
+        return f"journal:{journal.resolve()}"
+    return url
+
+
 def storage_folder(url: str) -> Path | None:
     """The local folder of a file-backed storage (journal or sqlite), else None."""
     for f in (journal_path, sqlite_path):

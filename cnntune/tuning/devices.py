@@ -17,6 +17,7 @@ import subprocess
 from ..errors import ConfigError
 
 VISIBLE = "CUDA_VISIBLE_DEVICES"
+NODE = "CNNTUNE_NODE"  # set by a --ray worker: the cluster node its trials train on
 GROWTH = "TF_FORCE_GPU_ALLOW_GROWTH"  # TensorFlow reads it when it first sets up a GPU
 SPECS = ("all", "none")  # besides a comma-separated list of ids
 
@@ -91,3 +92,10 @@ def device_of(env: dict[str, str]) -> str:
     """The device a worker with ``env`` trains on, as logged: ``gpu:N`` or ``cpu``."""
     slot = env.get(VISIBLE, "")
     return f"gpu:{slot}" if slot else "cpu"
+
+
+def node_of(env) -> str:
+    """The machine a worker with ``env`` trains on, as logged: its Ray node, else the host."""
+    import socket
+
+    return env.get(NODE) or socket.gethostname()

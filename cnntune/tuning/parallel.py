@@ -10,7 +10,9 @@ progress display and returns one SearchResult.
 
 Each worker runs what ``cnntune search`` runs: on several machines, start the same command
 on each (``--storage postgresql://...``, ``--tracking-uri http://mlflow-server:5000``,
-``--total-trials M``) and they share the study the same way, without a coordinator.
+``--total-trials M``) and they share the study the same way, without a coordinator; or let
+``--ray`` place the workers on a Ray cluster (``ray_workers.RayWorkers``, the same interface
+as ``LocalWorkers`` here).
 """
 
 from __future__ import annotations
@@ -30,8 +32,12 @@ from ..errors import CnntuneError, ConfigError
 def search_workers(n: int, *, space, data, study, storage, tracking_uri, trials, timeout, seed,
                    engine, algorithm, pruner, epochs, total_trials, threads, heartbeat,
                    on_event=None, baselines: bool = False, started: float | None = None,
-                   envs: list[dict[str, str]] | None = None, gpu: bool = False):
+                   envs: list[dict[str, str]] | None = None, gpu: bool = False,
+                   launcher=None):
+    """Run ``n`` study workers on one study; ``launcher`` starts them (default: processes on
+    this machine, pinned by ``envs``)."""
     from ..space import resolve_space_path
+    from ..tracking.stores import absolute_store
     from .plan import AUTO, make_plan, warm_starts
     from .session import open_study, study_result
 
@@ -48,8 +54,8 @@ def search_workers(n: int, *, space, data, study, storage, tracking_uri, trials,
     if plan.engine != "optuna":
         raise ConfigError(f"--workers needs --engine optuna; a {plan.engine} study belongs to "
                           "one process")
-    cores = os.cpu_count() or 1
-    threads = threads or max(1, cores // n)
+    launcher = launcher or LocalWorkers(envs)
+    threads = threads or launcher.default_threads(n)
     tracker, eng, parent, payload = open_study(plan, storage, tracking_uri, heartbeat=heartbeat)
     existing = payload["existing_trials"]
     if total_trials is None and (trials is not None or timeout is None):
@@ -58,85 +64,119 @@ def search_workers(n: int, *, space, data, study, storage, tracking_uri, trials,
                    trials=None if total_trials is None else max(0, total_trials - existing))
     emit("study_start", payload)
 
-    # search()'s own keyword arguments, one dict per worker: nothing is spelled twice
+    # search()'s own keyword arguments, one dict per worker: nothing is spelled twice; paths
+    # absolute, as a worker may start in another folder (a Ray node)
+    given = None if data is None else Path(data)
     common = dict(space=AUTO if str(space) == AUTO else str(resolve_space_path(space).resolve()),
-                  data=None if data is None else str(data), study=plan.study,
-                  storage=storage, tracking_uri=tracking_uri, engine="optuna",
+                  data=None if given is None else str(given.resolve() if given.exists()
+                                                      else given),
+                  study=plan.study, storage=absolute_store(storage),
+                  tracking_uri=absolute_store(tracking_uri), engine="optuna",
                   algorithm=plan.algorithm, pruner=plan.pruner,
                   seed=seed if seed is not None else plan.space.training.seed,
                   epochs=plan.trial.epochs, threads=threads, total_trials=total_trials,
                   timeout=timeout, started=started, heartbeat=heartbeat,
-                  workers=1)  # each is one worker, pinned by its environment (envs)
-    # the stores travel on stdin, not argv: a password in a URL stays out of `ps`
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    logs = Path(tempfile.mkdtemp(prefix="cnntune-workers-"))
-    procs = []
-    for i in range(n):
-        err = open(logs / f"worker-{i}.err", "w")
-        p = subprocess.Popen([sys.executable, "-m", "cnntune.tuning.study_worker"],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
-                             text=True, env=dict(env, **(envs[i] if envs else {})))
-        p.stdin.write(json.dumps(dict(common, worker_index=i)))
-        p.stdin.close()
-        procs.append((p, err))
+                  workers=1)  # each is one worker, pinned by its environment
     new_trials = 0
     try:
-        new_trials = _pump(procs, emit)
+        launcher.start([dict(common, worker_index=i) for i in range(n)])
+        for worker, line in launcher.lines():
+            new_trials += _forward(worker, line, emit)
     except BaseException:
-        for p, _ in procs:  # Ctrl-C reached them too (same process group); wait for them
-            try:
-                p.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        launcher.stop()
         tracker.end_study(parent, "KILLED")
         raise
-    finally:
-        for _, err in procs:
-            err.close()
-    failed = [(i, p.returncode) for i, (p, _) in enumerate(procs) if p.returncode != 0]
+    failed = launcher.failed()
     if baselines:
         from .session import log_baselines_once
 
         log_baselines_once(plan, tracker, parent, emit)
     tracker.end_study(parent, "FINISHED")
     if failed and new_trials == 0:
-        i, code = failed[0]
-        last = (logs / f"worker-{i}.err").read_text().strip().splitlines()
-        raise CnntuneError(f"worker {i} exited with code {code}: "
-                           f"{last[-1] if last else 'no message'}")
+        i, code, last = failed[0]
+        raise CnntuneError(f"worker {i} exited with code {code}: {last or 'no message'}")
     result = study_result(eng, plan.study, storage, tracker, parent, plan.space, new_trials,
                           time.perf_counter() - t0)
     result.workers = n
-    result.failed_workers = [f"worker {i}: exit {code} (log {logs}/worker-{i}.err)"
-                             for i, code in failed]
+    result.failed_workers = [f"worker {i}: exit {code} ({launcher.where(i)})"
+                             for i, code, _ in failed]
     return result
 
 
-def _pump(procs, emit) -> int:
-    """Forward the workers' JSON-line events until all have exited; return their new trials."""
-    sel = selectors.DefaultSelector()
-    for i, (p, _) in enumerate(procs):
-        sel.register(p.stdout, selectors.EVENT_READ, i)
-    open_pipes = len(procs)
-    new_trials = 0
-    while open_pipes:
-        for key, _ in sel.select(timeout=1.0):
-            line = key.fileobj.readline()
-            if not line:
-                sel.unregister(key.fileobj)
-                open_pipes -= 1
-                continue
+def _forward(worker: int, line: str, emit) -> int:
+    """Pass one of a worker's JSON-line events on; return the new trials it reports."""
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return 0
+    kind = event.pop("event", None)
+    event.pop("time", None)
+    if kind == "study_end":
+        return int(event.get("new_trials") or 0)
+    if kind in ("worker_start", "trial_start", "epoch", "trial_end"):
+        event["worker"] = worker
+        emit(kind, event)
+    return 0
+
+
+class LocalWorkers:
+    """The study workers as processes on this machine, each started with its own environment
+    (its GPU), their events read from their stdout."""
+
+    def __init__(self, envs: list[dict[str, str]] | None = None):
+        self.envs = envs
+        self.logs = Path(tempfile.mkdtemp(prefix="cnntune-workers-"))
+        self.procs: list[subprocess.Popen] = []
+
+    def default_threads(self, n: int) -> int:
+        return max(1, (os.cpu_count() or 1) // n)  # they share the cores
+
+    def start(self, kwargs: list[dict]) -> None:
+        # the stores travel on stdin, not argv: a password in a URL stays out of `ps`
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        for i, kw in enumerate(kwargs):
+            with open(self.logs / f"worker-{i}.err", "w") as err:
+                p = subprocess.Popen([sys.executable, "-m", "cnntune.tuning.study_worker"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=err, text=True,
+                                     env=dict(env, **(self.envs[i] if self.envs else {})))
+            p.stdin.write(json.dumps(kw))
+            p.stdin.close()
+            self.procs.append(p)
+
+    def lines(self):
+        """(worker, line) from the workers' stdout until all have exited."""
+        sel = selectors.DefaultSelector()
+        for i, p in enumerate(self.procs):
+            sel.register(p.stdout, selectors.EVENT_READ, i)
+        open_pipes = len(self.procs)
+        while open_pipes:
+            for key, _ in sel.select(timeout=1.0):
+                line = key.fileobj.readline()
+                if not line:
+                    sel.unregister(key.fileobj)
+                    open_pipes -= 1
+                    continue
+                yield key.data, line
+        for p in self.procs:
+            p.wait()
+
+    def failed(self) -> list[tuple[int, int, str]]:
+        """(worker, exit code, its last line of stderr) for each worker that failed."""
+        out = []
+        for i, p in enumerate(self.procs):
+            if p.returncode != 0:
+                last = (self.logs / f"worker-{i}.err").read_text().strip().splitlines()
+                out.append((i, p.returncode, last[-1] if last else ""))
+        return out
+
+    def where(self, i: int) -> str:
+        return f"log {self.logs}/worker-{i}.err"
+
+    def stop(self) -> None:
+        """Ctrl-C reached the workers too (same process group): wait for them to end."""
+        for p in self.procs:
             try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            kind = event.pop("event", None)
-            event.pop("time", None)
-            if kind == "study_end":
-                new_trials += int(event.get("new_trials") or 0)
-            elif kind in ("trial_start", "epoch", "trial_end"):
-                event["worker"] = key.data
-                emit(kind, event)
-    for p, _ in procs:
-        p.wait()
-    return new_trials
+                p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                p.kill()

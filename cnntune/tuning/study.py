@@ -36,7 +36,7 @@ def search(space: str | Path | None = AUTO, *, data: str | Path | None = None,
            threads: int | None = None, heartbeat: int | None = 60,
            worker_index: int = 0, baselines: bool = False, warm_start: str | None = None,
            warm_start_best: int = 3, patience_trials: int | None = None,
-           started: float | None = None) -> SearchResult:
+           started: float | None = None, ray: str | None = None) -> SearchResult:
     """Run (or resume) a study and return its best trial.
 
     ``space`` is a YAML path, a shipped space name, or ``auto``/None: a space picked for the
@@ -63,7 +63,8 @@ def search(space: str | Path | None = AUTO, *, data: str | Path | None = None,
     find trials whose machine died; ``worker_index`` offsets the seed of one of several workers.
     ``gpus`` (``all``, the default; ``none``; ids like ``0,2``) are the GPUs the workers train
     on, ``trials_per_gpu`` workers on each (``devices.py``); ``workers`` defaults to one per
-    such slot, or 1 without GPUs.
+    such slot, or 1 without GPUs. ``ray`` (an address, or ``auto``) places the workers on a
+    Ray cluster instead (``ray_workers``); they share the study through ``storage``.
 
     Trials run in a worker process that is replaced every ``trials_per_worker`` trials
     (default ``worker.runner.TRIALS_PER_WORKER``), so memory stays bounded over long studies
@@ -82,6 +83,29 @@ def search(space: str | Path | None = AUTO, *, data: str | Path | None = None,
         raise ConfigError(f"--workers must be >= 1, got {workers}")
     if total_trials is not None and total_trials < 1:
         raise ConfigError(f"--total-trials must be >= 1, got {total_trials}")
+
+    def several_workers():
+        if warm_start is not None or patience_trials is not None:
+            raise ConfigError("--warm-start and --patience-trials are for one worker; start "
+                              "the study with them first, then add --workers")
+        from .parallel import search_workers
+
+        return search_workers
+
+    if ray is not None:
+        search_workers = several_workers()
+        from .ray_workers import on_cluster
+
+        n, launcher = on_cluster(ray, workers=workers, threads=threads, gpus=gpus,
+                                 per_gpu=trials_per_gpu, storage=storage,
+                                 tracking_uri=tracking_uri)
+        return search_workers(n, space=space, data=data, study=study, storage=storage,
+                              tracking_uri=tracking_uri, trials=trials, timeout=timeout,
+                              seed=seed, engine=engine, algorithm=algorithm or sampler,
+                              pruner=pruner, epochs=epochs, total_trials=total_trials,
+                              threads=launcher.threads, heartbeat=heartbeat,
+                              on_event=on_event, baselines=baselines, started=started,
+                              launcher=launcher, gpu=launcher.gpus)
     visible = devices.visible_gpus()
     chosen = devices.choose(gpus, visible)
     if workers is None and len(chosen) * trials_per_gpu > 1 and \
@@ -89,12 +113,7 @@ def search(space: str | Path | None = AUTO, *, data: str | Path | None = None,
         workers = 1  # a KerasTuner study belongs to one process: it takes the first GPU
     places = devices.slots(chosen, workers, trials_per_gpu)
     if len(places) > 1:
-        from .parallel import search_workers
-
-        if warm_start is not None or patience_trials is not None:
-            raise ConfigError("--warm-start and --patience-trials are for one worker; start "
-                              "the study with them first, then add --workers")
-        return search_workers(len(places), space=space, data=data, study=study, storage=storage,
+        return several_workers()(len(places), space=space, data=data, study=study, storage=storage,
                               tracking_uri=tracking_uri, trials=trials, timeout=timeout,
                               seed=seed, engine=engine, algorithm=algorithm or sampler,
                               pruner=pruner, epochs=epochs, total_trials=total_trials,
@@ -125,7 +144,8 @@ def search(space: str | Path | None = AUTO, *, data: str | Path | None = None,
                           spare=first, env=env) if isolate \
         else InProcessRunner(plan.dataset, plan.trial)
     loop = _TrialLoop(plan, engine, tracker, runner, parent, emit,
-                      devices.device_of(env if isolate else os.environ))
+                      devices.device_of(env if isolate else os.environ),
+                      devices.node_of(os.environ))
     try:
         engine.run(loop.evaluate, n_trials=plan.n_trials, total=total_trials,
                    timeout=None if plan.deadline is None else plan.deadline - time.time(),
@@ -157,9 +177,10 @@ class _TrialLoop:
     """What the engine calls for each sample: track, run, keep the best model, report."""
 
     def __init__(self, plan: Plan, engine, tracker, runner, parent: str, emit: EventHook,
-                 device: str = "cpu"):
+                 device: str = "cpu", node: str = ""):
         self.plan, self.engine, self.tracker, self.runner = plan, engine, tracker, runner
-        self.device = device  # where this study's trials train (devices.device_of)
+        # where this study's trials train (devices.device_of, devices.node_of)
+        self.device, self.node = device, node
         self.parent, self.emit = parent, emit
         self.new_trials = 0
         # a few inputs, for the logged model's signature
@@ -195,14 +216,16 @@ class _TrialLoop:
         tracker, emit = self.tracker, self.emit
         prior = self.engine.best()
         run_id = tracker.start_trial(
-            self.parent, self.plan.study, sample.number, sample.params,
+            # the device also as a param: the UI compares and plots params, not tags
+            self.parent, self.plan.study, sample.number,
+            {**sample.params, "cnntune.device": self.device},
             {"cnntune.engine": self.plan.engine, "cnntune.algorithm": self.plan.algorithm,
              "cnntune.max_epochs": str(sample.epochs or self.plan.trial.epochs),
              **({"cnntune.retry_of": str(sample.retry_of)} if sample.retry_of is not None
                 else {}),
              **({"cnntune.origin": sample.origin} if sample.origin else {}),
              "cnntune.family": str(sample.params.get("family", "plain")),
-             "cnntune.device": self.device})
+             "cnntune.device": self.device, "cnntune.node": self.node})
         sample.set_attr("mlflow_run_id", run_id)
         # optuna-dashboard shows user attributes: the link to the trial's run
         sample.set_attr("mlflow_run", run_url(ui_base(tracker.tracking_uri),

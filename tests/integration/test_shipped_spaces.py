@@ -28,7 +28,7 @@ def _trial_runs(res, tmp_path):
         [res.experiment_id], "tags.`cnntune.role` = 'trial'")
     for run in runs:
         family = run.data.tags["cnntune.family"]
-        logged = set(run.data.params) - {"family"}
+        logged = set(run.data.params) - {"family", "cnntune.device"}  # the knobs
         assert logged <= USES[family], logged - USES[family]  # only what the family reads
     return runs
 

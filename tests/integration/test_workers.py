@@ -166,6 +166,7 @@ def test_workers_one_per_gpu_on_journal_storage(tmp_path):
     exp = client.get_experiment_by_name("many-digits")
     runs = client.search_runs([exp.experiment_id], "tags.`cnntune.role` = 'trial'")
     owner = {r.data.tags["cnntune.trial"]: r.data.tags["cnntune.device"] for r in runs}
+    assert all(r.data.params["cnntune.device"] == r.data.tags["cnntune.device"] for r in runs)
     assert set(owner.values()) == {"gpu:0", "gpu:1"}
     trials = load(f"journal:{tmp_path}/mlruns/optuna.journal", "many-digits")
     check_complete(trials, 4)

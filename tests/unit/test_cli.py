@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 
 def test_help_lists_commands_without_loading_the_heavy_libraries(tmp_path, cnntune_cli):
@@ -128,6 +129,51 @@ def test_bad_inputs_exit_2_and_write_nothing(tmp_path, cnntune_cli):
                                 env=dict(os.environ, CUDA_VISIBLE_DEVICES="")),
                     "param 'mixed_precision' can be true")
     assert not (tmp_path / "mlruns").exists()
+
+
+def test_ray_bad_inputs_exit_2_and_write_nothing(tmp_path, cnntune_cli):
+    """--ray: a missing extra, an address where no cluster answers, options that cannot hold
+    on a cluster; each one line, exit 2, before anything is written."""
+    shadow = tmp_path / "shadow" / "ray"  # a Python without the ray extra
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('No module named ray')\n")
+    _one_line_error(cnntune_cli("search", "--ray", "auto",
+                                env=dict(os.environ, PYTHONPATH=str(shadow.parent))),
+                    "--ray needs Ray, which is not installed", "pip install 'cnntune[ray]'")
+    if not os.environ.get("CI"):
+        pytest.importorskip("ray")
+    nowhere = dict(os.environ, TMPDIR=str(tmp_path), RAY_ADDRESS="")
+    for args, fragments in (
+            (("--ray", "127.0.0.1:1"), ["--ray 127.0.0.1:1: no Ray cluster answers at "
+                                        "127.0.0.1:1 (connection refused)", "ray start --head"]),
+            (("--ray", "nonsense"), ["--ray 'nonsense' is not an address", "HOST:PORT"]),
+            (("--ray", "auto"), ["--ray auto: no Ray cluster was started on this machine"]),
+            (("--ray", "127.0.0.1:1", "--gpus", "0"), ["--gpus 0 names GPUs of this machine"]),
+            (("--ray", "127.0.0.1:1", "--trials-per-gpu", "0"),
+             ["--trials-per-gpu must be >= 1"]),
+            (("--ray", "127.0.0.1:1", "--storage", "sqlite:///s.db"), ["SQLite is not"])):
+        _one_line_error(cnntune_cli("search", *args, env=nowhere), *fragments)
+    assert not (tmp_path / "mlruns").exists() and not (tmp_path / "s.db").exists()
+
+
+def test_ray_gives_up_within_its_limit_where_something_else_listens(monkeypatch):
+    """A port that accepts connections but speaks no Ray (here a bare socket) is refused
+    after CONNECT_S, where Ray's own ray.init retries for minutes."""
+    import socket
+    import time
+
+    pytest.importorskip("grpc")
+    from cnntune.tuning import ray_workers
+
+    monkeypatch.setattr(ray_workers, "CONNECT_S", 1)
+    server = socket.create_server(("127.0.0.1", 0))
+    try:
+        t0 = time.monotonic()
+        why = ray_workers._unanswered("127.0.0.1", server.getsockname()[1])
+        assert "something listens there, but not Ray" in why
+        assert time.monotonic() - t0 < 5
+    finally:
+        server.close()
 
 
 def test_space_show_prints_the_auto_space_as_yaml_a_user_can_use(tmp_path, cnntune_cli):
