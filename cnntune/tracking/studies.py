@@ -146,10 +146,11 @@ class StudyView:
         return best
 
     def typed_params(self, raw: dict[str, str]) -> dict[str, Any]:
-        """MLflow's string params back to the types the space declares."""
+        """MLflow's string params back to the types the space declares; what cnntune logs
+        about the run itself (``cnntune.device``) is not a knob and is left out."""
         params = self.space.params
         return {name: params[name].parse(s) if name in params else s
-                for name, s in raw.items()}
+                for name, s in raw.items() if not name.startswith("cnntune.")}
 
     def load_model(self, trial: TrialRun):
         """The trial's logged Keras model, loaded in Keras' safe mode."""
