@@ -70,6 +70,14 @@ def test_kerastuner_runs_the_warm_start_first(tiny_space, stores, tmp_path):
     run = _trial_runs(stores, result)[0]
     assert run.data.tags["cnntune.origin"] == "warm-start"
     assert run.data.params["n_blocks"] == "2" and run.data.params["filters"] == "16"
+    # an Optuna study of the same space and data starts from the KerasTuner study's trials
+    events = []
+    after = cnntune.search(tiny_space, study="from-kt", trials=1, epochs=1, isolate=False,
+                           warm_start=str(tmp_path / "kt" / "kt"),
+                           on_event=lambda k, p: events.append((k, p)), **stores)
+    warm = events[0][1]["warm_start"]
+    assert warm["history"] == 1 and "KerasTuner study" in warm["notes"][0]
+    assert sum(after.counts.values()) == 2 and after.new_trials == 1
 
 
 def test_timeout_bounds_the_whole_search_and_the_last_trial_keeps_its_best_epoch(
