@@ -409,6 +409,9 @@ def main() -> None:
         modes = (("same space", "cnntune", [n for n in results if not n.startswith("cnntune")
                                             and n != "autokeras"]),
                  ("out of the box", "cnntune-auto", [n for n in results if n in OUT_OF_THE_BOX]))
+        variants = [n for n in results if n in VARIANTS and n.startswith("cnntune-")]
+        if "cnntune" not in results and len(variants) > 1:  # cnntune's own settings alone
+            modes += (("cnntune's pruners", variants[0], variants[1:]),)
         for mode, me_name, peers in modes:
             if me_name in results and peers:
                 mine = [n for n in results if n.startswith("cnntune") and

@@ -33,7 +33,28 @@ def _one_line_error(r, *fragments):
         assert f in lines[0], lines[0]
 
 
-def test_bad_inputs_exit_2_and_write_nothing(tmp_path, cnntune_cli):
+@pytest.fixture
+def cli_here(tmp_path, monkeypatch):
+    """``cnntune ARGS`` run in this process (click's runner) in ``tmp_path``: the same
+    command, exit code and stderr as a new process, without a Python start per case (the
+    process path is tested by test_ray_bad_inputs and the search tests)."""
+    from types import SimpleNamespace
+
+    from click.testing import CliRunner
+
+    from cnntune.cli.main import cli
+
+    monkeypatch.chdir(tmp_path)
+
+    def _run(*args, env=None):
+        r = CliRunner().invoke(cli, [str(a) for a in args], env=env)
+        return SimpleNamespace(returncode=r.exit_code, stdout=r.stdout, stderr=r.stderr)
+
+    return _run
+
+
+def test_bad_inputs_exit_2_and_write_nothing(tmp_path, cli_here):
+    cnntune_cli = cli_here
     np.savez(tmp_path / "bad.npz", x=np.zeros((10, 4, 4)), y=np.zeros(9))
     (tmp_path / "tl.yaml").write_text("name: tl\nparams:\n  family: transfer\n"
                                       "  backbone_weights: [none, weights/missing.h5]\n")
