@@ -80,8 +80,8 @@ def test_three_processes_share_a_postgresql_study(tmp_path):
     import optuna
 
     try:
-        procs = [worker(tmp_path, PG, study, "--total-trials", "6", "--worker-index", str(i))
-                 for i in range(3)]
+        procs = [worker(tmp_path, PG, study, "--total-trials", "6", "--epochs", "1",
+                        "--worker-index", str(i)) for i in range(3)]
         ran = [sum(e["event"] == "trial_end" for e in events(p)) for p in procs]
         assert sum(ran) >= 6 and all(n >= 1 for n in ran)  # every process took trials
         trials = load(PG, study)
@@ -157,7 +157,7 @@ def test_workers_one_per_gpu_on_journal_storage(tmp_path):
 
     (tmp_path / "many.yaml").write_text(SPACE)
     r = subprocess.run([sys.executable, "-m", "cnntune", "search", "--space", "many.yaml",
-                        "--trials", "4", "--epochs", "2", "--jsonl", "ev.jsonl"],
+                        "--trials", "4", "--epochs", "1", "--jsonl", "ev.jsonl"],
                        cwd=tmp_path, capture_output=True, text=True, timeout=900,
                        env=dict(os.environ, CUDA_VISIBLE_DEVICES="0,1"))
     assert r.returncode == 0, r.stderr
