@@ -63,7 +63,7 @@ def on_cluster(address: str, *, workers: int | None, threads: int | None, gpus: 
     threads = threads or 1
     here = ray.util.get_node_ip_address()
     elsewhere = sorted({n["NodeManagerAddress"] for n in ray.nodes()
-                        if n.get("Alive") and n["NodeManagerAddress"] != here})
+                        if n.get("Alive") and not _this_machine(n["NodeManagerAddress"], here)})
     for option, url, local in (("--storage", storage, journal_path(storage)),
                                ("--tracking-uri", tracking_uri, sqlite_path(tracking_uri))):
         if elsewhere and (local is not None or url.startswith("file:") or "://" not in url):
@@ -81,6 +81,16 @@ def on_cluster(address: str, *, workers: int | None, threads: int | None, gpus: 
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
     return workers or len(slots), RayWorkers(ray, slots, threads, use_gpus)
+
+
+def _this_machine(address: str, here: str) -> bool:
+    """Whether a node's address is this machine's: ours, or a loopback one (127.0.0.x)."""
+    import ipaddress
+
+    try:
+        return address == here or ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 def connect(address: str):
@@ -215,9 +225,10 @@ class RayWorkers:
 
         ray = self.ray
         here = ray.get_runtime_context().get_node_id()
-        # on this node: the events must not die with a worker's node
+        # on this node, hard (a soft affinity was seen to land elsewhere): the events must
+        # not die with a worker's node
         self.queue = Queue(actor_options={"num_cpus": 0,
-                                          "scheduling_strategy": Affinity(here, soft=True)})
+                                          "scheduling_strategy": Affinity(here, soft=False)})
         task = ray.remote(_run_worker)
         for i, kw in enumerate(kwargs):
             node, share = self.slots[i % len(self.slots)]

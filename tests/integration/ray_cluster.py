@@ -57,8 +57,11 @@ class LocalCluster:
                 raise RuntimeError(f"the Ray head did not start; see {self.temp_dir}")
             time.sleep(0.3)
         self.address = address_file.read_text().strip()
-        for spec in more:
-            self._start(spec, ["--address", self.address])
+        for i, spec in enumerate(more, start=2):
+            # each further node on its own loopback address: a driver started here attaches
+            # to the head's raylet (the one at this machine's address), never to a node a
+            # test kills
+            self._start(spec, ["--address", self.address, "--node-ip-address", f"127.0.0.{i}"])
         check = [sys.executable, "-c", "import ray; ray.init(address=%r, logging_level="
                  "'ERROR'); print(sum(n['Alive'] for n in ray.nodes()))" % self.address]
         while time.time() < deadline:
