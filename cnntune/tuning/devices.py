@@ -63,11 +63,15 @@ def choose(spec: str | None, visible: list[str]) -> list[str]:
     return ids
 
 
+def check_per_gpu(per_gpu: int) -> None:
+    if per_gpu < 1:
+        raise ConfigError(f"--trials-per-gpu must be >= 1, got {per_gpu}")
+
+
 def slots(gpus: list[str], workers: int | None, per_gpu: int) -> list[str | None]:
     """The GPU of each worker (None: no GPU), ``per_gpu`` workers sharing one. ``workers``
     None: one per slot, or 1 without GPUs."""
-    if per_gpu < 1:
-        raise ConfigError(f"--trials-per-gpu must be >= 1, got {per_gpu}")
+    check_per_gpu(per_gpu)
     if not gpus:
         return [None] * (workers or 1)
     capacity = len(gpus) * per_gpu

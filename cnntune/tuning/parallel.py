@@ -31,11 +31,10 @@ from ..errors import CnntuneError, ConfigError
 
 def search_workers(n: int, *, space, data, study, storage, tracking_uri, trials, timeout, seed,
                    engine, algorithm, pruner, epochs, total_trials, threads, heartbeat,
-                   on_event=None, baselines: bool = False, started: float | None = None,
-                   envs: list[dict[str, str]] | None = None, gpu: bool = False,
-                   launcher=None):
-    """Run ``n`` study workers on one study; ``launcher`` starts them (default: processes on
-    this machine, pinned by ``envs``)."""
+                   launcher, on_event=None, baselines: bool = False,
+                   started: float | None = None, gpu: bool = False):
+    """Run ``n`` study workers on one study; ``launcher`` starts them (``LocalWorkers`` here,
+    ``ray_workers.RayWorkers`` on a cluster)."""
     from ..space import resolve_space_path
     from ..tracking.stores import absolute_store
     from .plan import AUTO, make_plan, warm_starts
@@ -54,7 +53,6 @@ def search_workers(n: int, *, space, data, study, storage, tracking_uri, trials,
     if plan.engine != "optuna":
         raise ConfigError(f"--workers needs --engine optuna; a {plan.engine} study belongs to "
                           "one process")
-    launcher = launcher or LocalWorkers(envs)
     threads = threads or launcher.default_threads(n)
     tracker, eng, parent, payload = open_study(plan, storage, tracking_uri, heartbeat=heartbeat)
     existing = payload["existing_trials"]

@@ -106,8 +106,6 @@ def make_plan(space, data, study, trials, timeout, seed, engine, algorithm, prun
         None if timeout or until_total else sp.search.trials)
     timeout = timeout if timeout is not None else sp.search.timeout
     seed = (sp.training.seed if seed is None else seed) + SEED_STRIDE * worker_index
-    if threads is not None and threads < 1:
-        raise ConfigError(f"--threads must be >= 1, got {threads}")
     if dataset is None:
         src, path = _data_source(data, sp)
         d = sp.data

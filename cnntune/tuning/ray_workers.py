@@ -26,7 +26,7 @@ import time
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError
-from .devices import GROWTH, NODE, VISIBLE
+from .devices import GROWTH, NODE, VISIBLE, check_per_gpu
 
 EXTRA = "pip install 'cnntune[ray]'"
 CONNECT_S = 10  # how long an address may take to answer (Ray itself retries for minutes)
@@ -51,11 +51,8 @@ def on_cluster(address: str, *, workers: int | None, threads: int | None, gpus: 
     if gpus not in (None, "all", "none"):
         raise ConfigError(f"--gpus {gpus} names GPUs of this machine; with --ray, Ray assigns "
                           "each worker its GPU: use --gpus all (the default) or none")
-    if per_gpu < 1:
-        raise ConfigError(f"--trials-per-gpu must be >= 1, got {per_gpu}")
-    if threads is not None and threads < 1:
-        raise ConfigError(f"--threads must be >= 1, got {threads}")
-    if sqlite_path(storage) is not None or storage.startswith("sqlite:"):
+    check_per_gpu(per_gpu)
+    if storage.startswith("sqlite:"):
         raise ConfigError("--ray needs a storage that every node reaches and that takes "
                           "concurrent writers; SQLite is not: give a PostgreSQL URL in "
                           "--storage or CNNTUNE_STORAGE")
@@ -78,8 +75,6 @@ def on_cluster(address: str, *, workers: int | None, threads: int | None, gpus: 
         raise ConfigError(f"--ray {address}: no node has room for a worker of --threads "
                           f"{threads} CPU(s){' and a GPU share' if use_gpus else ''}; lower "
                           "--threads or add nodes")
-    if workers is not None and workers < 1:
-        raise ConfigError(f"--workers must be >= 1, got {workers}")
     return workers or len(slots), RayWorkers(ray, slots, threads, use_gpus)
 
 

@@ -79,48 +79,45 @@ def search(space: str | Path | None = AUTO, *, data: str | Path | None = None,
     space = AUTO if space is None else space
     if algorithm is not None and sampler is not None and algorithm != sampler:
         raise ConfigError(f"--algorithm {algorithm} and --sampler {sampler} disagree; give one")
-    if workers is not None and workers < 1:
-        raise ConfigError(f"--workers must be >= 1, got {workers}")
+    for name, value in (("workers", workers), ("threads", threads)):
+        if value is not None and value < 1:
+            raise ConfigError(f"--{name} must be >= 1, got {value}")
     if total_trials is not None and total_trials < 1:
         raise ConfigError(f"--total-trials must be >= 1, got {total_trials}")
-
-    def several_workers():
-        if warm_start is not None or patience_trials is not None:
-            raise ConfigError("--warm-start and --patience-trials are for one worker; start "
-                              "the study with them first, then add --workers")
-        from .parallel import search_workers
-
-        return search_workers
-
+    # several study workers: on a Ray cluster, or processes here, one per GPU slot
+    launcher = places = None
     if ray is not None:
-        search_workers = several_workers()
         from .ray_workers import on_cluster
 
         n, launcher = on_cluster(ray, workers=workers, threads=threads, gpus=gpus,
                                  per_gpu=trials_per_gpu, storage=storage,
                                  tracking_uri=tracking_uri)
+        gpu = launcher.gpus
+    else:
+        visible = devices.visible_gpus()
+        chosen = devices.choose(gpus, visible)
+        if workers is None and len(chosen) * trials_per_gpu > 1 and \
+                _engine_of(space, engine) != "optuna":
+            workers = 1  # a KerasTuner study belongs to one process: it takes the first GPU
+        places = devices.slots(chosen, workers, trials_per_gpu)
+        n, gpu = len(places), places[0] is not None
+        if n > 1:
+            from .parallel import LocalWorkers
+
+            launcher = LocalWorkers([devices.worker_env(s, visible) for s in places])
+    if launcher is not None:
+        if warm_start is not None or patience_trials is not None:
+            raise ConfigError("--warm-start and --patience-trials are for one worker; start "
+                              "the study with them first, then add --workers")
+        from .parallel import search_workers
+
         return search_workers(n, space=space, data=data, study=study, storage=storage,
                               tracking_uri=tracking_uri, trials=trials, timeout=timeout,
                               seed=seed, engine=engine, algorithm=algorithm or sampler,
                               pruner=pruner, epochs=epochs, total_trials=total_trials,
-                              threads=launcher.threads, heartbeat=heartbeat,
-                              on_event=on_event, baselines=baselines, started=started,
-                              launcher=launcher, gpu=launcher.gpus)
-    visible = devices.visible_gpus()
-    chosen = devices.choose(gpus, visible)
-    if workers is None and len(chosen) * trials_per_gpu > 1 and \
-            _engine_of(space, engine) != "optuna":
-        workers = 1  # a KerasTuner study belongs to one process: it takes the first GPU
-    places = devices.slots(chosen, workers, trials_per_gpu)
-    if len(places) > 1:
-        return several_workers()(len(places), space=space, data=data, study=study, storage=storage,
-                              tracking_uri=tracking_uri, trials=trials, timeout=timeout,
-                              seed=seed, engine=engine, algorithm=algorithm or sampler,
-                              pruner=pruner, epochs=epochs, total_trials=total_trials,
                               threads=threads, heartbeat=heartbeat, on_event=on_event,
-                              baselines=baselines, started=started,
-                              envs=[devices.worker_env(s, visible) for s in places],
-                              gpu=places[0] is not None)
+                              baselines=baselines, started=started, launcher=launcher,
+                              gpu=gpu)
     env = devices.worker_env(places[0], visible)  # in-process trials run where this process does
     # the first trial worker loads TensorFlow while this process checks and opens everything
     first = WorkerProcess(env) if isolate else None
@@ -129,7 +126,7 @@ def search(space: str | Path | None = AUTO, *, data: str | Path | None = None,
                          algorithm or sampler, pruner, epochs, sampler_given=sampler is not None,
                          until_total=total_trials is not None, worker_index=worker_index,
                          threads=threads, started=started, patience_trials=patience_trials,
-                         gpu=places[0] is not None)
+                         gpu=gpu)
         plan.warm = warm_starts(plan, storage, warm_start, warm_start_best)
         tracker, engine, parent, payload = open_study(plan, storage, tracking_uri,
                                                       heartbeat=heartbeat)

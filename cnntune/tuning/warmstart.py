@@ -206,7 +206,10 @@ def _from_kerastuner(folder, name: str, sp, *, data_fingerprint: str, best: int,
     attrs = state.get("attrs", {})
     if attrs.get("space_fingerprint") == sp.fingerprint and \
             attrs.get("data_fingerprint") == data_fingerprint and engine == "optuna":
-        out.history = [_kerastuner_trial(sp, n, params, score,
+        from .engines.optuna import distributions
+
+        dists = distributions(sp)
+        out.history = [_kerastuner_trial(sp, dists, n, params, score,
                                          state.get("trials", {}).get(str(n), {}), name)
                        for n, params, score, _ in done]
         out.notes.append(f"warm start: {len(out.history)} trials of KerasTuner study "
@@ -226,14 +229,13 @@ def _kerastuner_direction(done) -> str | None:
     return None
 
 
-def _kerastuner_trial(sp, number, params: dict, score: float, ours: dict, name: str):
-    """A completed KerasTuner trial of the same space, as a finished Optuna trial."""
+def _kerastuner_trial(sp, dists: dict, number, params: dict, score: float, ours: dict,
+                      name: str):
+    """A completed KerasTuner trial of the same space, as a finished Optuna trial
+    (``dists``: the space's Optuna distributions)."""
     import optuna
 
-    from .engines.optuna import distributions
-
     params = sp.project(params)[0]
-    dists = distributions(sp)
     keep = {k: v for k, v in ours.get("attrs", {}).items()
             if k in ("metrics", "mlflow_run_id", "model_logged", "stopped")}
     keep.update(origin=ORIGIN, warm_start=f"study {name} trial {number}")
