@@ -244,6 +244,12 @@ class OptunaEngine:
                     (keep_going is not None and not keep_going()):
                 study.stop()
 
+        # a dead worker's RUNNING trial counts toward the total: fail it (its retry is enqueued)
+        # before deciding the study is full, or it would stay RUNNING for good
+        self.reap_dead_trials()
+        with warnings.catch_warnings():  # "fail_stale_trials is experimental"
+            warnings.simplefilter("ignore")
+            optuna.storages.fail_stale_trials(self._study)  # another machine's (heartbeats)
         if (total is not None and self._counted() >= total) or \
                 (keep_going is not None and not keep_going()):
             return
