@@ -9,6 +9,7 @@ raises its Python exception.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 
@@ -42,3 +43,7 @@ def import_tensorflow_quietly() -> None:
         # ERROR line on every machine without a GPU driver ("failed call to cuInit"): list
         # them here, once, while that line has nowhere to go
         tensorflow.config.list_physical_devices()
+    # every trial builds a new model, so Keras traces a new predict step for it, and
+    # TensorFlow warns of "retracing" from the fifth: expected here, not the user's to fix
+    logging.getLogger("tensorflow").addFilter(
+        lambda record: "triggered tf.function retracing" not in record.getMessage())

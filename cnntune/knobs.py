@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .catalog import REGRESSION_LOSSES
+
 
 @dataclass(frozen=True)
 class Knob:
@@ -103,6 +105,9 @@ _KNOBS = [
     Knob("batch_size", 32, int, "training batch size", minimum=1, maximum=65536),
     Knob("label_smoothing", 0.0, float, "label smoothing of the cross-entropy loss",
          minimum=0.0, maximum=0.5),
+    Knob("loss", "mse", str, "regression: the loss on standardised targets (mse, mae, or "
+         "huber: squared within one standard deviation, linear beyond)",
+         choices=REGRESSION_LOSSES),
     Knob("jit_compile", False, bool, "XLA-compile the training step (pays on GPUs; Keras "
          "trains uncompiled when a layer cannot be compiled, as random rotation, zoom and "
          "translation cannot: the metric jit_compiled says which happened)"),
@@ -122,7 +127,7 @@ _KNOBS = [
 KNOBS: dict[str, Knob] = {k.name: k for k in _KNOBS}
 
 TRAINING = {"optimizer", "learning_rate", "lr_schedule", "momentum", "weight_decay",
-            "batch_size", "label_smoothing", "jit_compile", "mixed_precision"}
+            "batch_size", "label_smoothing", "loss", "jit_compile", "mixed_precision"}
 AUGMENT = {"aug_flip", "aug_rotation", "aug_translation", "aug_zoom", "aug_contrast"}
 _HEAD = {"head", "dropout", "dense_units", "activation", "l1", "l2"}
 _STACK = {"n_blocks", "convs_per_block", "filters", "filters_growth", "kernel_size", "pooling",

@@ -33,7 +33,8 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_valid
 
 # the names live in catalog; importing them from here keeps working
 from .catalog import (ALGORITHMS, ALL_OBJECTIVES, CLASS_WEIGHTS, DATA_SOURCES,  # noqa: F401
-                      ENGINES, OBJECTIVES, PRUNERS, SAMPLERS)
+                      ENGINES, OBJECTIVES, PRUNERS, SAMPLERS, TASKS)
+from .catalog import TASK_OBJECTIVES
 from .errors import SpaceError
 from .knobs import KNOBS
 
@@ -277,7 +278,8 @@ class DataSettings(_Strict):
     kind: Literal["image", "sequence"] | None = None  # None: what the source holds
     image_size: tuple[int, int] | None = None
     color_mode: Literal["grayscale", "rgb"] | None = None
-    label_column: str = "label"  # csv: the label column (sequences, or `labels`)
+    # csv: the label column (sequences, or `labels`); a regression may list several
+    label_column: str | list[str] = "label"
     # a flat image folder's labels: a CSV with a file-name column and a label column
     labels: str | None = None
     file_column: str = "file"
@@ -302,7 +304,8 @@ class DataSettings(_Strict):
 class TrainingSettings(_Strict):
     epochs: int = Field(20, ge=1, le=10000)
     patience: int = Field(4, ge=1)
-    objective: Literal[tuple(OBJECTIVES)] = "val_accuracy"  # type: ignore[valid-type]
+    # None: the task's default (val_accuracy for classification, val_rmse for regression)
+    objective: Literal[tuple(OBJECTIVES)] | None = None  # type: ignore[valid-type]
     seed: int = 0
     # none | balanced (each class weighs n / (classes * its count)) | {class name: weight}
     class_weight: Literal[CLASS_WEIGHTS] | dict[str, float] = "none"  # type: ignore[valid-type]
@@ -382,6 +385,8 @@ class LatencySettings(_Strict):
 class SpaceFile(_Strict):
     name: str = Field("space", pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
+    # what the study learns to predict: a class per example, or numbers (catalog.TASKS)
+    task: Literal[TASKS] = "classification"  # type: ignore[valid-type]
     data: DataSettings = DataSettings()
     training: TrainingSettings = TrainingSettings()
     search: SearchSettings = SearchSettings()
@@ -395,6 +400,11 @@ class SpaceFile(_Strict):
 
     @model_validator(mode="after")
     def _check_objectives(self):
+        fits = TASK_OBJECTIVES[self.task]
+        given = self.training.objective
+        if given is not None and given not in fits:
+            raise ValueError(f"training.objective {given} does not fit task {self.task}; use "
+                             f"one of {', '.join(fits)}")
         objs = self.objectives
         if objs is None:
             return self
@@ -403,16 +413,26 @@ class SpaceFile(_Strict):
                 raise ValueError(f"objective '{name}' is unknown; use {', '.join(ALL_OBJECTIVES)}")
         if len(set(objs)) != len(objs):
             raise ValueError(f"objectives {objs} repeat a name; list each once")
-        if objs[0] not in OBJECTIVES:
-            raise ValueError(f"the first objective must be a validation score "
-                             f"({', '.join(OBJECTIVES)}: it drives early stopping), got "
+        if objs[0] not in fits:
+            raise ValueError(f"the first objective must be a validation score of task "
+                             f"{self.task} ({', '.join(fits)}: it drives early stopping), got "
                              f"{objs[0]}; reorder the list")
-        if "objective" in self.training.model_fields_set and \
-                self.training.objective != objs[0]:
-            raise ValueError(f"training.objective {self.training.objective} disagrees with the "
+        for name in objs[1:]:
+            if name in OBJECTIVES and name not in fits:
+                raise ValueError(f"objective {name} does not fit task {self.task}; use one of "
+                                 f"{', '.join(fits)}")
+        if given is not None and given != objs[0]:
+            raise ValueError(f"training.objective {given} disagrees with the "
                              f"first objective {objs[0]}; drop training.objective")
         if len(objs) > 1 and "cmaes" in (self.search.sampler, self.search.algorithm):
             raise ValueError("the cmaes sampler has one objective only; use tpe or nsgaii")
+        return self
+
+    @model_validator(mode="after")
+    def _check_task_settings(self):
+        if self.task != "classification" and self.training.class_weight != "none":
+            raise ValueError(f"training.class_weight weighs classes, and task {self.task} has "
+                             "none; drop it")
         return self
 
 
@@ -432,6 +452,13 @@ class SearchSpace:
         return self.spec.name
 
     @property
+    def task(self):
+        """The ``tasks.Task`` the study learns."""
+        from .tasks import task
+
+        return task(self.spec.task)
+
+    @property
     def data(self) -> DataSettings:
         return self.spec.data
 
@@ -446,7 +473,8 @@ class SearchSpace:
     @property
     def objectives(self) -> list[str]:
         """The study's objectives, primary first (one unless the space lists several)."""
-        return list(self.spec.objectives or [self.training.objective])
+        return list(self.spec.objectives or
+                    [self.training.objective or self.task.default_objective])
 
     @property
     def directions(self) -> list[str]:
@@ -583,6 +611,7 @@ def parse_space(text: str, source: str = "<string>", base_dir: Path | None = Non
     _check_against_knobs(spec, source)
     sp = SearchSpace(spec, source, text, base_dir or Path.cwd())
     _check_family_use(sp)
+    _check_task_use(sp)
     _check_start_from(sp)
     return sp
 
@@ -680,6 +709,18 @@ def _check_start_from(sp: SearchSpace) -> None:
                 raise SpaceError(f"{where}, param '{name}': does not apply, its 'when' "
                                  f"({sp.params[name].when}) does not hold in this entry; "
                                  "remove it or set its parent")
+
+
+def _check_task_use(sp: SearchSpace) -> None:
+    """Refuse a param only another task reads (label_smoothing in a regression, ...)."""
+    from .tasks import task
+
+    for name in sp.order:
+        owners = [t for t in TASKS if name in task(t).knobs]
+        if owners and sp.spec.task not in owners:
+            raise SpaceError(f"space '{sp.source}', param '{name}': is read by task "
+                             f"{' and '.join(owners)} only, and this space's task is "
+                             f"{sp.spec.task}; remove it or set task: {owners[0]}")
 
 
 def _check_family_use(sp: SearchSpace) -> None:

@@ -214,8 +214,9 @@ def store_options(f):
 @click.option("--heartbeat", type=int, default=60, show_default=True, metavar="SECONDS",
               help="RDB storages: a trial without heartbeat for 3x this is failed and retried.")
 @click.option("--worker-index", type=int, default=0, hidden=True)
-@click.option("--baselines", is_flag=True, help="Also fit logistic regression, an RBF SVM and a "
-              "random forest on the same splits, logged beside the trials.")
+@click.option("--baselines", is_flag=True, help="Also fit classical models on the same splits, "
+              "logged beside the trials: logistic regression, an RBF SVM and a random forest "
+              "(classification); ridge and a random forest (regression).")
 @click.option("--jsonl", default=None, metavar="PATH",
               help="Also write every event (study_start, trial_start, epoch, trial_end, "
               "study_end) as a JSON line to PATH; '-' is stdout (the human output then goes "
@@ -310,7 +311,7 @@ def studies(storage, fmt):
 @FORMAT
 @TRACKING
 def trials(study, sort, state, fmt, tracking_uri):
-    """The trials of a study: params, state, val/test accuracy, epochs, duration."""
+    """The trials of a study: params, state, the task's val/test figures, epochs, duration."""
     from ..tracking.studies import StudyView
     from ..reports.tables import trials_frame
 
@@ -341,8 +342,9 @@ def best(study, fmt, tracking_uri):
     if fmt == "json":
         click.echo(json.dumps(info, indent=1, default=str))
         return
+    h = view.task.headline
     click.echo(f"best trial {t.number} of '{study}': {view.objective} {info['value']:.4f}, "
-               f"test accuracy {t.metrics.get('test_accuracy', float('nan')):.4f}")
+               f"test {h} {t.metrics.get(f'test_{h}', float('nan')):.4f}")
     for k, v in t.params.items():
         click.echo(f"  {k:<18} {v}")
     click.echo(f"run {t.run_id}" + (f", model {info['model_uri']}" if info["model_uri"] else ""))
@@ -483,14 +485,15 @@ def pareto(study, out, fmt, tracking_uri):
 @click.argument("study")
 @TRACKING
 def baseline(study, tracking_uri):
-    """Classical baselines (logistic regression, RBF SVM, random forest) on a study's splits,
-    logged beside its trials."""
+    """Classical baselines on a study's splits, logged beside its trials: logistic
+    regression, an RBF SVM and a random forest (classification); ridge and a random forest
+    (regression)."""
     from ..tuning.baselines import baseline_study
 
     for r in baseline_study(study, tracking_uri=tracking_uri):
-        m = r["metrics"]
-        click.echo(f"{r['name']:<20} val_accuracy {m['val_accuracy']:.4f}  test_accuracy "
-                   f"{m['test_accuracy']:.4f}  ({m['fit_seconds']:.1f}s)")
+        m, h = r["metrics"], r["headline"]
+        click.echo(f"{r['name']:<20} val_{h} {m[f'val_{h}']:.4f}  test_{h} "
+                   f"{m[f'test_{h}']:.4f}  ({m['fit_seconds']:.1f}s)")
 
 
 # ----------------------------------------------------------------------------------- export
@@ -505,8 +508,9 @@ def baseline(study, tracking_uri):
               "activations calibrated on training examples.")
 @click.option("--trial", type=int, default=None, help="Trial number [default: the best].")
 @click.option("--pick", default=None, metavar="RULE",
-              help="Choose the trial: 'fastest-above 0.97' (lowest latency with val_accuracy "
-              ">= 0.97), 'smallest-above 0.97' (fewest params), 'best'.")
+              help="Choose the trial: 'fastest-above 0.97' (lowest latency with val_accuracy, "
+              "or a regression's val_r2, >= 0.97), 'smallest-above 0.97' (fewest params), "
+              "'best'.")
 @click.option("--retrain", is_flag=True, help="Train the trial's params afresh on train+val "
               "for its best epoch count, instead of using its logged model.")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False),
@@ -536,9 +540,9 @@ def export(study, fmt, quantize, trial, pick, retrain, out, register, alias, tra
     q = "" if report.quantize == "none" else f" ({report.quantize})"
     click.echo(f"exported trial {report.trial} of '{report.study}' as {report.format}{q}: "
                f"{report.path} ({report.size_bytes / 1024:.1f} KiB)")
-    click.echo(f"verified with its runtime: test accuracy {report.test_accuracy:.4f} "
-               f"(Keras {report.keras_test_accuracy:.4f}, drop {report.accuracy_drop:+.4f}), "
-               f"max |probability difference| {report.max_abs_diff:.2e} [{report.tolerance}]")
+    click.echo(f"verified with its runtime: test {report.metric} {report.test_score:.4f} "
+               f"(Keras {report.keras_test_score:.4f}), max |output difference| "
+               f"{report.max_abs_diff:.2e} [{report.tolerance}]")
     click.echo(f"latency at batch 1: {report.latency_ms:.3f} ms per image "
                f"(Keras {report.keras_latency_ms:.3f} ms)")
     click.echo(f"metadata: {report.metadata_path}")

@@ -34,6 +34,7 @@ class Progress:
         self.existing = 0
         self.direction = "maximize"
         self.objective = "val_accuracy"
+        self.headline = "accuracy"  # the task's accuracy-like figure, shown on the test split
         self.ends_at = None  # time.time() when --timeout runs out
         self.counts: dict[str, int] = {}  # state -> trials finished in this run
         self.best = None  # (value, number, test_accuracy)
@@ -64,10 +65,13 @@ class Progress:
             self.existing = payload["existing_trials"]
             self.direction = payload["settings"]["direction"]
             self.objective = payload["settings"]["objective"]
+            from ..tasks import task
+
+            self.headline = task(payload["settings"].get("task")).headline
             self.ends_at = payload.get("ends_at")
             if payload.get("best"):
                 b = payload["best"]
-                self.best = (b["value"], b["number"], b["test_accuracy"])
+                self.best = (b["value"], b["number"], b["test"])
             if not self.quiet:
                 s = payload["settings"]
                 verb = f"resuming ({self.existing} trials so far)" if payload["resumed"] else "new"
@@ -91,8 +95,9 @@ class Progress:
             if not self.quiet:
                 for r in payload["results"]:
                     m = r["metrics"]
-                    self.console.print(f"baseline {r['name']:<20} val_accuracy "
-                                       f"{m['val_accuracy']:.4f}  test {m['test_accuracy']:.4f}"
+                    h = self.headline
+                    self.console.print(f"baseline {r['name']:<20} val_{h} "
+                                       f"{m[f'val_{h}']:.4f}  test {m[f'test_{h}']:.4f}"
                                        f"  {m['fit_seconds']:.1f}s", highlight=False)
         elif kind == "worker_start":  # a --ray worker placed (or restarted) on a node
             if not self.quiet:
@@ -113,7 +118,8 @@ class Progress:
             # the loop says whether a trial became the best (feasible, better than the best
             # when it started); with several workers a later one may still be worse
             if payload.get("best") and self._better(payload["value"]):
-                self.best = (payload["value"], payload["number"], m.get("test_accuracy"))
+                self.best = (payload["value"], payload["number"],
+                             m.get(f"test_{self.headline}"))
             self.recent.append(payload)
             if self.live is None and not self.quiet:
                 self.console.print(self._line(payload), highlight=False)
@@ -131,8 +137,8 @@ class Progress:
         parts = [f"trial {p['number']:>3} ({n})", f"{p['state']:<8}"]
         if p["value"] is not None:
             parts.append(f"{self.objective} {p['value']:.4f}")
-        if "test_accuracy" in m:
-            parts.append(f"test {m['test_accuracy']:.4f}")
+        if f"test_{self.headline}" in m:
+            parts.append(f"test {self.headline} {m[f'test_{self.headline}']:.4f}")
         if "epochs" in m:
             parts.append(f"{int(m['epochs'])} ep")
         if p.get("stopped") == "deadline":
@@ -179,13 +185,14 @@ class Progress:
             rows.append(Text(txt, "cyan"))
         if self.recent:
             table = Table(box=None, pad_edge=False, header_style="dim")
-            for col in ("trial", "state", self.objective, "test acc", "epochs", "secs"):
+            test = f"test_{self.headline}"
+            for col in ("trial", "state", self.objective, test, "epochs", "secs"):
                 table.add_column(col, justify="right" if col != "state" else "left")
             for p in self.recent:
                 m = p["metrics"]
                 table.add_row(str(p["number"]), Text(p["state"], STATE_STYLE.get(p["state"], "")),
                               f"{p['value']:.4f}" if p["value"] is not None else "-",
-                              f"{m['test_accuracy']:.4f}" if "test_accuracy" in m else "-",
+                              f"{m[test]:.4f}" if test in m else "-",
                               str(int(m["epochs"])) if "epochs" in m else "-",
                               f"{p['seconds']:.1f}")
             rows.append(table)
@@ -216,8 +223,8 @@ class Progress:
             for k, v in b.params.items():
                 table.add_row(k, f"{v:.4g}" if isinstance(v, float) else str(v))
             c_print(table)
-            c_print(f"{result.objective} {b.value:.4f}   test_accuracy "
-                    f"{m.get('test_accuracy', float('nan')):.4f}   params "
+            c_print(f"{result.objective} {b.value:.4f}   test_{self.headline} "
+                    f"{m.get(f'test_{self.headline}', float('nan')):.4f}   params "
                     f"{int(m.get('n_params', 0)):,}")
             if b.model_uri:
                 c_print(f"model:       {b.model_uri}  (mlflow.pyfunc.load_model)")

@@ -12,6 +12,7 @@ from functools import cached_property
 import numpy as np
 
 from ..errors import DataError
+from ..tasks import CLASSIFICATION, Task
 
 HASH_ROWS = 1024  # rows hashed at a time: a stored split is never read whole
 # a stored split's training pipeline: rows read in blocks, several blocks at a time, through
@@ -190,6 +191,7 @@ class Dataset:
     scale: float  # multiply raw pixel values by this to get [0, 1] (images)
     meta: dict = field(default_factory=dict)
     kind: str = "image"  # image (n, h, w, c) | sequence (n, steps, channels)
+    task: Task = CLASSIFICATION  # what y is: class codes, or targets (n, outputs)
 
     @property
     def splits(self):
@@ -202,13 +204,15 @@ class Dataset:
     @property
     def prep(self) -> dict:
         """What a model's first layers need: the pixel scale, or for sequences the training
-        split's per-channel mean and standard deviation."""
+        split's per-channel mean and standard deviation; and what its last layer needs of
+        the training targets (``Task.prep``)."""
+        out = self.task.prep(self.train.y)
         if self.kind != "sequence":
-            return {"scale": self.scale}
+            return {"scale": self.scale, **out}
         x = self.train.x.astype("float64")
         std = x.std(axis=(0, 1))
         return {"scale": 1.0, "mean": x.mean(axis=(0, 1)).tolist(),
-                "std": np.where(std > 1e-6, std, 1.0).tolist()}
+                "std": np.where(std > 1e-6, std, 1.0).tolist(), **out}
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -216,6 +220,7 @@ class Dataset:
 
     @property
     def num_classes(self) -> int:
+        """The model's outputs: classes, or a regression's targets."""
         return len(self.class_names)
 
     @property
@@ -244,7 +249,7 @@ class Dataset:
         """``training.class_weight`` as Keras takes it (class index -> weight), or None for
         ``none``. ``balanced`` weighs each class n / (classes * its count in train), so every
         class adds up to the same total; a mapping names classes as ``class_names`` does."""
-        if setting in (None, "none"):
+        if setting in (None, "none") or self.task is not CLASSIFICATION:
             return None
         if setting == "balanced":
             counts = np.bincount(self.train.y, minlength=self.num_classes).astype("float64")
@@ -264,7 +269,7 @@ class Dataset:
         from .splits import kfold
 
         both = self.train.concat(self.val)
-        folds = kfold(both.y, k, int(self.meta.get("load", {}).get("seed", 0)))
+        folds = kfold(self.task.strata(both.y), k, int(self.meta.get("load", {}).get("seed", 0)))
         return replace(self, train=both.take(np.flatnonzero(folds != i)),
                        val=both.take(np.flatnonzero(folds == i)))
 
@@ -274,6 +279,12 @@ class Dataset:
             raise DataError(f"{where}: data '{self.name}' is stored on disk, read in order; "
                             "k-fold cross-validation is for data that fits in memory (set "
                             "data.in_memory: true, or drop training.folds)")
+        if self.task is not CLASSIFICATION:
+            n = len(self.train) + len(self.val)
+            if n < 2 * k:
+                raise DataError(f"{where} is {k} but train + val hold {n} examples; give "
+                                f"fewer folds (at most {n // 2}) or more data")
+            return
         counts = np.bincount(np.concatenate([self.train.y, self.val.y]),
                              minlength=self.num_classes)
         if counts.min() < k:

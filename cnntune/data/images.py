@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from ..tasks import CLASSIFICATION
 from .splits import SPLIT_NAMES
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
@@ -30,14 +31,19 @@ class Listing:
 
 
 def list_images(path: Path, labels: Path | None = None, file_column: str = "file",
-                label_column: str = "label") -> Listing:
+                label_column: str | list[str] = "label", task=CLASSIFICATION) -> Listing:
     """The files of an image folder: class folders, split folders (``train/`` with ``val/``,
-    ``validation/`` or ``test/``, each of class folders) or a flat folder labelled by a CSV."""
+    ``validation/`` or ``test/``, each of class folders) or a flat folder labelled by a CSV
+    (the only way a regression's folder is labelled)."""
     if not path.is_dir():
         raise DataError(f"image folder '{path}' is a file; give a folder with one sub-folder "
                         "per class")
     if labels is not None:
-        return _list_labelled(path, labels, file_column, label_column)
+        return _list_labelled(path, labels, file_column, label_column, task)
+    if task is not CLASSIFICATION:
+        raise DataError(f"image folder '{path}': its sub-folders name classes, and task "
+                        f"{task.name} needs a {task.output_word} per image; give a labels CSV "
+                        "(data.labels) with a file column and the value column(s)")
     dirs = split_dirs(path)
     if dirs is None:
         files, y, names = _list_classes(path)
@@ -99,21 +105,25 @@ def _list_split_folders(path: Path, dirs: dict[str, Path]) -> Listing:
     return Listing(parts, names, path.name)
 
 
-def _list_labelled(path: Path, labels: Path, file_column: str, label_column: str) -> Listing:
+def _list_labelled(path: Path, labels: Path, file_column: str, label_column: str | list[str],
+                   task) -> Listing:
     """A flat image folder labelled by a CSV: one row per image, its file name (relative to
-    the folder) and its label. Every row must name an image there, and every image there
-    must have a row."""
+    the folder) and its label (a regression: its value in each value column). Every row must
+    name an image there, and every image there must have a row."""
     import csv
 
+    from .sources import label_columns
+
     where = f"labels csv '{labels}'"
+    targets = label_columns(label_column, task, where)
     with open(labels, newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         columns = reader.fieldnames or []
-        for col, key in ((file_column, "file_column"), (label_column, "label_column")):
+        for col, key in ((file_column, "file_column"), *((c, "label_column") for c in targets)):
             if col not in columns:
                 raise DataError(f"{where}: no column '{col}' (columns: {', '.join(columns)}); "
                                 f"set data.{key}")
-        rows = [(line, r[file_column].strip(), r[label_column].strip())
+        rows = [(line, r[file_column].strip(), [(r[c] or "").strip() for c in targets])
                 for line, r in enumerate(reader, start=2)]
     seen: dict[str, int] = {}
     for line, name, label in rows:
@@ -121,9 +131,11 @@ def _list_labelled(path: Path, labels: Path, file_column: str, label_column: str
             raise DataError(f"{where}, row {line}: file '{name}' is listed again (first on "
                             f"row {seen[name]}); keep one row per image")
         seen[name] = line
-        if not label:
-            raise DataError(f"{where}, row {line}: file '{name}' has no label; fill it in or "
-                            "drop the row")
+        if not all(label):
+            raise DataError(f"{where}, row {line}: file '{name}' has no "
+                            f"{'label' if task is CLASSIFICATION else 'value'} in column "
+                            f"'{targets[[bool(v) for v in label].index(False)]}'; fill it in "
+                            "or drop the row")
         if not (path / name).is_file():
             raise DataError(f"{where}, row {line}: file '{name}' is not in '{path}'; fix the "
                             "name or drop the row")
@@ -132,9 +144,9 @@ def _list_labelled(path: Path, labels: Path, file_column: str, label_column: str
     if unlisted:
         raise DataError(f"{where}: {len(unlisted)} image(s) in '{path}' have no row, such as "
                         f"'{unlisted[0]}'; add rows for them or move them out")
-    from .sources import encode_labels
-
-    y, names = encode_labels(np.array([label for _, _, label in rows]), where)
+    raw = np.array([label for _, _, label in rows])
+    y, names = task.targets(raw[:, 0] if task is CLASSIFICATION else raw,
+                            f"{where}, column '{', '.join(targets)}'", targets, first_row=2)
     return Listing({"train": ([path / name for _, name, _ in rows], y)}, names, path.name)
 
 

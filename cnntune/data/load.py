@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..catalog import DATA_SOURCES, IN_MEMORY
+from .. import tasks
+from ..catalog import DATA_SOURCES, EMBEDDED, IN_MEMORY
 from ..errors import DataError
 from . import sources
 from .dataset import Dataset, Split, StoredSplit
@@ -19,9 +20,11 @@ from .store import ImageStore, streams
 def load_dataset(source: str | None, path: str | Path | None, *, val_fraction: float,
                  test_fraction: float, seed: int, image_size=None, color_mode=None,
                  base_dir: Path | None = None, kind: str | None = None,
-                 label_column: str = "label", channels: int = 1, labels: str | None = None,
-                 file_column: str = "file", in_memory: str = "auto") -> Dataset:
-    """Load a source and split it. ``source`` None means: infer from ``path`` (or digits)."""
+                 label_column: str | list[str] = "label", channels: int = 1,
+                 labels: str | None = None, file_column: str = "file", in_memory: str = "auto",
+                 task: str | None = None) -> Dataset:
+    """Load a source and split it. ``source`` None means: infer from ``path`` (or digits);
+    ``task`` None: the embedded set's own task, else classification."""
     path = _resolve(path, base_dir)
     if source is None:
         if path is None:
@@ -30,6 +33,11 @@ def load_dataset(source: str | None, path: str | Path | None, *, val_fraction: f
             source = {".npz": "npz", ".csv": "csv"}.get(path.suffix, "folder")
     if source not in DATA_SOURCES:
         raise DataError(f"data source '{source}' is unknown; use {', '.join(DATA_SOURCES)}")
+    own = EMBEDDED.get(source)
+    if own is not None and task is not None and task != own:
+        raise DataError(f"data '{source}' is a {own} set and the space's task is {task}; give "
+                        f"{task} data (--data) or set task: {own}")
+    learn = tasks.task(own or task)
     in_memory = {True: "true", False: "false"}.get(in_memory, str(in_memory))  # YAML's bools
     if in_memory not in IN_MEMORY:
         raise DataError(f"data.in_memory is {in_memory!r}; use {', '.join(IN_MEMORY)}")
@@ -43,14 +51,15 @@ def load_dataset(source: str | None, path: str | Path | None, *, val_fraction: f
     meta: dict = {}
     if source == "folder":
         listing = list_images(_existing(path, "image folder"), labels_path, file_column,
-                              label_column)
+                              label_column, learn)
         splits, origin, meta = _image_splits(listing, image_size, color_mode, in_memory,
-                                             fractions)
+                                             fractions, learn)
         names, scale, name, data_kind = listing.names, 1.0 / 255.0, listing.name, "image"
     else:
         parts, names, scale, name, data_kind = _array_parts(source, path, kind, label_column,
-                                                            channels)
-        places, origin = _place({p: y for p, (_, y) in parts.items()}, fractions, name)
+                                                            channels, learn)
+        places, origin = _place({p: learn.strata(y) for p, (_, y) in parts.items()},
+                                fractions, name)
         splits = {part: Split(parts[src][0][idx], parts[src][1][idx])
                   for part, (src, idx) in places.items()}
     if kind is not None and kind != data_kind:
@@ -60,17 +69,17 @@ def load_dataset(source: str | None, path: str | Path | None, *, val_fraction: f
             "kind": data_kind, "image_size": list(image_size) if image_size else None,
             "color_mode": color_mode, "label_column": label_column, "channels": channels,
             "labels": str(labels_path.resolve()) if labels_path else None,
-            "file_column": file_column, "in_memory": in_memory,
+            "file_column": file_column, "in_memory": in_memory, "task": learn.name,
             "val_fraction": val_fraction, "test_fraction": test_fraction, "seed": seed}
     return Dataset(name=name, train=splits["train"], val=splits["val"], test=splits["test"],
                    class_names=names, scale=scale,
                    meta={"source": source, "path": str(path) if path else None,
                          "n": sum(len(s) for s in splits.values()), "load": load,
                          "splits": origin, **meta},
-                   kind=data_kind)
+                   kind=data_kind, task=learn)
 
 
-def _array_parts(source, path, kind, label_column, channels):
+def _array_parts(source, path, kind, label_column, channels, task):
     """(parts: split -> (x, y), class names, pixel scale, name, kind) of an array source."""
     if source == "digits":
         x, y, names, scale, name = sources.load_digits()
@@ -78,15 +87,18 @@ def _array_parts(source, path, kind, label_column, channels):
     if source == "waveforms":
         x, y, names, scale, name = sources.make_waveforms()
         return {"train": (x, y)}, names, scale, name, "sequence"
+    if source == "discs":
+        x, y, names, scale, name = sources.make_discs()
+        return {"train": (x, y)}, names, scale, name, "image"
     if source == "csv":
         x, y, names, scale, name = sources.load_csv(_existing(path, "csv file"), label_column,
-                                                    channels)
+                                                    channels, task)
         return {"train": (x, y)}, names, scale, name, "sequence"
     sequence = kind == "sequence"
     if sources.npz_has_splits(_existing(path, "npz file")):
-        parts, names, scale, name = sources.load_npz_splits(path, sequence=sequence)
+        parts, names, scale, name = sources.load_npz_splits(path, sequence=sequence, task=task)
         return parts, names, scale, name, kind or "image"
-    x, y, names, scale, name = sources.load_npz(path, sequence=sequence)
+    x, y, names, scale, name = sources.load_npz(path, sequence=sequence, task=task)
     return {"train": (x, y)}, names, scale, name, "sequence" if sequence else "image"
 
 
@@ -105,11 +117,11 @@ def _place(labels: dict[str, np.ndarray], fractions: dict, name: str):
     return places, origin
 
 
-def _image_splits(listing: Listing, image_size, color_mode, in_memory: str, fractions):
+def _image_splits(listing: Listing, image_size, color_mode, in_memory: str, fractions, task):
     """Decode an image listing's splits: into memory, or into a store on disk when they do
     not fit (``store.streams``). Unreadable files are left out and reported."""
-    places, origin = _place({p: y for p, (_, y) in listing.parts.items()}, fractions,
-                            listing.name)
+    places, origin = _place({p: task.strata(y) for p, (_, y) in listing.parts.items()},
+                            fractions, listing.name)
     files = {p: [listing.parts[src][0][i] for i in idx] for p, (src, idx) in places.items()}
     labels = {p: listing.parts[src][1][idx] for p, (src, idx) in places.items()}
     size, mode = image_format([f for p in PARTS for f in files[p]], image_size, color_mode)
@@ -117,6 +129,8 @@ def _image_splits(listing: Listing, image_size, color_mode, in_memory: str, frac
     n = sum(len(f) for f in files.values())
 
     def check(kept: dict[str, np.ndarray]) -> None:
+        if task is not tasks.CLASSIFICATION:
+            return
         counts = np.bincount(labels["train"][kept["train"]], minlength=len(listing.names))
         if counts.min() == 0:
             c = listing.names[int(counts.argmin())]
@@ -157,7 +171,7 @@ def load_described(spec: dict) -> Dataset:
                       kind=spec.get("kind"), label_column=spec.get("label_column", "label"),
                       channels=spec.get("channels", 1), labels=spec.get("labels"),
                       file_column=spec.get("file_column", "file"),
-                      in_memory=spec.get("in_memory", "auto"))
+                      in_memory=spec.get("in_memory", "auto"), task=spec.get("task"))
     if ds.fingerprint != spec["fingerprint"]:
         raise DataError(f"data '{spec['name']}' has changed since the study ran on it "
                         f"(fingerprint {ds.fingerprint}, was {spec['fingerprint']}); restore it "

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from ..tasks import CLASSIFICATION
 from .splits import SPLIT_NAMES
 
 
@@ -35,7 +36,7 @@ def load_digits():
     return x, y, [str(i) for i in range(10)], 1.0 / 16.0, "digits"
 
 
-def load_npz(path: Path, sequence: bool = False):
+def load_npz(path: Path, sequence: bool = False, task=CLASSIFICATION):
     try:
         with np.load(path, allow_pickle=False) as f:
             keys = set(f.files)
@@ -43,7 +44,8 @@ def load_npz(path: Path, sequence: bool = False):
                 raise DataError(f"npz '{path}': needs arrays 'x' and 'y', found "
                                 f"{sorted(keys) or 'none'}; save with np.savez(path, x=..., y=...)")
             x, y = f["x"], f["y"]
-            names = [str(n) for n in f["class_names"]] if "class_names" in keys else None
+            key = task.names_key
+            names = [str(n) for n in f[key]] if key in keys else None
     except DataError:
         raise
     except Exception as exc:  # zipfile.BadZipFile, ValueError (pickled objects), OSError
@@ -52,11 +54,14 @@ def load_npz(path: Path, sequence: bool = False):
         raise DataError(f"npz '{path}': x has {len(x)} examples but y has {len(y)}; "
                         "they must have the same length")
     x = _check_x(x, f"npz '{path}', x", sequence)
-    y, found_names = encode_labels(y, f"npz '{path}'")
-    names = names or found_names
-    if len(names) != int(y.max()) + 1:
-        raise DataError(f"npz '{path}': class_names has {len(names)} entries for "
-                        f"{int(y.max()) + 1} classes; make them agree")
+    if task is CLASSIFICATION:
+        y, found_names = task.targets(y, f"npz '{path}', y")
+        names = names or found_names
+        if len(names) != int(y.max()) + 1:
+            raise DataError(f"npz '{path}': class_names has {len(names)} entries for "
+                            f"{int(y.max()) + 1} classes; make them agree")
+    else:
+        y, names = task.targets(y, f"npz '{path}', y", names)
     if sequence:
         return x.astype("float32"), y, names, 1.0, path.stem
     return _compact(x), y, names, pixel_scale([x]), path.stem
@@ -75,7 +80,7 @@ def _compact(x: np.ndarray) -> np.ndarray:
     return x if x.dtype == np.uint8 else x.astype("float32")  # uint8 stays 4x smaller
 
 
-def load_csv(path: Path, label_column: str, channels: int):
+def load_csv(path: Path, label_column: str | list[str], channels: int, task=CLASSIFICATION):
     import pandas as pd
 
     try:
@@ -83,14 +88,16 @@ def load_csv(path: Path, label_column: str, channels: int):
     except Exception as exc:  # ParserError, UnicodeDecodeError, EmptyDataError, OSError
         raise DataError(f"csv '{path}': cannot be read ({str(exc).splitlines()[0]}); save it "
                         "as comma-separated values with a header row") from None
-    if label_column not in df.columns:
-        raise DataError(f"csv '{path}': no label column '{label_column}' (columns: "
-                        f"{', '.join(map(str, df.columns[:8]))}...); set data.label_column")
-    values = df.drop(columns=[label_column])
+    columns = label_columns(label_column, task, f"csv '{path}'")
+    for c in columns:
+        if c not in df.columns:
+            raise DataError(f"csv '{path}': no label column '{c}' (columns: "
+                            f"{', '.join(map(str, df.columns[:8]))}...); set data.label_column")
+    values = df.drop(columns=columns)
     bad = [c for c in values.columns if not pd.api.types.is_numeric_dtype(values[c])]
     if bad:
         raise DataError(f"csv '{path}': column '{bad[0]}' is not numeric; every column but the "
-                        f"label '{label_column}' must hold numbers")
+                        f"label '{', '.join(columns)}' must hold numbers")
     x = values.to_numpy(dtype="float32")
     if not np.isfinite(x).all():
         row = int(np.argwhere(~np.isfinite(x))[0][0])
@@ -100,8 +107,20 @@ def load_csv(path: Path, label_column: str, channels: int):
         raise DataError(f"csv '{path}': {x.shape[1]} value columns do not split into "
                         f"{channels} channels; fix data.channels")
     x = x.reshape(len(x), x.shape[1] // channels, channels)
-    y, names = encode_labels(df[label_column].to_numpy(), f"csv '{path}'")
+    raw = df[columns].to_numpy()
+    y, names = task.targets(raw[:, 0] if task is CLASSIFICATION else raw,
+                            f"csv '{path}', column '{', '.join(columns)}'", columns, first_row=2)
     return x, y, names, 1.0, path.stem
+
+
+def label_columns(label_column: str | list[str], task, where: str) -> list[str]:
+    """``data.label_column`` as a list: one column, or for a regression one per target."""
+    columns = [label_column] if isinstance(label_column, str) else list(label_column)
+    if len(columns) > 1 and task is CLASSIFICATION:
+        raise DataError(f"{where}: data.label_column names {len(columns)} columns, and a "
+                        "classification has one label per example; name one column (several "
+                        "value columns are targets of task: regression)")
+    return columns
 
 
 def make_waveforms(n: int = 1600, steps: int = 128, seed: int = 0):
@@ -121,6 +140,28 @@ def make_waveforms(n: int = 1600, steps: int = 128, seed: int = 0):
     return x[..., None].astype("float32"), y.astype("int64"), names, 1.0, "waveforms"
 
 
+def make_discs(n: int = 2000, size: int = 32, seed: int = 0):
+    """A seeded regression set: grey images (size x size, uint8) of 1-6 bright discs of radius
+    2-6 pixels at random places (they may overlap) on a noisy background of random brightness;
+    the targets are how many discs there are and their mean radius."""
+    rng = np.random.default_rng(seed)
+    most = 6
+    count = rng.integers(1, most + 1, n)
+    radius = rng.uniform(2.0, 6.0, (n, most))
+    centre = rng.uniform(3.0, size - 3.0, (n, most, 2))
+    present = np.arange(most)[None, :] < count[:, None]
+    yy, xx = np.mgrid[0:size, 0:size].astype("float32")
+    inside = ((yy - centre[..., 0, None, None]) ** 2 + (xx - centre[..., 1, None, None]) ** 2
+              <= radius[..., None, None] ** 2) & present[..., None, None]
+    level = rng.uniform(150, 255, (n, most))[..., None, None]
+    disc = np.where(inside, level, 0.0).max(axis=1)
+    background = rng.uniform(0, 90, (n, 1, 1)) + rng.normal(0, 20, (n, size, size))
+    x = np.clip(np.maximum(disc, background), 0, 255).astype("uint8")[..., None]
+    mean_radius = (radius * present).sum(1) / count
+    y = np.stack([count.astype("float32"), mean_radius.astype("float32")], axis=1)
+    return x, y, ["count", "mean_radius"], 1.0 / 255.0, "discs"
+
+
 def npz_has_splits(path: Path) -> bool:
     try:
         with np.load(path, allow_pickle=False) as f:
@@ -129,7 +170,7 @@ def npz_has_splits(path: Path) -> bool:
         return False
 
 
-def load_npz_splits(path: Path, sequence: bool):
+def load_npz_splits(path: Path, sequence: bool, task=CLASSIFICATION):
     """An npz with x_train/y_train and optional x_val/y_val, x_test/y_test, labelled alike."""
     try:
         with np.load(path, allow_pickle=False) as f:
@@ -149,40 +190,30 @@ def load_npz_splits(path: Path, sequence: bool):
                         "training part as x_train and y_train")
     found = {part: next(n for n in names if f"x_{n}" in keys)
              for part, names in SPLIT_NAMES.items() if any(f"x_{n}" in keys for n in names)}
-    y_train, names = encode_labels(arrays["y_train"], f"npz '{path}', y_train")
-    classes = np.unique(_label_values(arrays["y_train"]))  # what y_train's codes stand for
+    key = task.names_key
+    given = [str(c) for c in arrays[key]] if key in keys else None
+    y_train, names = task.targets(arrays["y_train"], f"npz '{path}', y_train",
+                                  None if task is CLASSIFICATION else given)
     parts = {}
     for part, n in found.items():
         x = _check_x(arrays[f"x_{n}"], f"npz '{path}', x_{n}", sequence)
-        raw = _label_values(arrays[f"y_{n}"])
-        if len(raw) != len(x):
+        if len(arrays[f"y_{n}"]) != len(x):
             raise DataError(f"npz '{path}': x_{n} has {len(x)} examples but y_{n} has "
-                            f"{len(raw)}; they must have the same length")
-        if part == "train":
-            y = y_train
-        else:  # labelled as train is: by value, or by one-hot column
-            unknown = sorted(set(raw.tolist()) - set(classes.tolist()))
-            if unknown:
-                raise DataError(f"npz '{path}': y_{n} has class {unknown[0]!r}, which y_train "
-                                f"does not have; every {part} class must be in train")
-            y = np.searchsorted(classes, raw).astype("int64")
+                            f"{len(arrays[f'y_{n}'])}; they must have the same length")
+        # labelled as train is: by value, or by one-hot column
+        y = y_train if part == "train" else task.targets_like(
+            arrays[f"y_{n}"], arrays["y_train"], f"npz '{path}': y_{n}", part)
         parts[part] = (x, y)
-    if "class_names" in keys:
-        names = [str(c) for c in arrays["class_names"]]
-        if len(names) != len(classes):
-            raise DataError(f"npz '{path}': class_names has {len(names)} entries for "
-                            f"{len(classes)} classes in y_train; make them agree")
+    if given is not None and task is CLASSIFICATION:
+        if len(given) != len(names):
+            raise DataError(f"npz '{path}': class_names has {len(given)} entries for "
+                            f"{len(names)} classes in y_train; make them agree")
+        names = given
     if sequence:
         return ({k: (x.astype("float32"), y) for k, (x, y) in parts.items()}, names, 1.0,
                 path.stem)
     scale = pixel_scale([x for x, _ in parts.values()])  # train first: its dtype decides
     return {k: (_compact(x), y) for k, (x, y) in parts.items()}, names, scale, path.stem
-
-
-def _label_values(y) -> np.ndarray:
-    """Labels as one value per example: a one-hot row becomes its column."""
-    y = np.asarray(y)
-    return (y.argmax(axis=1) if y.ndim == 2 and y.shape[1] > 1 else y).reshape(-1)
 
 
 def _check_x(x: np.ndarray, where: str, sequence: bool) -> np.ndarray:
@@ -199,13 +230,3 @@ def _check_x(x: np.ndarray, where: str, sequence: bool) -> np.ndarray:
     if not np.issubdtype(x.dtype, np.number) or not np.isfinite(x).all():
         raise DataError(f"{where}: must hold finite numbers; clean NaN/inf values")
     return x
-
-
-def encode_labels(y: np.ndarray, where: str):
-    """Labels (values, or one-hot rows) -> codes 0..k-1 and the class names, sorted."""
-    y = _label_values(y)
-    classes, encoded = np.unique(y, return_inverse=True)
-    if len(classes) < 2:
-        raise DataError(f"{where}: found {len(classes)} class; a classifier needs at least 2")
-    return encoded.astype("int64"), [str(c) for c in classes]
-

@@ -12,11 +12,10 @@ dtype, class names, preprocessing, versions, source study and trial, and the ver
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from ..files import write_json
 from ..catalog import FORMATS, QUANTIZE
@@ -24,9 +23,6 @@ from ..errors import CnntuneError, ConfigError, ExportMismatch
 from ..formats.convert import FILES, inference_model, write_model
 from ..tracking.stores import redact
 
-# the largest |probability difference| to the Keras model a float export may show
-TOLERANCE = {"none": 1e-4, "float16": 1e-2}
-INT8_MAX_ACCURACY_DROP = 0.05  # int8 changes probabilities; its accuracy drop is what is bound
 
 
 @dataclass
@@ -39,9 +35,10 @@ class ExportReport:
     path: str  # the model file or folder
     metadata_path: str
     size_bytes: int
-    test_accuracy: float  # through the exported model's runtime
-    keras_test_accuracy: float  # the Keras inference model on the same split
-    max_abs_diff: float  # largest |probability difference| to the Keras model
+    metric: str  # the task's figure compared on the test split (accuracy, rmse)
+    test_score: float  # through the exported model's runtime
+    keras_test_score: float  # the Keras inference model on the same split
+    max_abs_diff: float  # largest |difference| of the outputs to the Keras model's
     tolerance: str  # what was checked, in words
     passed: bool
     latency_ms: float  # per image, batch 1, median
@@ -49,9 +46,13 @@ class ExportReport:
     retrained: bool
     registered: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def accuracy_drop(self) -> float:
-        return self.keras_test_accuracy - self.test_accuracy
+    def verification(self) -> dict:
+        """What cnntune.json records of the check, the figures named by the metric."""
+        return {f"test_{self.metric}": self.test_score,
+                f"keras_test_{self.metric}": self.keras_test_score,
+                "max_abs_diff": self.max_abs_diff, "tolerance": self.tolerance,
+                "passed": self.passed, "latency_ms": self.latency_ms,
+                "keras_latency_ms": self.keras_latency_ms, "size_bytes": self.size_bytes}
 
 
 def export_study(study: str, *, fmt: str, out: str | Path, tracking_uri: str,
@@ -101,8 +102,7 @@ def export_study(study: str, *, fmt: str, out: str | Path, tracking_uri: str,
     from ..formats.runtimes import InMemoryKerasPredictor
 
     keras = InMemoryKerasPredictor(infer)
-    keras_probs = keras.predict(x_test)
-    keras_acc = _accuracy(keras_probs, data.test.y)
+    keras_preds = keras.predict(x_test)
 
     out.mkdir(parents=True, exist_ok=True)
     say(f"writing {fmt}{'' if quantize == 'none' else ' ' + quantize} to {target}")
@@ -112,29 +112,24 @@ def export_study(study: str, *, fmt: str, out: str | Path, tracking_uri: str,
 
     say(f"verifying {target.name} with its own runtime on {len(x_test)} test examples")
     predictor = load_predictor(target, fmt)
-    probs = predictor.predict(x_test)
-    acc = _accuracy(probs, data.test.y)
-    diff = float(np.abs(probs - keras_probs).max()) if len(probs) else 0.0
-    if quantize == "int8":
-        passed = keras_acc - acc <= INT8_MAX_ACCURACY_DROP
-        tolerance = f"accuracy drop <= {INT8_MAX_ACCURACY_DROP}"
-    else:
-        passed = diff <= TOLERANCE[quantize]
-        tolerance = f"max |probability difference| <= {TOLERANCE[quantize]:g}"
+    check = data.task.compare(predictor.predict(x_test), keras_preds, data.test.y, data.prep,
+                              quantize)
     keras_latency = keras.latency_ms(x_test)
     report = ExportReport(
         study=study, trial=t.number, run_id=t.run_id, format=fmt, quantize=quantize,
         path=str(target), metadata_path=str(out / "cnntune.json"), size_bytes=_size(target),
-        test_accuracy=acc, keras_test_accuracy=keras_acc, max_abs_diff=diff,
-        tolerance=tolerance, passed=passed, latency_ms=predictor.latency_ms(x_test),
-        keras_latency_ms=keras_latency, retrained=retrain)
+        metric=check.metric, test_score=check.score, keras_test_score=check.keras_score,
+        max_abs_diff=check.max_abs_diff, tolerance=check.tolerance, passed=check.passed,
+        latency_ms=predictor.latency_ms(x_test), keras_latency_ms=keras_latency,
+        retrained=retrain)
     meta = metadata(view, t, data, report)
     write_json(out / "cnntune.json", meta)
-    if not passed:
+    if not check.passed:
         raise ExportMismatch(
-            f"export '{target}' disagrees with the Keras model: test accuracy {acc:.4f} vs "
-            f"{keras_acc:.4f}, max |probability difference| {diff:.3g} (allowed: {tolerance}); "
-            "the files are kept for inspection")
+            f"export '{target}' disagrees with the Keras model: test {check.metric} "
+            f"{check.score:.4f} vs {check.keras_score:.4f}, max |output difference| "
+            f"{check.max_abs_diff:.3g} (allowed: {check.tolerance}); the files are kept for "
+            "inspection")
     if register:
         say(f"registering {target.name} as '{register}' (alias {alias})")
         report.registered = register_export(view, t, out, fmt, register, alias, x_test[:4])
@@ -156,9 +151,10 @@ def retrain_trial(params: dict, data, *, epochs: int, seed: int, base_dir: str |
     keras.utils.set_random_seed(seed)
     knobs, model = build_trial_model(params, data, base_dir)
     both = data.train.concat(data.val)
-    one_hot = data.num_classes if knobs["label_smoothing"] > 0 else None
+    one_hot = data.task.one_hot(knobs, data.num_classes)
     fit_final(model, knobs, both.pipeline(knobs["batch_size"], training=True, seed=seed,
-                                          one_hot=one_hot), epochs=max(1, epochs))
+                                          one_hot=one_hot), epochs=max(1, epochs),
+              task=data.task, prep=data.prep)
     return model
 
 
@@ -180,14 +176,13 @@ def metadata(view, t, data, report: ExportReport) -> dict:
         "params": t.params, "trial_metrics": t.metrics,
         "input": {"shape": [None, *data.input_shape], "dtype": "float32",
                   "data_dtype": data.train.dtype, "kind": data.kind},
+        "task": data.task.name,
+        # a classification's classes, in output order; a regression's targets
         "class_names": data.class_names,
         "preprocessing": {"inside_model": True, **data.prep,
                           "note": "feed raw values as the data holds them; the model rescales "
                                   "(images) or standardises (sequences) itself"},
-        "verification": {k: v for k, v in asdict(report).items()
-                         if k in ("test_accuracy", "keras_test_accuracy", "max_abs_diff",
-                                  "tolerance", "passed", "latency_ms", "keras_latency_ms",
-                                  "size_bytes")} | {"test_examples": len(data.test),
+        "verification": report.verification() | {"test_examples": len(data.test),
                                                     "latency": "median ms per image at batch "
                                                                "1 after 5 warm-up calls"},
     }
@@ -217,10 +212,6 @@ def register_export(view, t, out: Path, fmt: str, name: str, alias: str, example
                            f"'{out}' is kept") from None
     return {"name": name, "version": int(version.version), "alias": alias,
             "model_uri": f"models:/{name}@{alias}"}
-
-
-def _accuracy(probs: np.ndarray, y: np.ndarray) -> float:
-    return float((np.asarray(probs).argmax(axis=1) == y).mean()) if len(y) else float("nan")
 
 
 def _size(path: Path) -> int:

@@ -1,8 +1,9 @@
 """``cnntune predict``: an exported model on image files, image folders or an .npz.
 
 Inputs are read as the export's ``cnntune.json`` says its data was (image size, grey or
-colour); the model does its own rescaling. The result is a pandas table: input, class,
-probability (and the next classes with ``top``).
+colour); the model does its own rescaling. The result is a pandas table: input, then what
+the task predicts (``Task.rows``): class and probability (and the next classes with
+``top``), or a regression's value per target.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ..data import IMAGE_SUFFIXES
 from ..errors import DataError
 from ..errors import ModelFileError
 from ..formats.runtimes import load_predictor, model_file
+from ..tasks import task
 
 
 def read_metadata(model: str | Path) -> dict:
@@ -45,19 +47,9 @@ def predict_files(model: str | Path, inputs, *, top: int = 1):
     from .._quiet import import_tensorflow_quietly
 
     import_tensorflow_quietly()
-    probs = load_predictor(model).predict(x)
-    classes = meta["class_names"]
-    top = max(1, min(top, len(classes)))
-    order = np.argsort(-probs, axis=1)[:, :top]
-    rows = []
-    for i, name in enumerate(names):
-        row = {"input": name}
-        for k in range(top):
-            suffix = "" if k == 0 else f"_{k + 1}"
-            row[f"class{suffix}"] = classes[order[i, k]]
-            row[f"probability{suffix}"] = float(probs[i, order[i, k]])
-        rows.append(row)
-    return pd.DataFrame(rows)
+    preds = load_predictor(model).predict(x)
+    rows = task(meta.get("task")).rows(preds, meta["class_names"], top)
+    return pd.DataFrame([{"input": name, **row} for name, row in zip(names, rows)])
 
 
 def read_inputs(inputs, shape: list[int], pixel_factor: float) -> tuple[list[str], np.ndarray]:

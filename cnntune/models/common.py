@@ -80,9 +80,10 @@ def conv_stack(x, knobs: dict, size: list[int]):
     return x, size
 
 
-def head(x, knobs: dict, num_classes: int, size: list[int]):
+def head(x, knobs: dict, output, size: list[int]):
     """Feature maps -> vector (flatten or global pooling) -> dropout -> [dense -> [BN] ->
-    activation -> dropout] -> softmax classifier.
+    activation -> dropout] -> ``output``, the task's last layer (``Task.output``: a softmax
+    classifier, a regression's linear outputs).
 
     The dense layer is batch-normalised when the convs are: a flattened map feeds it thousands
     of non-negative inputs, so one Adam step moves every input's weight alike and can push all
@@ -113,6 +114,4 @@ def head(x, knobs: dict, num_classes: int, size: list[int]):
         x = bn_act(x, knobs, "dense")
         if knobs["dropout"] > 0:
             x = layers.Dropout(knobs["dropout"], name="dense_dropout")(x)
-    # float32 under mixed precision too: a float16 softmax rounds small probabilities to 0
-    return layers.Dense(num_classes, activation="softmax", dtype="float32",
-                        name="classifier")(x)
+    return output(x)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from .common import conv_stack, head
 
 
-def build(knobs: dict, input_shape: tuple[int, ...], num_classes: int, prep: dict):
+def build(knobs: dict, input_shape: tuple[int, ...], output, prep: dict):
     import keras
     import numpy as np
     from keras import layers
@@ -27,4 +27,4 @@ def build(knobs: dict, input_shape: tuple[int, ...], num_classes: int, prep: dic
         offset = (-np.asarray(mean, dtype="float64") * np.asarray(scale)).tolist()
         x = layers.Rescaling(scale, offset=offset, name="standardise")(x)
     x, size = conv_stack(x, knobs, [input_shape[0]])
-    return keras.Model(inputs, head(x, knobs, num_classes, size), name="conv1d_cnn")
+    return keras.Model(inputs, head(x, knobs, output, size), name="conv1d_cnn")

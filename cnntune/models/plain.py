@@ -12,7 +12,7 @@ from .augment import input_stack
 from .common import conv_stack, head
 
 
-def build(knobs: dict, input_shape: tuple[int, ...], num_classes: int, prep: dict):
+def build(knobs: dict, input_shape: tuple[int, ...], output, prep: dict):
     import keras
 
     inputs = keras.Input(shape=input_shape, name="image")
@@ -20,4 +20,4 @@ def build(knobs: dict, input_shape: tuple[int, ...], num_classes: int, prep: dic
     for layer in input_stack(knobs, prep["scale"]):
         x = layer(x)
     x, size = conv_stack(x, knobs, list(input_shape[:2]))
-    return keras.Model(inputs, head(x, knobs, num_classes, size), name="plain_cnn")
+    return keras.Model(inputs, head(x, knobs, output, size), name="plain_cnn")

@@ -14,7 +14,7 @@ from .augment import input_stack
 from .common import block_filters, bn_act, head, regularizer, spatial_dropout
 
 
-def build(knobs: dict, input_shape: tuple[int, ...], num_classes: int, prep: dict):
+def build(knobs: dict, input_shape: tuple[int, ...], output, prep: dict):
     import keras
     from keras import layers
 
@@ -67,4 +67,4 @@ def build(knobs: dict, input_shape: tuple[int, ...], num_classes: int, prep: dic
         x = spatial_dropout(x, knobs, 2, f"block{s + 1}_sdrop")
     if pre:
         x = bn_act(x, knobs, "final")
-    return keras.Model(inputs, head(x, knobs, num_classes, size), name="resnet_cnn")
+    return keras.Model(inputs, head(x, knobs, output, size), name="resnet_cnn")

@@ -12,7 +12,7 @@ from .augment import input_stack
 from .common import block_filters, bn_act, head, pool, regularizer, spatial_dropout
 
 
-def build(knobs: dict, input_shape: tuple[int, ...], num_classes: int, prep: dict):
+def build(knobs: dict, input_shape: tuple[int, ...], output, prep: dict):
     import keras
     from keras import layers
 
@@ -36,4 +36,4 @@ def build(knobs: dict, input_shape: tuple[int, ...], num_classes: int, prep: dic
             x = bn_act(x, knobs, f"block{b + 1}_{c + 1}")
         x, size = pool(x, knobs, size, f"block{b + 1}_pool")
         x = spatial_dropout(x, knobs, 2, f"block{b + 1}_sdrop")
-    return keras.Model(inputs, head(x, knobs, num_classes, size), name="separable_cnn")
+    return keras.Model(inputs, head(x, knobs, output, size), name="separable_cnn")

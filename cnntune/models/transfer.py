@@ -36,7 +36,7 @@ def weights_argument(value: str):
     return str(path)
 
 
-def build(knobs: dict, input_shape: tuple[int, ...], num_classes: int, prep: dict):
+def build(knobs: dict, input_shape: tuple[int, ...], output, prep: dict):
     import keras
     from keras import layers
 
@@ -69,5 +69,5 @@ def build(knobs: dict, input_shape: tuple[int, ...], num_classes: int, prep: dic
                 layer.trainable = False
     x = backbone(x, training=False)
     side = max(1, size // 32)
-    return keras.Model(inputs, head(x, knobs, num_classes, [side, side]),
+    return keras.Model(inputs, head(x, knobs, output, [side, side]),
                        name=f"transfer_{knobs['backbone']}")

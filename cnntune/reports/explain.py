@@ -9,7 +9,9 @@
 * Activations: the feature maps of the first and the last conv block for one image.
 
 Logits are taken before the softmax (the classifier's kernel and bias applied to its input),
-as Grad-CAM prescribes: probability gradients vanish once a model is confident.
+as Grad-CAM prescribes: probability gradients vanish once a model is confident. A regression
+is explained through one target's standardised output (the regressor's kernel and bias):
+what raises the predicted value.
 """
 
 from __future__ import annotations
@@ -63,7 +65,8 @@ def _logit_model(model, feature_layer=None):
     """x -> (feature map, logits): logits from the classifier's input, before softmax."""
     import keras
 
-    clf = model.get_layer("classifier")
+    # the task's last dense layer: a classifier, or a regression's (``tasks``)
+    clf = next(layer for layer in model.layers if layer.name in ("classifier", "regressor"))
     outputs = [clf.input] if feature_layer is None else [_output(model, feature_layer),
                                                          clf.input]
     sub = keras.Model(model.inputs[0], outputs)
@@ -176,6 +179,8 @@ def explain_study(study: str, *, tracking_uri: str, out: str | Path, method: str
     import_tensorflow_quietly()
     model = view.load_model(t)
     names = meta["class_names"]
+    task = view.task
+    target = None if task.classes else np.zeros(n, "int64")  # a regression: its first target
     if images:
         from ..deploy.predict import read_inputs
 
@@ -185,16 +190,23 @@ def explain_study(study: str, *, tracking_uri: str, out: str | Path, method: str
         captions = [Path(s).name for s in labels_txt]
     else:
         data = view.load_data()
-        idx = spread(data.test.y, n)
+        idx = spread(task.strata(data.test.y), n)
         x, y = data.test.images(idx).astype("float32"), data.test.y[idx]
         captions = [f"test #{i}" for i in idx]
-    maps, probs = (gradcam if method == "gradcam" else saliency)(model, x)
+    maps, probs = (gradcam if method == "gradcam" else saliency)(
+        model, x, None if target is None else target[:len(x)])
+    titles = None
+    if target is not None:  # a regression: the values, not class probabilities
+        pred = np.asarray(model.predict(x, verbose=0)).reshape(len(x), -1)
+        titles = [(f"true {y[i][0]:.3g} / " if y is not None else "")
+                  + f"pred {pred[i][0]:.3g}\n{captions[i]}" for i in range(len(x))]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     scale = float(meta["prep"].get("scale", 1.0))
     grid = out / f"{method}.png"
+    what = "" if target is None else f" of {names[0]}"
     grid_png(grid, x * scale if meta.get("kind") != "sequence" else x, maps, probs, y, names,
-             captions, f"{method} - study {study}, trial {t.number}")
+             captions, f"{method}{what} - study {study}, trial {t.number}", titles)
     acts = out / "activations.png"
     _activations_png(acts, activations(model, x[0]), f"feature maps of {captions[0]}")
     if log_to_mlflow:
@@ -215,9 +227,10 @@ def spread(y: np.ndarray, n: int) -> np.ndarray:
     return np.array(sorted(picks))
 
 
-def grid_png(path, x, maps, probs, y, names, captions, title) -> None:
-    """Examples in a grid (8 a row) titled with the true and the predicted class; ``maps``
-    (Grad-CAM or saliency, or None) over each. ``path`` is a file name or a binary file."""
+def grid_png(path, x, maps, probs, y, names, captions, title, titles=None) -> None:
+    """Examples in a grid (8 a row) titled with the true and the predicted class (or
+    ``titles``); ``maps`` (Grad-CAM or saliency, or None) over each. ``path`` is a file name
+    or a binary file."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -246,6 +259,9 @@ def grid_png(path, x, maps, probs, y, names, captions, title) -> None:
                       cmap="gray" if img.shape[-1] == 1 else None, interpolation="nearest")
             if maps is not None:
                 ax.imshow(maps[i], cmap="jet", alpha=0.45, interpolation="bilinear")
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=7)
+            continue
         truth = f"true {names[y[i]]} / " if y is not None else ""
         ok = y is None or y[i] == pred[i]
         ax.set_title(f"{truth}pred {names[pred[i]]} ({probs[i, pred[i]]:.2f})\n{captions[i]}",

@@ -8,6 +8,7 @@ better in one.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -52,12 +53,12 @@ def front_frame(view):
     rows = []
     for t in front(view):
         rows.append({"number": t.number, **{n: t.metrics.get(n) for n in names},
-                     "test_accuracy": t.metrics.get("test_accuracy"),
+                     f"test_{view.task.headline}": t.metrics.get(f"test_{view.task.headline}"),
                      "n_params": t.metrics.get("n_params"),
                      "latency_ms": t.metrics.get("latency_ms"),
                      "size_mb": t.metrics.get("size_mb"), "run_id": t.run_id})
-    cols = ["number", *dict.fromkeys([*names, "test_accuracy", "n_params", "latency_ms",
-                                      "size_mb"]), "run_id"]
+    cols = ["number", *dict.fromkeys([*names, f"test_{view.task.headline}", "n_params",
+                                      "latency_ms", "size_mb"]), "run_id"]
     return pd.DataFrame(rows, columns=cols).dropna(axis=1, how="all")
 
 
@@ -93,8 +94,9 @@ def plot(view, out: str | Path, log_to_mlflow: bool = True) -> Path:
 
 
 def pick(view, how: str, threshold: float | None) -> int:
-    """A trial number: ``fastest-above X`` (lowest latency with val_accuracy >= X),
-    ``smallest-above X`` (fewest params), ``best`` (best primary objective)."""
+    """A trial number: ``fastest-above X`` (lowest latency with the task's accuracy-like
+    validation figure, val_accuracy or val_r2, >= X), ``smallest-above X`` (fewest params),
+    ``best`` (best primary objective)."""
     if how not in PICKS:
         raise ConfigError(f"--pick {how} is unknown; use one of {', '.join(PICKS)}")
     trials = feasible_trials(view)
@@ -103,14 +105,15 @@ def pick(view, how: str, threshold: float | None) -> int:
     if threshold is None:
         raise ConfigError(f"--pick {how} needs an accuracy, e.g. --pick {how} 0.97")
     metric = "latency_ms" if how == "fastest-above" else "n_params"
-    ok = [t for t in trials if t.metrics.get("val_accuracy", -1) >= threshold
+    score = f"val_{view.task.headline}"
+    ok = [t for t in trials if t.metrics.get(score, -math.inf) >= threshold
           and metric in t.metrics]
     if not ok:
         if not any(metric in t.metrics for t in trials):
             raise ConfigError(f"study '{view.study}' has no {metric} per trial; add "
                               f"{metric} to its objectives or constraints")
-        best = max((t.metrics.get("val_accuracy", 0) for t in trials), default=0)
-        raise ConfigError(f"no feasible trial of '{view.study}' reaches val_accuracy "
+        best = max((t.metrics.get(score, -math.inf) for t in trials), default=-math.inf)
+        raise ConfigError(f"no feasible trial of '{view.study}' reaches {score} "
                           f">= {threshold} (best {best:.4f}); lower the threshold")
     return min(ok, key=lambda t: (t.metrics[metric], t.number)).number
 

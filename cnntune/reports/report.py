@@ -49,7 +49,8 @@ def optuna_study(view, *, with_curves: bool = True):
         study.add_trial(create_trial(
             state=state, value=value, params=params,
             distributions={k: dists[k] for k in params}, intermediate_values=curve,
-            user_attrs={"number": t.number, "test_accuracy": t.metrics.get("test_accuracy")}))
+            user_attrs={"number": t.number, **{k: t.metrics.get(k) for k in (
+                f"test_{view.task.headline}",)}}))
     return study
 
 
@@ -88,9 +89,10 @@ def build_report(study: str, *, tracking_uri: str, out: str | Path, log_to_mlflo
 
 
 def _intro(view, best, table) -> str:
+    h = view.task.headline
     summary = (f"best trial {best.number}: {view.objective} "
-               f"{best.metrics.get(view.objective, float('nan')):.4f}, test accuracy "
-               f"{best.metrics.get('test_accuracy', float('nan')):.4f}" if best else
+               f"{best.metrics.get(view.objective, float('nan')):.4f}, test {h} "
+               f"{best.metrics.get(f'test_{h}', float('nan')):.4f}" if best else
                "no completed trial")
     counts = table["state"].value_counts().to_dict()
     s = view.settings

@@ -13,14 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..catalog import CLASS_SCORES, STATES
+from ..catalog import STATES
 from ..errors import ConfigError
 
-METRIC_COLUMNS = ("val_accuracy", "val_loss", "test_accuracy", "test_loss", "epochs",
-                  "best_epoch", "n_params", "trial_seconds")
-# the class-balanced scores, shown where a study's trials have them (studies made before they
-# were measured have not)
-SCORE_COLUMNS = tuple(f"{split}_{name}" for name in CLASS_SCORES for split in ("val", "test"))
+# beside the task's figures (``Task.columns``: the class-balanced scores where a study's
+# trials have them, studies made before they were measured have not)
+METRIC_COLUMNS = ("epochs", "best_epoch", "n_params", "trial_seconds")
 
 
 def studies_frame(storage: str):
@@ -52,8 +50,8 @@ def trials_frame(view, *, state: str | None = None, sort: str | None = None):
 
     space_params = view.space.params
     trials = view.trials()
-    metrics = (*METRIC_COLUMNS,
-               *(m for m in SCORE_COLUMNS if any(m in t.metrics for t in trials)),
+    main, scores = view.task.columns({k for t in trials for k in t.metrics})
+    metrics = (*main, *METRIC_COLUMNS, *scores,
                # k-fold studies: the objective's spread over the folds, and how many ran
                *sorted({k for t in trials for k in t.metrics if k.endswith("_std")}),
                *(("folds",) if any("folds" in t.metrics for t in trials) else ()))

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..worker.confusion import confusion
+from ..tasks import confusion
 from .confusion import confusion_html
 from .page import Section, png_tag, table_html
 
@@ -36,7 +36,7 @@ def winner_sections(view, best) -> list[Section]:
         model = view.load_model(best)
         data = view.load_data()
         sections.append(Section(f"Trial {best.number}: architecture").html(architecture(model)))
-        sections += _errors(view, best, model, data)
+        sections += (_errors if data.task.classes else _value_errors)(view, best, model, data)
     else:
         sections.append(Section(f"Trial {best.number}: model", note=(
             "its model was not logged, so its architecture, confusion matrix and Grad-CAM are "
@@ -55,10 +55,8 @@ def _summary(view, best) -> Section:
     rows = [(k, f"{v:.4g}" if isinstance(v, float) else str(v)) for k, v in best.params.items()]
     params = pd.DataFrame(rows, columns=["param", "value"])
     figures = {"objective": view.objective, view.objective: m.get(view.objective)}
-    from .tables import SCORE_COLUMNS
-
-    for k in ("test_accuracy", "test_loss", "val_loss", *SCORE_COLUMNS, "epochs", "best_epoch",
-              "n_params", "fit_seconds", "trial_seconds"):
+    for k in (*(f"{split}_{f}" for f in view.task.figures for split in ("test", "val")),
+              "epochs", "best_epoch", "n_params", "fit_seconds", "trial_seconds"):
         if k in m:
             figures[k] = m[k]
     figures["export size (MB)"] = m.get("size_mb", "not measured")
@@ -157,6 +155,45 @@ def _errors(view, best, model, data) -> list[Section]:
     return out
 
 
+def _value_errors(view, best, model, data) -> list[Section]:
+    """A regression's test predictions against the truth, one panel per target, and the
+    test examples it is furthest off on."""
+    from plotly.subplots import make_subplots
+    import plotly.graph_objects as go
+
+    meta = view.data_spec
+    names = [str(n) for n in meta["class_names"]]
+    x = data.test.x.astype("float32")
+    y = np.asarray(data.test.y, "float64").reshape(len(x), -1)
+    pred = np.asarray(model.predict(x, batch_size=256, verbose=0), "float64").reshape(y.shape)
+    scores = data.task.label_scores(y, pred, "")
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=names)
+    for k in range(len(names)):
+        lo, hi = float(min(y[:, k].min(), pred[:, k].min())), \
+            float(max(y[:, k].max(), pred[:, k].max()))
+        fig.add_trace(go.Scatter(x=y[:, k], y=pred[:, k], mode="markers", name=names[k],
+                                 marker=dict(size=4, opacity=0.5)), row=1, col=k + 1)
+        fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", showlegend=False,
+                                 line=dict(dash="dot", color="grey")), row=1, col=k + 1)
+    fig.update_xaxes(title="true")
+    fig.update_yaxes(title="predicted")
+    fig.update_layout(template="plotly_white", height=380, margin=dict(l=50, r=20, t=50, b=40))
+    out = [Section(f"Trial {best.number}: test predictions against the truth", note=(
+        f"{len(y)} test examples, rmse {scores['rmse']:.4g}, mae {scores['mae']:.4g}, "
+        f"r2 {scores['r2']:.4f}; on the dotted line a prediction is exact")).figure(
+        "winner-values", fig)]
+    import pandas as pd
+
+    off = np.abs((pred - y) / y.std(axis=0).clip(min=1e-12)).mean(axis=1)
+    worst = np.argsort(-off)[:GRID]
+    rows = [{"test example": int(i), **{f"true {n}": y[i, k] for k, n in enumerate(names)},
+             **{f"predicted {n}": pred[i, k] for k, n in enumerate(names)}} for i in worst]
+    out.append(Section(f"Trial {best.number}: the test examples furthest off", note=(
+        "by mean absolute error in target standard deviations")).html(
+        table_html(pd.DataFrame(rows).round(4))))
+    return out
+
+
 def _png(draw, *args, jpeg: bool = False) -> str:
     """The drawing as an inline image; ``jpeg`` for heat-map overlays, which PNG cannot
     compress (a 16-example Grad-CAM grid: 430 KB as PNG, about 60 KB as JPEG)."""
@@ -177,7 +214,8 @@ def _baselines(view, best) -> Section | None:
     found = view.baselines()
     if not found:
         return None
-    cols = ("val_accuracy", "test_accuracy", "fit_seconds")
+    h = view.task.headline
+    cols = (f"val_{h}", f"test_{h}", "fit_seconds")
     rows: list[dict[str, Any]] = [{"model": f"CNN (trial {best.number})",
                                    **{c: best.metrics.get(c) for c in cols}}]
     rows += [{"model": b["name"], **{c: b["metrics"].get(c) for c in cols}} for b in found]

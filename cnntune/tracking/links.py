@@ -33,10 +33,11 @@ VIEW_TAG = f"mlflow.sharedViewState.{TRIALS_VIEW}"
 
 
 def trials_view_tags(objective: str, direction: str, params: list[str],
-                     metrics: tuple[str, ...] = ("test_accuracy", "epochs", "n_params",
-                                                 "trial_seconds")) -> dict[str, str]:
+                     headline: str = "accuracy") -> dict[str, str]:
     """Experiment tags that make ``trials_url`` open the trials table: the trials only,
-    best first, with the objective, test figures and the searched params as columns."""
+    best first, with the objective, the task's headline test figure (``test_<headline>``),
+    epochs, size, duration and the searched params as columns."""
+    metrics = (f"test_{headline}", "epochs", "n_params", "trial_seconds")
     import json
     import time
 

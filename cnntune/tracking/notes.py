@@ -4,7 +4,7 @@ trial, its params, its test figures, the baselines, and the commands that go on 
 
 from __future__ import annotations
 
-from ..catalog import CLASS_SCORES
+from ..tasks import task
 from .links import next_commands, run_url, trials_url, ui_base
 
 
@@ -17,6 +17,8 @@ def study_note(result, baselines: list[dict]) -> str:
              f"`{result.objective}` ({result.direction}); "
              f"[all trials, best first]({trials_url(base, result.experiment_id)}).", ""]
     b = result.best
+    learn = task(result.task)
+    h = learn.headline
     if b is None:
         lines += ["No trial has completed yet.", ""]
     else:
@@ -24,15 +26,13 @@ def study_note(result, baselines: list[dict]) -> str:
         link = run_url(base, result.experiment_id, b.run_id) if b.run_id else None
         head = f"**Best: trial {b.number}**"
         lines += [f"{head}: {result.objective} **{b.value:.4f}**"
-                  + (f", test accuracy **{m['test_accuracy']:.4f}**"
-                     if "test_accuracy" in m else "")
+                  + (f", test {h} **{m[f'test_{h}']:.4f}**" if f"test_{h}" in m else "")
                   + (f", {int(m['n_params']):,} parameters" if "n_params" in m else "")
                   + (f", {int(m['epochs'])} epochs" if "epochs" in m else "")
                   + (f" ([its run]({link}))" if link else "") + ".", ""]
         lines += ["| param | value |", "| --- | --- |"]
         lines += [f"| {k} | {_fmt(v)} |" for k, v in b.params.items()]
-        tested = {k: m[k] for k in ("test_accuracy", "test_loss",
-                                    *(f"test_{name}" for name in CLASS_SCORES), "latency_ms",
+        tested = {k: m[k] for k in (*(f"test_{f}" for f in learn.figures), "latency_ms",
                                     "size_mb") if k in m}
         if tested:
             lines += ["", "| test figure | value |", "| --- | --- |"]
@@ -40,9 +40,9 @@ def study_note(result, baselines: list[dict]) -> str:
         lines.append("")
     if baselines:
         lines += ["**Baselines** on the same splits:", "",
-                  "| model | val_accuracy | test_accuracy |", "| --- | --- | --- |"]
-        lines += [f"| {x['name']} | {_fmt(x['metrics'].get('val_accuracy'))} | "
-                  f"{_fmt(x['metrics'].get('test_accuracy'))} |" for x in baselines]
+                  f"| model | val_{h} | test_{h} |", "| --- | --- | --- |"]
+        lines += [f"| {x['name']} | {_fmt(x['metrics'].get(f'val_{h}'))} | "
+                  f"{_fmt(x['metrics'].get(f'test_{h}'))} |" for x in baselines]
         lines.append("")
     lines += ["Go on from here:", "", "```",
               *next_commands(result.study, result.tracking_uri, best=b is not None).values()]
@@ -55,9 +55,10 @@ def study_line(result) -> str:
     experiment page clamps it to two lines."""
     link = trials_url(ui_base(result.tracking_uri), result.experiment_id)
     b = result.best
+    h = task(result.task).headline
     best = (f"best trial {b.number}, {result.objective} {b.value:.4f}"
-            + (f" (test accuracy {b.metrics['test_accuracy']:.4f})"
-               if "test_accuracy" in b.metrics else "") if b else "no completed trial yet")
+            + (f" (test {h} {b.metrics[f'test_{h}']:.4f})"
+               if f"test_{h}" in b.metrics else "") if b else "no completed trial yet")
     return (f"cnntune study `{result.study}`: {best}; [all trials, best first]({link}); "
             "the study run's description has the details.")
 

@@ -16,13 +16,13 @@ import logging
 import time
 from typing import Any
 
-from ..catalog import CLASS_SCORES, OBJECTIVES, State
+from ..catalog import OBJECTIVES, State
 from ..errors import StorageError
+from ..tasks import headline_metrics
 from .stores import redact, require_tracking_store, sqlite_path
 
 # the best trial's figures copied onto the study run (best_<name>), as the best changes
-BEST_METRICS = (*OBJECTIVES, "test_accuracy", "test_loss",
-                *(f"test_{name}" for name in CLASS_SCORES), "n_params")
+BEST_METRICS = tuple(dict.fromkeys((*OBJECTIVES, *headline_metrics(), "n_params")))
 NOTE = "mlflow.note.content"  # the Markdown description the MLflow UI shows
 STATUS = {State.COMPLETE: "FINISHED", State.PRUNED: "KILLED", State.FAIL: "FAILED",
           State.INTERRUPTED: "KILLED"}
@@ -216,7 +216,10 @@ class Tracker:
             self.client.log_artifact(run_id, str(path))
 
     def log_model(self, run_id: str, model, example) -> None:
-        """Log a Keras model to a run in the Keras flavour, with a signature from ``example``."""
+        """Log a Keras model to a run in the Keras flavour, with a signature from ``example``,
+        for inference: without its training settings (optimizer, loss, metrics), which a
+        plain ``mlflow.pyfunc.load_model`` elsewhere could not always rebuild (a regression's
+        loss is cnntune's own class)."""
         import mlflow
         from mlflow.models import infer_signature
 
@@ -232,9 +235,14 @@ class Tracker:
             if isinstance(shape, tuple) and None not in shape[1:] \
             else model.predict(example, verbose=0)
         signature = infer_signature(example, out)
-        with mlflow.start_run(run_id=run_id, nested=True), _silence_mlflow_warnings():
-            mlflow.keras.log_model(model, name=MODEL_NAME, signature=signature,
-                                   pip_requirements=_requirements())
+        compiled = getattr(model, "compiled", False)
+        model.compiled = False  # Keras saves a compiled model's compile() arguments
+        try:
+            with mlflow.start_run(run_id=run_id, nested=True), _silence_mlflow_warnings():
+                mlflow.keras.log_model(model, name=MODEL_NAME, signature=signature,
+                                       pip_requirements=_requirements())
+        finally:
+            model.compiled = compiled
         client.set_tag(run_id, "cnntune.model", MODEL_NAME)
 
 

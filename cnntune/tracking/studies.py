@@ -69,6 +69,13 @@ class StudyView:
         return self.settings.get("objective", "val_accuracy")
 
     @property
+    def task(self):
+        """The ``tasks.Task`` the study learns (studies from before tasks: classification)."""
+        from ..tasks import task
+
+        return task(self.settings.get("task"))
+
+    @property
     def space(self):
         if self._space is None:
             from ..space import parse_space

@@ -39,12 +39,13 @@ class DataProfile:
     kind: str  # image | sequence
     shape: tuple[int, ...]  # one example's shape: (h, w, c) or (steps, channels)
     n_train: int
-    classes: int
+    classes: int  # the model's outputs: classes, or a regression's targets
+    task: str = "classification"
 
     @classmethod
     def of(cls, dataset) -> DataProfile:
         return cls(dataset.kind, tuple(int(v) for v in dataset.input_shape),
-                   len(dataset.train), dataset.num_classes)
+                   len(dataset.train), dataset.num_classes, dataset.task.name)
 
     @property
     def side(self) -> int:
@@ -125,15 +126,19 @@ def auto_space(profile: DataProfile, data: str) -> str:
                 params += [("aug_flip", "{type: categorical, choices: [none, horizontal]}")]
     epochs, patience = (25, 5) if p.n_train < 3000 else (20, 5)
     shape = "x".join(map(str, p.shape))
+    from ..tasks import task
+
+    learn = task(p.task)
     lines = [
         f"# auto: the space cnntune picked for '{data}' ({p.kind}s {shape}, "
-        f"{p.n_train} training examples, {p.classes} classes).",
+        f"{p.n_train} training examples, {p.classes} {learn.output_word}s).",
         "# Copy it to a file, edit it, and pass it with --space FILE.",
         "name: auto",
         f"description: picked for {p.kind}s of {shape}, {p.n_train} examples",
+        f"task: {learn.name}",
         "data: {" + ", ".join(f"{k}: {v}" for k, v in SPLIT.items()) + "}",
-        f"training: {{epochs: {epochs}, patience: {patience}, objective: val_accuracy, "
-        f"seed: {SEED}}}",
+        f"training: {{epochs: {epochs}, patience: {patience}, "
+        f"objective: {learn.default_objective}, seed: {SEED}}}",
         "search: {engine: optuna, algorithm: tpe, pruner: median, trials: 15}",
         "# the first trials: cnntune's known-good configurations for this shape (auto), a list",
         "# of {param: value} mappings, or [] for none",

@@ -111,7 +111,7 @@ def make_plan(space, data, study, trials, timeout, seed, engine, algorithm, prun
         d = sp.data
         dataset = load_dataset(src, path, seed=sp.training.seed,
                                base_dir=sp.base_dir if data is None else None,
-                               **d.load_kwargs())
+                               task=sp.spec.task, **d.load_kwargs())
     # KerasTuner persists its algorithm with the study, Optuna does not: name them apart
     _check_families_fit(sp, dataset)
     study = study or (f"{sp.name}-{dataset.name}" if engine == "optuna"

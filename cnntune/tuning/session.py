@@ -49,6 +49,7 @@ class SearchResult:
     elapsed: float = 0.0
     workers: int = 1
     failed_workers: list[str] = field(default_factory=list)
+    task: str = "classification"  # catalog.TASKS
 
     @property
     def best_params(self) -> dict[str, Any]:
@@ -89,7 +90,7 @@ def open_study(plan: Plan, storage: str, tracking_uri: str, heartbeat: int | Non
             raise ConfigError(f"study '{study}' optimises {info.attrs['objective']}, the space "
                               f"asks for {sp.primary}; use another --study name")
     settings = {
-        "space": sp.source, "space_name": sp.name, "data": dataset.name,
+        "space": sp.source, "space_name": sp.name, "task": sp.spec.task, "data": dataset.name,
         "data_source": dataset.meta["source"], "n_train": len(dataset.train),
         "n_val": len(dataset.val), "n_test": len(dataset.test),
         "input_shape": "x".join(map(str, dataset.input_shape)), "classes": dataset.num_classes,
@@ -114,7 +115,7 @@ def open_study(plan: Plan, storage: str, tracking_uri: str, heartbeat: int | Non
                                  parent_run_id=info.attrs.get("mlflow_parent_run_id"),
                                  data_spec=describe(dataset),
                                  experiment_tags=trials_view_tags(sp.primary, sp.direction,
-                                                                  searched))
+                                                                  searched, sp.task.headline))
     for key, value in (("mlflow_parent_run_id", parent), ("mlflow_experiment_id",
                        tracker.experiment_id), ("data_fingerprint", dataset.fingerprint),
                        ("space_fingerprint", sp.fingerprint), ("objective", sp.primary),
@@ -132,7 +133,7 @@ def open_study(plan: Plan, storage: str, tracking_uri: str, heartbeat: int | Non
                "parent_run_id": parent,
                "best": None if best is None else {
                    "number": best.number, "value": best.value,
-                   "test_accuracy": best.attrs.get("metrics", {}).get("test_accuracy")}}
+                   "test": best.attrs.get("metrics", {}).get(f"test_{sp.task.headline}")}}
     return tracker, engine, parent, payload
 
 
@@ -192,6 +193,7 @@ def study_result(engine, study, storage, tracker, parent, sp, new_trials,
                           tracking_uri=redact(tracker.tracking_uri),
                           experiment_id=tracker.experiment_id, parent_run_id=parent,
                           objective=sp.primary, direction=sp.direction, best=best,
-                          counts=counts, new_trials=new_trials, elapsed=elapsed)
+                          counts=counts, new_trials=new_trials, elapsed=elapsed,
+                          task=sp.spec.task)
     tracker.describe_study(parent, study_note(result, tracker.baselines()), study_line(result))
     return result

@@ -1,4 +1,4 @@
-"""A trial's confusion matrix: counted where the trial is scored, and drawn as a PNG with PIL
+"""A trial's confusion matrix (counted by ``tasks.confusion``) drawn as a PNG with PIL
 (the study logs one per completed trial, between trials, so it must be quick)."""
 
 from __future__ import annotations
@@ -8,13 +8,6 @@ import io
 import numpy as np
 
 CELL = 30  # pixels a cell
-
-
-def confusion(y, pred, n: int) -> np.ndarray:
-    """Counts of (true class, predicted class): an n x n integer matrix."""
-    cm = np.zeros((n, n), dtype=int)
-    np.add.at(cm, (np.asarray(y), np.asarray(pred)), 1)
-    return cm
 
 
 def confusion_png(cm: np.ndarray, names: list[str], title: str = "") -> bytes:

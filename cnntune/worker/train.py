@@ -11,11 +11,10 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..catalog import CLASS_SCORES, OBJECTIVES
+from ..catalog import OBJECTIVES
 from ..errors import TrialFailed
-
-# the validation objectives Keras does not measure: computed from predictions each epoch
-SCORED = tuple(f"val_{name}" for name in CLASS_SCORES)
+from ..tasks import CLASSIFICATION, Task, predictions
+from ..tasks import class_scores as tasks_class_scores
 
 Report = Callable[[int, float], bool]  # (epoch, objective value) -> should the trial stop?
 EpochHook = Callable[[int, dict], None]  # (epoch, logs) -> None
@@ -53,31 +52,28 @@ def make_optimizer(knobs: dict, decay_steps: int | None = None):
     raise ValueError(f"unknown optimizer {name!r}")
 
 
-def compile_model(model, knobs: dict, train_ds, epochs: int | None) -> None:
+def compile_model(model, knobs: dict, train_ds, epochs: int | None, *,
+                  task: Task = CLASSIFICATION, prep: dict | None = None) -> None:
     """Compile with the knobs' optimizer and schedule (cosine over ``epochs`` of ``train_ds``;
-    ``epochs=None``: the caller schedules the learning rate) and the loss: sparse cross-entropy,
-    or with label smoothing categorical cross-entropy on the one-hot labels the pipelines then
-    make (Keras' sparse loss has no smoothing)."""
-    import keras
-
+    ``epochs=None``: the caller schedules the learning rate) and the task's loss and metrics
+    (``Task.compile_args``; ``prep``: the data's, for a regression's target scale)."""
     steps = int(train_ds.cardinality()) if hasattr(train_ds, "cardinality") and epochs else -1
-    smoothing = knobs.get("label_smoothing", 0.0)
-    loss = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing) if smoothing > 0 \
-        else "sparse_categorical_crossentropy"
+    loss, metrics = task.compile_args(knobs, prep or {})
     with warnings.catch_warnings():  # "doesn't support jit_compile": model.jit_compile says
         warnings.simplefilter("ignore", UserWarning)
         model.compile(optimizer=make_optimizer(knobs, steps * epochs if steps > 0 and epochs
                                                else None),
-                      loss=loss, metrics=["accuracy"],
+                      loss=loss, metrics=metrics,
                       jit_compile=bool(knobs.get("jit_compile", False)))
 
 
-def fit_final(model, knobs: dict, train_ds, *, epochs: int) -> float:
+def fit_final(model, knobs: dict, train_ds, *, epochs: int, task: Task = CLASSIFICATION,
+              prep: dict | None = None) -> float:
     """Train for a fixed number of epochs with no validation data (a final fit on
     train + validation): a plateau schedule watches the training loss. Returns seconds."""
     import keras
 
-    compile_model(model, knobs, train_ds, epochs)
+    compile_model(model, knobs, train_ds, epochs, task=task, prep=prep)
     callbacks = []
     if knobs.get("lr_schedule") == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau(
@@ -138,69 +134,29 @@ def cosine_lr(base: float, epoch: int, planned: int, alpha: float = 0.01) -> flo
     return base * (alpha + (1 - alpha) * 0.5 * (1 + math.cos(math.pi * t)))
 
 
-def label_scores(y, pred, prefix: str) -> dict[str, float]:
-    """Macro F1 and balanced accuracy of predicted labels, named ``prefix + name``: what any
-    classifier (a CNN trial, a baseline) is measured by beside accuracy."""
-    from sklearn.metrics import balanced_accuracy_score, f1_score
-
-    return {f"{prefix}macro_f1": float(f1_score(y, pred, average="macro", zero_division=0)),
-            f"{prefix}balanced_accuracy": float(balanced_accuracy_score(y, pred))}
-
-
 def predict(model, split):
-    """``model``'s class probabilities for every example of ``split``, in order."""
-    import numpy as np
-
-    return np.asarray(model.predict(split.pipeline(256, training=False, seed=0), verbose=0),
-                      dtype="float64")
-
-
-def scored_loss(model, y, probs, smoothing: float = 0.0) -> float:
-    """The loss ``model.evaluate`` reports, from predicted ``probs`` instead of a second pass
-    over the data: the mean cross-entropy (Keras' clipping, ``smoothing`` as the loss has it)
-    plus the model's weight penalties."""
-    import numpy as np
-
-    eps = 1e-7  # keras.config.epsilon(), as Keras' crossentropy clips
-    p = np.clip(probs / probs.sum(1, keepdims=True), eps, 1 - eps)
-    y = np.asarray(y)
-    if smoothing > 0:
-        k = p.shape[1]
-        target = np.full(p.shape, smoothing / k)
-        target[np.arange(len(y)), y] += 1 - smoothing
-        ce = -(target * np.log(p)).sum(1)
-    else:
-        ce = -np.log(p[np.arange(len(y)), y])
-    penalty = sum(float(np.asarray(loss)) for loss in model.losses)
-    return float(ce.mean() + penalty)
+    """``model``'s outputs (class probabilities, values) for every example of ``split``."""
+    return predictions(model, split)
 
 
 def class_scores(model, split, prefix: str, probs=None) -> dict[str, float]:
-    """``label_scores`` and one-vs-rest AUC of ``model`` on ``split`` (from ``probs``, its
-    predictions, when given), named ``prefix + name`` (``catalog.CLASS_SCORES``); AUC is left
-    out when a class is missing from the split."""
+    """``tasks.class_scores`` of ``model``'s predictions on ``split`` (``probs`` if given)."""
     import numpy as np
-    from sklearn.metrics import roc_auc_score
 
     probs = predict(model, split) if probs is None else probs
-    y = np.asarray(split.y)
-    out = label_scores(y, probs.argmax(1), prefix)
-    if len(np.unique(y)) == probs.shape[1]:
-        p = probs / probs.sum(1, keepdims=True).clip(min=1e-12)
-        out[f"{prefix}auc"] = float(roc_auc_score(y, p[:, 1]) if p.shape[1] == 2 else
-                                    roc_auc_score(y, p, multi_class="ovr", average="macro"))
-    return out
+    return tasks_class_scores(np.asarray(split.y), probs, prefix)
 
 
 def fit(model, knobs: dict, train_ds, val_ds, *, epochs: int, patience: int, objective: str,
         report: Report | None = None, on_epoch: EpochHook | None = None,
         deadline: float | None = None, class_weight: dict[int, float] | None = None,
-        val_split=None) -> FitResult:
-    """Train ``model`` in place. Raises TrialFailed on a NaN/inf loss. With a ``deadline``
-    (wall-clock seconds) training stops in time to score the model before it, keeping the
-    best epoch's weights (``stopped = "deadline"``). ``val_split`` (the validation arrays):
-    the class-balanced scores (``SCORED``) are measured on it each epoch, before early
-    stopping and pruning read the objective."""
+        val_split=None, task: Task = CLASSIFICATION, prep: dict | None = None) -> FitResult:
+    """Train ``model`` in place for ``task`` (``prep``: the data's). Raises TrialFailed on a
+    NaN/inf loss. With a ``deadline`` (wall-clock seconds) training stops in time to score
+    the model before it, keeping the best epoch's weights (``stopped = "deadline"``).
+    ``val_split`` (the validation arrays): the scores Keras does not measure
+    (``Task.epoch_score``) are measured on it each epoch, before early stopping and pruning
+    read the objective."""
     import keras
 
     mode = "max" if OBJECTIVES[objective] == "maximize" else "min"
@@ -254,9 +210,9 @@ def fit(model, knobs: dict, train_ds, val_ds, *, epochs: int, patience: int, obj
     class _Scores(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             if logs is not None:  # Keras hands the same dict to the callbacks after this one
-                logs.update(class_scores(self.model, val_split, "val_"))
+                logs.update(task.epoch_score(self.model, val_split, "val_"))
 
-    compile_model(model, knobs, train_ds, None if cosine else epochs)
+    compile_model(model, knobs, train_ds, None if cosine else epochs, task=task, prep=prep)
     stopper = keras.callbacks.EarlyStopping(monitor=objective, mode=mode, patience=patience,
                                             restore_best_weights=True)
     callbacks = [stopper, _Hooks()]  # hooks last: they see what the others decided

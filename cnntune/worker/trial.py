@@ -18,9 +18,7 @@ from ..catalog import State
 from .. import knobs as knob_defs
 from ..data import Dataset
 from ..errors import TrialFailed
-from .confusion import confusion
-from .train import (SCORED, EpochHook, FitResult, Report, class_scores, fit, predict,
-                    scored_loss)
+from .train import EpochHook, FitResult, Report, fit, predict
 
 
 
@@ -68,7 +66,8 @@ def build_trial_model(params: dict[str, Any], data: Dataset, base_dir: str | Non
     knobs["backbone_weights"] = resolve_file_knob(knobs["backbone_weights"], base_dir)
     try:
         with precision(knobs["mixed_precision"]):
-            return knobs, build_model(knobs, data.input_shape, data.num_classes, data.prep)
+            return knobs, build_model(knobs, data.input_shape, data.num_classes, data.prep,
+                                      data.task)
     except (ValueError, FileNotFoundError) as exc:
         raise TrialFailed(f"model cannot be built for input {data.input_shape}: "
                           f"{str(exc).splitlines()[0]}") from None
@@ -143,7 +142,6 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
     trial worker that already did it while the study was busy between trials). With
     ``settings.folds`` the model is trained once per fold (``folds.fit_folds``)."""
     import keras
-    import numpy as np
     import tensorflow as tf
 
     if release:
@@ -166,7 +164,7 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
         else:
             fitted = fit_split(model, knobs, data, settings, number=number, report=report,
                                on_epoch=on_epoch)
-            metrics = val_metrics(model, fitted, data.val, settings.objective)
+            metrics = val_metrics(model, fitted, data, settings.objective)
     except TrialFailed as exc:
         return TrialResult(state=State.FAIL, error=str(exc))
     except tf.errors.ResourceExhaustedError as exc:  # a device out of memory, as Keras raises it
@@ -187,12 +185,9 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
                            stopped=fitted.stopped)
     # the model now holds the best epoch's weights, whose validation scores fit already
     # measured (in the metrics above); the test split is scored here, once
-    probs = predict(model, data.test)  # one pass: every test figure comes from these
-    test_y = np.asarray(data.test.y)
-    metrics.update(test_loss=scored_loss(model, test_y, probs, knobs["label_smoothing"]),
-                   test_accuracy=float((probs.argmax(1) == test_y).mean()))
-    metrics.update(class_scores(model, data.test, "test_", probs))
-    matrix = confusion(data.test.y, probs.argmax(1), data.num_classes).tolist()
+    preds = predict(model, data.test)  # one pass: every test figure comes from these
+    metrics.update(data.task.score(model, data.test.y, preds, "test_", knobs, data.prep))
+    matrix = data.task.confusion(data.test.y, preds, data.num_classes)
     if settings.latency is not None:  # deployment objectives or constraints: same method
         from .latency import measure
 
@@ -207,10 +202,10 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
 
 def fit_split(model, knobs: dict, data: Dataset, settings: TrialSettings, *, number: int,
               report: Report | None, on_epoch: EpochHook | None) -> FitResult:
-    """Train ``model`` on ``data.train``, validated on ``data.val`` (the class-balanced
-    scores, ``SCORED``, each epoch when the objective is one of them)."""
+    """Train ``model`` on ``data.train``, validated on ``data.val`` (scored each epoch by
+    the task when Keras does not measure the objective: ``Task.epoch_scores``)."""
     bs = knobs["batch_size"]
-    one_hot = data.num_classes if knobs["label_smoothing"] > 0 else None
+    one_hot = data.task.one_hot(knobs, data.num_classes)
     fitted = fit(model, knobs,
                  data.train.pipeline(bs, training=True, seed=settings.seed + number,
                                      one_hot=one_hot),
@@ -218,18 +213,20 @@ def fit_split(model, knobs: dict, data: Dataset, settings: TrialSettings, *, num
                  epochs=settings.epochs, patience=settings.patience,
                  objective=settings.objective, report=report, on_epoch=on_epoch,
                  deadline=settings.deadline, class_weight=settings.class_weight,
-                 val_split=data.val if settings.objective in SCORED else None)
+                 val_split=data.val if data.task.epoch_scores(settings.objective) else None,
+                 task=data.task, prep=data.prep)
     return fitted
 
 
-def val_metrics(model, fitted: FitResult, val, objective: str) -> dict[str, float]:
-    """The best epoch's training and validation figures, and the class-balanced validation
-    scores where fit did not measure them each epoch (the model holds the best epoch's
-    weights then; a pruned trial is not scored further)."""
+def val_metrics(model, fitted: FitResult, data: Dataset, objective: str) -> dict[str, float]:
+    """The best epoch's training and validation figures (``Task.figures``), and those the
+    task scores from predictions where fit did not measure them each epoch (the model holds
+    the best epoch's weights then; a pruned trial is not scored further)."""
     best = fitted.best_epoch - 1
+    figures = data.task.figures
     metrics = {key: fitted.history[key][best]
-               for key in ("val_accuracy", "val_loss", "accuracy", "loss", *SCORED)
+               for key in (*(f"val_{f}" for f in figures), *figures)
                if key in fitted.history and len(fitted.history[key]) > best}
-    if objective not in SCORED and not fitted.pruned:
-        metrics.update(class_scores(model, val, "val_"))
+    if not data.task.epoch_scores(objective) and not fitted.pruned:
+        metrics.update(data.task.epoch_score(model, data.val, "val_"))
     return metrics

@@ -40,7 +40,8 @@ def test_trial_trains_scores_and_reports_each_epoch():
 def test_test_loss_from_one_prediction_pass_is_what_evaluate_reports(smoothing):
     """The trial scores the test split from one predict pass: its loss must be Keras' own
     (cross-entropy with the same smoothing, plus the L2 penalty)."""
-    from cnntune.worker.train import predict, scored_loss
+    from cnntune.tasks import scored_loss
+    from cnntune.worker.train import predict
 
     params = dict(SMALL, l2=1e-3, label_smoothing=smoothing)
     res = run_trial(params, digits(), TrialSettings(epochs=1, patience=1,

@@ -44,7 +44,7 @@ def test_condition_with_list_of_values():
 
 def test_defaults_for_settings():
     sp = parse_space(HEAD + "  filters: [8, 16]\n")
-    assert sp.training.objective == "val_accuracy" and sp.direction == "maximize"
+    assert sp.primary == "val_accuracy" and sp.direction == "maximize"
     assert sp.search.engine == "optuna" and sp.search.algorithm_for("optuna") == "tpe"
     assert sp.data.source is None
 

@@ -1,0 +1,528 @@
+"""What a study learns to predict, and everything that follows from it.
+
+A ``Task`` owns, for its kind of target: how targets are read from a source and checked
+(``targets``), how they are grouped so that splits and folds hold each part of their range
+(``strata``), what the model's last layer and loss are (``output``, ``compile_args``), which
+figures a trial is judged and scored by (``figures``, ``score``), how an export is verified
+against the Keras model (``compare``), what ``predict`` prints (``rows``) and which
+classical baselines fit it. Everything else asks the task rather than its name.
+
+Its names and objectives are ``catalog.TASKS`` / ``catalog.TASK_OBJECTIVES``. Pure Python and
+numpy at import: TensorFlow, Keras and scikit-learn are imported where a method needs them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .catalog import CLASS_SCORES, TASK_OBJECTIVES, TASKS
+from .errors import DataError
+
+# the largest difference to the Keras model a float export may show: classification in
+# probability, regression in target standard deviations
+TOLERANCE = {"none": 1e-4, "float16": 1e-2}
+INT8_MAX_DROP = 0.05  # int8: how much worse its headline figure may be than the Keras model's
+
+
+@dataclass
+class Verification:
+    """An export's predictions on the test split against the Keras model's."""
+
+    metric: str  # the figure compared, as logged: accuracy, rmse, ...
+    score: float  # through the export's runtime
+    keras_score: float
+    max_abs_diff: float  # largest |difference| of the outputs (probabilities or values)
+    tolerance: str  # what was checked, in words
+    passed: bool
+
+
+class Task:
+    """One kind of target; see the module docstring. Subclasses fill in the behaviour."""
+
+    name: str
+    headline: str  # the accuracy-like figure shown first (higher is better): test_<headline>
+    # the figures a trial is measured by on a split (val_<name>, test_<name>), Keras' first
+    figures: tuple[str, ...]
+    shown: tuple[str, ...]  # those tables show for every study of the task
+    knobs: frozenset[str] = frozenset()  # knobs only this task reads (beside the families')
+    names_key: str  # an npz's optional array of output names
+    classes: bool  # whether the outputs are exclusive classes (one wins), or values
+
+    @property
+    def objectives(self) -> dict[str, str]:
+        return TASK_OBJECTIVES[self.name]
+
+    @property
+    def default_objective(self) -> str:
+        return next(iter(self.objectives))
+
+    @property
+    def output_word(self) -> str:
+        """What one output is called in messages: class or target."""
+        return "class"
+
+    def columns(self, have=()) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The figures a table of trials shows: val_ and test_ of ``shown``; and the other
+        figures that any of ``have`` (metric names the trials logged) holds."""
+        main = tuple(f"{split}_{f}" for split in ("val", "test") for f in self.shown)
+        rest = tuple(f"{split}_{f}" for f in self.figures if f not in self.shown
+                     for split in ("val", "test"))
+        return main, tuple(c for c in rest if c in have)
+
+    def __repr__(self) -> str:
+        return f"Task({self.name})"
+
+    # ----------------------------------------------------------------- data
+    def targets(self, raw, where: str, names: list[str] | None = None,
+                first_row: int = 0) -> tuple[np.ndarray, list[str]]:
+        """The targets of one source (``raw``, as read) -> (y as the model trains on, the
+        output names); DataError naming ``where`` (file and key) when they do not fit."""
+        raise NotImplementedError
+
+    def targets_like(self, raw, train_raw, where: str, part: str) -> np.ndarray:
+        """The targets of another split of the source, coded as ``train_raw``'s were."""
+        raise NotImplementedError
+
+    def strata(self, y: np.ndarray) -> np.ndarray:
+        """Integer groups of ``y`` that stratified splits and folds keep in proportion."""
+        raise NotImplementedError
+
+    def prep(self, y_train: np.ndarray) -> dict:
+        """What the model's last layer needs to know of the training targets."""
+        return {}
+
+    # ----------------------------------------------------------------- model
+    def output(self, n: int, prep: dict):
+        """A function: features -> the model's output tensor (``n`` outputs)."""
+        raise NotImplementedError
+
+    def compile_args(self, knobs: dict, prep: dict) -> tuple[Any, list]:
+        """(loss, metrics) for ``model.compile``."""
+        raise NotImplementedError
+
+    def one_hot(self, knobs: dict, n: int) -> int | None:
+        """The class count when the pipelines must hand one-hot targets to the loss."""
+        return None
+
+    def epoch_scores(self, objective: str) -> bool:
+        """Whether ``objective`` is not measured by Keras but scored from predictions each
+        epoch (``epoch_score``)."""
+        return False
+
+    def epoch_score(self, model, split, prefix: str, preds=None) -> dict[str, float]:
+        return {}
+
+    # ----------------------------------------------------------------- scoring
+    def score(self, model, y, preds, prefix: str, knobs: dict, prep: dict) -> dict[str, float]:
+        """Every figure of ``model``'s predictions ``preds`` of targets ``y``, named
+        ``prefix + figure``, the loss (with the model's weight penalties) included."""
+        raise NotImplementedError
+
+    def label_scores(self, y, preds, prefix: str) -> dict[str, float]:
+        """The figures of any model's predictions (a baseline's: labels or values)."""
+        raise NotImplementedError
+
+    def confusion(self, y, preds, n: int):
+        """The test confusion matrix (true x predicted), or None where it has no meaning."""
+        return None
+
+    # ----------------------------------------------------------------- exports and predict
+    def compare(self, preds, keras_preds, y, prep: dict, quantize: str) -> Verification:
+        raise NotImplementedError
+
+    def rows(self, preds: np.ndarray, names: list[str], top: int) -> list[dict]:
+        """One dict per example for ``cnntune predict`` (beside the input's name)."""
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------- baselines
+    baselines: tuple[str, ...] = ()
+
+    def baseline(self, name: str, seed: int):
+        raise NotImplementedError
+
+
+class Classification(Task):
+    name = "classification"
+    headline = "accuracy"
+    figures = ("accuracy", "loss", *CLASS_SCORES)
+    shown = ("accuracy", "loss")  # the class-balanced scores: where trials have them
+    knobs = frozenset({"label_smoothing"})
+    names_key = "class_names"
+    classes = True
+    baselines = ("logistic_regression", "rbf_svm", "random_forest")
+
+    def targets(self, raw, where, names=None, first_row=0):
+        y = _label_values(raw)
+        if y.dtype.kind == "f" and len(y) and not np.array_equal(y, np.round(y)):
+            v = y[np.flatnonzero(y != np.round(y))[0]]
+            raise DataError(f"{where}: holds fractional numbers (such as {v:g}), which are no "
+                            "class labels; to predict numbers set task: regression in the "
+                            "space, else give integer or named classes")
+        classes, encoded = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise DataError(f"{where}: found {len(classes)} class; a classifier needs at "
+                            "least 2")
+        return encoded.astype("int64"), [str(c) for c in classes]
+
+    def targets_like(self, raw, train_raw, where, part):
+        classes = np.unique(_label_values(train_raw))
+        raw = _label_values(raw)
+        unknown = sorted(set(raw.tolist()) - set(classes.tolist()))
+        if unknown:
+            raise DataError(f"{where} has class {unknown[0]!r}, which y_train does not have; "
+                            f"every {part} class must be in train")
+        return np.searchsorted(classes, raw).astype("int64")
+
+    def strata(self, y):
+        return np.asarray(y)
+
+    def output(self, n, prep):
+        from keras import layers
+
+        # float32 under mixed precision too: a float16 softmax rounds small probabilities to 0
+        return layers.Dense(n, activation="softmax", dtype="float32", name="classifier")
+
+    def compile_args(self, knobs, prep):
+        import keras
+
+        smoothing = knobs.get("label_smoothing", 0.0)
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing) \
+            if smoothing > 0 else "sparse_categorical_crossentropy"
+        return loss, ["accuracy"]
+
+    def one_hot(self, knobs, n):
+        # Keras' sparse loss has no smoothing: the categorical one takes one-hot rows
+        return n if knobs.get("label_smoothing", 0.0) > 0 else None
+
+    def epoch_scores(self, objective):
+        return objective.removeprefix("val_") in CLASS_SCORES
+
+    def epoch_score(self, model, split, prefix, preds=None):
+        preds = predictions(model, split) if preds is None else preds
+        return class_scores(np.asarray(split.y), preds, prefix)
+
+    def score(self, model, y, preds, prefix, knobs, prep):
+        y = np.asarray(y)
+        return {f"{prefix}loss": scored_loss(model, y, preds, knobs.get("label_smoothing", 0.0)),
+                f"{prefix}accuracy": float((preds.argmax(1) == y).mean()),
+                **class_scores(y, preds, prefix)}
+
+    def label_scores(self, y, preds, prefix):
+        y = np.asarray(y)
+        return {f"{prefix}accuracy": float((preds == y).mean()),
+                **label_scores(y, preds, prefix)}
+
+    def confusion(self, y, preds, n):
+        return confusion(y, preds.argmax(1), n).tolist()
+
+    def compare(self, preds, keras_preds, y, prep, quantize):
+        acc = _accuracy(preds, y)
+        keras_acc = _accuracy(keras_preds, y)
+        diff = float(np.abs(preds - keras_preds).max()) if len(preds) else 0.0
+        if quantize == "int8":
+            return Verification("accuracy", acc, keras_acc, diff,
+                                f"accuracy drop <= {INT8_MAX_DROP}",
+                                keras_acc - acc <= INT8_MAX_DROP)
+        return Verification("accuracy", acc, keras_acc, diff,
+                            f"max |probability difference| <= {TOLERANCE[quantize]:g}",
+                            diff <= TOLERANCE[quantize])
+
+    def rows(self, preds, names, top):
+        top = max(1, min(top, len(names)))
+        order = np.argsort(-preds, axis=1)[:, :top]
+        out = []
+        for i in range(len(preds)):
+            row = {}
+            for k in range(top):
+                suffix = "" if k == 0 else f"_{k + 1}"
+                row[f"class{suffix}"] = names[order[i, k]]
+                row[f"probability{suffix}"] = float(preds[i, order[i, k]])
+            out.append(row)
+        return out
+
+    def baseline(self, name, seed):
+        from sklearn.ensemble import RandomForestClassifier
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+        from sklearn.svm import SVC
+
+        if name == "logistic_regression":
+            return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=1.0))
+        if name == "rbf_svm":
+            return make_pipeline(StandardScaler(), SVC(kernel="rbf", C=10.0, gamma="scale"))
+        return RandomForestClassifier(n_estimators=300, n_jobs=-1, random_state=seed)
+
+
+STRATA_BINS = 10  # a regression's first target is split at this many quantiles at most
+STRATA_PER_BIN = 20  # ... and into no more bins than one per this many examples
+
+
+class Regression(Task):
+    """One or more numbers per example. The model's last dense layer predicts standardised
+    targets and a fixed layer turns them into the targets' own units (the training split's
+    mean and standard deviation), so exports return raw values; the loss compares
+    standardised values, so no target's scale dominates it."""
+
+    name = "regression"
+    headline = "r2"
+    figures = ("rmse", "mae", "r2", "loss")
+    shown = ("rmse", "mae", "r2", "loss")
+    knobs = frozenset({"loss"})
+    names_key = "target_names"
+    classes = False
+    baselines = ("ridge", "random_forest")
+
+    @property
+    def output_word(self) -> str:
+        return "target"
+
+    def targets(self, raw, where, names=None, first_row=0):
+        y = np.asarray(raw)
+        y = y[:, None] if y.ndim == 1 else y
+        if y.ndim != 2:
+            raise DataError(f"{where}: regression targets must be one number per example or "
+                            f"a row of numbers, got shape {y.shape}; reshape them")
+        if y.dtype.kind not in "biuf":
+            for i, v in enumerate(y.reshape(len(y), -1)):
+                for value in v:
+                    try:
+                        float(value)
+                    except (TypeError, ValueError):
+                        raise DataError(f"{where}, row {i + first_row}: target {value!r} is "
+                                        "not a number; regression targets are numbers (fix "
+                                        "the value, or declare task: classification)") from None
+        y = y.astype("float64")
+        bad = ~np.isfinite(y)
+        if bad.any():
+            row = int(np.argwhere(bad)[0][0])
+            raise DataError(f"{where}, row {row + first_row}: target is NaN or infinite; fill "
+                            "in or drop that example")
+        k = y.shape[1]
+        names = list(names) if names else (["target"] if k == 1 else
+                                           [f"target{i}" for i in range(k)])
+        if len(names) != k:
+            raise DataError(f"{where}: {len(names)} target names for {k} targets; make them "
+                            "agree")
+        if len(y) and (y.std(axis=0) == 0).any():
+            c = names[int((y.std(axis=0) == 0).argmax())]
+            raise DataError(f"{where}: target '{c}' has the same value for every example; "
+                            "there is nothing to learn, drop it")
+        return y.astype("float32"), names
+
+    def targets_like(self, raw, train_raw, where, part):
+        y, _ = self.targets(raw, where)
+        want = np.asarray(train_raw).reshape(len(train_raw), -1).shape[1]
+        if y.shape[1] != want:
+            raise DataError(f"{where} has {y.shape[1]} targets per example, y_train has "
+                            f"{want}; give every split the same targets")
+        return y
+
+    def strata(self, y):
+        v = np.asarray(y, "float64").reshape(len(y), -1)[:, 0]
+        for k in range(min(STRATA_BINS, len(v) // STRATA_PER_BIN), 1, -1):
+            edges = np.unique(np.quantile(v, np.linspace(0, 1, k + 1)[1:-1]))
+            _, codes, counts = np.unique(np.searchsorted(edges, v, side="right"),
+                                         return_inverse=True, return_counts=True)
+            if counts.min() >= 3:
+                return codes.astype("int64")
+        return np.zeros(len(v), "int64")
+
+    def prep(self, y_train):
+        y = np.asarray(y_train, "float64")
+        std = y.std(axis=0)
+        return {"target_mean": y.mean(axis=0).tolist(),
+                "target_std": np.where(std > 1e-12, std, 1.0).tolist()}
+
+    def output(self, n, prep):
+        from keras import layers
+
+        dense = layers.Dense(n, dtype="float32", name="regressor")
+        # the standardised prediction back in the targets' units: a fixed affine layer
+        scale = layers.Rescaling(prep["target_std"], prep["target_mean"], dtype="float32",
+                                 name="targets")
+        return lambda x: scale(dense(x))
+
+    def compile_args(self, knobs, prep):
+        import keras
+
+        return (standardised_loss(knobs.get("loss", "mse"), prep["target_std"]),
+                [keras.metrics.RootMeanSquaredError(name="rmse"),
+                 keras.metrics.MeanAbsoluteError(name="mae"), keras.metrics.R2Score(name="r2")])
+
+    def score(self, model, y, preds, prefix, knobs, prep):
+        y = np.asarray(y, "float64").reshape(len(y), -1)
+        z = (np.asarray(preds, "float64") - y) / np.asarray(prep["target_std"])
+        kind = knobs.get("loss", "mse")
+        loss = (np.abs(z) if kind == "mae" else
+                np.where(np.abs(z) <= 1, 0.5 * z ** 2, np.abs(z) - 0.5) if kind == "huber"
+                else z ** 2).mean()
+        penalty = sum(float(np.asarray(w)) for w in model.losses)
+        return {**self.label_scores(y, preds, prefix), f"{prefix}loss": float(loss + penalty)}
+
+    def label_scores(self, y, preds, prefix):
+        y = np.asarray(y, "float64").reshape(len(y), -1)
+        err = np.asarray(preds, "float64").reshape(y.shape) - y
+        total = ((y - y.mean(axis=0)) ** 2).sum(axis=0)
+        r2 = 1 - (err ** 2).sum(axis=0) / np.where(total > 0, total, np.nan)
+        return {f"{prefix}rmse": float(np.sqrt((err ** 2).mean())),
+                f"{prefix}mae": float(np.abs(err).mean()),
+                f"{prefix}r2": float(np.nanmean(r2)) if np.isfinite(r2).any() else math.nan}
+
+    def compare(self, preds, keras_preds, y, prep, quantize):
+        std = np.asarray(prep["target_std"])
+        rmse = self.label_scores(y, preds, "")["rmse"]
+        keras_rmse = self.label_scores(y, keras_preds, "")["rmse"]
+        diff = float(np.abs(preds - keras_preds).max()) if len(preds) else 0.0
+        scaled = float((np.abs(preds - keras_preds) / std).max()) if len(preds) else 0.0
+        if quantize == "int8":
+            rise = (rmse - keras_rmse) / float(std.mean())
+            return Verification("rmse", rmse, keras_rmse, diff,
+                                f"rmse rise <= {INT8_MAX_DROP} target standard deviations",
+                                rise <= INT8_MAX_DROP)
+        return Verification("rmse", rmse, keras_rmse, diff,
+                            f"max |value difference| <= {TOLERANCE[quantize]:g} target "
+                            "standard deviations", scaled <= TOLERANCE[quantize])
+
+    def rows(self, preds, names, top):
+        return [{n: float(v) for n, v in zip(names, p)} for p in np.asarray(preds)]
+
+    def baseline(self, name, seed):
+        from sklearn.ensemble import RandomForestRegressor
+        from sklearn.linear_model import RidgeCV
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        if name == "ridge":
+            return make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-2, 4, 13)))
+        # a third of the features per split (Breiman's choice for regression): all of them
+        # took 87 s on 1,300 discs images of 1,024 pixels on 2 cores
+        return RandomForestRegressor(n_estimators=300, max_features=1 / 3, n_jobs=-1,
+                                     random_state=seed)
+
+
+_TASKS: dict[str, Task] = {t.name: t for t in (Classification(), Regression())}
+assert tuple(_TASKS) == TASKS, "catalog.TASKS and tasks._TASKS name the same tasks"
+CLASSIFICATION = _TASKS["classification"]
+
+
+def task(name: str | Task | None) -> Task:
+    """The task called ``name`` (None: classification, what studies before tasks were)."""
+    if isinstance(name, Task):
+        return name
+    return _TASKS[name or "classification"]
+
+
+def headline_metrics() -> tuple[str, ...]:
+    """Every task's test figures, for the columns and summaries that show any study."""
+    return tuple(dict.fromkeys(f"test_{f}" for t in _TASKS.values() for f in t.figures))
+
+
+# ---------------------------------------------------------------------------- the pieces
+
+
+def predictions(model, split) -> np.ndarray:
+    """``model``'s outputs (class probabilities, values) for every example of ``split``."""
+    return np.asarray(model.predict(split.pipeline(256, training=False, seed=0), verbose=0),
+                      dtype="float64")
+
+
+def label_scores(y, pred, prefix: str) -> dict[str, float]:
+    """Macro F1 and balanced accuracy of predicted labels, named ``prefix + name``: what any
+    classifier (a CNN trial, a baseline) is measured by beside accuracy."""
+    from sklearn.metrics import balanced_accuracy_score, f1_score
+
+    return {f"{prefix}macro_f1": float(f1_score(y, pred, average="macro", zero_division=0)),
+            f"{prefix}balanced_accuracy": float(balanced_accuracy_score(y, pred))}
+
+
+def class_scores(y, probs, prefix: str) -> dict[str, float]:
+    """``label_scores`` and one-vs-rest AUC of class probabilities ``probs`` for labels ``y``,
+    named ``prefix + name`` (``catalog.CLASS_SCORES``); AUC is left out when a class is
+    missing from ``y``."""
+    from sklearn.metrics import roc_auc_score
+
+    y = np.asarray(y)
+    out = label_scores(y, probs.argmax(1), prefix)
+    if len(np.unique(y)) == probs.shape[1]:
+        p = probs / probs.sum(1, keepdims=True).clip(min=1e-12)
+        out[f"{prefix}auc"] = float(roc_auc_score(y, p[:, 1]) if p.shape[1] == 2 else
+                                    roc_auc_score(y, p, multi_class="ovr", average="macro"))
+    return out
+
+
+def scored_loss(model, y, probs, smoothing: float = 0.0) -> float:
+    """The loss ``model.evaluate`` reports, from predicted ``probs`` instead of a second pass
+    over the data: the mean cross-entropy (Keras' clipping, ``smoothing`` as the loss has it)
+    plus the model's weight penalties."""
+    eps = 1e-7  # keras.config.epsilon(), as Keras' crossentropy clips
+    p = np.clip(probs / probs.sum(1, keepdims=True), eps, 1 - eps)
+    y = np.asarray(y)
+    if smoothing > 0:
+        k = p.shape[1]
+        target = np.full(p.shape, smoothing / k)
+        target[np.arange(len(y)), y] += 1 - smoothing
+        ce = -(target * np.log(p)).sum(1)
+    else:
+        ce = -np.log(p[np.arange(len(y)), y])
+    penalty = sum(float(np.asarray(loss)) for loss in model.losses)
+    return float(ce.mean() + penalty)
+
+
+def confusion(y, pred, n: int) -> np.ndarray:
+    """Counts of (true class, predicted class): an n x n integer matrix."""
+    cm = np.zeros((n, n), dtype=int)
+    np.add.at(cm, (np.asarray(y), np.asarray(pred)), 1)
+    return cm
+
+
+def standardised_loss(kind: str, std):
+    """A regression's loss: ``kind`` (mse, mae, or Huber with delta 1) of the prediction's
+    error divided by the training targets' standard deviation ``std``, so each target weighs
+    the same whatever its scale and the gradients are those of a standardised fit. (A Keras
+    class made when first needed: this module imports no Keras at import time. Trial models
+    are logged without their compile settings, so it is never deserialised.)"""
+    return _loss_class()(kind, std)
+
+
+_LOSS = []
+
+
+def _loss_class():
+    if _LOSS:
+        return _LOSS[0]
+    import keras
+    from keras import ops
+
+    class StandardisedLoss(keras.losses.Loss):
+        def __init__(self, kind="mse", std=(1.0,), name="standardised_loss", **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.kind, self.std = kind, [float(s) for s in std]
+
+        def call(self, y_true, y_pred):
+            std = ops.convert_to_tensor(self.std, dtype=y_pred.dtype)
+            z = (y_pred - ops.cast(y_true, y_pred.dtype)) / std
+            a = ops.abs(z)
+            per = a if self.kind == "mae" else \
+                ops.where(a <= 1.0, 0.5 * z * z, a - 0.5) if self.kind == "huber" else z * z
+            return ops.mean(per, axis=-1)
+
+        def get_config(self):
+            return {**super().get_config(), "kind": self.kind, "std": self.std}
+
+    _LOSS.append(StandardisedLoss)
+    return StandardisedLoss
+
+
+def _label_values(y) -> np.ndarray:
+    """Class labels as one value per example: a one-hot row becomes its column."""
+    y = np.asarray(y)
+    return (y.argmax(axis=1) if y.ndim == 2 and y.shape[1] > 1 else y).reshape(-1)
+
+
+def _accuracy(probs: np.ndarray, y: np.ndarray) -> float:
+    return float((np.asarray(probs).argmax(axis=1) == y).mean()) if len(y) else float("nan")
