@@ -292,6 +292,9 @@ class DataSettings(_Strict):
 
     @model_validator(mode="after")
     def _check(self):
+        if isinstance(self.label_column, list) and not self.label_column:
+            raise ValueError("data.label_column is an empty list; name a column (several: "
+                             "a regression's value columns)")
         if self.source in ("npz", "csv", "folder") and not self.path:
             raise ValueError(f"source '{self.source}' needs a path; add data.path")
         return self

@@ -97,7 +97,9 @@ class Task:
 
     # ----------------------------------------------------------------- model
     def output(self, n: int, prep: dict):
-        """A function: features -> the model's output tensor (``n`` outputs)."""
+        """A function: features -> the model's output tensor (``n`` outputs). Its layers are
+        made when it is called, after the family's: Keras draws each new layer's initial
+        weights' seed when the layer is made, so the order keeps a seeded trial's weights."""
         raise NotImplementedError
 
     def compile_args(self, knobs: dict, prep: dict) -> tuple[Any, list]:
@@ -184,7 +186,8 @@ class Classification(Task):
         from keras import layers
 
         # float32 under mixed precision too: a float16 softmax rounds small probabilities to 0
-        return layers.Dense(n, activation="softmax", dtype="float32", name="classifier")
+        return lambda x: layers.Dense(n, activation="softmax", dtype="float32",
+                                      name="classifier")(x)
 
     def compile_args(self, knobs, prep):
         import keras
@@ -293,7 +296,7 @@ class Regression(Task):
                     try:
                         float(value)
                     except (TypeError, ValueError):
-                        raise DataError(f"{where}, row {i + first_row}: target {value!r} is "
+                        raise DataError(f"{where}, row {i + first_row}: target '{value}' is "
                                         "not a number; regression targets are numbers (fix "
                                         "the value, or declare task: classification)") from None
         y = y.astype("float64")
@@ -341,11 +344,13 @@ class Regression(Task):
     def output(self, n, prep):
         from keras import layers
 
-        dense = layers.Dense(n, dtype="float32", name="regressor")
-        # the standardised prediction back in the targets' units: a fixed affine layer
-        scale = layers.Rescaling(prep["target_std"], prep["target_mean"], dtype="float32",
-                                 name="targets")
-        return lambda x: scale(dense(x))
+        def out(x):
+            x = layers.Dense(n, dtype="float32", name="regressor")(x)
+            # the standardised prediction back in the targets' units: a fixed affine layer
+            return layers.Rescaling(prep["target_std"], prep["target_mean"], dtype="float32",
+                                    name="targets")(x)
+
+        return out
 
     def compile_args(self, knobs, prep):
         import keras

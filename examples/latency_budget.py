@@ -57,7 +57,8 @@ def main(budget_ms: float = 0.01, trials: int = 20, epochs: int = 15,
                           out=workdir / "edge", trial=result.best.number)
     print(f"trial {result.best.number}: val {result.best.value:.4f}, "
           f"{result.best.metrics['latency_ms']:.4f} ms/image (budget {budget_ms}); int8 "
-          f"export {report.size_bytes / 1024:.0f} KiB, test accuracy {report.test_accuracy:.4f}")
+          f"export {report.size_bytes / 1024:.0f} KiB, "
+          f"test {report.metric} {report.test_score:.4f}")
     return result, report
 
 

@@ -174,7 +174,7 @@ def test_retrain_and_register(study):
 
 
 def test_refusals_and_a_mismatch_keeps_the_files(study, exports, monkeypatch):
-    from cnntune.deploy import export as export_mod
+    from cnntune import tasks
 
     out = exports["keras", "none"][1]
     with pytest.raises(CnntuneError, match="already exists"):
@@ -184,7 +184,7 @@ def test_refusals_and_a_mismatch_keeps_the_files(study, exports, monkeypatch):
     with pytest.raises(CnntuneError, match="has no trial 99"):
         export_study("exp", fmt="keras", trial=99, out=study["root"] / "x",
                      tracking_uri=study["uri"])
-    monkeypatch.setitem(export_mod.TOLERANCE, "none", -1.0)  # nothing can pass
+    monkeypatch.setitem(tasks.TOLERANCE, "none", -1.0)  # nothing can pass
     bad = study["root"] / "out-mismatch"
     with pytest.raises(ExportMismatch, match="disagrees with the Keras model"):
         export_study("exp", fmt="keras", out=bad, tracking_uri=study["uri"])
@@ -246,7 +246,7 @@ def test_export_command_exit_codes_pick_and_trial(study, exports, monkeypatch):
     from click.testing import CliRunner
 
     from cnntune.cli import cli
-    from cnntune.deploy import export as export_mod
+    from cnntune import tasks
 
     uri = ["--tracking-uri", study["uri"]]
     best = study["result"].best.number
@@ -257,7 +257,7 @@ def test_export_command_exit_codes_pick_and_trial(study, exports, monkeypatch):
                                  str(study["root"] / "both"), *uri])
     assert r.exit_code == 2 and "give --trial or --pick, not both" in r.output
     assert not (study["root"] / "both").exists()
-    monkeypatch.setitem(export_mod.TOLERANCE, "none", -1.0)  # nothing can pass
+    monkeypatch.setitem(tasks.TOLERANCE, "none", -1.0)  # nothing can pass
     r = CliRunner().invoke(cli, ["export", "exp", "--out", str(study["root"] / "cli-bad"), *uri])
     assert r.exit_code == 1, r.output  # a mismatch is not bad input: exit 1, files kept
     errors = [line for line in r.output.splitlines() if line.startswith("error:")]

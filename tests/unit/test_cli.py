@@ -76,7 +76,21 @@ def test_bad_inputs_exit_2_and_write_nothing(tmp_path, cli_here):
     (tmp_path / "lab.csv").write_text("file,label\na.png,cat\na.png,dog\n")
     (tmp_path / "lab.yaml").write_text("name: lab\ndata: {path: flat, labels: lab.csv}\n"
                                        "params:\n  n_blocks: 1\n")
+    y = np.linspace(0, 1, 40)
+    y[3] = np.nan
+    np.savez(tmp_path / "nan.npz", x=np.zeros((40, 4, 4)), y=y)
+    (tmp_path / "rg.yaml").write_text("name: rg\ntask: regression\nparams:\n  n_blocks: 1\n")
+    (tmp_path / "ro.yaml").write_text("name: ro\ntask: regression\n"
+                                      "training: {objective: val_macro_f1}\n"
+                                      "params:\n  n_blocks: 1\n")
     cases = [
+        # the task: targets it cannot learn from, an objective it does not have
+        (("search", "--space", "rg.yaml", "--data", "nan.npz"),
+         ["npz 'nan.npz', y, row 3: target is NaN or infinite"]),
+        (("search", "--space", "ro.yaml"),
+         ["training.objective val_macro_f1 does not fit task regression"]),
+        (("search", "--space", "rg.yaml", "--data", "digits"),
+         ["'digits' is a classification set and the space's task is regression"]),
         # data as users bring it: their splits, their labels, their class weights
         (("search", "--data", "xt.npz"), ["has x_train but no y_train"]),
         (("search", "--data", "split"), ["class 'owl' is in test/ but not in train/"]),
