@@ -78,9 +78,12 @@ class Task:
 
     # ----------------------------------------------------------------- data
     def targets(self, raw, where: str, names: list[str] | None = None,
-                first_row: int = 0) -> tuple[np.ndarray, list[str]]:
-        """The targets of one source (``raw``, as read) -> (y as the model trains on, the
-        output names); DataError naming ``where`` (file and key) when they do not fit."""
+                columns: list[str] | None = None, first_row: int = 0
+                ) -> tuple[np.ndarray, list[str]]:
+        """The targets of one source (``raw``, as read: values, or rows of the label
+        ``columns`` of a CSV whose first data row is ``first_row``) -> (y as the model trains
+        on, the output names: ``names`` when the source gives them); DataError naming
+        ``where`` (file and key) when they do not fit."""
         raise NotImplementedError
 
     def targets_like(self, raw, train_raw, where: str, part: str) -> np.ndarray:
@@ -157,7 +160,7 @@ class Classification(Task):
     classes = True
     baselines = ("logistic_regression", "rbf_svm", "random_forest")
 
-    def targets(self, raw, where, names=None, first_row=0):
+    def targets(self, raw, where, names=None, columns=None, first_row=0):
         y = _label_values(raw)
         if y.dtype.kind == "f" and len(y) and not np.array_equal(y, np.round(y)):
             v = y[np.flatnonzero(y != np.round(y))[0]]
@@ -168,7 +171,10 @@ class Classification(Task):
         if len(classes) < 2:
             raise DataError(f"{where}: found {len(classes)} class; a classifier needs at "
                             "least 2")
-        return encoded.astype("int64"), [str(c) for c in classes]
+        if names is not None and len(names) != len(classes):
+            raise DataError(f"{where}: class_names has {len(names)} entries for "
+                            f"{len(classes)} classes; make them agree")
+        return encoded.astype("int64"), names or [str(c) for c in classes]
 
     def targets_like(self, raw, train_raw, where, part):
         classes = np.unique(_label_values(train_raw))
@@ -284,7 +290,7 @@ class Regression(Task):
     def output_word(self) -> str:
         return "target"
 
-    def targets(self, raw, where, names=None, first_row=0):
+    def targets(self, raw, where, names=None, columns=None, first_row=0):
         y = np.asarray(raw)
         y = y[:, None] if y.ndim == 1 else y
         if y.ndim != 2:
@@ -306,8 +312,8 @@ class Regression(Task):
             raise DataError(f"{where}, row {row + first_row}: target is NaN or infinite; fill "
                             "in or drop that example")
         k = y.shape[1]
-        names = list(names) if names else (["target"] if k == 1 else
-                                           [f"target{i}" for i in range(k)])
+        names = list(names or columns or (["target"] if k == 1 else
+                                          [f"target{i}" for i in range(k)]))
         if len(names) != k:
             raise DataError(f"{where}: {len(names)} target names for {k} targets; make them "
                             "agree")

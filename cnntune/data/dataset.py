@@ -249,7 +249,7 @@ class Dataset:
         """``training.class_weight`` as Keras takes it (class index -> weight), or None for
         ``none``. ``balanced`` weighs each class n / (classes * its count in train), so every
         class adds up to the same total; a mapping names classes as ``class_names`` does."""
-        if setting in (None, "none") or self.task is not CLASSIFICATION:
+        if setting in (None, "none") or not self.task.classes:
             return None
         if setting == "balanced":
             counts = np.bincount(self.train.y, minlength=self.num_classes).astype("float64")
@@ -279,7 +279,7 @@ class Dataset:
             raise DataError(f"{where}: data '{self.name}' is stored on disk, read in order; "
                             "k-fold cross-validation is for data that fits in memory (set "
                             "data.in_memory: true, or drop training.folds)")
-        if self.task is not CLASSIFICATION:
+        if not self.task.classes:
             n = len(self.train) + len(self.val)
             if n < 2 * k:
                 raise DataError(f"{where} is {k} but train + val hold {n} examples; give "

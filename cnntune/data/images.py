@@ -40,7 +40,7 @@ def list_images(path: Path, labels: Path | None = None, file_column: str = "file
                         "per class")
     if labels is not None:
         return _list_labelled(path, labels, file_column, label_column, task)
-    if task is not CLASSIFICATION:
+    if not task.classes:
         raise DataError(f"image folder '{path}': its sub-folders name classes, and task "
                         f"{task.name} needs a {task.output_word} per image; give a labels CSV "
                         "(data.labels) with a file column and the value column(s)")
@@ -133,7 +133,7 @@ def _list_labelled(path: Path, labels: Path, file_column: str, label_column: str
         seen[name] = line
         if not all(label):
             raise DataError(f"{where}, row {line}: file '{name}' has no "
-                            f"{'label' if task is CLASSIFICATION else 'value'} in column "
+                            f"{'label' if task.classes else 'value'} in column "
                             f"'{targets[[bool(v) for v in label].index(False)]}'; fill it in "
                             "or drop the row")
         if not (path / name).is_file():
@@ -145,8 +145,8 @@ def _list_labelled(path: Path, labels: Path, file_column: str, label_column: str
         raise DataError(f"{where}: {len(unlisted)} image(s) in '{path}' have no row, such as "
                         f"'{unlisted[0]}'; add rows for them or move them out")
     raw = np.array([label for _, _, label in rows])
-    y, names = task.targets(raw[:, 0] if task is CLASSIFICATION else raw,
-                            f"{where}, column '{', '.join(targets)}'", targets, first_row=2)
+    y, names = task.targets(raw, f"{where}, column '{', '.join(targets)}'", columns=targets,
+                            first_row=2)
     return Listing({"train": ([path / name for _, name, _ in rows], y)}, names, path.name)
 
 

@@ -129,7 +129,7 @@ def _image_splits(listing: Listing, image_size, color_mode, in_memory: str, frac
     n = sum(len(f) for f in files.values())
 
     def check(kept: dict[str, np.ndarray]) -> None:
-        if task is not tasks.CLASSIFICATION:
+        if not task.classes:
             return
         counts = np.bincount(labels["train"][kept["train"]], minlength=len(listing.names))
         if counts.min() == 0:

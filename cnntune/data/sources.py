@@ -54,14 +54,7 @@ def load_npz(path: Path, sequence: bool = False, task=CLASSIFICATION):
         raise DataError(f"npz '{path}': x has {len(x)} examples but y has {len(y)}; "
                         "they must have the same length")
     x = _check_x(x, f"npz '{path}', x", sequence)
-    if task is CLASSIFICATION:
-        y, found_names = task.targets(y, f"npz '{path}', y")
-        names = names or found_names
-        if len(names) != int(y.max()) + 1:
-            raise DataError(f"npz '{path}': class_names has {len(names)} entries for "
-                            f"{int(y.max()) + 1} classes; make them agree")
-    else:
-        y, names = task.targets(y, f"npz '{path}', y", names)
+    y, names = task.targets(y, f"npz '{path}', y", names)
     if sequence:
         return x.astype("float32"), y, names, 1.0, path.stem
     return _compact(x), y, names, pixel_scale([x]), path.stem
@@ -107,16 +100,15 @@ def load_csv(path: Path, label_column: str | list[str], channels: int, task=CLAS
         raise DataError(f"csv '{path}': {x.shape[1]} value columns do not split into "
                         f"{channels} channels; fix data.channels")
     x = x.reshape(len(x), x.shape[1] // channels, channels)
-    raw = df[columns].to_numpy()
-    y, names = task.targets(raw[:, 0] if task is CLASSIFICATION else raw,
-                            f"csv '{path}', column '{', '.join(columns)}'", columns, first_row=2)
+    y, names = task.targets(df[columns].to_numpy(), f"csv '{path}', column "
+                            f"'{', '.join(columns)}'", columns=columns, first_row=2)
     return x, y, names, 1.0, path.stem
 
 
 def label_columns(label_column: str | list[str], task, where: str) -> list[str]:
     """``data.label_column`` as a list: one column, or for a regression one per target."""
     columns = [label_column] if isinstance(label_column, str) else list(label_column)
-    if len(columns) > 1 and task is CLASSIFICATION:
+    if len(columns) > 1 and task.classes:
         raise DataError(f"{where}: data.label_column names {len(columns)} columns, and a "
                         "classification has one label per example; name one column (several "
                         "value columns are targets of task: regression)")
@@ -192,8 +184,7 @@ def load_npz_splits(path: Path, sequence: bool, task=CLASSIFICATION):
              for part, names in SPLIT_NAMES.items() if any(f"x_{n}" in keys for n in names)}
     key = task.names_key
     given = [str(c) for c in arrays[key]] if key in keys else None
-    y_train, names = task.targets(arrays["y_train"], f"npz '{path}', y_train",
-                                  None if task is CLASSIFICATION else given)
+    y_train, names = task.targets(arrays["y_train"], f"npz '{path}', y_train", given)
     parts = {}
     for part, n in found.items():
         x = _check_x(arrays[f"x_{n}"], f"npz '{path}', x_{n}", sequence)
@@ -204,11 +195,6 @@ def load_npz_splits(path: Path, sequence: bool, task=CLASSIFICATION):
         y = y_train if part == "train" else task.targets_like(
             arrays[f"y_{n}"], arrays["y_train"], f"npz '{path}': y_{n}", part)
         parts[part] = (x, y)
-    if given is not None and task is CLASSIFICATION:
-        if len(given) != len(names):
-            raise DataError(f"npz '{path}': class_names has {len(given)} entries for "
-                            f"{len(names)} classes in y_train; make them agree")
-        names = given
     if sequence:
         return ({k: (x.astype("float32"), y) for k, (x, y) in parts.items()}, names, 1.0,
                 path.stem)
