@@ -40,7 +40,7 @@ def test_cli_kerastuner_hyperband_beside_optuna(tmp_path, tiny_space, monkeypatc
         assert r.returncode == 0, r.stderr
         return r.stdout
 
-    out = run("--engine", "kerastuner", "--algorithm", "hyperband", "--trials", "5",
+    out = run("--engine", "kerastuner", "--algorithm", "hyperband", "--trials", "4",
               "--epochs", "3")
     assert "study tiny-digits-kerastuner-hyperband new" in out and "kerastuner hyperband" in out
     assert (tmp_path / "mlruns" / "kerastuner" / "tiny-digits-kerastuner-hyperband"
@@ -59,7 +59,7 @@ def test_cli_kerastuner_hyperband_beside_optuna(tmp_path, tiny_space, monkeypatc
     op = client.get_experiment_by_name("tiny-digits")
     kt_runs = client.search_runs([kt.experiment_id], "tags.`cnntune.role` = 'trial'")
     op_runs = client.search_runs([op.experiment_id], "tags.`cnntune.role` = 'trial'")
-    assert len(kt_runs) == 5 and len(op_runs) == 2
+    assert len(kt_runs) == 4 and len(op_runs) == 2
     budgets = []
     for r in kt_runs:
         budget = int(r.data.tags["cnntune.max_epochs"])
@@ -93,7 +93,7 @@ def test_cli_kerastuner_hyperband_beside_optuna(tmp_path, tiny_space, monkeypatc
                 "random", "--study", "tiny-digits-kerastuner-hyperband", "--trials", "1", code=2)
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "hyperband" in r.stderr and "random" in r.stderr
-    assert len(client.search_runs([kt.experiment_id], "tags.`cnntune.role` = 'trial'")) == 5
+    assert len(client.search_runs([kt.experiment_id], "tags.`cnntune.role` = 'trial'")) == 4
     # optuna-dashboard reads Optuna storages; a KerasTuner study has none, and is told so
     r = command("dashboard", "tiny-digits-kerastuner-hyperband", code=2)
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr

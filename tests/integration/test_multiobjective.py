@@ -14,7 +14,7 @@ SPACE = """
 name: mo
 data: {source: digits, val_fraction: 0.2, test_fraction: 0.2}
 training: {epochs: 2, patience: 2, seed: 0}
-search: {algorithm: random, trials: 8}
+search: {algorithm: random, trials: 6}
 objectives: [val_accuracy, n_params]
 constraints: {max_params: 40000, max_size_mb: 0.05}
 params:

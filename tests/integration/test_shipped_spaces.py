@@ -47,7 +47,7 @@ def test_shipped_space_runs_one_trial(name, tmp_path):
 
 
 def test_families_space_logs_only_active_params(tmp_path):
-    res = cnntune.search("families", trials=6, epochs=1, seed=5, isolate=False,
+    res = cnntune.search("families", trials=4, epochs=1, seed=5, isolate=False,
                          storage=f"sqlite:///{tmp_path}/o.db",
                          tracking_uri=f"sqlite:///{tmp_path}/m.db")
     assert res.counts.get("COMPLETE", 0) >= 1, res.counts
