@@ -13,6 +13,7 @@ numpy at import: TensorFlow, Keras and scikit-learn are imported where a method 
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -428,7 +429,7 @@ def task(name: str | Task | None) -> Task:
     return _TASKS[name or "classification"]
 
 
-def headline_metrics() -> tuple[str, ...]:
+def all_test_figures() -> tuple[str, ...]:
     """Every task's test figures, for the columns and summaries that show any study."""
     return tuple(dict.fromkeys(f"test_{f}" for t in _TASKS.values() for f in t.figures))
 
@@ -500,12 +501,8 @@ def standardised_loss(kind: str, std):
     return _loss_class()(kind, std)
 
 
-_LOSS = []
-
-
+@functools.cache
 def _loss_class():
-    if _LOSS:
-        return _LOSS[0]
     import keras
     from keras import ops
 
@@ -525,7 +522,6 @@ def _loss_class():
         def get_config(self):
             return {**super().get_config(), "kind": self.kind, "std": self.std}
 
-    _LOSS.append(StandardisedLoss)
     return StandardisedLoss
 
 

@@ -180,7 +180,6 @@ def explain_study(study: str, *, tracking_uri: str, out: str | Path, method: str
     model = view.load_model(t)
     names = meta["class_names"]
     task = view.task
-    target = None if task.classes else np.zeros(n, "int64")  # a regression: its first target
     if images:
         from ..deploy.predict import read_inputs
 
@@ -193,10 +192,11 @@ def explain_study(study: str, *, tracking_uri: str, out: str | Path, method: str
         idx = spread(task.strata(data.test.y), n)
         x, y = data.test.images(idx).astype("float32"), data.test.y[idx]
         captions = [f"test #{i}" for i in idx]
+    # a classification explains each example's predicted class, a regression its first target
     maps, probs = (gradcam if method == "gradcam" else saliency)(
-        model, x, None if target is None else target[:len(x)])
+        model, x, None if task.classes else np.zeros(len(x), "int64"))
     titles = None
-    if target is not None:  # a regression: the values, not class probabilities
+    if not task.classes:  # the values, not class probabilities
         pred = np.asarray(model.predict(x, verbose=0)).reshape(len(x), -1)
         titles = [(f"true {y[i][0]:.3g} / " if y is not None else "")
                   + f"pred {pred[i][0]:.3g}\n{captions[i]}" for i in range(len(x))]
@@ -204,7 +204,7 @@ def explain_study(study: str, *, tracking_uri: str, out: str | Path, method: str
     out.mkdir(parents=True, exist_ok=True)
     scale = float(meta["prep"].get("scale", 1.0))
     grid = out / f"{method}.png"
-    what = "" if target is None else f" of {names[0]}"
+    what = "" if task.classes else f" of {names[0]}"
     grid_png(grid, x * scale if meta.get("kind") != "sequence" else x, maps, probs, y, names,
              captions, f"{method}{what} - study {study}, trial {t.number}", titles)
     acts = out / "activations.png"

@@ -18,11 +18,11 @@ from typing import Any
 
 from ..catalog import OBJECTIVES, State
 from ..errors import StorageError
-from ..tasks import headline_metrics
+from ..tasks import all_test_figures
 from .stores import redact, require_tracking_store, sqlite_path
 
 # the best trial's figures copied onto the study run (best_<name>), as the best changes
-BEST_METRICS = tuple(dict.fromkeys((*OBJECTIVES, *headline_metrics(), "n_params")))
+BEST_METRICS = tuple(dict.fromkeys((*OBJECTIVES, *all_test_figures(), "n_params")))
 NOTE = "mlflow.note.content"  # the Markdown description the MLflow UI shows
 STATUS = {State.COMPLETE: "FINISHED", State.PRUNED: "KILLED", State.FAIL: "FAILED",
           State.INTERRUPTED: "KILLED"}

@@ -13,8 +13,7 @@ from typing import Callable
 
 from ..catalog import OBJECTIVES
 from ..errors import TrialFailed
-from ..tasks import CLASSIFICATION, Task, predictions
-from ..tasks import class_scores as tasks_class_scores
+from ..tasks import CLASSIFICATION, Task
 
 Report = Callable[[int, float], bool]  # (epoch, objective value) -> should the trial stop?
 EpochHook = Callable[[int, dict], None]  # (epoch, logs) -> None
@@ -132,19 +131,6 @@ def cosine_lr(base: float, epoch: int, planned: int, alpha: float = 0.01) -> flo
         return base
     t = min(epoch, planned - 1) / (planned - 1)
     return base * (alpha + (1 - alpha) * 0.5 * (1 + math.cos(math.pi * t)))
-
-
-def predict(model, split):
-    """``model``'s outputs (class probabilities, values) for every example of ``split``."""
-    return predictions(model, split)
-
-
-def class_scores(model, split, prefix: str, probs=None) -> dict[str, float]:
-    """``tasks.class_scores`` of ``model``'s predictions on ``split`` (``probs`` if given)."""
-    import numpy as np
-
-    probs = predict(model, split) if probs is None else probs
-    return tasks_class_scores(np.asarray(split.y), probs, prefix)
 
 
 def fit(model, knobs: dict, train_ds, val_ds, *, epochs: int, patience: int, objective: str,

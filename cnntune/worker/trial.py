@@ -18,7 +18,8 @@ from ..catalog import State
 from .. import knobs as knob_defs
 from ..data import Dataset
 from ..errors import TrialFailed
-from .train import EpochHook, FitResult, Report, fit, predict
+from ..tasks import predictions
+from .train import EpochHook, FitResult, Report, fit
 
 
 
@@ -185,7 +186,7 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
                            stopped=fitted.stopped)
     # the model now holds the best epoch's weights, whose validation scores fit already
     # measured (in the metrics above); the test split is scored here, once
-    preds = predict(model, data.test)  # one pass: every test figure comes from these
+    preds = predictions(model, data.test)  # one pass: every test figure comes from these
     metrics.update(data.task.score(model, data.test.y, preds, "test_", knobs, data.prep))
     matrix = data.task.confusion(data.test.y, preds, data.num_classes)
     if settings.latency is not None:  # deployment objectives or constraints: same method

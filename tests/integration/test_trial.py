@@ -41,7 +41,7 @@ def test_test_loss_from_one_prediction_pass_is_what_evaluate_reports(smoothing):
     """The trial scores the test split from one predict pass: its loss must be Keras' own
     (cross-entropy with the same smoothing, plus the L2 penalty)."""
     from cnntune.tasks import scored_loss
-    from cnntune.worker.train import predict
+    from cnntune.tasks import predictions as predict
 
     params = dict(SMALL, l2=1e-3, label_smoothing=smoothing)
     res = run_trial(params, digits(), TrialSettings(epochs=1, patience=1,
@@ -141,7 +141,7 @@ def test_class_balanced_objective_is_measured_each_epoch_and_weights_reach_the_l
     import numpy as np
 
     from cnntune.data import Dataset, Split
-    from cnntune.worker.train import class_scores
+    from cnntune.tasks import CLASSIFICATION
 
     d = digits()
     keep = lambda s: np.flatnonzero((s.y != 1) | (np.arange(len(s.y)) % 12 == 0))  # noqa: E731
@@ -162,7 +162,7 @@ def test_class_balanced_objective_is_measured_each_epoch_and_weights_reach_the_l
     for name in ("test_macro_f1", "test_balanced_accuracy", "test_auc", "val_auc"):
         assert 0.0 <= m[name] <= 1.0, name
     # the scores are scikit-learn's on the model's predictions
-    again = class_scores(res.take_model(), imb.test, "test_")
+    again = CLASSIFICATION.epoch_score(res.take_model(), imb.test, "test_")
     assert again["test_macro_f1"] == pytest.approx(m["test_macro_f1"])
     # weights reach the loss: a heavy weight on the rare class makes the model predict it more
     predicted = []
@@ -183,7 +183,7 @@ def test_a_folder_stored_on_disk_trains_and_is_scored_on_the_same_data(tmp_path)
     import numpy as np
     from PIL import Image
 
-    from cnntune.worker.train import class_scores
+    from cnntune.tasks import CLASSIFICATION
 
     d = digits()
     for i, (x, y) in enumerate(zip(d.train.x[:300], d.train.y[:300])):
@@ -199,7 +199,7 @@ def test_a_folder_stored_on_disk_trains_and_is_scored_on_the_same_data(tmp_path)
     assert res.metrics["val_accuracy"] > 0.5  # it learned (chance is 0.1)
     model = res.take_model()
     for part in ("val", "test"):
-        again = class_scores(model, getattr(memory, part), f"{part}_")
+        again = CLASSIFICATION.epoch_score(model, getattr(memory, part), f"{part}_")
         for name, value in again.items():
             assert res.metrics[name] == pytest.approx(value, abs=1e-6), name
 
