@@ -44,18 +44,23 @@ class Direction(StrEnum):
         return max(scored, key=lambda vi: (self.sign * vi[0], -number(vi[1])))[1]
 
 
-# what a study learns to predict: one class per example (classification) or one or more
-# numbers (regression). Each task's objectives are what one trial is judged by, per epoch on
-# the validation split (so early stopping and pruning can use it), with the way each improves;
-# the task's default objective comes first. The class-balanced scores are for imbalanced data:
+# what a study learns to predict: one class per example (classification), one or more
+# numbers (regression), or a set of labels, none or several per example (multilabel). Each
+# task's objectives are what one trial is judged by, per epoch on the validation split (so
+# early stopping and pruning can use it), with the way each improves; the task's default
+# objective comes first. The class-balanced scores are for imbalanced data:
 # macro F1, balanced accuracy (mean recall over classes), AUC (one class against the rest,
 # averaged); each is also measured on the test split as test_<name>. Regression: mean absolute
 # error, root mean squared error, R^2 (averaged over the outputs), in the targets' own units.
+# Multi-label: F1 over every (example, label) decision (micro) or averaged over the labels
+# (macro), at a 0.5 threshold per epoch; AUC per label, averaged.
 TASK_OBJECTIVES = {
     "classification": {"val_accuracy": "maximize", "val_loss": "minimize",
                        "val_macro_f1": "maximize", "val_balanced_accuracy": "maximize",
                        "val_auc": "maximize"},
     "regression": {"val_rmse": "minimize", "val_mae": "minimize", "val_r2": "maximize",
+                   "val_loss": "minimize"},
+    "multilabel": {"val_micro_f1": "maximize", "val_macro_f1": "maximize", "val_auc": "maximize",
                    "val_loss": "minimize"},
 }
 TASKS = tuple(TASK_OBJECTIVES)
@@ -102,7 +107,8 @@ STATES = tuple(s.value for s in State if s is not State.INTERRUPTED)
 FINISHED = (State.COMPLETE, State.PRUNED, State.FAIL)  # a trial in one of these is over
 # data: the embedded sets (by name, with the task each is for), and every source a space's
 # data.source may name
-EMBEDDED = {"digits": "classification", "waveforms": "classification", "discs": "regression"}
+EMBEDDED = {"digits": "classification", "waveforms": "classification", "discs": "regression",
+            "tags": "multilabel"}
 DATA_SOURCES = (*EMBEDDED, "npz", "csv", "folder")
 # data.in_memory: keep decoded images in memory, or store them on disk (auto: by size)
 IN_MEMORY = ("auto", "true", "false")

@@ -287,6 +287,8 @@ class DataSettings(_Strict):
     # store them when they would take more than a share of the available memory (auto)
     in_memory: Literal["auto"] | bool = "auto"
     channels: int = Field(1, ge=1)  # csv: value columns are time-major over this many channels
+    # multi-label: the labels every example must have at least (0: an example may have none)
+    min_labels: int = Field(0, ge=0)
     val_fraction: float = Field(0.15, gt=0, lt=0.5)
     test_fraction: float = Field(0.2, gt=0, lt=0.5)
 
@@ -433,9 +435,15 @@ class SpaceFile(_Strict):
 
     @model_validator(mode="after")
     def _check_task_settings(self):
+        from .tasks import task
+
         if self.task != "classification" and self.training.class_weight != "none":
             raise ValueError(f"training.class_weight weighs classes, and task {self.task} has "
                              "none; drop it")
+        try:
+            task(self.task).configured(min_labels=self.data.min_labels)
+        except ValueError as exc:
+            raise ValueError(str(exc)) from None
         return self
 
 

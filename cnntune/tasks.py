@@ -13,8 +13,10 @@ numpy at import: TensorFlow, Keras and scikit-learn are imported where a method 
 
 from __future__ import annotations
 
+import copy
 import functools
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +54,8 @@ class Task:
     knobs: frozenset[str] = frozenset()  # knobs only this task reads (beside the families')
     names_key: str  # an npz's optional array of output names
     classes: bool  # whether the outputs are exclusive classes (one wins), or values
+    sets: bool = False  # whether a target is a set of labels (a blank cell: the empty set)
+    explains = ""  # what `explain` maps, after the method's name ({first}: the first output)
 
     @property
     def objectives(self) -> dict[str, str]:
@@ -76,6 +80,20 @@ class Task:
 
     def __repr__(self) -> str:
         return f"Task({self.name})"
+
+    def configured(self, **rules) -> Task:
+        """This task with the data rules a space sets (``data.min_labels``); a rule left at
+        its default (falsy) is no rule, and a rule another task owns is a ValueError."""
+        rules = {k: v for k, v in rules.items() if v}
+        if not rules:
+            return self
+        for k in rules:
+            if not hasattr(type(self), k):
+                raise ValueError(f"data.{k} is a rule of multi-label data, and this task is "
+                                 f"{self.name}; drop it")
+        out = copy.copy(self)
+        out.__dict__.update(rules)
+        return out
 
     # ----------------------------------------------------------------- data
     def targets(self, raw, where: str, names: list[str] | None = None,
@@ -122,10 +140,18 @@ class Task:
     def epoch_score(self, model, split, prefix: str, preds=None) -> dict[str, float]:
         return {}
 
+    def decide(self, model, val_split) -> dict:
+        """What a trained model's outputs are turned into decisions by, fitted on the
+        validation split (a multi-label model's threshold per label); stored with an export
+        and read by ``score``, ``compare`` and ``rows``. Most tasks decide nothing: {}."""
+        return {}
+
     # ----------------------------------------------------------------- scoring
-    def score(self, model, y, preds, prefix: str, knobs: dict, prep: dict) -> dict[str, float]:
+    def score(self, model, y, preds, prefix: str, knobs: dict, prep: dict,
+              decision: dict | None = None) -> dict[str, float]:
         """Every figure of ``model``'s predictions ``preds`` of targets ``y``, named
-        ``prefix + figure``, the loss (with the model's weight penalties) included."""
+        ``prefix + figure``, the loss (with the model's weight penalties) included; decided
+        as ``decision`` (``decide``) says."""
         raise NotImplementedError
 
     def label_scores(self, y, preds, prefix: str) -> dict[str, float]:
@@ -137,12 +163,22 @@ class Task:
         return None
 
     # ----------------------------------------------------------------- exports and predict
-    def compare(self, preds, keras_preds, y, prep: dict, quantize: str) -> Verification:
+    def compare(self, preds, keras_preds, y, prep: dict, quantize: str,
+                decision: dict | None = None) -> Verification:
         raise NotImplementedError
 
-    def rows(self, preds: np.ndarray, names: list[str], top: int) -> list[dict]:
+    def rows(self, preds: np.ndarray, names: list[str], top: int,
+             decision: dict | None = None) -> list[dict]:
         """One dict per example for ``cnntune predict`` (beside the input's name)."""
         raise NotImplementedError
+
+    def explained(self, preds: np.ndarray, y, names: list[str], decision: dict | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
+        """What ``explain`` maps: (example index, output index) pairs, and a title for each
+        (None: the grid titles each by its true and predicted class). By default each
+        example's predicted output."""
+        idx = np.arange(len(preds))
+        return idx, np.asarray(preds).argmax(axis=1), None
 
     # ----------------------------------------------------------------- baselines
     baselines: tuple[str, ...] = ()
@@ -215,7 +251,7 @@ class Classification(Task):
         preds = predictions(model, split) if preds is None else preds
         return class_scores(np.asarray(split.y), preds, prefix)
 
-    def score(self, model, y, preds, prefix, knobs, prep):
+    def score(self, model, y, preds, prefix, knobs, prep, decision=None):
         y = np.asarray(y)
         return {f"{prefix}loss": scored_loss(model, y, preds, knobs.get("label_smoothing", 0.0)),
                 f"{prefix}accuracy": float((preds.argmax(1) == y).mean()),
@@ -229,19 +265,11 @@ class Classification(Task):
     def confusion(self, y, preds, n):
         return confusion(y, preds.argmax(1), n).tolist()
 
-    def compare(self, preds, keras_preds, y, prep, quantize):
-        acc = _accuracy(preds, y)
-        keras_acc = _accuracy(keras_preds, y)
-        diff = float(np.abs(preds - keras_preds).max()) if len(preds) else 0.0
-        if quantize == "int8":
-            return Verification("accuracy", acc, keras_acc, diff,
-                                f"accuracy drop <= {INT8_MAX_DROP}",
-                                keras_acc - acc <= INT8_MAX_DROP)
-        return Verification("accuracy", acc, keras_acc, diff,
-                            f"max |probability difference| <= {TOLERANCE[quantize]:g}",
-                            diff <= TOLERANCE[quantize])
+    def compare(self, preds, keras_preds, y, prep, quantize, decision=None):
+        return probability_check("accuracy", _accuracy(preds, y), _accuracy(keras_preds, y),
+                                 preds, keras_preds, quantize)
 
-    def rows(self, preds, names, top):
+    def rows(self, preds, names, top, decision=None):
         top = max(1, min(top, len(names)))
         order = np.argsort(-preds, axis=1)[:, :top]
         out = []
@@ -285,6 +313,7 @@ class Regression(Task):
     knobs = frozenset({"loss"})
     names_key = "target_names"
     classes = False
+    explains = " of {first}"
     baselines = ("ridge", "random_forest")
 
     @property
@@ -366,7 +395,7 @@ class Regression(Task):
                 [keras.metrics.RootMeanSquaredError(name="rmse"),
                  keras.metrics.MeanAbsoluteError(name="mae"), keras.metrics.R2Score(name="r2")])
 
-    def score(self, model, y, preds, prefix, knobs, prep):
+    def score(self, model, y, preds, prefix, knobs, prep, decision=None):
         y = np.asarray(y, "float64").reshape(len(y), -1)
         z = (np.asarray(preds, "float64") - y) / np.asarray(prep["target_std"])
         kind = knobs.get("loss", "mse")
@@ -385,7 +414,7 @@ class Regression(Task):
                 f"{prefix}mae": float(np.abs(err).mean()),
                 f"{prefix}r2": float(np.nanmean(r2)) if np.isfinite(r2).any() else math.nan}
 
-    def compare(self, preds, keras_preds, y, prep, quantize):
+    def compare(self, preds, keras_preds, y, prep, quantize, decision=None):
         std = np.asarray(prep["target_std"])
         rmse = self.label_scores(y, preds, "")["rmse"]
         keras_rmse = self.label_scores(y, keras_preds, "")["rmse"]
@@ -400,8 +429,15 @@ class Regression(Task):
                             f"max |value difference| <= {TOLERANCE[quantize]:g} target "
                             "standard deviations", scaled <= TOLERANCE[quantize])
 
-    def rows(self, preds, names, top):
+    def rows(self, preds, names, top, decision=None):
         return [{n: float(v) for n, v in zip(names, p)} for p in np.asarray(preds)]
+
+    def explained(self, preds, y, names, decision=None):
+        # the first target, titled with its true and predicted value
+        p = np.asarray(preds).reshape(len(preds), -1)
+        titles = [(f"true {np.asarray(y)[i].reshape(-1)[0]:.3g} / " if y is not None else "")
+                  + f"pred {p[i][0]:.3g}" for i in range(len(p))]
+        return np.arange(len(p)), np.zeros(len(p), "int64"), titles
 
     def baseline(self, name, seed):
         from sklearn.ensemble import RandomForestRegressor
@@ -417,7 +453,238 @@ class Regression(Task):
                                      random_state=seed)
 
 
-_TASKS: dict[str, Task] = {t.name: t for t in (Classification(), Regression())}
+LABEL_SEPARATORS = (";", "|", ",")  # what separates the labels of one example in a text cell
+THRESHOLDS = np.round(np.arange(0.05, 0.951, 0.05), 2)  # a label's decision threshold: one of
+
+
+class Multilabel(Task):
+    """A set of labels per example: none, one or several (the tags of a photo). A sigmoid
+    per label and binary cross-entropy; a label is predicted when its probability reaches its
+    threshold, tuned on the validation split for the label's F1 (``decide``)."""
+
+    name = "multilabel"
+    headline = "micro_f1"
+    figures = ("micro_f1", "macro_f1", "auc", "loss", "exact_match")
+    shown = ("micro_f1", "macro_f1", "loss")
+    knobs = frozenset({"label_smoothing"})
+    names_key = "label_names"
+    classes = False
+    sets = True
+    explains = " per predicted label"
+    baselines = ("logistic_regression", "random_forest")
+    min_labels = 0  # data.min_labels: fewer labels on an example is a data error
+
+    @property
+    def output_word(self) -> str:
+        return "label"
+
+    def targets(self, raw, where, names=None, columns=None, first_row=0):
+        a = np.asarray(raw)
+        if a.dtype.kind in "OUS":  # label lists as text: "cat;dog", blank for none
+            if a.ndim == 2 and a.shape[1] != 1:
+                raise DataError(f"{where}: a multi-label example's labels are one column of "
+                                "separated labels, or one 0/1 column per label; name one text "
+                                "column or 0/1 columns")
+            lists = _label_lists(a.reshape(-1))
+            found = sorted({label for row in lists for label in row})
+            names = list(names) if names is not None else found
+            unknown = sorted(set(found) - set(names))
+            if unknown:
+                raise DataError(f"{where}: label '{unknown[0]}' is not in label_names; add it "
+                                "there or fix the row")
+            index = {n: i for i, n in enumerate(names)}
+            y = np.zeros((len(lists), len(names)), "float32")
+            for i, row in enumerate(lists):
+                y[i, [index[label] for label in row]] = 1.0
+        else:
+            if a.ndim != 2:
+                raise DataError(f"{where}: multi-label targets are a 0/1 matrix (examples x "
+                                f"labels) or separated label lists, got shape {a.shape}; one "
+                                "label per example is task: classification")
+            bad = ~np.isin(a, (0, 1))
+            if bad.any():
+                i, j = (int(v) for v in np.argwhere(bad)[0])
+                raise DataError(f"{where}, row {i + first_row}, column {j}: value "
+                                f"{a[i, j].item()!r} is not 0 or 1; a multi-label matrix marks "
+                                "each label 1 (present) or 0")
+            y = a.astype("float32")
+            k = y.shape[1]
+            names = list(names or (columns if columns and len(columns) == k else
+                                   [f"label{i}" for i in range(k)]))
+            if len(names) != k:
+                raise DataError(f"{where}: {len(names)} label names for {k} labels; make them "
+                                "agree")
+        if y.shape[1] < 2:
+            raise DataError(f"{where}: found {y.shape[1]} label; multi-label data needs at least "
+                            "2 (one yes/no label is task: classification)")
+        counts = y.sum(axis=0)
+        for j, c in enumerate(counts):
+            if c in (0, len(y)):
+                raise DataError(f"{where}: label '{names[j]}' is on "
+                                f"{'no' if c == 0 else 'every'} example; there is nothing to "
+                                "learn, drop it")
+        few = np.flatnonzero(y.sum(axis=1) < self.min_labels)
+        if len(few):
+            i = int(few[0])
+            raise DataError(f"{where}, row {i + first_row}: {int(y[i].sum())} labels, and "
+                            f"data.min_labels is {self.min_labels}; label the example or drop "
+                            "it (or lower data.min_labels)")
+        return y, [str(n) for n in names]
+
+    def targets_like(self, raw, train_raw, where, part):
+        _, names = self.targets(train_raw, where)
+        a = np.asarray(raw)
+        if a.dtype.kind in "OUS":
+            lists = _label_lists(a.reshape(-1))
+            index = {n: i for i, n in enumerate(names)}
+            unknown = sorted({label for row in lists for label in row} - set(index))
+            if unknown:
+                raise DataError(f"{where} has label {unknown[0]!r}, which y_train does not "
+                                f"have; every {part} label must be in train")
+            y = np.zeros((len(lists), len(names)), "float32")
+            for i, row in enumerate(lists):
+                y[i, [index[label] for label in row]] = 1.0
+            return y
+        if a.ndim != 2 or a.shape[1] != len(names) or not np.isin(a, (0, 1)).all():
+            raise DataError(f"{where}: must be a 0/1 matrix of {len(names)} labels as y_train "
+                            f"is, got shape {a.shape}; give every split the same labels")
+        return a.astype("float32")
+
+    def strata(self, y):
+        """Each example's rarest label (the examples with none: a group of their own), so
+        that a rare label is in every split; groups under 3 examples join the largest."""
+        y = np.asarray(y) > 0.5
+        freq = y.sum(axis=0)
+        rank = np.where(y, freq[None, :], np.inf)
+        group = np.where(y.any(axis=1), rank.argmin(axis=1), y.shape[1])
+        _, group, counts = np.unique(group, return_inverse=True, return_counts=True)
+        small = counts < 3
+        if small.any():
+            group = np.where(small[group], counts.argmax(), group)
+        return np.unique(group, return_inverse=True)[1].astype("int64")
+
+    def output(self, n, prep):
+        from keras import layers
+
+        # float32 under mixed precision too, as a classifier's softmax; named as a
+        # classifier's, so Grad-CAM finds its logits
+        return lambda x: layers.Dense(n, activation="sigmoid", dtype="float32",
+                                      name="classifier")(x)
+
+    def compile_args(self, knobs, prep):
+        import keras
+
+        return (keras.losses.BinaryCrossentropy(label_smoothing=knobs.get("label_smoothing",
+                                                                          0.0)),
+                [keras.metrics.F1Score(average="micro", threshold=0.5, name="micro_f1"),
+                 keras.metrics.F1Score(average="macro", threshold=0.5, name="macro_f1"),
+                 keras.metrics.AUC(multi_label=True, name="auc")])
+
+    def decide(self, model, val_split):
+        return {"thresholds": fit_thresholds(np.asarray(val_split.y),
+                                             predictions(model, val_split)).tolist()}
+
+    def _chosen(self, preds, decision):
+        t = np.asarray((decision or {}).get("thresholds", 0.5), "float64")
+        return np.asarray(preds) >= t
+
+    def score(self, model, y, preds, prefix, knobs, prep, decision=None):
+        from sklearn.metrics import roc_auc_score
+
+        y = np.asarray(y) > 0.5
+        preds = np.asarray(preds, "float64")
+        out = self.label_scores(y, self._chosen(preds, decision), prefix)
+        both = (y.any(axis=0)) & (~y.all(axis=0))  # AUC is defined where both occur
+        if both.any():
+            out[f"{prefix}auc"] = float(roc_auc_score(y[:, both], preds[:, both],
+                                                      average="macro"))
+        s = knobs.get("label_smoothing", 0.0)
+        target = y * (1 - s) + 0.5 * s
+        p = np.clip(preds, 1e-7, 1 - 1e-7)  # Keras' clipping
+        bce = -(target * np.log(p) + (1 - target) * np.log(1 - p)).mean()
+        penalty = sum(float(np.asarray(w)) for w in model.losses)
+        out[f"{prefix}loss"] = float(bce + penalty)
+        return out
+
+    def label_scores(self, y, preds, prefix):
+        from sklearn.metrics import f1_score
+
+        y, preds = np.asarray(y) > 0.5, np.asarray(preds) > 0.5
+        return {f"{prefix}micro_f1": float(f1_score(y, preds, average="micro",
+                                                    zero_division=0)),
+                f"{prefix}macro_f1": float(f1_score(y, preds, average="macro",
+                                                    zero_division=0)),
+                f"{prefix}exact_match": float((y == preds).all(axis=1).mean())}
+
+    def compare(self, preds, keras_preds, y, prep, quantize, decision=None):
+        def f1(p):
+            return self.label_scores(y, self._chosen(p, decision), "")["micro_f1"]
+
+        return probability_check("micro_f1", f1(preds), f1(keras_preds), preds, keras_preds,
+                                 quantize)
+
+    def rows(self, preds, names, top, decision=None):
+        chosen = self._chosen(preds, decision)
+        return [{"labels": ";".join(n for n, c in zip(names, row) if c),
+                 **{f"p_{n}": float(v) for n, v in zip(names, p)}}
+                for p, row in zip(np.asarray(preds), chosen)]
+
+    def explained(self, preds, y, names, decision=None):
+        # every predicted label of every example (the likeliest where none is predicted)
+        preds = np.asarray(preds)
+        chosen = self._chosen(preds, decision)
+        pairs = [(i, j) for i in range(len(preds))
+                 for j in (np.flatnonzero(chosen[i]) if chosen[i].any()
+                           else [int(preds[i].argmax())])]
+        idx = np.array([i for i, _ in pairs], "int64")
+        out = np.array([j for _, j in pairs], "int64")
+        titles = []
+        for i, j in pairs:
+            truth = "" if y is None else (" (true)" if np.asarray(y)[i, j] > 0.5
+                                          else " (not there)")
+            titles.append(f"{names[j]} {preds[i, j]:.2f}{truth}")
+        return idx, out, titles
+
+    def baseline(self, name, seed):
+        from sklearn.ensemble import RandomForestClassifier
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.multiclass import OneVsRestClassifier
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        if name == "logistic_regression":  # one per label
+            return make_pipeline(StandardScaler(), OneVsRestClassifier(
+                LogisticRegression(max_iter=2000, C=1.0)))
+        return RandomForestClassifier(n_estimators=300, n_jobs=-1, random_state=seed)
+
+
+def fit_thresholds(y: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """Each label's threshold (one of ``THRESHOLDS``) with the best F1 on ``y``, the lowest
+    of ties nearest 0.5; 0.5 for a label ``y`` never has."""
+    y = np.asarray(y) > 0.5
+    out = np.full(y.shape[1], 0.5)
+    for j in range(y.shape[1]):
+        if not y[:, j].any():
+            continue
+        pred = probs[:, j][:, None] >= THRESHOLDS[None, :]
+        tp = (pred & y[:, j][:, None]).sum(axis=0)
+        f1 = 2 * tp / (pred.sum(axis=0) + y[:, j].sum())
+        best = np.flatnonzero(f1 == f1.max())
+        out[j] = THRESHOLDS[best[np.abs(THRESHOLDS[best] - 0.5).argmin()]]
+    return out
+
+
+def _label_lists(cells) -> list[list[str]]:
+    """Text cells of separated labels as lists: split at the first of ``LABEL_SEPARATORS``
+    that any cell holds; a blank cell (or NaN) is the empty list."""
+    text = ["" if c is None or (isinstance(c, float) and math.isnan(c)) else str(c).strip()
+            for c in cells]
+    sep = next((s for s in LABEL_SEPARATORS if any(s in t for t in text)), None)
+    split = (lambda t: re.split(re.escape(sep), t)) if sep else (lambda t: [t])
+    return [sorted({p.strip() for p in split(t) if p.strip()}) if t else [] for t in text]
+
+
+_TASKS: dict[str, Task] = {t.name: t for t in (Classification(), Regression(), Multilabel())}
 assert tuple(_TASKS) == TASKS, "catalog.TASKS and tasks._TASKS name the same tasks"
 CLASSIFICATION = _TASKS["classification"]
 
@@ -441,6 +708,20 @@ def predictions(model, split) -> np.ndarray:
     """``model``'s outputs (class probabilities, values) for every example of ``split``."""
     return np.asarray(model.predict(split.pipeline(256, training=False, seed=0), verbose=0),
                       dtype="float64")
+
+
+def probability_check(metric: str, score: float, keras_score: float, preds, keras_preds,
+                      quantize: str) -> Verification:
+    """An export of probabilities against the Keras model: float formats must agree within
+    ``TOLERANCE``, int8 may lose at most ``INT8_MAX_DROP`` of ``metric``."""
+    diff = float(np.abs(preds - keras_preds).max()) if len(preds) else 0.0
+    if quantize == "int8":
+        return Verification(metric, score, keras_score, diff,
+                            f"{metric} drop <= {INT8_MAX_DROP}",
+                            keras_score - score <= INT8_MAX_DROP)
+    return Verification(metric, score, keras_score, diff,
+                        f"max |probability difference| <= {TOLERANCE[quantize]:g}",
+                        diff <= TOLERANCE[quantize])
 
 
 def label_scores(y, pred, prefix: str) -> dict[str, float]:

@@ -571,8 +571,8 @@ def predict(model, inputs, csv_out, top):
     from rich.table import Table
 
     out = Table()
-    for col in table.columns:
-        out.add_column(str(col))
+    for col in table.columns:  # a narrow terminal wraps a long path or label set, never cuts it
+        out.add_column(str(col), overflow="fold")
     for row in table.itertuples(index=False):
         out.add_row(*[f"{v:.4f}" if isinstance(v, float) else str(v) for v in row])
     Console().print(out)

@@ -22,9 +22,10 @@ def load_dataset(source: str | None, path: str | Path | None, *, val_fraction: f
                  base_dir: Path | None = None, kind: str | None = None,
                  label_column: str | list[str] = "label", channels: int = 1,
                  labels: str | None = None, file_column: str = "file", in_memory: str = "auto",
-                 task: str | None = None) -> Dataset:
+                 task: str | None = None, min_labels: int = 0) -> Dataset:
     """Load a source and split it. ``source`` None means: infer from ``path`` (or digits);
-    ``task`` None: the embedded set's own task, else classification."""
+    ``task`` None: the embedded set's own task, else classification; ``min_labels``: the
+    labels each example of multi-label data must have at least."""
     path = _resolve(path, base_dir)
     if source is None:
         if path is None:
@@ -37,7 +38,10 @@ def load_dataset(source: str | None, path: str | Path | None, *, val_fraction: f
     if own is not None and task is not None and task != own:
         raise DataError(f"data '{source}' is a {own} set and the space's task is {task}; give "
                         f"{task} data (--data) or set task: {own}")
-    learn = tasks.task(own or task)
+    try:
+        learn = tasks.task(own or task).configured(min_labels=min_labels)
+    except ValueError as exc:
+        raise DataError(str(exc)) from None
     in_memory = {True: "true", False: "false"}.get(in_memory, str(in_memory))  # YAML's bools
     if in_memory not in IN_MEMORY:
         raise DataError(f"data.in_memory is {in_memory!r}; use {', '.join(IN_MEMORY)}")
@@ -70,6 +74,7 @@ def load_dataset(source: str | None, path: str | Path | None, *, val_fraction: f
             "color_mode": color_mode, "label_column": label_column, "channels": channels,
             "labels": str(labels_path.resolve()) if labels_path else None,
             "file_column": file_column, "in_memory": in_memory, "task": learn.name,
+            "min_labels": min_labels,
             "val_fraction": val_fraction, "test_fraction": test_fraction, "seed": seed}
     return Dataset(name=name, train=splits["train"], val=splits["val"], test=splits["test"],
                    class_names=names, scale=scale,
@@ -87,8 +92,10 @@ def _array_parts(source, path, kind, label_column, channels, task):
     if source == "waveforms":
         x, y, names, scale, name = sources.make_waveforms()
         return {"train": (x, y)}, names, scale, name, "sequence"
-    if source == "discs":
-        x, y, names, scale, name = sources.make_discs()
+    if source in ("discs", "tags"):
+        x, y, names, scale, name = (sources.make_discs if source == "discs"
+                                    else sources.make_tags)()
+        y, names = task.targets(y, f"data '{source}'", names)  # the task's checks and rules
         return {"train": (x, y)}, names, scale, name, "image"
     if source == "csv":
         x, y, names, scale, name = sources.load_csv(_existing(path, "csv file"), label_column,
@@ -171,7 +178,8 @@ def load_described(spec: dict) -> Dataset:
                       kind=spec.get("kind"), label_column=spec.get("label_column", "label"),
                       channels=spec.get("channels", 1), labels=spec.get("labels"),
                       file_column=spec.get("file_column", "file"),
-                      in_memory=spec.get("in_memory", "auto"), task=spec.get("task"))
+                      in_memory=spec.get("in_memory", "auto"), task=spec.get("task"),
+                      min_labels=spec.get("min_labels", 0))
     if ds.fingerprint != spec["fingerprint"]:
         raise DataError(f"data '{spec['name']}' has changed since the study ran on it "
                         f"(fingerprint {ds.fingerprint}, was {spec['fingerprint']}); restore it "

@@ -1,5 +1,5 @@
-"""Sources that load as arrays: scikit-learn's digits, the generated waveforms, ``.npz`` files
-(one labelled set, or the splits it brings) and CSV sequences."""
+"""Sources that load as arrays: scikit-learn's digits, the generated waveforms, discs and tags,
+``.npz`` files (one labelled set, or the splits it brings) and CSV sequences."""
 
 from __future__ import annotations
 
@@ -152,6 +152,43 @@ def make_discs(n: int = 2000, size: int = 32, seed: int = 0):
     mean_radius = (radius * present).sum(1) / count
     y = np.stack([count.astype("float32"), mean_radius.astype("float32")], axis=1)
     return x, y, ["count", "mean_radius"], 1.0 / 255.0, "discs"
+
+
+TAG_KINDS = ("disc", "square", "triangle", "cross", "ring")
+
+
+def make_tags(n: int = 2400, size: int = 32, seed: int = 0, p: float = 0.35):
+    """A seeded multi-label set: colour images (size x size x 3, uint8), each with none, one
+    or several of five kinds of shape (``TAG_KINDS``, each there with probability ``p``, at
+    most one of a kind), of radius 3.5-7 px in a random bright colour at random places (they
+    may overlap), on a random dark background with noise and a thin distractor stroke; the
+    labels are which kinds are there (a 0/1 matrix)."""
+    rng = np.random.default_rng(seed)
+    k = len(TAG_KINDS)
+    y = (rng.random((n, k)) < p).astype("float32")
+    yy, xx = np.mgrid[0:size, 0:size].astype("float32")
+    img = rng.uniform(0, 110, (n, 1, 1, 3)) + rng.normal(0, 18, (n, size, size, 3))
+    # a stroke of clutter on every image: a thin line of random colour, angle and length
+    a, c = rng.uniform(0, np.pi, (n, 1, 1)), rng.uniform(0, size, (n, 2, 1, 1))
+    u = (yy - c[:, 0]) * np.cos(a) - (xx - c[:, 1]) * np.sin(a)
+    v = (yy - c[:, 0]) * np.sin(a) + (xx - c[:, 1]) * np.cos(a)
+    stroke = (np.abs(u) <= 0.6) & (np.abs(v) <= rng.uniform(3, 9, (n, 1, 1)))
+    img = np.where(stroke[..., None], rng.uniform(0, 255, (n, 1, 1, 3)), img)
+    for j in range(k):
+        r = rng.uniform(3.5, 7.0, (n, 1, 1))
+        cy, cx = (rng.uniform(r[:, 0, 0] + 1, size - r[:, 0, 0] - 1)[:, None, None]
+                  for _ in range(2))
+        u, v = yy - cy, xx - cx
+        d = np.hypot(u, v)
+        mask = [d <= r,
+                (np.abs(u) <= r * 0.8) & (np.abs(v) <= r * 0.8),
+                (u <= r * 0.7) & (u >= -r) & (np.abs(v) <= (u + r) / 1.7),
+                ((np.abs(u) <= r / 4) & (np.abs(v) <= r)) | ((np.abs(v) <= r / 4) &
+                                                             (np.abs(u) <= r)),
+                (d <= r) & (d >= r * 0.55)][j] & (y[:, j] > 0)[:, None, None]
+        img = np.where(mask[..., None], rng.uniform(130, 255, (n, 1, 1, 3)), img)
+    x = np.clip(img, 0, 255).astype("uint8")
+    return x, y, list(TAG_KINDS), 1.0 / 255.0, "tags"
 
 
 def npz_has_splits(path: Path) -> bool:

@@ -103,6 +103,9 @@ def export_study(study: str, *, fmt: str, out: str | Path, tracking_uri: str,
 
     keras = InMemoryKerasPredictor(infer)
     keras_preds = keras.predict(x_test)
+    # what turns outputs into decisions (a multi-label model's threshold per label), fitted on
+    # the validation split as the trial's test figures were; kept in cnntune.json for predict
+    decision = data.task.decide(infer, data.val)
 
     out.mkdir(parents=True, exist_ok=True)
     say(f"writing {fmt}{'' if quantize == 'none' else ' ' + quantize} to {target}")
@@ -113,7 +116,7 @@ def export_study(study: str, *, fmt: str, out: str | Path, tracking_uri: str,
     say(f"verifying {target.name} with its own runtime on {len(x_test)} test examples")
     predictor = load_predictor(target, fmt)
     check = data.task.compare(predictor.predict(x_test), keras_preds, data.test.y, data.prep,
-                              quantize)
+                              quantize, decision)
     keras_latency = keras.latency_ms(x_test)
     report = ExportReport(
         study=study, trial=t.number, run_id=t.run_id, format=fmt, quantize=quantize,
@@ -122,7 +125,7 @@ def export_study(study: str, *, fmt: str, out: str | Path, tracking_uri: str,
         max_abs_diff=check.max_abs_diff, tolerance=check.tolerance, passed=check.passed,
         latency_ms=predictor.latency_ms(x_test), keras_latency_ms=keras_latency,
         retrained=retrain)
-    meta = metadata(view, t, data, report)
+    meta = metadata(view, t, data, report, decision)
     write_json(out / "cnntune.json", meta)
     if not check.passed:
         raise ExportMismatch(
@@ -158,7 +161,7 @@ def retrain_trial(params: dict, data, *, epochs: int, seed: int, base_dir: str |
     return model
 
 
-def metadata(view, t, data, report: ExportReport) -> dict:
+def metadata(view, t, data, report: ExportReport, decision: dict | None = None) -> dict:
     import keras
     import tensorflow as tf
 
@@ -177,8 +180,10 @@ def metadata(view, t, data, report: ExportReport) -> dict:
         "input": {"shape": [None, *data.input_shape], "dtype": "float32",
                   "data_dtype": data.train.dtype, "kind": data.kind},
         "task": data.task.name,
-        # a classification's classes, in output order; a regression's targets
+        # a classification's classes, in output order; a regression's targets; the labels
         "class_names": data.class_names,
+        # how outputs become decisions (Task.decide): a multi-label model's thresholds
+        **({"decision": decision} if decision else {}),
         "preprocessing": {"inside_model": True, **data.prep,
                           "note": "feed raw values as the data holds them; the model rescales "
                                   "(images) or standardises (sequences) itself"},

@@ -3,7 +3,8 @@
 Inputs are read as the export's ``cnntune.json`` says its data was (image size, grey or
 colour); the model does its own rescaling. The result is a pandas table: input, then what
 the task predicts (``Task.rows``): class and probability (and the next classes with
-``top``), or a regression's value per target.
+``top``), a regression's value per target, or a multi-label model's label set (at the
+thresholds cnntune.json keeps) and each label's probability.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def predict_files(model: str | Path, inputs, *, top: int = 1):
 
     import_tensorflow_quietly()
     preds = load_predictor(model).predict(x)
-    rows = task(meta.get("task")).rows(preds, meta["class_names"], top)
+    rows = task(meta.get("task")).rows(preds, meta["class_names"], top, meta.get("decision"))
     return pd.DataFrame([{"input": name, **row} for name, row in zip(names, rows)])
 
 

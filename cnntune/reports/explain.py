@@ -180,6 +180,7 @@ def explain_study(study: str, *, tracking_uri: str, out: str | Path, method: str
     model = view.load_model(t)
     names = meta["class_names"]
     task = view.task
+    data = view.load_data()
     if images:
         from ..deploy.predict import read_inputs
 
@@ -188,23 +189,23 @@ def explain_study(study: str, *, tracking_uri: str, out: str | Path, method: str
         y = None
         captions = [Path(s).name for s in labels_txt]
     else:
-        data = view.load_data()
         idx = spread(task.strata(data.test.y), n)
         x, y = data.test.images(idx).astype("float32"), data.test.y[idx]
         captions = [f"test #{i}" for i in idx]
-    # a classification explains each example's predicted class, a regression its first target
-    maps, probs = (gradcam if method == "gradcam" else saliency)(
-        model, x, None if task.classes else np.zeros(len(x), "int64"))
-    titles = None
-    if not task.classes:  # the values, not class probabilities
-        pred = np.asarray(model.predict(x, verbose=0)).reshape(len(x), -1)
-        titles = [(f"true {y[i][0]:.3g} / " if y is not None else "")
-                  + f"pred {pred[i][0]:.3g}\n{captions[i]}" for i in range(len(x))]
+    # what each task explains (Task.explained): a classification each example's predicted
+    # class, a regression its first target, a multi-label model each label it predicts
+    preds = np.asarray(model.predict(x, verbose=0))
+    rows, outputs, titles = task.explained(preds, y, names, task.decide(model, data.val))
+    x, captions = x[rows], [captions[i] for i in rows]
+    y = None if y is None else y[rows]
+    maps, probs = (gradcam if method == "gradcam" else saliency)(model, x, outputs)
+    if titles is not None:
+        titles = [f"{t}\n{c}" for t, c in zip(titles, captions)]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     scale = float(meta["prep"].get("scale", 1.0))
     grid = out / f"{method}.png"
-    what = "" if task.classes else f" of {names[0]}"
+    what = task.explains.format(first=names[0])
     grid_png(grid, x * scale if meta.get("kind") != "sequence" else x, maps, probs, y, names,
              captions, f"{method}{what} - study {study}, trial {t.number}", titles)
     acts = out / "activations.png"

@@ -9,12 +9,14 @@ loaded once; a trial whose model was not logged gets the sections that need neit
 
 from __future__ import annotations
 
+import functools
 import html
 import io
 from typing import Any
 
 import numpy as np
 
+from ..catalog import TASKS
 from ..tasks import confusion
 from .confusion import confusion_html
 from .page import Section, png_tag, table_html
@@ -36,7 +38,7 @@ def winner_sections(view, best) -> list[Section]:
         model = view.load_model(best)
         data = view.load_data()
         sections.append(Section(f"Trial {best.number}: architecture").html(architecture(model)))
-        sections += (_errors if data.task.classes else _value_errors)(view, best, model, data)
+        sections += ERRORS[data.task.name](view, best, model, data)
     else:
         sections.append(Section(f"Trial {best.number}: model", note=(
             "its model was not logged, so its architecture, confusion matrix and Grad-CAM are "
@@ -192,6 +194,57 @@ def _value_errors(view, best, model, data) -> list[Section]:
         "by mean absolute error in target standard deviations")).html(
         table_html(pd.DataFrame(rows).round(4))))
     return out
+
+
+def _label_errors(view, best, model, data) -> list[Section]:
+    """A multi-label model's test figures per label at its thresholds (tuned on validation),
+    and a Grad-CAM grid of each predicted label."""
+    import pandas as pd
+    from sklearn.metrics import precision_recall_fscore_support
+
+    meta = view.data_spec
+    names = [str(n) for n in meta["class_names"]]
+    x = data.test.x.astype("float32")
+    y = np.asarray(data.test.y) > 0.5
+    probs = np.asarray(model.predict(x, batch_size=256, verbose=0))
+    decision = data.task.decide(model, data.val)
+    pred = probs >= np.asarray(decision["thresholds"])
+    p, r, f, support = precision_recall_fscore_support(y, pred, zero_division=0)
+    table = pd.DataFrame({"label": names, "threshold": decision["thresholds"],
+                          "precision": p, "recall": r, "f1": f, "test examples": support,
+                          "predicted": pred.sum(axis=0)}).round(4)
+    scores = data.task.label_scores(y, pred, "")
+    out = [Section(f"Trial {best.number}: test figures per label", note=(
+        f"{len(y)} test examples, micro-F1 {scores['micro_f1']:.4f}, macro-F1 "
+        f"{scores['macro_f1']:.4f}, exact match {scores['exact_match']:.4f}; a label is "
+        "predicted at or above its threshold, tuned on the validation split")).html(
+        table_html(table))]
+    from .explain import grid_png, gradcam, spread
+
+    idx = spread(data.task.strata(y), GRID // 2)
+    rows, outputs, titles = data.task.explained(probs[idx], y[idx], names, decision)
+    shown = x * float(meta["prep"].get("scale", 1.0)) if meta.get("kind") != "sequence" else x
+    rows, outputs, titles = rows[:GRID], outputs[:GRID], titles[:GRID]
+    try:
+        maps, cam_probs = gradcam(model, x[idx][rows], outputs)
+    except Exception as exc:  # a model without a spatial layer to explain
+        out.append(Section(f"Trial {best.number}: Grad-CAM", note=html.escape(
+            f"not drawn: {type(exc).__name__}: {exc}")))
+    else:
+        captions = [f"test #{idx[i]}" for i in rows]
+        out.append(Section(f"Trial {best.number}: Grad-CAM per predicted label", note=(
+            "where the model looked for each label it predicted (red: most); '(not there)' "
+            "marks a label the example does not have")).html(_png(
+                functools.partial(grid_png, titles=[f"{t}\n{c}" for t, c in zip(titles,
+                                                                                 captions)]),
+                shown[idx][rows], maps, cam_probs, None, names, captions, "Grad-CAM",
+                jpeg=True)))
+    return out
+
+
+# what the report shows of the winner's errors, per task (catalog.TASKS)
+ERRORS = {"classification": _errors, "regression": _value_errors, "multilabel": _label_errors}
+assert tuple(ERRORS) == TASKS, "the report draws every task's errors"
 
 
 def _png(draw, *args, jpeg: bool = False) -> str:

@@ -187,7 +187,9 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
     # the model now holds the best epoch's weights, whose validation scores fit already
     # measured (in the metrics above); the test split is scored here, once
     preds = predictions(model, data.test)  # one pass: every test figure comes from these
-    metrics.update(data.task.score(model, data.test.y, preds, "test_", knobs, data.prep))
+    decision = data.task.decide(model, data.val)  # a multi-label model's thresholds
+    metrics.update(data.task.score(model, data.test.y, preds, "test_", knobs, data.prep,
+                                   decision))
     matrix = data.task.confusion(data.test.y, preds, data.num_classes)
     if settings.latency is not None:  # deployment objectives or constraints: same method
         from .latency import measure

@@ -83,8 +83,19 @@ def test_bad_inputs_exit_2_and_write_nothing(tmp_path, cli_here):
     (tmp_path / "ro.yaml").write_text("name: ro\ntask: regression\n"
                                       "training: {objective: val_macro_f1}\n"
                                       "params:\n  n_blocks: 1\n")
+    (tmp_path / "ml.yaml").write_text("name: ml\ntask: multilabel\ndata: {min_labels: 1}\n"
+                                      "params:\n  n_blocks: 1\n")
+    (tmp_path / "mo.yaml").write_text("name: mo\ntask: multilabel\n"
+                                      "training: {objective: val_accuracy}\n"
+                                      "params:\n  n_blocks: 1\n")
+    np.savez(tmp_path / "ml.npz", x=np.zeros((30, 4, 4)),
+             y=np.array([[1, 0], [0, 1], [0, 0]] * 10))
     cases = [
         # the task: targets it cannot learn from, an objective it does not have
+        (("search", "--space", "ml.yaml", "--data", "ml.npz"),
+         ["npz 'ml.npz', y, row 2: 0 labels, and data.min_labels is 1"]),
+        (("search", "--space", "mo.yaml"),
+         ["training.objective val_accuracy does not fit task multilabel"]),
         (("search", "--space", "rg.yaml", "--data", "nan.npz"),
          ["npz 'nan.npz', y, row 3: target is NaN or infinite"]),
         (("search", "--space", "ro.yaml"),

@@ -1,5 +1,5 @@
-"""What the task decides, for classification and regression: how targets are read and
-checked, how splits are stratified, which objectives a space may name, how exports are
+"""What the task decides, for classification, regression and multi-label: how targets are
+read and checked, how splits are stratified, which objectives a space may name, how exports are
 judged and what predict prints. Pure numpy and the space schema: no training here."""
 
 import numpy as np
@@ -12,6 +12,7 @@ from cnntune.space import parse_space
 from cnntune.tasks import CLASSIFICATION, task
 
 REGRESSION = task("regression")
+MULTILABEL = task("multilabel")
 
 
 def test_every_task_in_the_catalog_has_its_type_and_objectives():
@@ -95,7 +96,7 @@ def test_a_regression_space_takes_its_objectives_and_knobs():
     (HEAD + "objectives: [val_rmse, val_accuracy]\nparams:\n  n_blocks: 2\n",
      "objective val_accuracy does not fit task regression"),
     (HEAD + "params:\n  label_smoothing: [0.0, 0.1]\n",
-     "param 'label_smoothing': is read by task classification only"),
+     "param 'label_smoothing': is read by task classification and multilabel only"),
     ("name: c\nparams:\n  loss: [mse, mae]\n", "param 'loss': is read by task regression only"),
     (HEAD + "training: {class_weight: balanced}\nparams:\n  n_blocks: 2\n",
      "training.class_weight weighs classes, and task regression has none"),
@@ -110,7 +111,6 @@ SPLIT = dict(val_fraction=0.15, test_fraction=0.2, seed=0)
 
 
 def test_regression_data_from_an_npz_a_csv_and_a_labelled_folder(tmp_path):
-    from PIL import Image
 
     rng = np.random.default_rng(0)
     x = rng.integers(0, 255, (200, 6, 6), dtype=np.uint8)
@@ -132,13 +132,7 @@ def test_regression_data_from_an_npz_a_csv_and_a_labelled_folder(tmp_path):
     assert d.kind == "sequence" and d.class_names == ["a", "b"] and d.train.y.shape[1] == 2
     assert d.input_shape == (8, 1)
 
-    (tmp_path / "imgs").mkdir()
-    rows = ["file,size"]
-    for i in range(40):
-        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(
-            tmp_path / "imgs" / f"{i}.png")
-        rows.append(f"{i}.png,{i * 0.5}")
-    (tmp_path / "sizes.csv").write_text("\n".join(rows) + "\n")
+    rows = _labelled_folder(tmp_path, "sizes.csv", "size", [i * 0.5 for i in range(40)])
     d = load_dataset(None, tmp_path / "imgs", task="regression", labels=tmp_path / "sizes.csv",
                      label_column="size", **SPLIT)
     assert d.class_names == ["size"] and len(d.train) + len(d.val) + len(d.test) == 40
@@ -148,6 +142,22 @@ def test_regression_data_from_an_npz_a_csv_and_a_labelled_folder(tmp_path):
                                         "target 'big' is not a number"):
         load_dataset(None, tmp_path / "imgs", task="regression",
                      labels=tmp_path / "sizes.csv", label_column="size", **SPLIT)
+
+
+def _labelled_folder(tmp_path, csv: str, column: str, values: list) -> list[str]:
+    """imgs/ of len(values) random 8x8 PNGs, and a labels CSV naming each with its value;
+    returns the CSV's lines."""
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    (tmp_path / "imgs").mkdir()
+    rows = [f"file,{column}"]
+    for i, v in enumerate(values):
+        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(
+            tmp_path / "imgs" / f"{i}.png")
+        rows.append(f"{i}.png,{v}")
+    (tmp_path / csv).write_text("\n".join(rows) + "\n")
+    return rows
 
 
 def test_data_and_task_that_do_not_match_are_refused(tmp_path):
@@ -174,3 +184,164 @@ def test_the_discs_set_is_seeded_and_counts_what_it_draws():
                                                                             "mean_radius"]
     assert set(np.unique(y[:, 0])) <= set(range(1, 7)) and (2 <= y[:, 1]).all() and \
         (y[:, 1] <= 6).all()
+
+
+# ------------------------------------------------------------------------- multi-label
+
+
+def test_multilabel_targets_from_separated_lists_and_from_a_matrix():
+    y, names = MULTILABEL.targets(np.array(["cat;dog", "", "dog", np.nan, "bird ; cat"],
+                                           dtype=object), "w")
+    assert names == ["bird", "cat", "dog"] and y.dtype == np.float32
+    assert y.tolist() == [[0, 1, 1], [0, 0, 0], [0, 0, 1], [0, 0, 0], [1, 1, 0]]
+    # the first separator any cell holds splits every cell: '|' here, so "a,b" is one label
+    y, names = MULTILABEL.targets(np.array([["x|a,b"], ["x"], ["a,b"]]), "w")
+    assert names == ["a,b", "x"] and y.tolist() == [[1, 1], [0, 1], [1, 0]]
+    y, names = MULTILABEL.targets(np.array([[1, 0, 1], [0, 1, 0], [1, 1, 0]]), "w",
+                                  columns=["a", "b", "c"])
+    assert names == ["a", "b", "c"] and y.sum() == 5
+    y, names = MULTILABEL.targets(np.array([[True, False], [False, True]]), "w")
+    assert names == ["label0", "label1"]
+    # names given in the file (label_names) fix the order of the outputs
+    y, names = MULTILABEL.targets(np.array(["b", "a;b", ""]), "w", ["b", "a"])
+    assert names == ["b", "a"] and y.tolist() == [[1, 0], [1, 1], [0, 0]]
+
+
+@pytest.mark.parametrize("raw, first_row, fragment", [
+    (np.array([[1, 0], [0, 2]]), 2, r"w, row 3, column 1: value 2 is not 0 or 1"),
+    (np.array([1, 0, 1]), 0, r"0/1 matrix \(examples x labels\).*task: classification"),
+    (np.array([[1, 0], [1, 1]]), 0, "label 'label0' is on every example"),
+    (np.array(["a", "a"]), 0, "found 1 label; multi-label data needs at least 2"),
+    (np.array([["a", "b"], ["c", "d"]]), 0, "one column of separated labels"),
+])
+def test_multilabel_targets_that_cannot_be_learnt_are_refused(raw, first_row, fragment):
+    with pytest.raises(DataError, match=fragment):
+        MULTILABEL.targets(raw, "w", first_row=first_row)
+    with pytest.raises(DataError, match="label 'c' is not in label_names"):
+        MULTILABEL.targets(np.array(["a", "b;c"]), "w", ["a", "b"])
+
+
+def test_min_labels_refuses_an_example_with_too_few_and_only_multilabel_has_it():
+    strict = MULTILABEL.configured(min_labels=1)
+    assert strict.min_labels == 1 and MULTILABEL.min_labels == 0  # a copy, the task unchanged
+    with pytest.raises(DataError, match=r"w, row 4: 0 labels, and data.min_labels is 1"):
+        strict.targets(np.array(["a", "b", "", "a;b"]), "w", first_row=2)
+    assert MULTILABEL.configured(min_labels=0) is MULTILABEL
+    with pytest.raises(ValueError, match="data.min_labels is a rule of multi-label data, and "
+                                         "this task is classification"):
+        CLASSIFICATION.configured(min_labels=1)
+
+
+def test_multilabel_strata_keep_a_rare_label_in_every_split():
+    from cnntune.data.splits import split
+
+    rng = np.random.default_rng(0)
+    y = (rng.random((300, 4)) < [0.5, 0.4, 0.3, 0.04]).astype("float32")
+    codes = MULTILABEL.strata(y)
+    assert np.bincount(codes).min() >= 3
+    # every example with the rare label is in its group
+    rare = y[:, 3] > 0
+    assert len(np.unique(codes[rare])) == 1 and (codes == codes[rare][0]).sum() == rare.sum()
+    idx = split(codes, val_fraction=0.15, test_fraction=0.2, seed=0, name="m")
+    for part in idx.values():
+        assert y[part, 3].sum() >= 1
+    # a group under 3 examples joins the largest
+    tiny = np.array([[1, 0], [1, 0], [1, 0], [1, 0], [0, 1]], "float32")
+    assert np.bincount(MULTILABEL.strata(tiny)).tolist() == [5]
+
+
+def test_multilabel_thresholds_figures_export_check_rows_and_explained():
+    from cnntune.tasks import fit_thresholds
+
+    y = np.array([[1, 0], [1, 0], [0, 1], [0, 0]], "float32")
+    probs = np.array([[0.3, 0.1], [0.35, 0.2], [0.1, 0.9], [0.05, 0.6]])
+    t = fit_thresholds(y, probs)
+    # label 0: any threshold in (0.1, 0.3] catches both and nothing else; nearest 0.5 is 0.3
+    # label 1: 0.65-0.9 keeps the one true example and drops the 0.6
+    assert t[0] == 0.3 and 0.6 < t[1] <= 0.9
+    decision = {"thresholds": t.tolist()}
+    s = MULTILABEL.label_scores(y, probs >= t, "test_")
+    assert s == {"test_micro_f1": 1.0, "test_macro_f1": 1.0, "test_exact_match": 1.0}
+    at_half = MULTILABEL.label_scores(y, probs >= 0.5, "")
+    assert at_half["micro_f1"] == pytest.approx(2 * 1 / (2 * 1 + 1 + 2))  # 1 tp, 1 fp, 2 fn
+
+    class Model:
+        losses = ()
+
+    scored = MULTILABEL.score(Model(), y, probs, "test_", {}, {}, decision)
+    p = np.clip(probs, 1e-7, 1 - 1e-7)
+    assert scored["test_loss"] == pytest.approx(-(y * np.log(p) + (1 - y) * np.log(1 - p))
+                                                .mean())
+    assert scored["test_auc"] == 1.0 and scored["test_micro_f1"] == 1.0
+    check = MULTILABEL.compare(probs + 1e-6, probs, y, {}, "none", decision)
+    assert check.passed and check.metric == "micro_f1" and check.score == 1.0
+    assert not MULTILABEL.compare(probs + 0.01, probs, y, {}, "none", decision).passed
+    rows = MULTILABEL.rows(probs[:2], ["cat", "dog"], 1, decision)
+    assert rows[0] == {"labels": "cat", "p_cat": 0.3, "p_dog": 0.1}
+    idx, outputs, titles = MULTILABEL.explained(probs, y, ["cat", "dog"], decision)
+    # each predicted label once; the last example (none predicted) its likeliest
+    assert idx.tolist() == [0, 1, 2, 3] and outputs.tolist() == [0, 0, 1, 1]
+    assert titles[2] == "dog 0.90 (true)" and titles[3] == "dog 0.60 (not there)"
+
+
+ML = "name: m\ntask: multilabel\n"
+
+
+@pytest.mark.parametrize("text, fragment", [
+    (ML + "training: {objective: val_accuracy}\nparams:\n  n_blocks: 2\n",
+     "val_accuracy does not fit task multilabel; use one of val_micro_f1, val_macro_f1"),
+    ("name: c\ndata: {min_labels: 1}\nparams:\n  n_blocks: 2\n",
+     "data.min_labels is a rule of multi-label data, and this task is classification"),
+    (ML + "params:\n  loss: [mse]\n", "param 'loss': is read by task regression only"),
+])
+def test_a_multilabel_space_takes_its_objectives_and_refuses_others(text, fragment):
+    sp = parse_space(ML + "data: {min_labels: 1}\nparams:\n  label_smoothing: [0.0, 0.1]\n")
+    assert sp.task is MULTILABEL and sp.primary == "val_micro_f1" and \
+        sp.direction == "maximize" and sp.data.min_labels == 1
+    with pytest.raises(SpaceError, match=fragment):
+        parse_space(text)
+
+
+def test_multilabel_data_from_an_npz_a_csv_and_a_labelled_folder(tmp_path):
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    y = (rng.random((200, 3)) < 0.4).astype("int64")
+    np.savez(tmp_path / "m.npz", x=rng.integers(0, 255, (200, 6, 6), dtype=np.uint8), y=y,
+             label_names=np.array(["a", "b", "c"]))
+    d = load_dataset(None, tmp_path / "m.npz", task="multilabel", **SPLIT)
+    assert d.task is MULTILABEL and d.class_names == ["a", "b", "c"]
+    assert d.train.y.shape == (130, 3) and d.train.y.dtype == np.float32
+
+    tags = np.array(["up;down", "", "down", "left;up"] * 15)
+    pd.DataFrame({**{f"v{i}": rng.normal(size=60) for i in range(4)}, "tags": tags}).to_csv(
+        tmp_path / "s.csv", index=False)
+    d = load_dataset(None, tmp_path / "s.csv", task="multilabel", label_column="tags", **SPLIT)
+    assert d.class_names == ["down", "left", "up"] and d.kind == "sequence"
+    both = np.concatenate([s.y for s in d.splits])
+    assert both.sum(axis=0).tolist() == [30, 15, 30] and (both.sum(axis=1) == 0).sum() == 15
+    with pytest.raises(DataError, match=r"csv '.*s.csv', column 'tags', row 3: 0 labels"):
+        load_dataset(None, tmp_path / "s.csv", task="multilabel", label_column="tags",
+                     min_labels=1, **SPLIT)
+
+    _labelled_folder(tmp_path, "tags.csv", "tags", ["sky|sea", "", "sea", "sky"] * 10)
+    d = load_dataset(None, tmp_path / "imgs", task="multilabel", labels=tmp_path / "tags.csv",
+                     label_column="tags", **SPLIT)
+    assert d.class_names == ["sea", "sky"] and len(d.train) + len(d.val) + len(d.test) == 40
+    with pytest.raises(DataError, match=r"labels csv '.*tags.csv', column 'tags', row 3: 0 "
+                                        "labels, and data.min_labels is 1"):
+        load_dataset(None, tmp_path / "imgs", task="multilabel", labels=tmp_path / "tags.csv",
+                     label_column="tags", min_labels=1, **SPLIT)
+
+
+def test_the_tags_set_is_seeded_and_marks_what_it_draws():
+    from cnntune.data.sources import TAG_KINDS, make_tags
+
+    x, y, names, scale, name = make_tags(n=300, seed=3)
+    again = make_tags(n=300, seed=3)
+    assert np.array_equal(x, again[0]) and np.array_equal(y, again[1])
+    assert x.shape == (300, 32, 32, 3) and x.dtype == np.uint8 and names == list(TAG_KINDS)
+    assert set(np.unique(y)) == {0.0, 1.0} and 0.25 < y.mean() < 0.45
+    # an image with no shape holds no bright flat patch: its brightest pixels are few
+    bright = (x.min(axis=-1) >= 130).sum(axis=(1, 2))
+    assert np.median(bright[y.sum(1) == 0]) < np.median(bright[y.sum(1) >= 2])
