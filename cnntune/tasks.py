@@ -480,11 +480,14 @@ class Multilabel(Task):
 
     def targets(self, raw, where, names=None, columns=None, first_row=0):
         a = np.asarray(raw)
-        if a.dtype.kind in "OUS":  # label lists as text: "cat;dog", blank for none
-            if a.ndim == 2 and a.shape[1] != 1:
+        if a.dtype.kind in "OUS" and a.ndim == 2 and a.shape[1] > 1:  # 0/1 columns, as text
+            try:
+                a = a.astype("float64")
+            except ValueError:
                 raise DataError(f"{where}: a multi-label example's labels are one column of "
                                 "separated labels, or one 0/1 column per label; name one text "
-                                "column or 0/1 columns")
+                                "column or 0/1 columns") from None
+        if a.dtype.kind in "OUS":  # label lists as text: "cat;dog", blank for none
             lists = _label_lists(a.reshape(-1))
             found = sorted({label for row in lists for label in row})
             names = list(names) if names is not None else found

@@ -131,7 +131,8 @@ def _list_labelled(path: Path, labels: Path, file_column: str, label_column: str
             raise DataError(f"{where}, row {line}: file '{name}' is listed again (first on "
                             f"row {seen[name]}); keep one row per image")
         seen[name] = line
-        if not all(label) and not task.sets:  # a blank label set is the empty set
+        # a blank label set is the empty set; a blank 0/1 column is a missing value
+        if not all(label) and not (task.sets and len(targets) == 1):
             raise DataError(f"{where}, row {line}: file '{name}' has no "
                             f"{'label' if task.classes else 'value'} in column "
                             f"'{targets[[bool(v) for v in label].index(False)]}'; fill it in "

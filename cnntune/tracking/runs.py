@@ -215,6 +215,12 @@ class Tracker:
             path.write_bytes(png)
             self.client.log_artifact(run_id, str(path))
 
+    def log_decision(self, run_id: str, decision: dict, names: list[str]) -> None:
+        """What turned a trial's outputs into its test decisions (``Task.decide``: a
+        multi-label model's threshold per label) as ``decision.json``, with the outputs'
+        names in order."""
+        self.client.log_dict(run_id, {"outputs": list(names), **decision}, "decision.json")
+
     def log_model(self, run_id: str, model, example) -> None:
         """Log a Keras model to a run in the Keras flavour, with a signature from ``example``,
         for inference: without its training settings (optimizer, loss, metrics), which a

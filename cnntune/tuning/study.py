@@ -261,6 +261,8 @@ class _TrialLoop:
                 names = self.plan.dataset.class_names
                 tracker.log_confusion(run_id, result.confusion, names, confusion_png(
                     result.confusion, names, f"trial {sample.number}: test split"))
+            if result.decision:  # what the test figures were decided by (thresholds)
+                tracker.log_decision(run_id, result.decision, self.plan.dataset.class_names)
             if is_best:
                 tracker.update_best(self.parent, sample.number, run_id, sample.params,
                                     result.metrics)

@@ -49,6 +49,7 @@ class TrialResult:
     stopped: str | None = None  # why training ended before its epochs (catalog.STOP_REASONS)
     retry: bool = False  # the worker died under it: worth one more try in a fresh worker
     confusion: list[list[int]] | None = None  # the test split's (COMPLETE only): true x pred
+    decision: dict = field(default_factory=dict)  # Task.decide's (COMPLETE only): thresholds
     model: Any = None  # the trained Keras model (COMPLETE only), until a runner takes it
 
     def take_model(self) -> Any:
@@ -200,7 +201,8 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
         return TrialResult(state=State.FAIL, error=f"{settings.objective} is {value}",
                            metrics=metrics, history=hist)
     return TrialResult(state=State.COMPLETE, value=value, metrics=metrics, history=hist,
-                       model=model, stopped=fitted.stopped, confusion=matrix)
+                       model=model, stopped=fitted.stopped, confusion=matrix,
+                       decision=decision)
 
 
 def fit_split(model, knobs: dict, data: Dataset, settings: TrialSettings, *, number: int,

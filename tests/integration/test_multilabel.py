@@ -46,6 +46,10 @@ def test_the_test_figures_are_the_logged_models_at_thresholds_tuned_on_validatio
     val = np.asarray(model.predict(data.val.x.astype("float32"), verbose=0))
     test = np.asarray(model.predict(data.test.x.astype("float32"), verbose=0))
     thresholds = fit_thresholds(data.val.y, val)
+    # the trial's run keeps the thresholds its test figures were decided by
+    logged = view.client.download_artifacts(best.run_id, "decision.json")
+    kept = json.loads(open(logged).read())
+    assert kept["outputs"] == data.class_names and kept["thresholds"] == thresholds.tolist()
     scores = data.task.label_scores(data.test.y, test >= thresholds, "test_")
     for k in ("test_micro_f1", "test_macro_f1", "test_exact_match"):
         assert best.metrics[k] == pytest.approx(scores[k], abs=1e-6)

@@ -202,6 +202,10 @@ def test_multilabel_targets_from_separated_lists_and_from_a_matrix():
     assert names == ["a", "b", "c"] and y.sum() == 5
     y, names = MULTILABEL.targets(np.array([[True, False], [False, True]]), "w")
     assert names == ["label0", "label1"]
+    # 0/1 columns read as text (a labels CSV) are a matrix too
+    y, names = MULTILABEL.targets(np.array([["1", "0"], ["0", "1"], ["1", "1"]]), "w",
+                                  columns=["sea", "sky"])
+    assert names == ["sea", "sky"] and y.tolist() == [[1, 0], [0, 1], [1, 1]]
     # names given in the file (label_names) fix the order of the outputs
     y, names = MULTILABEL.targets(np.array(["b", "a;b", ""]), "w", ["b", "a"])
     assert names == ["b", "a"] and y.tolist() == [[1, 0], [1, 1], [0, 0]]
