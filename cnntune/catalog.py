@@ -45,15 +45,17 @@ class Direction(StrEnum):
 
 
 # what a study learns to predict: one class per example (classification), one or more
-# numbers (regression), or a set of labels, none or several per example (multilabel). Each
-# task's objectives are what one trial is judged by, per epoch on the validation split (so
-# early stopping and pruning can use it), with the way each improves; the task's default
-# objective comes first. The class-balanced scores are for imbalanced data:
-# macro F1, balanced accuracy (mean recall over classes), AUC (one class against the rest,
-# averaged); each is also measured on the test split as test_<name>. Regression: mean absolute
-# error, root mean squared error, R^2 (averaged over the outputs), in the targets' own units.
+# numbers (regression), a set of labels, none or several per example (multilabel), or a class
+# per pixel (segmentation). Each task's objectives are what one trial is judged by, per epoch
+# on the validation split (so early stopping and pruning can use it), with the way each
+# improves; the task's default objective comes first. The class-balanced scores are for
+# imbalanced data: macro F1, balanced accuracy (mean recall over classes), AUC (one class
+# against the rest, averaged); each is also measured on the test split as test_<name>.
+# Regression: mean absolute error, root mean squared error, R^2 (averaged over the outputs),
+# in the targets' own units.
 # Multi-label: F1 over every (example, label) decision (micro) or averaged over the labels
-# (macro), at a 0.5 threshold per epoch; AUC per label, averaged.
+# (macro), at a 0.5 threshold per epoch; AUC per label, averaged. Segmentation (a class per
+# pixel): IoU and Dice per class, averaged over the classes present, and pixel accuracy.
 TASK_OBJECTIVES = {
     "classification": {"val_accuracy": "maximize", "val_loss": "minimize",
                        "val_macro_f1": "maximize", "val_balanced_accuracy": "maximize",
@@ -62,6 +64,8 @@ TASK_OBJECTIVES = {
                    "val_loss": "minimize"},
     "multilabel": {"val_micro_f1": "maximize", "val_macro_f1": "maximize", "val_auc": "maximize",
                    "val_loss": "minimize"},
+    "segmentation": {"val_mean_iou": "maximize", "val_dice": "maximize",
+                     "val_pixel_accuracy": "maximize", "val_loss": "minimize"},
 }
 TASKS = tuple(TASK_OBJECTIVES)
 OBJECTIVES = {name: way for objs in TASK_OBJECTIVES.values() for name, way in objs.items()}
@@ -108,7 +112,7 @@ FINISHED = (State.COMPLETE, State.PRUNED, State.FAIL)  # a trial in one of these
 # data: the embedded sets (by name, with the task each is for), and every source a space's
 # data.source may name
 EMBEDDED = {"digits": "classification", "waveforms": "classification", "discs": "regression",
-            "tags": "multilabel"}
+            "tags": "multilabel", "scenes": "segmentation"}
 DATA_SOURCES = (*EMBEDDED, "npz", "csv", "folder")
 # data.in_memory: keep decoded images in memory, or store them on disk (auto: by size)
 IN_MEMORY = ("auto", "true", "false")

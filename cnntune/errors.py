@@ -44,6 +44,11 @@ class TrialFailed(CnntuneError):
     """A single trial failed; the study continues with the next one."""
 
 
+class NotApplicable(ConfigError):
+    """A command or setting that does not apply to the study's task (explain on a
+    segmentation): one line that says so, exit 2."""
+
+
 class ModelFileError(ConfigError):
     """A model file or export folder given to predict or explain cannot be used."""
 

@@ -53,7 +53,11 @@ ACTIVATIONS = ("relu", "elu", "gelu", "swish", "selu", "tanh", "leaky_relu")
 POOLINGS = ("max", "average", "none")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam")
 FLIPS = ("none", "horizontal", "vertical", "horizontal_and_vertical")
-FAMILIES = ("plain", "resnet", "separable", "conv1d", "transfer")
+FAMILIES = ("plain", "resnet", "separable", "conv1d", "transfer", "unet")
+# the families with a decoder back to the input's size: a class per pixel (segmentation)
+DECODERS = ("unet",)
+UPSAMPLINGS = ("transpose", "bilinear")
+SKIPS = ("concat", "add")
 LR_SCHEDULES = ("constant", "cosine", "plateau")
 HEADS = ("auto", "flatten", "global_average", "global_max")
 BACKBONES = ("mobilenetv2", "efficientnetb0", "resnet50v2")
@@ -95,6 +99,10 @@ _KNOBS = [
          "(0: only the new head trains)", minimum=0, maximum=10000),
     Knob("transfer_size", 32, int, "transfer: images are resized to this square size",
          minimum=32, maximum=512),
+    Knob("upsampling", "transpose", str, "unet: how the decoder doubles a map's size: a "
+         "transposed conv, or bilinear resizing and a conv", choices=UPSAMPLINGS),
+    Knob("skips", "concat", str, "unet: how an encoder level's maps join the decoder's: "
+         "concatenated, or added", choices=SKIPS),
     # training
     Knob("optimizer", "adam", str, "optimizer", choices=OPTIMIZERS),
     Knob("learning_rate", 1e-3, float, "initial learning rate", minimum=0.0),
@@ -141,6 +149,10 @@ USES: dict[str, set[str]] = {
     "conv1d": TRAINING | _HEAD | _STACK,
     "transfer": TRAINING | AUGMENT | _HEAD | {"backbone", "backbone_weights", "unfreeze",
                                               "transfer_size"},
+    # augmentation moves masks with images (no contrast); dropout: spatial, at the bottleneck
+    "unet": TRAINING | (AUGMENT - {"aug_contrast"}) | {
+        "n_blocks", "filters", "filters_growth", "kernel_size", "batch_norm", "activation",
+        "dropout", "l1", "l2", "upsampling", "skips"},
 }
 
 

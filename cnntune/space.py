@@ -723,9 +723,22 @@ def _check_start_from(sp: SearchSpace) -> None:
 
 
 def _check_task_use(sp: SearchSpace) -> None:
-    """Refuse a param only another task reads (label_smoothing in a regression, ...)."""
+    """Refuse a param only another task reads (label_smoothing in a regression, ...), and a
+    family that cannot give the task's outputs (segmentation needs a decoder, a decoder's
+    class per pixel suits segmentation only)."""
+    from .knobs import DECODERS
     from .tasks import task
 
+    fam = sp.params.get("family")
+    pixels = task(sp.spec.task).per_pixel
+    for f in (fam.grid() if fam is not None else ["plain"]):
+        if pixels != (f in DECODERS):
+            raise SpaceError(
+                f"space '{sp.source}', param 'family': {f} " + (
+                    f"has no decoder, and task {sp.spec.task} predicts a class per pixel; use "
+                    f"family {' or '.join(DECODERS)}" if pixels else
+                    f"predicts a class per pixel, and task {sp.spec.task} does not; use it "
+                    "with task: segmentation, or another family"))
     for name in sp.order:
         owners = [t for t in TASKS if name in task(t).knobs]
         if owners and sp.spec.task not in owners:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .catalog import CLASS_SCORES, TASK_OBJECTIVES, TASKS
-from .errors import DataError
+from .errors import DataError, NotApplicable
 
 # the largest difference to the Keras model a float export may show: classification in
 # probability, regression in target standard deviations
@@ -56,6 +56,11 @@ class Task:
     classes: bool  # whether the outputs are exclusive classes (one wins), or values
     sets: bool = False  # whether a target is a set of labels (a blank cell: the empty set)
     explains = ""  # what `explain` maps, after the method's name ({first}: the first output)
+    targets_key = "y"  # an npz's array of targets (x_<split> / <key>_<split> with splits)
+    # whether the targets are maps the size of the input (a class per pixel): the model needs
+    # a decoder (knobs.DECODERS), and augmentation runs in the input pipeline, moving each
+    # mask with its image, not as layers inside the model that change the image alone
+    per_pixel = False
 
     @property
     def objectives(self) -> dict[str, str]:
@@ -113,9 +118,13 @@ class Task:
         """Integer groups of ``y`` that stratified splits and folds keep in proportion."""
         raise NotImplementedError
 
-    def prep(self, y_train: np.ndarray) -> dict:
-        """What the model's last layer needs to know of the training targets."""
+    def prep(self, y_train: np.ndarray, names: list[str]) -> dict:
+        """What the model's last layer needs to know of the training targets (and the names
+        of the outputs)."""
         return {}
+
+    def check_pair(self, x: np.ndarray, y: np.ndarray, where: str) -> None:
+        """DataError when targets ``y`` do not fit their inputs ``x`` (a mask's size)."""
 
     # ----------------------------------------------------------------- model
     def output(self, n: int, prep: dict):
@@ -148,10 +157,11 @@ class Task:
 
     # ----------------------------------------------------------------- scoring
     def score(self, model, y, preds, prefix: str, knobs: dict, prep: dict,
-              decision: dict | None = None) -> dict[str, float]:
+              decision: dict | None = None, names: list[str] | None = None
+              ) -> dict[str, float]:
         """Every figure of ``model``'s predictions ``preds`` of targets ``y``, named
         ``prefix + figure``, the loss (with the model's weight penalties) included; decided
-        as ``decision`` (``decide``) says."""
+        as ``decision`` (``decide``) says; ``names``: the outputs', for per-class figures."""
         raise NotImplementedError
 
     def label_scores(self, y, preds, prefix: str) -> dict[str, float]:
@@ -251,7 +261,7 @@ class Classification(Task):
         preds = predictions(model, split) if preds is None else preds
         return class_scores(np.asarray(split.y), preds, prefix)
 
-    def score(self, model, y, preds, prefix, knobs, prep, decision=None):
+    def score(self, model, y, preds, prefix, knobs, prep, decision=None, names=None):
         y = np.asarray(y)
         return {f"{prefix}loss": scored_loss(model, y, preds, knobs.get("label_smoothing", 0.0)),
                 f"{prefix}accuracy": float((preds.argmax(1) == y).mean()),
@@ -371,7 +381,7 @@ class Regression(Task):
                 return codes.astype("int64")
         return np.zeros(len(v), "int64")
 
-    def prep(self, y_train):
+    def prep(self, y_train, names):
         y = np.asarray(y_train, "float64")
         std = y.std(axis=0)
         return {"target_mean": y.mean(axis=0).tolist(),
@@ -395,7 +405,7 @@ class Regression(Task):
                 [keras.metrics.RootMeanSquaredError(name="rmse"),
                  keras.metrics.MeanAbsoluteError(name="mae"), keras.metrics.R2Score(name="r2")])
 
-    def score(self, model, y, preds, prefix, knobs, prep, decision=None):
+    def score(self, model, y, preds, prefix, knobs, prep, decision=None, names=None):
         y = np.asarray(y, "float64").reshape(len(y), -1)
         z = (np.asarray(preds, "float64") - y) / np.asarray(prep["target_std"])
         kind = knobs.get("loss", "mse")
@@ -556,15 +566,7 @@ class Multilabel(Task):
     def strata(self, y):
         """Each example's rarest label (the examples with none: a group of their own), so
         that a rare label is in every split; groups under 3 examples join the largest."""
-        y = np.asarray(y) > 0.5
-        freq = y.sum(axis=0)
-        rank = np.where(y, freq[None, :], np.inf)
-        group = np.where(y.any(axis=1), rank.argmin(axis=1), y.shape[1])
-        _, group, counts = np.unique(group, return_inverse=True, return_counts=True)
-        small = counts < 3
-        if small.any():
-            group = np.where(small[group], counts.argmax(), group)
-        return np.unique(group, return_inverse=True)[1].astype("int64")
+        return rarest_strata(np.asarray(y) > 0.5)
 
     def output(self, n, prep):
         from keras import layers
@@ -591,7 +593,7 @@ class Multilabel(Task):
         t = np.asarray((decision or {}).get("thresholds", 0.5), "float64")
         return np.asarray(preds) >= t
 
-    def score(self, model, y, preds, prefix, knobs, prep, decision=None):
+    def score(self, model, y, preds, prefix, knobs, prep, decision=None, names=None):
         from sklearn.metrics import roc_auc_score
 
         y = np.asarray(y) > 0.5
@@ -687,7 +689,224 @@ def _label_lists(cells) -> list[list[str]]:
     return [sorted({p.strip() for p in split(t) if p.strip()}) if t else [] for t in text]
 
 
-_TASKS: dict[str, Task] = {t.name: t for t in (Classification(), Regression(), Multilabel())}
+class Segmentation(Task):
+    """A class for every pixel: masks of class indices, 0..classes-1, the size of their
+    images. A 1x1 softmax convolution over the decoder's last feature map (only families
+    with a decoder: ``models.DECODER_FAMILIES``); sparse cross-entropy; scored by the mean
+    IoU and Dice over the classes (each counted where it is in the truth or the prediction),
+    per epoch from a pixel confusion matrix, and the pixel accuracy. Augmentation moves image
+    and mask together and runs in the input pipeline (``paired_augment``)."""
+
+    name = "segmentation"
+    headline = "mean_iou"
+    figures = ("mean_iou", "dice", "pixel_accuracy", "loss")
+    shown = ("mean_iou", "dice", "loss")
+    names_key = "class_names"
+    targets_key = "masks"
+    classes = False
+    per_pixel = True
+    baselines = ()
+
+    def targets(self, raw, where, names=None, columns=None, first_row=0):
+        m = np.asarray(raw)
+        m = m[..., 0] if m.ndim == 4 and m.shape[-1] == 1 else m
+        if m.ndim != 3:
+            raise DataError(f"{where}: masks must have shape (n, height, width) of class "
+                            f"indices, got {m.shape}; one mask per image")
+        if m.dtype.kind not in "biu" and not (m.dtype.kind == "f" and
+                                             np.array_equal(m, np.round(m))):
+            raise DataError(f"{where}: masks must hold class indices (whole numbers), got "
+                            f"{m.dtype}; save them as integers")
+        if m.size and m.min() < 0:
+            i = int(np.argwhere(m < 0)[0][0])
+            raise DataError(f"{where}, mask {i + first_row}: value {int(m[i].min())} is "
+                            "negative; mask values are class indices from 0")
+        k = len(names) if names is not None else int(m.max()) + 1 if m.size else 0
+        if m.size and m.max() >= k:
+            i = int(np.argwhere(m >= k)[0][0])
+            raise DataError(f"{where}, mask {i + first_row}: value {int(m[i].max())} is outside "
+                            f"the {k} classes of class_names; fix the mask or name every class")
+        if k < 2:
+            raise DataError(f"{where}: found {k} class; segmentation needs at least 2 "
+                            "(background and one more)")
+        names = [str(n) for n in names] if names is not None else \
+            ["background", *(f"class{i}" for i in range(1, k))]
+        return m.astype("uint8" if k <= 256 else "int32"), names
+
+    def targets_like(self, raw, train_raw, where, part):
+        _, names = self.targets(train_raw, where)
+        y, _ = self.targets(raw, where, names)
+        return y
+
+    def check_pair(self, x, y, where):
+        if tuple(x.shape[1:3]) != tuple(y.shape[1:3]):
+            raise DataError(f"{where}: masks are {y.shape[1]}x{y.shape[2]} and images "
+                            f"{x.shape[1]}x{x.shape[2]}; a mask must be the size of its image")
+
+    def strata(self, y):
+        """Each image's rarest class (by the images it is in), as multi-label's strata."""
+        y = np.asarray(y)
+        k = int(y.max()) + 1 if y.size else 1
+        present = np.zeros((len(y), k), bool)
+        for c in range(1, k):
+            present[:, c] = (y == c).reshape(len(y), -1).any(axis=1)
+        return rarest_strata(present[:, 1:])
+
+    def output(self, n, prep):
+        from keras import layers
+
+        return lambda x: layers.Conv2D(n, 1, activation="softmax", dtype="float32",
+                                       name="classifier")(x)
+
+    def compile_args(self, knobs, prep):
+        import keras
+
+        n = prep["classes"]
+        return ("sparse_categorical_crossentropy",
+                [_segmentation_metric()(n, "iou", name="mean_iou"),
+                 _segmentation_metric()(n, "dice", name="dice"),
+                 keras.metrics.SparseCategoricalAccuracy(name="pixel_accuracy")])
+
+    def prep(self, y_train, names):
+        return {"classes": len(names)}
+
+    def score(self, model, y, preds, prefix, knobs, prep, decision=None, names=None):
+        y = np.asarray(y).astype("int64")
+        preds = np.asarray(preds)
+        k = preds.shape[-1]
+        cm = confusion(y.reshape(-1), preds.argmax(-1).reshape(-1), k)
+        out = {f"{prefix}{name}": v for name, v in mask_scores(cm).items()}
+        iou = class_iou(cm)
+        names = [re.sub(r"[^A-Za-z0-9_]", "_", str(n))
+                 for n in (names or [str(c) for c in range(k)])]
+        out.update({f"{prefix}iou_{n}": float(v) for n, v in zip(names, iou)
+                    if np.isfinite(v)})
+        eps = 1e-7
+        p = np.take_along_axis(preds.reshape(-1, k), y.reshape(-1, 1), axis=1)
+        penalty = sum(float(np.asarray(w)) for w in model.losses)
+        out[f"{prefix}loss"] = float(-np.log(np.clip(p, eps, 1 - eps)).mean() + penalty)
+        return out
+
+    def label_scores(self, y, preds, prefix):
+        y = np.asarray(y).astype("int64")
+        k = int(max(y.max(), np.asarray(preds).max())) + 1
+        cm = confusion(y.reshape(-1), np.asarray(preds).reshape(-1), k)
+        return {f"{prefix}{name}": v for name, v in mask_scores(cm).items()}
+
+    def confusion(self, y, preds, n):
+        return confusion(np.asarray(y).reshape(-1), np.asarray(preds).argmax(-1).reshape(-1),
+                         n).tolist()
+
+    def compare(self, preds, keras_preds, y, prep, quantize, decision=None):
+        ours, theirs = np.asarray(preds).argmax(-1), np.asarray(keras_preds).argmax(-1)
+        iou = self.label_scores(y, ours, "")["mean_iou"]
+        keras_iou = self.label_scores(y, theirs, "")["mean_iou"]
+        diff = float(np.abs(preds - keras_preds).max()) if len(preds) else 0.0
+        agree = float((ours == theirs).mean()) if len(preds) else 1.0
+        if quantize == "int8":
+            return Verification("mean_iou", iou, keras_iou, diff,
+                                f"mean_iou drop <= {INT8_MAX_DROP}",
+                                keras_iou - iou <= INT8_MAX_DROP)
+        return Verification("mean_iou", iou, keras_iou, diff,
+                            f"pixels agreeing with the Keras model >= {PIXEL_AGREEMENT:.1%} "
+                            f"(here {agree:.4%})", agree >= PIXEL_AGREEMENT)
+
+    def rows(self, preds, names, top, decision=None):
+        labels = np.asarray(preds).argmax(-1)
+        k = len(names)
+        return [{**{f"share_{n}": float(s) for n, s in
+                    zip(names, np.bincount(m.reshape(-1), minlength=k) / m.size)}}
+                for m in labels]
+
+    def explained(self, preds, y, names, decision=None):
+        raise NotApplicable("explain maps where a classifier looks; a segmentation model's "
+                            "output is itself a map: see the report's overlays or `cnntune "
+                            "predict`'s mask overlays")
+
+
+PIXEL_AGREEMENT = 0.999  # a float export's argmax masks against the Keras model's
+
+
+def rarest_strata(present: np.ndarray) -> np.ndarray:
+    """Integer groups of examples by their rarest present column of ``present`` (examples
+    with none: a group of their own); groups under 3 examples join the largest."""
+    present = np.asarray(present, bool)
+    freq = present.sum(axis=0)
+    rank = np.where(present, freq[None, :], np.inf)
+    group = np.where(present.any(axis=1), rank.argmin(axis=1), present.shape[1])
+    _, group, counts = np.unique(group, return_inverse=True, return_counts=True)
+    small = counts < 3
+    if small.any():
+        group = np.where(small[group], counts.argmax(), group)
+    return np.unique(group, return_inverse=True)[1].astype("int64")
+
+
+def class_iou(cm: np.ndarray) -> np.ndarray:
+    """Per class: true positives / (truth + prediction - true positives); NaN where a class
+    is in neither."""
+    cm = np.asarray(cm, "float64")
+    tp = np.diag(cm)
+    union = cm.sum(axis=0) + cm.sum(axis=1) - tp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(union > 0, tp / union, np.nan)
+
+
+def mask_scores(cm: np.ndarray) -> dict[str, float]:
+    """Mean IoU and Dice over the classes in the truth or the prediction, and pixel accuracy,
+    of a pixel confusion matrix."""
+    cm = np.asarray(cm, "float64")
+    tp = np.diag(cm)
+    total = cm.sum(axis=0) + cm.sum(axis=1)
+    seen = total > 0
+    iou = class_iou(cm)
+    dice = np.where(seen, 2 * tp / np.where(seen, total, 1), np.nan)
+    return {"mean_iou": float(np.nanmean(iou)) if seen.any() else math.nan,
+            "dice": float(np.nanmean(dice)) if seen.any() else math.nan,
+            "pixel_accuracy": float(tp.sum() / cm.sum()) if cm.sum() else math.nan}
+
+
+@functools.cache
+def _segmentation_metric():
+    import keras
+    from keras import ops
+
+    class SegmentationScore(keras.metrics.Metric):
+        """Mean IoU or Dice over the classes present in the truth or the prediction, from a
+        pixel confusion matrix summed over the epoch (sparse truth, class probabilities)."""
+
+        def __init__(self, classes=2, kind="iou", name="mean_iou", **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.classes, self.kind = int(classes), kind
+            self.cm = self.add_variable(shape=(self.classes, self.classes), initializer="zeros",
+                                        name="cm", dtype="float32")
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            t = ops.reshape(ops.cast(y_true, "int32"), (-1,))
+            p = ops.reshape(ops.argmax(y_pred, axis=-1), (-1,))
+            idx = t * self.classes + ops.cast(p, "int32")
+            counts = ops.bincount(idx, minlength=self.classes * self.classes)
+            self.cm.assign_add(ops.reshape(ops.cast(counts, "float32"),
+                                           (self.classes, self.classes)))
+
+        def result(self):
+            tp = ops.diagonal(self.cm)
+            total = ops.sum(self.cm, axis=0) + ops.sum(self.cm, axis=1)
+            seen = ops.cast(total > 0, "float32")
+            denom = total - tp if self.kind == "iou" else total
+            score = (tp if self.kind == "iou" else 2 * tp) / ops.maximum(denom, 1.0)
+            return ops.sum(score * seen) / ops.maximum(ops.sum(seen), 1.0)
+
+        def reset_state(self):
+            self.cm.assign(ops.zeros_like(self.cm))
+
+        def get_config(self):
+            return {**super().get_config(), "classes": self.classes, "kind": self.kind}
+
+    return SegmentationScore
+
+
+_TASKS: dict[str, Task] = {t.name: t for t in (Classification(), Regression(), Multilabel(),
+                                                Segmentation())}
 assert tuple(_TASKS) == TASKS, "catalog.TASKS and tasks._TASKS name the same tasks"
 CLASSIFICATION = _TASKS["classification"]
 

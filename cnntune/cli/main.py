@@ -487,7 +487,7 @@ def pareto(study, out, fmt, tracking_uri):
 def baseline(study, tracking_uri):
     """Classical baselines on a study's splits, logged beside its trials: logistic
     regression, an RBF SVM and a random forest (classification); ridge and a random forest
-    (regression)."""
+    (regression); a logistic regression per label and a random forest (multi-label)."""
     from ..tuning.baselines import baseline_study
 
     for r in baseline_study(study, tracking_uri=tracking_uri):
@@ -558,11 +558,14 @@ def export(study, fmt, quantize, trial, pick, retrain, out, register, alias, tra
 @click.option("--csv", "csv_out", type=click.Path(dir_okay=False), default=None,
               help="Write the predictions to this CSV file instead of a table.")
 @click.option("--top", type=int, default=1, show_default=True, help="Classes per input.")
-def predict(model, inputs, csv_out, top):
+@click.option("--masks", "masks_dir", type=click.Path(file_okay=False), default="masks",
+              show_default=True, help="Segmentation: the folder the predicted masks (PNGs of "
+              "class indices) and their overlays are written to.")
+def predict(model, inputs, csv_out, top, masks_dir):
     """Run an exported model (any format) on image files, folders or an .npz."""
     from ..deploy.predict import predict_files
 
-    table = predict_files(model, inputs, top=top)
+    table = predict_files(model, inputs, top=top, masks_dir=masks_dir)
     if csv_out:
         table.to_csv(csv_out, index=False)
         click.echo(f"wrote {len(table)} predictions to {csv_out}")

@@ -58,16 +58,18 @@ class Split:
                      np.concatenate([self.y, other.y]))
 
     def pipeline(self, batch_size: int, *, training: bool, seed: int,
-                 one_hot: int | None = None):
-        """tf.data over this split: cache, (shuffle), batch, prefetch. ``one_hot`` (the number
-        of classes) turns labels into one-hot rows, for losses with label smoothing."""
+                 one_hot: int | None = None, augment=None):
+        """tf.data over this split: cache, (shuffle), batch, (augment), prefetch. ``one_hot``
+        (the number of classes) turns labels into one-hot rows, for losses with label
+        smoothing; ``augment`` maps each batch (images, targets) to a changed one (a
+        segmentation's paired augmentation)."""
         import tensorflow as tf
 
         y = self.y if one_hot is None else np.eye(one_hot, dtype="float32")[self.y]
         ds = tf.data.Dataset.from_tensor_slices((self.x, y)).cache()
         if training:
             ds = ds.shuffle(len(self), seed=seed, reshuffle_each_iteration=True)
-        return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        return _augmented(ds.batch(batch_size), augment).prefetch(tf.data.AUTOTUNE)
 
 
 @dataclass
@@ -137,7 +139,7 @@ class StoredSplit:
                            self.counts + other.counts, self.shape)
 
     def pipeline(self, batch_size: int, *, training: bool, seed: int,
-                 one_hot: int | None = None):
+                 one_hot: int | None = None, augment=None):
         """tf.data over this split, read by TensorFlow itself (no Python per batch, which
         would wait on the interpreter lock while the training loop holds it): the rows in
         blocks of ``BLOCK_ROWS``; for training the blocks in a new order each epoch, read
@@ -178,7 +180,13 @@ class StoredSplit:
             ds = ds.flat_map(block)
         # blocks hide the count from tf.data; Keras plans epochs (and schedules) by it
         ds = ds.apply(tf.data.experimental.assert_cardinality(len(self)))
-        return ds.batch(batch_size).map(decode).prefetch(tf.data.AUTOTUNE)
+        return _augmented(ds.batch(batch_size).map(decode), augment).prefetch(tf.data.AUTOTUNE)
+
+
+def _augmented(ds, augment):
+    import tensorflow as tf
+
+    return ds if augment is None else ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 @dataclass
@@ -206,7 +214,7 @@ class Dataset:
         """What a model's first layers need: the pixel scale, or for sequences the training
         split's per-channel mean and standard deviation; and what its last layer needs of
         the training targets (``Task.prep``)."""
-        out = self.task.prep(self.train.y)
+        out = self.task.prep(self.train.y, self.class_names)
         if self.kind != "sequence":
             return {"scale": self.scale, **out}
         x = self.train.x.astype("float64")

@@ -84,6 +84,11 @@ def load_dataset(source: str | None, path: str | Path | None, *, val_fraction: f
                    kind=data_kind, task=learn)
 
 
+# the generated image sets, each for its task (catalog.EMBEDDED)
+GENERATED = {"discs": sources.make_discs, "tags": sources.make_tags,
+             "scenes": sources.make_scenes}
+
+
 def _array_parts(source, path, kind, label_column, channels, task):
     """(parts: split -> (x, y), class names, pixel scale, name, kind) of an array source."""
     if source == "digits":
@@ -92,9 +97,8 @@ def _array_parts(source, path, kind, label_column, channels, task):
     if source == "waveforms":
         x, y, names, scale, name = sources.make_waveforms()
         return {"train": (x, y)}, names, scale, name, "sequence"
-    if source in ("discs", "tags"):
-        x, y, names, scale, name = (sources.make_discs if source == "discs"
-                                    else sources.make_tags)()
+    if source in GENERATED:
+        x, y, names, scale, name = GENERATED[source]()
         y, names = task.targets(y, f"data '{source}'", names)  # the task's checks and rules
         return {"train": (x, y)}, names, scale, name, "image"
     if source == "csv":

@@ -40,10 +40,12 @@ def load_npz(path: Path, sequence: bool = False, task=CLASSIFICATION):
     try:
         with np.load(path, allow_pickle=False) as f:
             keys = set(f.files)
-            if not {"x", "y"} <= keys:
-                raise DataError(f"npz '{path}': needs arrays 'x' and 'y', found "
-                                f"{sorted(keys) or 'none'}; save with np.savez(path, x=..., y=...)")
-            x, y = f["x"], f["y"]
+            t = task.targets_key  # y, or a segmentation's masks
+            if not {"x", t} <= keys:
+                raise DataError(f"npz '{path}': needs arrays 'x' and '{t}', found "
+                                f"{sorted(keys) or 'none'}; save with np.savez(path, x=..., "
+                                f"{t}=...)")
+            x, y = f["x"], f[t]
             key = task.names_key
             names = [str(n) for n in f[key]] if key in keys else None
     except DataError:
@@ -51,10 +53,11 @@ def load_npz(path: Path, sequence: bool = False, task=CLASSIFICATION):
     except Exception as exc:  # zipfile.BadZipFile, ValueError (pickled objects), OSError
         raise DataError(f"npz '{path}': cannot be read ({exc}); save it with np.savez") from None
     if len(x) != len(y):
-        raise DataError(f"npz '{path}': x has {len(x)} examples but y has {len(y)}; "
+        raise DataError(f"npz '{path}': x has {len(x)} examples but {t} has {len(y)}; "
                         "they must have the same length")
     x = _check_x(x, f"npz '{path}', x", sequence)
-    y, names = task.targets(y, f"npz '{path}', y", names)
+    y, names = task.targets(y, f"npz '{path}', {t}", names)
+    task.check_pair(x, y, f"npz '{path}', {t}")
     if sequence:
         return x.astype("float32"), y, names, 1.0, path.stem
     return _compact(x), y, names, pixel_scale([x]), path.stem
@@ -163,6 +166,21 @@ def make_tags(n: int = 2400, size: int = 32, seed: int = 0, p: float = 0.35):
     most one of a kind), of radius 3.5-7 px in a random bright colour at random places (they
     may overlap), on a random dark background with noise and a thin distractor stroke; the
     labels are which kinds are there (a 0/1 matrix)."""
+    x, y, _ = draw_shapes(n, size, seed, p)
+    return x, y, list(TAG_KINDS), 1.0 / 255.0, "tags"
+
+
+def make_scenes(n: int = 1200, size: int = 32, seed: int = 0, p: float = 0.5):
+    """A seeded segmentation set: the tags set's images (``draw_shapes``), with masks of
+    which kind of shape each pixel shows (0: background, 1-5: ``TAG_KINDS``; where shapes
+    overlap, the one drawn last)."""
+    x, _, masks = draw_shapes(n, size, seed, p)
+    return x, masks, ["background", *TAG_KINDS], 1.0 / 255.0, "scenes"
+
+
+def draw_shapes(n: int, size: int, seed: int, p: float):
+    """(images uint8 (n, size, size, 3), which kinds each holds (n, kinds) 0/1, masks uint8
+    (n, size, size) of the kind each pixel shows, 0 for none); see ``make_tags``."""
     rng = np.random.default_rng(seed)
     k = len(TAG_KINDS)
     y = (rng.random((n, k)) < p).astype("float32")
@@ -174,6 +192,7 @@ def make_tags(n: int = 2400, size: int = 32, seed: int = 0, p: float = 0.35):
     v = (yy - c[:, 0]) * np.sin(a) + (xx - c[:, 1]) * np.cos(a)
     stroke = (np.abs(u) <= 0.6) & (np.abs(v) <= rng.uniform(3, 9, (n, 1, 1)))
     img = np.where(stroke[..., None], rng.uniform(0, 255, (n, 1, 1, 3)), img)
+    masks = np.zeros((n, size, size), "uint8")
     for j in range(k):
         r = rng.uniform(3.5, 7.0, (n, 1, 1))
         cy, cx = (rng.uniform(r[:, 0, 0] + 1, size - r[:, 0, 0] - 1)[:, None, None]
@@ -187,50 +206,53 @@ def make_tags(n: int = 2400, size: int = 32, seed: int = 0, p: float = 0.35):
                                                              (np.abs(u) <= r)),
                 (d <= r) & (d >= r * 0.55)][j] & (y[:, j] > 0)[:, None, None]
         img = np.where(mask[..., None], rng.uniform(130, 255, (n, 1, 1, 3)), img)
-    x = np.clip(img, 0, 255).astype("uint8")
-    return x, y, list(TAG_KINDS), 1.0 / 255.0, "tags"
+        masks[mask] = j + 1
+    return np.clip(img, 0, 255).astype("uint8"), y, masks
 
 
 def npz_has_splits(path: Path) -> bool:
     try:
         with np.load(path, allow_pickle=False) as f:
-            return any(k.startswith(("x_", "y_")) for k in f.files)
+            return any(k.startswith(("x_", "y_", "masks_")) for k in f.files)
     except Exception:  # unreadable: load_npz says why
         return False
 
 
 def load_npz_splits(path: Path, sequence: bool, task=CLASSIFICATION):
-    """An npz with x_train/y_train and optional x_val/y_val, x_test/y_test, labelled alike."""
+    """An npz with x_train/y_train and optional x_val/y_val, x_test/y_test, labelled alike
+    (a segmentation's masks_train, masks_val, masks_test)."""
     try:
         with np.load(path, allow_pickle=False) as f:
             keys = set(f.files)
             arrays = {k: f[k] for k in keys}
     except Exception as exc:  # zipfile.BadZipFile, ValueError (pickled objects), OSError
         raise DataError(f"npz '{path}': cannot be read ({exc}); save it with np.savez") from None
+    t = task.targets_key
     for names in SPLIT_NAMES.values():
         for n in names:
-            has_x, has_y = f"x_{n}" in keys, f"y_{n}" in keys
+            has_x, has_y = f"x_{n}" in keys, f"{t}_{n}" in keys
             if has_x != has_y:
-                have, lack = ("x", "y") if has_x else ("y", "x")
+                have, lack = ("x", t) if has_x else (t, "x")
                 raise DataError(f"npz '{path}' has {have}_{n} but no {lack}_{n}; save both "
-                                f"(np.savez(path, x_{n}=..., y_{n}=...))")
+                                f"(np.savez(path, x_{n}=..., {t}_{n}=...))")
     if "x_train" not in keys:
-        raise DataError(f"npz '{path}' has split arrays but no x_train/y_train; save the "
-                        "training part as x_train and y_train")
+        raise DataError(f"npz '{path}' has split arrays but no x_train/{t}_train; save the "
+                        f"training part as x_train and {t}_train")
     found = {part: next(n for n in names if f"x_{n}" in keys)
              for part, names in SPLIT_NAMES.items() if any(f"x_{n}" in keys for n in names)}
     key = task.names_key
     given = [str(c) for c in arrays[key]] if key in keys else None
-    y_train, names = task.targets(arrays["y_train"], f"npz '{path}', y_train", given)
+    y_train, names = task.targets(arrays[f"{t}_train"], f"npz '{path}', {t}_train", given)
     parts = {}
     for part, n in found.items():
         x = _check_x(arrays[f"x_{n}"], f"npz '{path}', x_{n}", sequence)
-        if len(arrays[f"y_{n}"]) != len(x):
-            raise DataError(f"npz '{path}': x_{n} has {len(x)} examples but y_{n} has "
-                            f"{len(arrays[f'y_{n}'])}; they must have the same length")
+        if len(arrays[f"{t}_{n}"]) != len(x):
+            raise DataError(f"npz '{path}': x_{n} has {len(x)} examples but {t}_{n} has "
+                            f"{len(arrays[f'{t}_{n}'])}; they must have the same length")
         # labelled as train is: by value, or by one-hot column
         y = y_train if part == "train" else task.targets_like(
-            arrays[f"y_{n}"], arrays["y_train"], f"npz '{path}': y_{n}", part)
+            arrays[f"{t}_{n}"], arrays[f"{t}_train"], f"npz '{path}': {t}_{n}", part)
+        task.check_pair(x, y, f"npz '{path}', {t}_{n}")
         parts[part] = (x, y)
     if sequence:
         return ({k: (x.astype("float32"), y) for k, (x, y) in parts.items()}, names, 1.0,

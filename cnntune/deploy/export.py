@@ -148,7 +148,7 @@ def retrain_trial(params: dict, data, *, epochs: int, seed: int, base_dir: str |
     import keras
 
     from ..worker.train import fit_final
-    from ..worker.trial import build_trial_model
+    from ..worker.trial import build_trial_model, pipeline_augmentation
 
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
@@ -156,7 +156,9 @@ def retrain_trial(params: dict, data, *, epochs: int, seed: int, base_dir: str |
     both = data.train.concat(data.val)
     one_hot = data.task.one_hot(knobs, data.num_classes)
     fit_final(model, knobs, both.pipeline(knobs["batch_size"], training=True, seed=seed,
-                                          one_hot=one_hot), epochs=max(1, epochs),
+                                          one_hot=one_hot,
+                                          augment=pipeline_augmentation(knobs, data)),
+              epochs=max(1, epochs),
               task=data.task, prep=data.prep)
     return model
 

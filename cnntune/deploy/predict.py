@@ -3,13 +3,15 @@
 Inputs are read as the export's ``cnntune.json`` says its data was (image size, grey or
 colour); the model does its own rescaling. The result is a pandas table: input, then what
 the task predicts (``Task.rows``): class and probability (and the next classes with
-``top``), a regression's value per target, or a multi-label model's label set (at the
-thresholds cnntune.json keeps) and each label's probability.
+``top``), a regression's value per target, a multi-label model's label set (at the
+thresholds cnntune.json keeps) and each label's probability, or a segmentation's mask file
+(with an overlay beside it) and each class's share of the pixels.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +38,9 @@ def read_metadata(model: str | Path) -> dict:
             from None
 
 
-def predict_files(model: str | Path, inputs, *, top: int = 1):
+def predict_files(model: str | Path, inputs, *, top: int = 1, masks_dir="masks"):
+    """The predictions table; a segmentation's masks (PNGs of class indices) and overlays
+    are written to ``masks_dir`` and the table names them."""
     import pandas as pd
 
     meta = read_metadata(model)
@@ -49,8 +53,52 @@ def predict_files(model: str | Path, inputs, *, top: int = 1):
 
     import_tensorflow_quietly()
     preds = load_predictor(model).predict(x)
-    rows = task(meta.get("task")).rows(preds, meta["class_names"], top, meta.get("decision"))
+    learn = task(meta.get("task"))
+    rows = learn.rows(preds, meta["class_names"], top, meta.get("decision"))
+    if learn.per_pixel:
+        scale = float(meta["preprocessing"].get("scale", 1 / 255))
+        files = write_masks(Path(masks_dir), names, x * scale, preds.argmax(-1),
+                            len(meta["class_names"]))
+        rows = [{"mask": f, **row} for f, row in zip(files, rows)]
     return pd.DataFrame([{"input": name, **row} for name, row in zip(names, rows)])
+
+
+def write_masks(folder: Path, names: list[str], images, masks, classes: int) -> list[str]:
+    """Each mask as a PNG of class indices (``<name>_mask.png``) and drawn over its image
+    in a colour per class (``<name>_overlay.png``); returns the mask files."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    colours = class_colours(classes)
+    out = []
+    for name, img, mask in zip(names, images, masks):
+        stem = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(name).name)
+        path = folder / f"{stem}_mask.png"
+        Image.fromarray(mask.astype("uint8")).save(path)
+        Image.fromarray(overlay(img, mask, colours)).save(folder / f"{stem}_overlay.png")
+        out.append(str(path))
+    return out
+
+
+def class_colours(classes: int) -> np.ndarray:
+    """A distinct RGB colour per class (uint8 (classes, 3)); class 0 (background) black."""
+    import colorsys
+
+    hues = [colorsys.hsv_to_rgb(i / max(1, classes - 1) * 0.85, 0.9, 1.0)
+            for i in range(classes)]
+    out = (np.array(hues) * 255).astype("uint8")
+    out[0] = 0
+    return out
+
+
+def overlay(image, mask, colours, alpha: float = 0.5) -> np.ndarray:
+    """``image`` (values 0-1, grey or RGB) with each non-background pixel of ``mask`` tinted
+    its class's colour: uint8 RGB."""
+    img = np.clip(np.asarray(image, "float64"), 0, 1)
+    img = np.repeat(img, 3, axis=-1) if img.shape[-1] == 1 else img[..., :3]
+    tint = colours[mask] / 255.0
+    fg = (mask > 0)[..., None]
+    return (np.where(fg, (1 - alpha) * img + alpha * tint, img) * 255).astype("uint8")
 
 
 def read_inputs(inputs, shape: list[int], pixel_factor: float) -> tuple[list[str], np.ndarray]:

@@ -21,6 +21,7 @@ _FAMILIES = {
     "separable": "cnntune.models.separable",
     "conv1d": "cnntune.models.conv1d",
     "transfer": "cnntune.models.transfer",
+    "unet": "cnntune.models.unet",
 }
 SEQUENCE_FAMILIES = {"conv1d"}
 

@@ -25,3 +25,35 @@ def input_stack(knobs: dict, scale: float) -> list:
         out.append(layers.RandomContrast(knobs["aug_contrast"], value_range=(0.0, 1.0),
                                          name="aug_contrast"))
     return out
+
+
+def paired_augmentation(knobs: dict):
+    """A function (images, masks) -> (images, masks) that moves a batch's images and their
+    masks together (flip, rotation, translation, zoom, nearest-neighbour for the masks), or
+    None when the knobs ask for none. Contrast changes the images only."""
+    from keras import layers
+
+    steps = []
+    if knobs.get("aug_flip", "none") != "none":
+        steps.append(layers.RandomFlip(knobs["aug_flip"]))
+    if knobs.get("aug_rotation", 0.0) > 0:
+        steps.append(layers.RandomRotation(knobs["aug_rotation"], fill_mode="reflect"))
+    if knobs.get("aug_translation", 0.0) > 0:
+        t = knobs["aug_translation"]
+        steps.append(layers.RandomTranslation(t, t, fill_mode="reflect"))
+    if knobs.get("aug_zoom", 0.0) > 0:
+        steps.append(layers.RandomZoom(knobs["aug_zoom"], fill_mode="reflect"))
+    if not steps:
+        return None
+
+    def augment(images, masks):
+        import tensorflow as tf
+
+        pair = {"images": tf.cast(images, "float32"),
+                "segmentation_masks": tf.cast(masks[..., None], "float32")}
+        for step in steps:
+            pair = step(pair, training=True)
+        return pair["images"], tf.cast(tf.round(pair["segmentation_masks"][..., 0]),
+                                       masks.dtype)
+
+    return augment

@@ -242,8 +242,51 @@ def _label_errors(view, best, model, data) -> list[Section]:
     return out
 
 
+def _mask_errors(view, best, model, data) -> list[Section]:
+    """A segmentation's test IoU per class and, for a few test images, the image, the true
+    mask and the predicted one drawn over it."""
+    import pandas as pd
+
+    from ..deploy.predict import class_colours, overlay
+    from ..tasks import class_iou
+    from .explain import spread
+
+    meta = view.data_spec
+    names = [str(n) for n in meta["class_names"]]
+    x = data.test.x.astype("float32")
+    y = np.asarray(data.test.y).astype(int)
+    pred = np.asarray(model.predict(x, batch_size=64, verbose=0)).argmax(-1)
+    cm = confusion(y.reshape(-1), pred.reshape(-1), len(names))
+    scores = data.task.label_scores(y, pred, "")
+    table = pd.DataFrame({"class": names, "IoU": class_iou(cm),
+                          "true pixels": cm.sum(axis=1), "predicted pixels": cm.sum(axis=0)})
+    out = [Section(f"Trial {best.number}: test IoU per class", note=(
+        f"{len(y)} test images, mean IoU {scores['mean_iou']:.4f}, Dice {scores['dice']:.4f}, "
+        f"pixel accuracy {scores['pixel_accuracy']:.4f}")).html(table_html(table.round(4)))]
+    colours = class_colours(len(names))
+    idx = spread(data.task.strata(y), GRID // 2)
+    shown = x[idx] * float(meta["prep"].get("scale", 1.0))
+    rows = [np.concatenate([overlay(img, np.zeros_like(t), colours), overlay(img, t, colours),
+                            overlay(img, p, colours)], axis=1)
+            for img, t, p in zip(shown, y[idx], pred[idx])]
+    from PIL import Image
+
+    grid = Image.fromarray(np.concatenate(rows, axis=0))
+    scale = max(1, 360 // grid.width)
+    grid = grid.resize((grid.width * scale, grid.height * scale), Image.NEAREST)
+    buf = io.BytesIO()
+    grid.save(buf, "PNG")
+    legend = ", ".join(f'<span style="color:rgb{tuple(int(v) for v in colours[i])}">'
+                       f"&#9632;</span> {html.escape(n)}" for i, n in enumerate(names) if i)
+    out.append(Section(f"Trial {best.number}: test images, true and predicted masks", note=(
+        f"each row: the image, the true mask over it, the predicted mask over it; {legend}"))
+        .html(png_tag(buf.getvalue(), "masks")))
+    return out
+
+
 # what the report shows of the winner's errors, per task (catalog.TASKS)
-ERRORS = {"classification": _errors, "regression": _value_errors, "multilabel": _label_errors}
+ERRORS = {"classification": _errors, "regression": _value_errors, "multilabel": _label_errors,
+          "segmentation": _mask_errors}
 assert tuple(ERRORS) == TASKS, "the report draws every task's errors"
 
 

@@ -29,6 +29,11 @@ def run_baselines(data, *, seed: int = 0, names=None) -> list[dict]:
         return x.reshape(len(x), -1).astype("float32")
 
     task = data.task
+    if not task.baselines:
+        from ..errors import NotApplicable
+
+        raise NotApplicable(f"no classical baseline fits task {task.name} (a class per pixel "
+                            "of whole images); compare trials with `cnntune trials` instead")
     y_train = data.train.y
     # the SVM is quadratic in examples and every model holds its inputs as float32: beyond
     # MAX_TRAIN examples or MAX_VALUES values, a stratified subsample (read alone, so a

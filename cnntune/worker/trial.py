@@ -190,7 +190,7 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
     preds = predictions(model, data.test)  # one pass: every test figure comes from these
     decision = data.task.decide(model, data.val)  # a multi-label model's thresholds
     metrics.update(data.task.score(model, data.test.y, preds, "test_", knobs, data.prep,
-                                   decision))
+                                   decision, data.class_names))
     matrix = data.task.confusion(data.test.y, preds, data.num_classes)
     if settings.latency is not None:  # deployment objectives or constraints: same method
         from .latency import measure
@@ -211,9 +211,10 @@ def fit_split(model, knobs: dict, data: Dataset, settings: TrialSettings, *, num
     the task when Keras does not measure the objective: ``Task.epoch_scores``)."""
     bs = knobs["batch_size"]
     one_hot = data.task.one_hot(knobs, data.num_classes)
+    augment = pipeline_augmentation(knobs, data)
     fitted = fit(model, knobs,
                  data.train.pipeline(bs, training=True, seed=settings.seed + number,
-                                     one_hot=one_hot),
+                                     one_hot=one_hot, augment=augment),
                  data.val.pipeline(bs, training=False, seed=0, one_hot=one_hot),
                  epochs=settings.epochs, patience=settings.patience,
                  objective=settings.objective, report=report, on_epoch=on_epoch,
@@ -221,6 +222,16 @@ def fit_split(model, knobs: dict, data: Dataset, settings: TrialSettings, *, num
                  val_split=data.val if data.task.epoch_scores(settings.objective) else None,
                  task=data.task, prep=data.prep)
     return fitted
+
+
+def pipeline_augmentation(knobs: dict, data: Dataset):
+    """The augmentation the training pipeline applies (None: it is inside the model): a
+    segmentation's moves each mask with its image (``Task.per_pixel``)."""
+    if not data.task.per_pixel:
+        return None
+    from ..models.augment import paired_augmentation
+
+    return paired_augmentation(knobs)
 
 
 def val_metrics(model, fitted: FitResult, data: Dataset, objective: str) -> dict[str, float]:

@@ -9,25 +9,19 @@ import re
 import numpy as np
 import pytest
 
-import cnntune
 from cnntune.deploy.export import export_study
 from cnntune.deploy.predict import predict_files
 from cnntune.tasks import fit_thresholds
-from cnntune.tracking.studies import StudyView
+
+from .shipped import one_trial_study
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    root = tmp_path_factory.mktemp("multilabel")
-    uri = f"sqlite:///{root}/mlflow.db"
-    # the shipped space (test_shipped_spaces leaves it to this module), its warm start only
-    res = cnntune.search("multilabel", study="ml", trials=1, epochs=2, isolate=False,
-                         storage=f"sqlite:///{root}/optuna.db", tracking_uri=uri)
-    assert res.best is not None and res.objective == "val_micro_f1" and \
-        res.task == "multilabel"
-    return {"root": root, "uri": uri, "result": res, "view": StudyView("ml", uri)}
+    return one_trial_study(tmp_path_factory.mktemp("multilabel"), "multilabel", "ml",
+                           objective="val_micro_f1", task="multilabel")
 
 
 def test_the_test_figures_are_the_logged_models_at_thresholds_tuned_on_validation(study):

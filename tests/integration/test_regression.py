@@ -6,23 +6,18 @@ know the task, and the baselines are ridge and a random forest."""
 import numpy as np
 import pytest
 
-import cnntune
 from cnntune.deploy.export import export_study
 from cnntune.deploy.predict import predict_files
-from cnntune.tracking.studies import StudyView
+
+from .shipped import one_trial_study
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    root = tmp_path_factory.mktemp("regression")
-    uri = f"sqlite:///{root}/mlflow.db"
-    # the shipped space (test_shipped_spaces leaves it to this module), one warm-started trial
-    res = cnntune.search("regression", study="reg", trials=1, epochs=2, isolate=False,
-                         storage=f"sqlite:///{root}/optuna.db", tracking_uri=uri)
-    assert res.best is not None and res.objective == "val_rmse" and res.task == "regression"
-    return {"root": root, "uri": uri, "result": res, "view": StudyView("reg", uri)}
+    return one_trial_study(tmp_path_factory.mktemp("regression"), "regression", "reg",
+                           objective="val_rmse", task="regression")
 
 
 def test_trials_carry_the_regression_figures_and_the_model_returns_raw_values(study):

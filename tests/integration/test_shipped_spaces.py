@@ -18,7 +18,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 def test_all_the_documented_spaces_ship():
     assert {"default", "rich", "lenet", "vgg", "resnet", "mobilenet", "conv1d", "transfer",
-            "families", "edge", "regression", "multilabel"} <= set(list_shipped())
+            "families", "edge", "regression", "multilabel", "segmentation"} <= set(list_shipped())
 
 
 def _trial_runs(res, tmp_path):
@@ -33,10 +33,10 @@ def _trial_runs(res, tmp_path):
     return runs
 
 
-# families: the next test runs it, with more trials; regression and multilabel: their own
-# modules (test_regression, test_multilabel) run them
-@pytest.mark.parametrize("name", [n for n in list_shipped()
-                                  if n not in ("families", "regression", "multilabel")])
+# families: the next test runs it, with more trials; the other tasks' spaces: their own
+# modules (test_regression, test_multilabel, test_segmentation) run them
+@pytest.mark.parametrize("name", [n for n in list_shipped() if n not in (
+    "families", "regression", "multilabel", "segmentation")])
 def test_shipped_space_runs_one_trial(name, tmp_path):
     res = cnntune.search(name, trials=1, epochs=1, isolate=False,
                          storage=f"sqlite:///{tmp_path}/o.db",

@@ -90,8 +90,23 @@ def test_bad_inputs_exit_2_and_write_nothing(tmp_path, cli_here):
                                       "params:\n  n_blocks: 1\n")
     np.savez(tmp_path / "ml.npz", x=np.zeros((30, 4, 4)),
              y=np.array([[1, 0], [0, 1], [0, 0]] * 10))
+    (tmp_path / "sg.yaml").write_text("name: sg\ntask: segmentation\n"
+                                      "params:\n  family: unet\n  n_blocks: 1\n")
+    (tmp_path / "sp.yaml").write_text("name: sp\ntask: segmentation\nparams:\n  n_blocks: 1\n")
+    masks = np.zeros((30, 4, 4), "int64")
+    masks[:, :2] = 1
+    np.savez(tmp_path / "sz.npz", x=np.zeros((30, 8, 8)), masks=masks)
+    masks[7, 0, 0] = 5
+    np.savez(tmp_path / "mv.npz", x=np.zeros((30, 4, 4)), masks=masks,
+             class_names=np.array(["bg", "fg"]))
     cases = [
         # the task: targets it cannot learn from, an objective it does not have
+        (("search", "--space", "sg.yaml", "--data", "sz.npz"),
+         ["npz 'sz.npz', masks: masks are 4x4 and images 8x8"]),
+        (("search", "--space", "sg.yaml", "--data", "mv.npz"),
+         ["npz 'mv.npz', masks, mask 7: value 5 is outside the 2 classes"]),
+        (("search", "--space", "sp.yaml"),
+         ["param 'family': plain has no decoder, and task segmentation"]),
         (("search", "--space", "ml.yaml", "--data", "ml.npz"),
          ["npz 'ml.npz', y, row 2: 0 labels, and data.min_labels is 1"]),
         (("search", "--space", "mo.yaml"),

@@ -66,7 +66,7 @@ def test_figures_and_the_export_check():
     y = np.array([[1.0], [2.0], [3.0], [4.0]])
     s = REGRESSION.label_scores(y, y[:, 0] + [0.5, -0.5, 0.5, -0.5], "test_")
     assert s == pytest.approx({"test_rmse": 0.5, "test_mae": 0.5, "test_r2": 0.8})
-    prep = REGRESSION.prep(y)
+    prep = REGRESSION.prep(y, ["t"])
     same = REGRESSION.compare(y + 1e-6, y, y, prep, "none")
     assert same.passed and same.metric == "rmse"
     off = REGRESSION.compare(y + 0.2, y, y, prep, "none")
@@ -100,7 +100,7 @@ def test_a_regression_space_takes_its_objectives_and_knobs():
     ("name: c\nparams:\n  loss: [mse, mae]\n", "param 'loss': is read by task regression only"),
     (HEAD + "training: {class_weight: balanced}\nparams:\n  n_blocks: 2\n",
      "training.class_weight weighs classes, and task regression has none"),
-    ("name: s\ntask: segmentation\nparams:\n  n_blocks: 2\n", "key 'task'"),
+    ("name: s\ntask: detection\nparams:\n  n_blocks: 2\n", "key 'task'"),
 ])
 def test_what_does_not_fit_the_task_is_refused(text, fragment):
     with pytest.raises(SpaceError, match=fragment):
@@ -349,3 +349,107 @@ def test_the_tags_set_is_seeded_and_marks_what_it_draws():
     # an image with no shape holds no bright flat patch: its brightest pixels are few
     bright = (x.min(axis=-1) >= 130).sum(axis=(1, 2))
     assert np.median(bright[y.sum(1) == 0]) < np.median(bright[y.sum(1) >= 2])
+
+
+# ------------------------------------------------------------------------- segmentation
+
+SEGMENTATION = task("segmentation")
+
+
+def test_masks_are_class_indices_the_size_of_their_images():
+    m = np.zeros((4, 6, 6), "int64")
+    m[:, :2] = 1
+    m[0, 5, 5] = 2
+    y, names = SEGMENTATION.targets(m[..., None], "w")  # a channel of one is dropped
+    assert y.shape == (4, 6, 6) and y.dtype == np.uint8
+    assert names == ["background", "class1", "class2"]
+    y, names = SEGMENTATION.targets(m, "w", ["sky", "sea", "boat"])
+    assert names == ["sky", "sea", "boat"]
+    with pytest.raises(DataError, match=r"masks are 6x6 and images 8x8; a mask must be the "
+                                        "size of its image"):
+        SEGMENTATION.check_pair(np.zeros((4, 8, 8, 3)), y, "w")
+
+
+@pytest.mark.parametrize("masks, names, fragment", [
+    (np.zeros((2, 4)), None, r"masks must have shape \(n, height, width\)"),
+    (np.full((2, 4, 4), 0.5), None, "must hold class indices"),
+    (np.array([[[0, 1]], [[-1, 0]]]), None, "w, mask 1: value -1 is negative"),
+    (np.array([[[0, 1]], [[2, 0]]]), ["a", "b"], r"w, mask 1: value 2 is outside the 2 "
+                                                 "classes of class_names"),
+    (np.zeros((2, 4, 4), "int64"), None, "found 1 class; segmentation needs at least 2"),
+])
+def test_masks_that_cannot_be_learnt_are_refused(masks, names, fragment):
+    with pytest.raises(DataError, match=fragment):
+        SEGMENTATION.targets(masks, "w", names)
+
+
+def test_mask_figures_the_export_check_and_what_does_not_apply():
+    from cnntune.errors import NotApplicable
+    from cnntune.tasks import class_iou, mask_scores
+
+    y = np.array([[[0, 0, 1, 1]], [[0, 2, 2, 0]]])
+    pred = np.array([[[0, 0, 1, 0]], [[0, 2, 2, 2]]])
+    cm = np.zeros((3, 3), int)
+    np.add.at(cm, (y.reshape(-1), pred.reshape(-1)), 1)
+    # background: 3 of 5 pixels in both; class 1: 1 of 2; class 2: 2 of 3
+    assert class_iou(cm) == pytest.approx([3 / 5, 1 / 2, 2 / 3])
+    s = mask_scores(cm)
+    assert s["mean_iou"] == pytest.approx((3 / 5 + 1 / 2 + 2 / 3) / 3)
+    assert s["dice"] == pytest.approx((6 / 8 + 2 / 3 + 4 / 5) / 3)
+    assert s["pixel_accuracy"] == 6 / 8
+    probs = np.eye(3)[pred]  # one-hot "probabilities" of the predicted masks
+
+    class Model:
+        losses = ()
+
+    scored = SEGMENTATION.score(Model(), y, probs * 0.98 + 0.01, "test_", {}, {},
+                                names=["bg", "a b", "c"])
+    assert scored["test_mean_iou"] == pytest.approx(s["mean_iou"])
+    assert scored["test_iou_a_b"] == pytest.approx(0.5)  # names fit a metric's name
+    assert SEGMENTATION.confusion(y, probs, 3) == cm.tolist()
+    same = SEGMENTATION.compare(probs + 1e-6, probs, y, {}, "none")
+    assert same.passed and same.metric == "mean_iou"
+    flipped = probs.copy()
+    flipped[0, 0, 0] = [0, 1, 0]  # one pixel of 8 disagrees
+    assert not SEGMENTATION.compare(flipped, probs, y, {}, "none").passed
+    rows = SEGMENTATION.rows(probs, ["bg", "a", "b"], 1)
+    assert rows[0] == {"share_bg": 0.75, "share_a": 0.25, "share_b": 0.0}
+    with pytest.raises(NotApplicable, match="explain maps where a classifier looks"):
+        SEGMENTATION.explained(probs, y, ["bg", "a", "b"])
+    # strata: each image's rarest class
+    masks = np.zeros((9, 2, 2), int)
+    masks[:3, 0, 0], masks[3:, 0, 0], masks[6:, 1, 1] = 1, 2, 1
+    assert np.bincount(SEGMENTATION.strata(masks)).tolist() == [6, 3]
+
+
+SEG = "name: s\ntask: segmentation\n"
+
+
+@pytest.mark.parametrize("text, fragment", [
+    (SEG + "params:\n  n_blocks: 2\n",
+     "param 'family': plain has no decoder, and task segmentation predicts a class per "
+     "pixel; use family unet"),
+    ("name: c\nparams:\n  family: unet\n", "unet predicts a class per pixel, and task "
+                                           "classification does not"),
+    (SEG + "params:\n  family: unet\n  aug_contrast: [0.0, 0.1]\n", "aug_contrast"),
+    (SEG + "training: {objective: val_accuracy}\nparams:\n  family: unet\n",
+     "does not fit task segmentation; use one of val_mean_iou"),
+])
+def test_a_segmentation_space_needs_a_decoder_and_its_objectives(text, fragment):
+    sp = parse_space(SEG + "params:\n  family: unet\n  upsampling: [transpose, bilinear]\n"
+                     "  skips: [concat, add]\n  aug_flip: [none, horizontal]\n")
+    assert sp.task is SEGMENTATION and sp.primary == "val_mean_iou"
+    with pytest.raises(SpaceError, match=fragment):
+        parse_space(text)
+
+
+def test_the_scenes_set_masks_what_the_tags_set_labels():
+    from cnntune.data.sources import draw_shapes, make_scenes
+
+    x, masks, names, _, _ = make_scenes(n=60, seed=2)
+    _, present, again = draw_shapes(60, 32, 2, 0.5)
+    assert np.array_equal(masks, again) and names[0] == "background" and len(names) == 6
+    assert x.shape == (60, 32, 32, 3) and masks.shape == (60, 32, 32)
+    # a kind of shape is in the mask where the image holds it (unless drawn over entirely)
+    shown = np.stack([(masks == k + 1).any(axis=(1, 2)) for k in range(5)], axis=1)
+    assert not (shown & (present == 0)).any() and (shown == (present > 0)).mean() > 0.95

@@ -1,0 +1,16 @@
+"""A study of one warm-started trial of a shipped space, shared by a module's tests (the
+regression, multi-label and segmentation modules each stand in for their space's one-trial
+run in test_shipped_spaces)."""
+
+import cnntune
+from cnntune.tracking.studies import StudyView
+
+
+def one_trial_study(root, space: str, study: str, *, objective: str, task: str) -> dict:
+    """Search ``space`` for one trial of 2 epochs (its first warm start) into stores under
+    ``root``; {root, uri, result, view}."""
+    uri = f"sqlite:///{root}/mlflow.db"
+    res = cnntune.search(space, study=study, trials=1, epochs=2, isolate=False,
+                         storage=f"sqlite:///{root}/optuna.db", tracking_uri=uri)
+    assert res.best is not None and res.objective == objective and res.task == task
+    return {"root": root, "uri": uri, "result": res, "view": StudyView(study, uri)}
