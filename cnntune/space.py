@@ -283,6 +283,8 @@ class DataSettings(_Strict):
     # a flat image folder's labels: a CSV with a file-name column and a label column
     labels: str | None = None
     file_column: str = "file"
+    # segmentation: a folder of masks (PNGs of class indices) named as the images they label
+    masks: str | None = None
     # keep decoded images in memory (true), store them on disk and read batches (false), or
     # store them when they would take more than a share of the available memory (auto)
     in_memory: Literal["auto"] | bool = "auto"

@@ -11,8 +11,8 @@ import sys
 import click
 
 from .. import __version__
-from ..catalog import (ALGORITHMS, ENGINES, EXPLAIN_METHODS, FORMATS, PRUNERS, QUANTIZE,
-                      SAMPLERS)
+from ..catalog import (ALGORITHMS, EMBEDDED, ENGINES, EXPLAIN_METHODS, FORMATS, PRUNERS,
+                      QUANTIZE, SAMPLERS)
 from ..errors import CnntuneError, ConfigError
 from ..tracking.links import UI_PORT
 from ..tracking.stores import DEFAULT_STORAGE, DEFAULT_TRACKING_URI
@@ -164,7 +164,9 @@ def store_options(f):
               help="Search-space YAML file, a shipped space name (see `cnntune space list`), "
               "or auto: a space picked for the data (see it with `cnntune space show --data`).")
 @click.option("--data", default=None,
-              help="digits, an .npz file (x, y) or an image folder; overrides the space's data.")
+              help=f"An embedded set ({', '.join(f'{k} ({t})' for k, t in EMBEDDED.items())}"
+              "), an .npz file (x and y; a segmentation's x and masks), a CSV or an image "
+              "folder; overrides the space's data.")
 @click.option("--study", default=None, help="Study name; an existing name is resumed. "
               "[default: <space name>-<data name>]")
 @store_options

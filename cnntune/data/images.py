@@ -151,6 +151,65 @@ def _list_labelled(path: Path, labels: Path, file_column: str, label_column: str
     return Listing({"train": ([path / name for _, name, _ in rows], y)}, names, path.name)
 
 
+def list_masked(path: Path, masks: Path, task) -> Listing:
+    """A flat image folder and a folder of masks, one per image with the same file stem (a
+    mask is a single-channel PNG of class indices, the size of its image): the images, and
+    their masks decoded, as the targets."""
+    from PIL import Image
+
+    images = sorted(f for f in path.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+    if not images:
+        raise DataError(f"image folder '{path}' holds no images "
+                        f"({', '.join(sorted(IMAGE_SUFFIXES))}); give another")
+    found = {f.stem: f for f in masks.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES}
+    orphans = sorted(set(found) - {f.stem for f in images})
+    if orphans:
+        raise DataError(f"mask folder '{masks}': mask '{found[orphans[0]].name}' has no image "
+                        f"in '{path}'; remove it or add the image")
+    out = []
+    for f in images:
+        m = found.get(f.stem)
+        if m is None:
+            raise DataError(f"image '{f}' has no mask in '{masks}' (looked for "
+                            f"'{f.stem}.png'); add one or move the image out")
+        try:
+            with Image.open(m) as im:
+                if im.mode not in ("L", "P", "I", "I;16", "1"):
+                    raise DataError(f"mask '{m}' is {im.mode}, not a single-channel image of "
+                                    "class indices; save it as a grey or palette PNG")
+                mask = np.asarray(im).astype("int64")
+            with Image.open(f) as im:
+                shape = _oriented_size(im)
+        except DataError:
+            raise
+        except Exception as exc:
+            raise DataError(f"mask '{m}' or image '{f}' cannot be read ({exc}); replace it") \
+                from None
+        if tuple(mask.shape) != tuple(shape):
+            raise DataError(f"mask '{m}' is {mask.shape[0]}x{mask.shape[1]} and its image "
+                            f"'{f.name}' {shape[0]}x{shape[1]}; a mask must be the size of its "
+                            "image")
+        out.append(mask)
+    sizes = {m.shape for m in out}
+    y = np.stack(out) if len(sizes) == 1 else np.array(out, dtype=object)
+    if y.dtype == object:  # masks of several sizes: resized with their images later
+        size = out[0].shape
+        y = np.stack([resize_masks(m[None], size)[0] for m in out])
+    y, names = task.targets(y, f"mask folder '{masks}'")
+    return Listing({"train": (images, y)}, names, path.name)
+
+
+def resize_masks(masks: np.ndarray, size) -> np.ndarray:
+    """Masks (n, h, w) resized to ``size`` (height, width) by nearest neighbour."""
+    from PIL import Image
+
+    masks = np.asarray(masks)
+    if tuple(masks.shape[1:3]) == tuple(size):
+        return masks
+    return np.stack([np.asarray(Image.fromarray(m.astype("uint8")).resize(
+        (size[1], size[0]), Image.NEAREST)) for m in masks]).astype(masks.dtype)
+
+
 # ---------------------------------------------------------------------------- decoding
 
 

@@ -12,7 +12,7 @@ from ..catalog import DATA_SOURCES, EMBEDDED, IN_MEMORY
 from ..errors import DataError
 from . import sources
 from .dataset import Dataset, Split, StoredSplit
-from .images import Listing, decode_array, image_format, list_images
+from .images import Listing, decode_array, image_format, list_images, list_masked, resize_masks
 from .splits import PARTS, assemble, split
 from .store import ImageStore, streams
 
@@ -22,7 +22,8 @@ def load_dataset(source: str | None, path: str | Path | None, *, val_fraction: f
                  base_dir: Path | None = None, kind: str | None = None,
                  label_column: str | list[str] = "label", channels: int = 1,
                  labels: str | None = None, file_column: str = "file", in_memory: str = "auto",
-                 task: str | None = None, min_labels: int = 0) -> Dataset:
+                 task: str | None = None, min_labels: int = 0,
+                 masks: str | None = None) -> Dataset:
     """Load a source and split it. ``source`` None means: infer from ``path`` (or digits);
     ``task`` None: the embedded set's own task, else classification; ``min_labels``: the
     labels each example of multi-label data must have at least."""
@@ -51,11 +52,25 @@ def load_dataset(source: str | None, path: str | Path | None, *, val_fraction: f
         if source != "folder" or not path.is_dir():
             raise DataError(f"data.labels '{labels}' labels the images of a folder; give "
                             "data.path (or --data) an image folder")
+    masks_path = None
+    if masks is not None or learn.per_pixel and source == "folder":
+        if not learn.per_pixel:
+            raise DataError(f"data.masks labels pixels, and the space's task is {learn.name}; "
+                            "set task: segmentation or drop data.masks")
+        if masks is None:
+            raise DataError(f"image folder '{path}': a segmentation needs a mask per image; "
+                            "set data.masks to the folder of mask PNGs named as the images")
+        masks_path = _existing(_resolve(masks, base_dir), "mask folder")
+        if source != "folder" or not path.is_dir():
+            raise DataError(f"data.masks '{masks}' labels the images of a folder; give "
+                            "data.path (or --data) an image folder")
     fractions = dict(val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
     meta: dict = {}
     if source == "folder":
-        listing = list_images(_existing(path, "image folder"), labels_path, file_column,
-                              label_column, learn)
+        listing = (list_masked(_existing(path, "image folder"), masks_path, learn)
+                   if masks_path else
+                   list_images(_existing(path, "image folder"), labels_path, file_column,
+                               label_column, learn))
         splits, origin, meta = _image_splits(listing, image_size, color_mode, in_memory,
                                              fractions, learn)
         names, scale, name, data_kind = listing.names, 1.0 / 255.0, listing.name, "image"
@@ -73,6 +88,7 @@ def load_dataset(source: str | None, path: str | Path | None, *, val_fraction: f
             "kind": data_kind, "image_size": list(image_size) if image_size else None,
             "color_mode": color_mode, "label_column": label_column, "channels": channels,
             "labels": str(labels_path.resolve()) if labels_path else None,
+            "masks": str(masks_path.resolve()) if masks_path else None,
             "file_column": file_column, "in_memory": in_memory, "task": learn.name,
             "min_labels": min_labels,
             "val_fraction": val_fraction, "test_fraction": test_fraction, "seed": seed}
@@ -136,6 +152,8 @@ def _image_splits(listing: Listing, image_size, color_mode, in_memory: str, frac
     files = {p: [listing.parts[src][0][i] for i in idx] for p, (src, idx) in places.items()}
     labels = {p: listing.parts[src][1][idx] for p, (src, idx) in places.items()}
     size, mode = image_format([f for p in PARTS for f in files[p]], image_size, color_mode)
+    if task.per_pixel:  # masks to the size the images are decoded to (nearest neighbour)
+        labels = {p: resize_masks(m, size) for p, m in labels.items()}
     shape = (*size, 1 if mode == "grayscale" else 3)
     n = sum(len(f) for f in files.values())
 
@@ -183,7 +201,7 @@ def load_described(spec: dict) -> Dataset:
                       channels=spec.get("channels", 1), labels=spec.get("labels"),
                       file_column=spec.get("file_column", "file"),
                       in_memory=spec.get("in_memory", "auto"), task=spec.get("task"),
-                      min_labels=spec.get("min_labels", 0))
+                      min_labels=spec.get("min_labels", 0), masks=spec.get("masks"))
     if ds.fingerprint != spec["fingerprint"]:
         raise DataError(f"data '{spec['name']}' has changed since the study ran on it "
                         f"(fingerprint {ds.fingerprint}, was {spec['fingerprint']}); restore it "

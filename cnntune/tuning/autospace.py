@@ -75,6 +75,19 @@ class DataProfile:
         return [32, 64] if self.n_train < 3000 else [64, 128]
 
     @property
+    def per_pixel(self) -> bool:
+        from ..tasks import task
+
+        return task(self.task).per_pixel
+
+    @property
+    def unet_depth(self) -> int:
+        """The most U-Net levels (up to 4) that the image sides divide into."""
+        h, w = self.shape[:2]
+        return max(1, max(d for d in range(1, 5) if h % 2 ** d == 0 and w % 2 ** d == 0)
+                   if h % 2 == 0 and w % 2 == 0 else 1)
+
+    @property
     def small(self) -> bool:
         """Small inputs (digits-like): cheap enough to search every knob."""
         return self.side <= 12 if self.kind == "image" else self.side <= 64
@@ -86,6 +99,8 @@ def auto_space(profile: DataProfile, data: str) -> str:
     p = profile
     low, high = max(1, p.depth - 1), max(p.depth, min(p.depth + 1, p.max_depth))
     params: list[tuple[str, str]] = []
+    if p.per_pixel:  # a class per pixel: the unet family, whatever the images
+        return _yaml(p, data, _unet_params(p))
     if p.kind == "sequence":
         params += [("family", "conv1d")]
     params += [
@@ -124,6 +139,10 @@ def auto_space(profile: DataProfile, data: str) -> str:
             params += [("aug_translation", "{type: categorical, choices: [0.0, 0.1]}")]
             if p.shape[-1] == 3:
                 params += [("aug_flip", "{type: categorical, choices: [none, horizontal]}")]
+    return _yaml(p, data, params)
+
+
+def _yaml(p: DataProfile, data: str, params: list[tuple[str, str]]) -> str:
     epochs, patience = (25, 5) if p.n_train < 3000 else (20, 5)
     shape = "x".join(map(str, p.shape))
     from ..tasks import task
@@ -131,7 +150,7 @@ def auto_space(profile: DataProfile, data: str) -> str:
     learn = task(p.task)
     lines = [
         f"# auto: the space cnntune picked for '{data}' ({p.kind}s {shape}, "
-        f"{p.n_train} training examples, {p.classes} {learn.output_word}s).",
+        f"{p.n_train} training examples, {p.classes} {_plural(learn.output_word)}).",
         "# Copy it to a file, edit it, and pass it with --space FILE.",
         "name: auto",
         f"description: picked for {p.kind}s of {shape}, {p.n_train} examples",
@@ -149,9 +168,35 @@ def auto_space(profile: DataProfile, data: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _unet_params(p: DataProfile) -> list[tuple[str, str]]:
+    """A segmentation's space: U-Nets as deep as the image sides divide (2-4 levels)."""
+    return [
+        ("family", "unet"),
+        ("n_blocks", f"{{type: int, low: {min(2, p.unet_depth)}, high: {p.unet_depth}}}"),
+        ("filters", "{type: categorical, choices: [8, 16, 32]}"),
+        ("filters_growth", "2.0"),
+        ("kernel_size", "3"),
+        ("activation", "relu"),
+        ("batch_norm", "true"),
+        ("dropout", "{type: float, low: 0.0, high: 0.3}"),
+        ("upsampling", "{type: categorical, choices: [transpose, bilinear]}"),
+        ("skips", "{type: categorical, choices: [concat, add]}"),
+        ("l2", "{type: float, low: 1.0e-6, high: 1.0e-3, log: true}"),
+        ("optimizer", "adam"),
+        ("learning_rate", "{type: float, low: 5.0e-4, high: 1.0e-2, log: true}"),
+        ("lr_schedule", "cosine"),
+        ("batch_size", "{type: categorical, choices: [16, 32]}"),
+        ("aug_flip", "{type: categorical, choices: [none, horizontal]}"),
+    ]
+
+
 def known_good(profile: DataProfile) -> list[dict[str, Any]]:
     """Configurations that worked on data of this shape, best first (knob values)."""
     p = profile
+    if p.per_pixel:  # the shipped segmentation space's warm start
+        return [{"family": "unet", "n_blocks": min(3, p.unet_depth), "filters": 16,
+                 "upsampling": "transpose", "skips": "concat", "dropout": 0.1,
+                 "learning_rate": 3e-3, "batch_size": 16}]
     if p.kind == "sequence":
         return [{"family": "conv1d", "n_blocks": p.depth, "filters": 32, "kernel_size": 5,
                  "batch_norm": True, "head": "global_average", "dropout": 0.2,
@@ -177,6 +222,10 @@ def known_good(profile: DataProfile) -> list[dict[str, Any]]:
     # (measured on shapes, seed 0: the wide one alone took 163 s to 0.957 test accuracy, a
     # hand-written Optuna loop 144 s to 0.888); then the wide one
     return [{**common, "filters": max(8, width // 2)}, {**common, "filters": width}]
+
+
+def _plural(word: str) -> str:
+    return word + ("es" if word.endswith("s") else "s")
 
 
 def _list(values) -> str:

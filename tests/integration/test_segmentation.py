@@ -103,3 +103,20 @@ def test_augmentation_moves_each_mask_with_its_image():
     code = np.round(x[..., 0] / 60.0)
     assert (code == m).mean() > 0.85 and (code == m).mean() > (code == masks).mean() + 0.2
     assert paired_augmentation(knobs.resolve({})) is None
+
+
+def test_the_example_segments_its_own_npz_and_predicts_new_images(tmp_path):
+    import sys
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    sys.path.insert(0, str(examples))
+    try:
+        import segmentation
+    finally:
+        sys.path.remove(str(examples))
+    result, report, table = segmentation.main(n=160, trials=1, epochs=1, workdir=tmp_path,
+                                              isolate=False)
+    assert result.task == "segmentation" and report.passed
+    assert len(table) == 4 and all(Path(p).exists() for p in table["mask"])
+    assert "share_ring" in table.columns  # the class names the npz gave

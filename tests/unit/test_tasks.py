@@ -453,3 +453,40 @@ def test_the_scenes_set_masks_what_the_tags_set_labels():
     # a kind of shape is in the mask where the image holds it (unless drawn over entirely)
     shown = np.stack([(masks == k + 1).any(axis=(1, 2)) for k in range(5)], axis=1)
     assert not (shown & (present == 0)).any() and (shown == (present > 0)).mean() > 0.95
+
+
+def test_segmentation_data_from_an_image_folder_and_a_mask_folder(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "img").mkdir()
+    (tmp_path / "msk").mkdir()
+    for i in range(40):
+        Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(
+            tmp_path / "img" / f"{i}.jpg")
+        m = np.zeros((8, 8), np.uint8)
+        m[: 2 + i % 4, :4] = 1 + i % 2
+        Image.fromarray(m).save(tmp_path / "msk" / f"{i}.png")
+    d = load_dataset(None, tmp_path / "img", task="segmentation", masks=tmp_path / "msk",
+                     **SPLIT)
+    assert d.class_names == ["background", "class1", "class2"] and d.input_shape == (8, 8, 3)
+    assert d.train.y.shape == (len(d.train), 8, 8) and d.prep["classes"] == 3
+    # the images decoded at another size take their masks along (nearest neighbour)
+    d = load_dataset(None, tmp_path / "img", task="segmentation", masks=tmp_path / "msk",
+                     image_size=(16, 16), **SPLIT)
+    assert d.train.y.shape[1:] == (16, 16) and set(np.unique(d.train.y)) == {0, 1, 2}
+
+    def refused(fragment, **kw):
+        with pytest.raises(DataError, match=fragment):
+            load_dataset(None, tmp_path / "img", **{"task": "segmentation",
+                                                    "masks": tmp_path / "msk", **kw}, **SPLIT)
+
+    refused("data.masks labels pixels, and the space's task is classification",
+            task="classification")
+    refused("a segmentation needs a mask per image; set data.masks", masks=None)
+    Image.fromarray(np.zeros((6, 8), np.uint8)).save(tmp_path / "msk" / "3.png")
+    refused(r"mask '.*3.png' is 6x8 and its image '3.jpg' 8x8")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "msk" / "3.png")
+    refused(r"mask '.*3.png' is RGB, not a single-channel image of class indices")
+    (tmp_path / "msk" / "3.png").unlink()
+    refused(r"image '.*3.jpg' has no mask in")
