@@ -55,7 +55,8 @@ class Direction(StrEnum):
 # in the targets' own units.
 # Multi-label: F1 over every (example, label) decision (micro) or averaged over the labels
 # (macro), at a 0.5 threshold per epoch; AUC per label, averaged. Segmentation (a class per
-# pixel): IoU and Dice per class, averaged over the classes present, and pixel accuracy.
+# pixel): IoU and Dice per class, averaged over the classes present (fg_: the background,
+# class 0, left out), and pixel accuracy.
 TASK_OBJECTIVES = {
     "classification": {"val_accuracy": "maximize", "val_loss": "minimize",
                        "val_macro_f1": "maximize", "val_balanced_accuracy": "maximize",
@@ -65,6 +66,7 @@ TASK_OBJECTIVES = {
     "multilabel": {"val_micro_f1": "maximize", "val_macro_f1": "maximize", "val_auc": "maximize",
                    "val_loss": "minimize"},
     "segmentation": {"val_mean_iou": "maximize", "val_dice": "maximize",
+                     "val_fg_mean_iou": "maximize", "val_fg_dice": "maximize",
                      "val_pixel_accuracy": "maximize", "val_loss": "minimize"},
 }
 TASKS = tuple(TASK_OBJECTIVES)

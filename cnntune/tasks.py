@@ -699,7 +699,7 @@ class Segmentation(Task):
 
     name = "segmentation"
     headline = "mean_iou"
-    figures = ("mean_iou", "dice", "pixel_accuracy", "loss")
+    figures = ("mean_iou", "dice", "fg_mean_iou", "fg_dice", "pixel_accuracy", "loss")
     shown = ("mean_iou", "dice", "loss")
     names_key = "class_names"
     targets_key = "masks"
@@ -762,9 +762,11 @@ class Segmentation(Task):
         import keras
 
         n = prep["classes"]
+        score = _segmentation_metric()
         return ("sparse_categorical_crossentropy",
-                [_segmentation_metric()(n, "iou", name="mean_iou"),
-                 _segmentation_metric()(n, "dice", name="dice"),
+                [score(n, "iou", name="mean_iou"), score(n, "dice", name="dice"),
+                 score(n, "iou", first=1, name="fg_mean_iou"),
+                 score(n, "dice", first=1, name="fg_dice"),
                  keras.metrics.SparseCategoricalAccuracy(name="pixel_accuracy")])
 
     def prep(self, y_train, names):
@@ -852,16 +854,20 @@ def class_iou(cm: np.ndarray) -> np.ndarray:
 
 
 def mask_scores(cm: np.ndarray) -> dict[str, float]:
-    """Mean IoU and Dice over the classes in the truth or the prediction, and pixel accuracy,
-    of a pixel confusion matrix."""
+    """Mean IoU and Dice over the classes in the truth or the prediction (fg_: class 0, the
+    background, left out), and pixel accuracy, of a pixel confusion matrix."""
     cm = np.asarray(cm, "float64")
     tp = np.diag(cm)
     total = cm.sum(axis=0) + cm.sum(axis=1)
     seen = total > 0
     iou = class_iou(cm)
     dice = np.where(seen, 2 * tp / np.where(seen, total, 1), np.nan)
-    return {"mean_iou": float(np.nanmean(iou)) if seen.any() else math.nan,
-            "dice": float(np.nanmean(dice)) if seen.any() else math.nan,
+
+    def mean(v, first=0):
+        return float(np.nanmean(v[first:])) if seen[first:].any() else math.nan
+
+    return {"mean_iou": mean(iou), "dice": mean(dice), "fg_mean_iou": mean(iou, 1),
+            "fg_dice": mean(dice, 1),
             "pixel_accuracy": float(tp.sum() / cm.sum()) if cm.sum() else math.nan}
 
 
@@ -871,12 +877,13 @@ def _segmentation_metric():
     from keras import ops
 
     class SegmentationScore(keras.metrics.Metric):
-        """Mean IoU or Dice over the classes present in the truth or the prediction, from a
-        pixel confusion matrix summed over the epoch (sparse truth, class probabilities)."""
+        """Mean IoU or Dice over the classes present in the truth or the prediction, from
+        class ``first`` on (1: the background left out), from a pixel confusion matrix summed
+        over the epoch (sparse truth, class probabilities)."""
 
-        def __init__(self, classes=2, kind="iou", name="mean_iou", **kwargs):
+        def __init__(self, classes=2, kind="iou", first=0, name="mean_iou", **kwargs):
             super().__init__(name=name, **kwargs)
-            self.classes, self.kind = int(classes), kind
+            self.classes, self.kind, self.first = int(classes), kind, int(first)
             self.cm = self.add_variable(shape=(self.classes, self.classes), initializer="zeros",
                                         name="cm", dtype="float32")
 
@@ -889,8 +896,8 @@ def _segmentation_metric():
                                            (self.classes, self.classes)))
 
         def result(self):
-            tp = ops.diagonal(self.cm)
-            total = ops.sum(self.cm, axis=0) + ops.sum(self.cm, axis=1)
+            tp = ops.diagonal(self.cm)[self.first:]
+            total = (ops.sum(self.cm, axis=0) + ops.sum(self.cm, axis=1))[self.first:]
             seen = ops.cast(total > 0, "float32")
             denom = total - tp if self.kind == "iou" else total
             score = (tp if self.kind == "iou" else 2 * tp) / ops.maximum(denom, 1.0)
@@ -900,7 +907,8 @@ def _segmentation_metric():
             self.cm.assign(ops.zeros_like(self.cm))
 
         def get_config(self):
-            return {**super().get_config(), "classes": self.classes, "kind": self.kind}
+            return {**super().get_config(), "classes": self.classes, "kind": self.kind,
+                    "first": self.first}
 
     return SegmentationScore
 

@@ -397,6 +397,8 @@ def test_mask_figures_the_export_check_and_what_does_not_apply():
     assert s["mean_iou"] == pytest.approx((3 / 5 + 1 / 2 + 2 / 3) / 3)
     assert s["dice"] == pytest.approx((6 / 8 + 2 / 3 + 4 / 5) / 3)
     assert s["pixel_accuracy"] == 6 / 8
+    assert s["fg_mean_iou"] == pytest.approx((1 / 2 + 2 / 3) / 2)  # the background left out
+    assert s["fg_dice"] == pytest.approx((2 / 3 + 4 / 5) / 2)
     probs = np.eye(3)[pred]  # one-hot "probabilities" of the predicted masks
 
     class Model:
