@@ -14,3 +14,17 @@ def one_trial_study(root, space: str, study: str, *, objective: str, task: str) 
                          storage=f"sqlite:///{root}/optuna.db", tracking_uri=uri)
     assert res.best is not None and res.objective == objective and res.task == task
     return {"root": root, "uri": uri, "result": res, "view": StudyView(study, uri)}
+
+
+def import_example(name: str):
+    """The module examples/<name>.py, imported as a test runs it."""
+    import importlib
+    import sys
+    from pathlib import Path
+
+    examples = str(Path(__file__).resolve().parents[2] / "examples")
+    sys.path.insert(0, examples)
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(examples)

@@ -2,11 +2,12 @@
 --pick, and the latency-budget example at small size."""
 
 import sys
-from pathlib import Path
 
 import pytest
 
 import cnntune
+
+from .shipped import import_example
 
 pytestmark = pytest.mark.slow
 
@@ -118,12 +119,7 @@ def test_pareto_command_and_pick(study, tmp_path):
 
 
 def test_latency_budget_example(tmp_path):
-    examples = Path(__file__).resolve().parents[2] / "examples"
-    sys.path.insert(0, str(examples))
-    try:
-        import latency_budget
-    finally:
-        sys.path.remove(str(examples))
+    latency_budget = import_example("latency_budget")
     # 0.02 ms splits this seed's trials: the smallest (2 blocks x 16, ~0.005 ms here) fits,
     # the wider ones (0.04-0.26 ms here) do not
     budget = 0.02

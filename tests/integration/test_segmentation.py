@@ -12,7 +12,7 @@ from cnntune.deploy.export import export_study
 from cnntune.deploy.predict import predict_files
 from cnntune.errors import NotApplicable
 
-from .shipped import one_trial_study
+from .shipped import import_example, one_trial_study
 
 pytestmark = pytest.mark.slow
 
@@ -112,15 +112,9 @@ def test_augmentation_moves_each_mask_with_its_image():
 
 
 def test_the_example_segments_its_own_npz_and_predicts_new_images(tmp_path):
-    import sys
     from pathlib import Path
 
-    examples = Path(__file__).resolve().parents[2] / "examples"
-    sys.path.insert(0, str(examples))
-    try:
-        import segmentation
-    finally:
-        sys.path.remove(str(examples))
+    segmentation = import_example("segmentation")
     result, report, table = segmentation.main(n=160, trials=1, epochs=1, workdir=tmp_path,
                                               isolate=False)
     assert result.task == "segmentation" and report.passed

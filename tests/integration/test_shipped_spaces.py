@@ -2,8 +2,6 @@
 MLflow shows only the params that were active in each trial. The sequence example reaches a
 clearly better-than-chance accuracy at small size."""
 
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -11,9 +9,10 @@ import cnntune
 from cnntune.knobs import USES
 from cnntune.space import list_shipped
 
+from .shipped import import_example
+
 pytestmark = pytest.mark.slow
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def test_all_the_documented_spaces_ship():
@@ -63,10 +62,6 @@ def test_families_space_logs_only_active_params(tmp_path):
 
 
 def test_sequence_example_beats_chance(tmp_path):
-    sys.path.insert(0, str(EXAMPLES))
-    try:
-        import sequences
-    finally:
-        sys.path.remove(str(EXAMPLES))
+    sequences = import_example("sequences")
     result = sequences.main(n=300, trials=2, epochs=8, workdir=tmp_path, isolate=False)
     assert result.best.metrics["test_accuracy"] >= 0.8  # 3 classes: chance is 0.33
