@@ -1,6 +1,6 @@
-"""A study of one warm-started trial of a shipped space, shared by a module's tests (the
+"""What the integration tests share: a study of one warm-started trial of a shipped space (the
 regression, multi-label and segmentation modules each stand in for their space's one-trial
-run in test_shipped_spaces)."""
+run in test_shipped_spaces), and importing an example module to run it."""
 
 import cnntune
 from cnntune.tracking.studies import StudyView
