@@ -61,6 +61,8 @@ SKIPS = ("concat", "add")
 LR_SCHEDULES = ("constant", "cosine", "plateau")
 HEADS = ("auto", "flatten", "global_average", "global_max")
 BACKBONES = ("mobilenetv2", "efficientnetb0", "resnet50v2")
+# the unet's encoder: its own conv levels, or a backbone
+ENCODERS = ("own", *BACKBONES)
 
 _KNOBS = [
     Knob("family", "plain", str, "architecture family", choices=FAMILIES),
@@ -93,16 +95,20 @@ _KNOBS = [
          minimum=0.125, maximum=4.0),
     Knob("backbone", "mobilenetv2", str, "transfer: keras.applications backbone",
          choices=BACKBONES),
-    Knob("backbone_weights", "none", str, "transfer: 'none' (random init), 'imagenet' (Keras' "
-         "download cache) or the path of a local weights file"),
-    Knob("unfreeze", 0, int, "transfer: backbone layers trained, counted from the top "
-         "(0: only the new head trains)", minimum=0, maximum=10000),
+    Knob("backbone_weights", "none", str, "transfer, and unet's backbone encoders: 'none' "
+         "(random init: the whole backbone trains), 'imagenet' (Keras' download cache) or the "
+         "path of a local weights file"),
+    Knob("unfreeze", 0, int, "transfer, and unet's backbone encoders: with kept weights, "
+         "the backbone layers trained, counted from the top (0: the backbone stays frozen)",
+         minimum=0, maximum=10000),
     Knob("transfer_size", 32, int, "transfer: images are resized to this square size",
          minimum=32, maximum=512),
     Knob("upsampling", "transpose", str, "unet: how the decoder doubles a map's size: a "
          "transposed conv, or bilinear resizing and a conv", choices=UPSAMPLINGS),
     Knob("skips", "concat", str, "unet: how an encoder level's maps join the decoder's: "
          "concatenated, or added", choices=SKIPS),
+    Knob("encoder", "own", str, "unet: its own conv levels, or a keras.applications backbone "
+         "(backbone_weights and unfreeze apply; n_blocks at most 5)", choices=ENCODERS),
     # training
     Knob("optimizer", "adam", str, "optimizer", choices=OPTIMIZERS),
     Knob("learning_rate", 1e-3, float, "initial learning rate", minimum=0.0),
@@ -152,7 +158,7 @@ USES: dict[str, set[str]] = {
     # augmentation moves masks with images (no contrast); dropout: spatial, at the bottleneck
     "unet": TRAINING | (AUGMENT - {"aug_contrast"}) | {
         "n_blocks", "filters", "filters_growth", "kernel_size", "batch_norm", "activation",
-        "dropout", "l1", "l2", "upsampling", "skips"},
+        "dropout", "l1", "l2", "upsampling", "skips", "encoder", "backbone_weights", "unfreeze"},
 }
 
 

@@ -126,6 +126,65 @@ def test_transfer_loads_a_local_weights_file_and_unfreezes_from_the_top(tmp_path
     with pytest.raises(FileNotFoundError, match="not found"):
         build_model({**knobs, "backbone_weights": str(tmp_path / "missing.h5")}, (8, 8, 1),
                     10, 1.0)
+    # random weights have nothing to keep: the whole backbone trains, whatever unfreeze says
+    fresh = build_model({**knobs, "backbone_weights": "none"}, (8, 8, 1), 10, 1 / 16)
+    inner = next(layer for layer in fresh.layers if isinstance(layer, keras.Model))
+    assert len(inner.trainable_weights) == len(backbone.trainable_weights) > 100
+
+
+def _bn_moves(model, extract) -> bool:
+    """Whether one training step moves the encoder's first batch norm's moving mean."""
+    bn = next(layer for layer in extract.layers if "BatchNormalization" in type(layer).__name__)
+    before = np.asarray(bn.moving_mean).copy()
+    model.compile("adam", "sparse_categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    model.train_on_batch(rng.uniform(0, 255, (4, 32, 32, 1)).astype("float32"),
+                         rng.integers(0, 3, (4, 32, 32)))
+    return not np.allclose(before, np.asarray(bn.moving_mean))
+
+
+def test_unet_backbone_encoder_skips_by_stride_local_weights_training_and_export(tmp_path):
+    import keras
+
+    from cnntune.formats.convert import inference_model, write_model
+    from cnntune.formats.runtimes import load_predictor
+
+    backbone = keras.applications.MobileNetV2(include_top=False, weights=None,
+                                              input_shape=(32, 32, 3))
+    path = tmp_path / "mnv2_notop.weights.h5"
+    backbone.save_weights(path)
+    knobs = resolve({**BASE, "family": "unet", "encoder": "mobilenetv2", "n_blocks": 3,
+                     "skips": "add", "backbone_weights": str(path), "unfreeze": 0})
+    prep = {"scale": 1 / 255}
+    model = build_model(knobs, (32, 32, 1), 3, prep, "segmentation")
+    assert model.output_shape == (None, 32, 32, 3)
+    extract = model.get_layer("mobilenetv2_features")
+    # the skips at strides 2 and 4, the bottleneck at 8 (MobileNetV2's expand layers)
+    assert [tuple(t.shape[1:]) for t in extract.outputs] == [(16, 16, 96), (8, 8, 144),
+                                                             (4, 4, 192)]
+    for layer in [la for la in extract.layers if la.weights]:  # the file's, frozen
+        for a, b in zip(layer.weights, backbone.get_layer(layer.name).weights):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert not extract.trainable_weights and model.trainable_weights
+    assert "up1_skip_proj" not in [la.name for la in model.layers]  # own level: same width
+    assert "up2_skip_proj" in [la.name for la in model.layers]  # 96 backbone channels -> 8
+    assert not _bn_moves(model, extract)  # kept weights: batch norm in inference mode
+    fresh = build_model({**knobs, "backbone_weights": "none"}, (32, 32, 1), 3, prep,
+                        "segmentation")
+    extract = fresh.get_layer("mobilenetv2_features")
+    assert extract.trainable_weights and _bn_moves(fresh, extract)
+
+    infer = inference_model(model)
+    x = np.random.default_rng(1).uniform(0, 255, (3, 32, 32, 1)).astype("float32")
+    ref = infer.predict(x, verbose=0)
+    for fmt, name in (("onnx", "m.onnx"), ("tflite", "m.tflite")):
+        write_model(infer, fmt, tmp_path / name)
+        np.testing.assert_allclose(load_predictor(tmp_path / name).predict(x), ref, atol=1e-4,
+                                   err_msg=fmt)
+    with pytest.raises(ValueError, match="at most 5 times"):
+        build_model({**knobs, "n_blocks": 6}, (64, 64, 1), 3, prep, "segmentation")
+    with pytest.raises(ValueError, match="at least 32x32"):
+        build_model(knobs, (16, 16, 1), 3, prep, "segmentation")
 
 
 def test_max_params_skips_before_training():
