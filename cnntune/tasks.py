@@ -28,6 +28,7 @@ from .errors import DataError, NotApplicable
 # the largest difference to the Keras model a float export may show: classification in
 # probability, regression in target standard deviations
 TOLERANCE = {"none": 1e-4, "float16": 1e-2}
+VOID = 255  # a segmentation mask's value for pixels of no class (borders, unlabelled)
 INT8_MAX_DROP = 0.05  # int8: how much worse its headline figure may be than the Keras model's
 
 
@@ -695,7 +696,10 @@ class Segmentation(Task):
     with a decoder: ``models.DECODER_FAMILIES``); sparse cross-entropy; scored by the mean
     IoU and Dice over the classes (each counted where it is in the truth or the prediction),
     per epoch from a pixel confusion matrix, and the pixel accuracy. Augmentation moves image
-    and mask together and runs in the input pipeline (``paired_augment``)."""
+    and mask together and runs in the input pipeline (``paired_augment``).
+
+    A mask value of ``VOID`` (255, as PASCAL VOC and Cityscapes mark borders and unlabelled
+    pixels) is no class: such pixels count in neither the loss nor any score."""
 
     name = "segmentation"
     headline = "mean_iou"
@@ -721,17 +725,21 @@ class Segmentation(Task):
             i = int(np.argwhere(m < 0)[0][0])
             raise DataError(f"{where}, mask {i + first_row}: value {int(m[i].min())} is "
                             "negative; mask values are class indices from 0")
-        k = len(names) if names is not None else int(m.max()) + 1 if m.size else 0
-        if m.size and m.max() >= k:
-            i = int(np.argwhere(m >= k)[0][0])
-            raise DataError(f"{where}, mask {i + first_row}: value {int(m[i].max())} is outside "
-                            f"the {k} classes of class_names; fix the mask or name every class")
+        labelled = m[m != VOID]
+        k = len(names) if names is not None else int(labelled.max()) + 1 if labelled.size \
+            else 0
+        outside = (m >= k) & (m != VOID)
+        if outside.any():
+            i = int(np.argwhere(outside)[0][0])
+            raise DataError(f"{where}, mask {i + first_row}: value {int(m[i][outside[i]].max())} "
+                            f"is outside the {k} classes of class_names; fix the mask or name "
+                            f"every class ({VOID} marks pixels of no class)")
         if k < 2:
             raise DataError(f"{where}: found {k} class; segmentation needs at least 2 "
                             "(background and one more)")
         names = [str(n) for n in names] if names is not None else \
             ["background", *(f"class{i}" for i in range(1, k))]
-        return m.astype("uint8" if k <= 256 else "int32"), names
+        return m.astype("uint8" if k <= VOID else "int32"), names
 
     def targets_like(self, raw, train_raw, where, part):
         _, names = self.targets(train_raw, where)
@@ -746,7 +754,8 @@ class Segmentation(Task):
     def strata(self, y):
         """Each image's rarest class (by the images it is in), as multi-label's strata."""
         y = np.asarray(y)
-        k = int(y.max()) + 1 if y.size else 1
+        labelled = y[y != VOID]
+        k = int(labelled.max()) + 1 if labelled.size else 1
         present = np.zeros((len(y), k), bool)
         for c in range(1, k):
             present[:, c] = (y == c).reshape(len(y), -1).any(axis=1)
@@ -763,20 +772,19 @@ class Segmentation(Task):
 
         n = prep["classes"]
         score = _segmentation_metric()
-        return ("sparse_categorical_crossentropy",
+        return (keras.losses.SparseCategoricalCrossentropy(ignore_class=VOID),
                 [score(n, "iou", name="mean_iou"), score(n, "dice", name="dice"),
                  score(n, "iou", first=1, name="fg_mean_iou"),
                  score(n, "dice", first=1, name="fg_dice"),
-                 keras.metrics.SparseCategoricalAccuracy(name="pixel_accuracy")])
+                 score(n, "accuracy", name="pixel_accuracy")])
 
     def prep(self, y_train, names):
         return {"classes": len(names)}
 
     def score(self, model, y, preds, prefix, knobs, prep, decision=None, names=None):
-        y = np.asarray(y).astype("int64")
-        preds = np.asarray(preds)
-        k = preds.shape[-1]
-        cm = confusion(y.reshape(-1), preds.argmax(-1).reshape(-1), k)
+        k = np.asarray(preds).shape[-1]
+        y, preds = labelled_pixels(y, np.asarray(preds).reshape(-1, k))
+        cm = confusion(y, preds.argmax(-1), k)
         out = {f"{prefix}{name}": v for name, v in mask_scores(cm).items()}
         iou = class_iou(cm)
         names = [re.sub(r"[^A-Za-z0-9_]", "_", str(n))
@@ -784,20 +792,20 @@ class Segmentation(Task):
         out.update({f"{prefix}iou_{n}": float(v) for n, v in zip(names, iou)
                     if np.isfinite(v)})
         eps = 1e-7
-        p = np.take_along_axis(preds.reshape(-1, k), y.reshape(-1, 1), axis=1)
+        p = np.take_along_axis(preds, y.reshape(-1, 1), axis=1)
         penalty = sum(float(np.asarray(w)) for w in model.losses)
         out[f"{prefix}loss"] = float(-np.log(np.clip(p, eps, 1 - eps)).mean() + penalty)
         return out
 
     def label_scores(self, y, preds, prefix):
-        y = np.asarray(y).astype("int64")
-        k = int(max(y.max(), np.asarray(preds).max())) + 1
-        cm = confusion(y.reshape(-1), np.asarray(preds).reshape(-1), k)
+        y, preds = labelled_pixels(y, np.asarray(preds).reshape(-1))
+        k = int(max(y.max(initial=0), preds.max(initial=0))) + 1
+        cm = confusion(y, preds, k)
         return {f"{prefix}{name}": v for name, v in mask_scores(cm).items()}
 
     def confusion(self, y, preds, n):
-        return confusion(np.asarray(y).reshape(-1), np.asarray(preds).argmax(-1).reshape(-1),
-                         n).tolist()
+        y, labels = labelled_pixels(y, np.asarray(preds).argmax(-1).reshape(-1))
+        return confusion(y, labels, n).tolist()
 
     def compare(self, preds, keras_preds, y, prep, quantize, decision=None):
         ours, theirs = np.asarray(preds).argmax(-1), np.asarray(keras_preds).argmax(-1)
@@ -827,6 +835,14 @@ class Segmentation(Task):
 
 
 PIXEL_AGREEMENT = 0.999  # a float export's argmax masks against the Keras model's
+
+
+def labelled_pixels(masks, per_pixel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The masks' pixels that hold a class (not ``VOID``), flat as int64, and the rows of
+    ``per_pixel`` (predictions, one row or value per pixel) at them."""
+    y = np.asarray(masks).reshape(-1).astype("int64")
+    keep = y != VOID
+    return y[keep], per_pixel[keep]
 
 
 def rarest_strata(present: np.ndarray) -> np.ndarray:
@@ -878,8 +894,9 @@ def _segmentation_metric():
 
     class SegmentationScore(keras.metrics.Metric):
         """Mean IoU or Dice over the classes present in the truth or the prediction, from
-        class ``first`` on (1: the background left out), from a pixel confusion matrix summed
-        over the epoch (sparse truth, class probabilities)."""
+        class ``first`` on (1: the background left out), or the pixel accuracy, from a pixel
+        confusion matrix summed over the epoch (sparse truth, class probabilities; ``VOID``
+        pixels left out)."""
 
         def __init__(self, classes=2, kind="iou", first=0, name="mean_iou", **kwargs):
             super().__init__(name=name, **kwargs)
@@ -889,13 +906,18 @@ def _segmentation_metric():
 
         def update_state(self, y_true, y_pred, sample_weight=None):
             t = ops.reshape(ops.cast(y_true, "int32"), (-1,))
+            labelled = t != VOID  # void pixels count nowhere
+            t = ops.where(labelled, t, 0)
             p = ops.reshape(ops.argmax(y_pred, axis=-1), (-1,))
             idx = t * self.classes + ops.cast(p, "int32")
-            counts = ops.bincount(idx, minlength=self.classes * self.classes)
+            counts = ops.bincount(idx, weights=ops.cast(labelled, "float32"),
+                                  minlength=self.classes * self.classes)
             self.cm.assign_add(ops.reshape(ops.cast(counts, "float32"),
                                            (self.classes, self.classes)))
 
         def result(self):
+            if self.kind == "accuracy":  # of every labelled pixel
+                return ops.sum(ops.diagonal(self.cm)) / ops.maximum(ops.sum(self.cm), 1.0)
             tp = ops.diagonal(self.cm)[self.first:]
             total = (ops.sum(self.cm, axis=0) + ops.sum(self.cm, axis=1))[self.first:]
             seen = ops.cast(total > 0, "float32")

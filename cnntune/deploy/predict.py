@@ -93,10 +93,12 @@ def class_colours(classes: int) -> np.ndarray:
 
 def overlay(image, mask, colours, alpha: float = 0.5) -> np.ndarray:
     """``image`` (values 0-1, grey or RGB) with each non-background pixel of ``mask`` tinted
-    its class's colour: uint8 RGB."""
+    its class's colour (a void pixel of a truth mask: white): uint8 RGB."""
     img = np.clip(np.asarray(image, "float64"), 0, 1)
     img = np.repeat(img, 3, axis=-1) if img.shape[-1] == 1 else img[..., :3]
-    tint = colours[mask] / 255.0
+    mask = np.asarray(mask)
+    void = mask >= len(colours)  # a truth mask's VOID pixels: white
+    tint = np.where(void[..., None], 1.0, colours[np.where(void, 0, mask)] / 255.0)
     fg = (mask > 0)[..., None]
     return (np.where(fg, (1 - alpha) * img + alpha * tint, img) * 255).astype("uint8")
 

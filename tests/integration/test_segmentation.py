@@ -42,7 +42,8 @@ def test_the_figures_are_the_logged_models_per_pixel(study):
     # the per-epoch figures Keras measured (cnntune's metric) are those of the kept weights
     val = np.asarray(model.predict(data.val.x.astype("float32"), verbose=0)).argmax(-1)
     again = data.task.label_scores(data.val.y, val, "val_")
-    for k in ("val_mean_iou", "val_dice", "val_fg_mean_iou", "val_fg_dice"):
+    for k in ("val_mean_iou", "val_dice", "val_fg_mean_iou", "val_fg_dice",
+              "val_pixel_accuracy"):
         assert best.metrics[k] == pytest.approx(again[k], abs=1e-4)
     assert 0 <= best.metrics["test_iou_background"] <= 1 and "test_iou_ring" in best.metrics
     # the logged confusion matrix counts the test split's pixels, true x predicted
@@ -85,6 +86,31 @@ def test_report_draws_masks_and_what_does_not_apply_says_so(study, tmp_path):
     assert not (tmp_path / "x").exists()
     with pytest.raises(NotApplicable, match="no classical baseline fits task segmentation"):
         run_baselines(study["view"].load_data())
+
+
+def test_keras_leaves_void_pixels_out_of_the_loss_and_the_epoch_scores():
+    from cnntune.knobs import resolve
+    from cnntune.models import build_model
+    from cnntune.tasks import VOID, task
+
+    seg = task("segmentation")
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (4, 8, 8, 1)).astype("float32")
+    y = rng.integers(0, 3, (4, 8, 8)).astype("uint8")
+    model = build_model(resolve({"family": "unet", "n_blocks": 1, "filters": 4}), (8, 8, 1),
+                        3, {"scale": 1.0, "classes": 3}, "segmentation")
+    loss, metrics = seg.compile_args({}, {"classes": 3})
+    model.compile("adam", loss, metrics=metrics)
+    probs = np.asarray(model.predict(x, verbose=0))
+    void = y.copy()
+    void[:, :4] = VOID  # half of every mask is of no class
+    got = model.evaluate(x, void, verbose=0, return_dict=True)
+    want = seg.score(model, void, probs, "", {}, {})
+    for k in ("loss", "mean_iou", "dice", "fg_mean_iou", "pixel_accuracy"):
+        assert got[k] == pytest.approx(want[k], abs=1e-4), k
+    half = seg.score(model, y[:, 4:], probs[:, 4:], "", {}, {})  # the labelled half alone
+    assert want["mean_iou"] == pytest.approx(half["mean_iou"])
+    assert np.isfinite(model.train_on_batch(x, void)).all()
 
 
 def test_augmentation_moves_each_mask_with_its_image():

@@ -383,6 +383,40 @@ def test_masks_that_cannot_be_learnt_are_refused(masks, names, fragment):
         SEGMENTATION.targets(masks, "w", names)
 
 
+def test_void_pixels_are_no_class_and_count_in_no_score():
+    from cnntune.tasks import VOID
+
+    m = np.array([[[0, 1, VOID]], [[1, VOID, 0]]])
+    y, names = SEGMENTATION.targets(m, "w")  # 255 is not a 256th class
+    assert names == ["background", "class1"] and (y == m).all()
+    y, names = SEGMENTATION.targets(m, "w", ["sky", "sea"])
+    with pytest.raises(DataError, match=r"w, mask 1: value 2 is outside the 2 classes of "
+                                        r"class_names; .*\(255 marks pixels of no class\)"):
+        SEGMENTATION.targets(np.array([[[0, 1]], [[2, VOID]]]), "w", ["a", "b"])
+    with pytest.raises(DataError, match="found 1 class"):
+        SEGMENTATION.targets(np.array([[[0, VOID]], [[VOID, 0]]]), "w")
+
+    class Model:
+        losses = ()
+
+    # wrong predictions under the void pixels change nothing
+    right = np.array([[[0, 1, 1]], [[1, 0, 0]]])
+    wrong = np.array([[[0, 1, 0]], [[1, 1, 0]]])
+    labelled = np.array([[[0, 1]], [[1, 0]]])
+    for pred in (right, wrong):
+        probs = np.eye(2)[pred] * 0.98 + 0.01
+        scored = SEGMENTATION.score(Model(), m, probs, "t_", {}, {})
+        plain = SEGMENTATION.score(Model(), labelled, np.eye(2)[labelled] * 0.98 + 0.01,
+                                   "t_", {}, {})
+        assert scored == pytest.approx(plain)
+        assert SEGMENTATION.confusion(m, probs, 2) == [[2, 0], [0, 2]]
+        assert SEGMENTATION.label_scores(m, pred, "")["mean_iou"] == 1.0
+    masks = np.zeros((9, 2, 2), int)
+    masks[:, 1, 1] = VOID
+    masks[:3, 0, 0] = 1  # strata: with class 1, and with none (void is no class)
+    assert sorted(np.bincount(SEGMENTATION.strata(masks)).tolist()) == [3, 6]
+
+
 def test_mask_figures_the_export_check_and_what_does_not_apply():
     from cnntune.errors import NotApplicable
     from cnntune.tasks import class_iou, mask_scores
