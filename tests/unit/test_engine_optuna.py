@@ -141,6 +141,48 @@ def test_pruners_judge_no_earlier_than_a_ninth_of_the_epochs(epochs, first):
         assert getattr(eng._pruner(), attr) == first, pruner
 
 
+@pytest.mark.parametrize("budget_epochs, first", [(None, 3), (10, 1), (29, 1), (38, 2),
+                                                  (47, 3), (5000, 3)])
+def test_a_time_budget_that_holds_few_epochs_pulls_the_first_rung_down(budget_epochs, first):
+    from cnntune.tuning.engines.optuna import first_rung
+
+    # 20 epochs a trial: a ninth is 3, unless the budget cannot hold a full trial and 9 rungs
+    assert first_rung(20, budget_epochs) == first
+    assert first_rung(3, 5000) == 1
+
+
+@pytest.mark.parametrize("timeout, first", [(1.0, 1), (1000.0, 3), (None, 3)])
+def test_the_study_chooses_its_first_rung_from_an_epochs_time_and_keeps_it(tmp_path, timeout,
+                                                                           first):
+    import time
+
+    from cnntune.tuning.engines.optuna import RUNG_ATTR
+
+    def engine():
+        return make_engine("optuna", space=parse_space(SPACE), study_name="r",
+                           storage=f"sqlite:///{tmp_path}/o.db", algorithm="random",
+                           pruner="asha", seed=1, direction="maximize", max_epochs=20)
+
+    def evaluate(sample):  # epochs of about 50 ms: 1 s holds ~20 of them, 1000 s ~20,000
+        for epoch in range(1, 4):
+            time.sleep(0.05)
+            if sample.report(epoch, 0.5):
+                return Outcome("PRUNED", 0.5)
+        return Outcome("COMPLETE", 0.5)
+
+    first_run = engine()
+    first_run.open()
+    assert RUNG_ATTR not in first_run._study.user_attrs
+    first_run.run(evaluate, n_trials=2, timeout=timeout)
+    assert first_run._study.user_attrs[RUNG_ATTR] == first
+    assert first_run._study.pruner._min_resource == first
+    # a resumed run (a later command, another worker) judges at the study's rung
+    resumed = engine()
+    resumed.open()
+    resumed.run(evaluate, n_trials=1, timeout=1000.0 if timeout == 1.0 else 1.0)
+    assert resumed._study.pruner._min_resource == first
+
+
 def test_enqueued_configurations_run_first_with_their_origin(tmp_path):
     engine = _engine(tmp_path, "random")
     engine.open()

@@ -13,6 +13,7 @@ by whichever worker takes the next trial; ``on_dead`` is told (to end its MLflow
 
 from __future__ import annotations
 
+import time
 import warnings
 from typing import Any, Callable
 
@@ -29,6 +30,9 @@ MEDIAN_STARTUP_TRIALS = 5
 REDUCTION_FACTOR = 3
 # an RDB trial whose worker missed this many heartbeats in a row is taken as dead
 HEARTBEATS_MISSED = 3
+# the study attribute that keeps the first rung once chosen, so that every worker and every
+# resumed run of a study judge trials at the same epochs
+RUNG_ATTR = "cnntune.first_rung"
 
 
 class OptunaEngine:
@@ -56,6 +60,7 @@ class OptunaEngine:
         self.max_epochs = max_epochs
         self.heartbeat = heartbeat
         self.on_dead = on_dead  # (TrialRecord, reason) -> None, for a trial whose worker died
+        self._rung: int | None = None  # the first rung, once chosen (``_choose_rung``)
         self.owner = process_owner()
         self._study = None
 
@@ -81,13 +86,17 @@ class OptunaEngine:
             return optuna.samplers.NSGAIISampler(seed=seed)
         return optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
 
-    def _pruner(self):
+    def _prunes(self) -> bool:
+        return self.pruner_name != "none" and not self.multi  # Optuna: single objective only
+
+    def _pruner(self, first: int | None = None):
+        """The pruner, judging from epoch ``first`` (default: ``first_rung`` of the epochs)."""
         import optuna
 
         p = self.pruner_name
-        if p == "none" or self.multi:  # Optuna prunes single-objective studies only
+        if not self._prunes():
             return optuna.pruners.NopPruner()
-        first = first_rung(self.max_epochs)
+        first = first or first_rung(self.max_epochs)
         if p == "median":
             return optuna.pruners.MedianPruner(n_startup_trials=MEDIAN_STARTUP_TRIALS,
                                                n_warmup_steps=first)
@@ -213,14 +222,23 @@ class OptunaEngine:
         ``keep_going()`` says no."""
         import optuna
 
+        self._prepare_rung(timeout)
+
         def objective(trial):
             trial.set_user_attr("owner", self.owner)
             self.reap_dead_trials()
+            reported: list[float] = []  # when this trial reported each epoch
 
             def report(step: int, value: float) -> bool:
                 if self.multi:  # Optuna keeps no intermediate values for several objectives
                     return False
                 trial.report(value, step)
+                if self._rung is None:  # the epoch's time, from two reports, chooses it
+                    reported.append(time.monotonic())
+                    if len(reported) < 2:
+                        return False
+                    epoch_s = max(reported[-1] - reported[-2], 1e-6)
+                    self._choose_rung(timeout / epoch_s)  # the epochs the time budget holds
                 return trial.should_prune()
 
             retry_of = trial.user_attrs.get("retry_of")
@@ -257,6 +275,33 @@ class OptunaEngine:
             warnings.simplefilter("ignore")
             self._study.optimize(objective, n_trials=n_trials, timeout=timeout,
                                  catch=(TrialFailed,), callbacks=[enough])
+
+    def _prepare_rung(self, timeout: float | None) -> None:
+        """The first rung for this run: the study's if it has one, the epoch budget's when
+        there is no time budget; else none yet, and nothing is pruned until two epochs of a
+        trial have shown how long an epoch takes (``_choose_rung``)."""
+        import optuna
+
+        if not self._prunes():
+            self._rung = first_rung(self.max_epochs)  # nothing to judge: nothing to choose
+            return
+        stored = self._study.user_attrs.get(RUNG_ATTR)
+        if stored is not None or timeout is None or self.max_epochs < 4:
+            self._set_rung(int(stored) if stored is not None else first_rung(self.max_epochs))
+        else:
+            self._rung = None
+            self._study.pruner = optuna.pruners.NopPruner()
+
+    def _choose_rung(self, budget_epochs: float) -> None:
+        stored = self._study.user_attrs.get(RUNG_ATTR)  # another worker may have chosen
+        self._set_rung(int(stored) if stored is not None else
+                       first_rung(self.max_epochs, budget_epochs))
+
+    def _set_rung(self, first: int) -> None:
+        self._rung = first
+        if self._study.user_attrs.get(RUNG_ATTR) != first:
+            self._study.set_user_attr(RUNG_ATTR, first)
+        self._study.pruner = self._pruner(first)
 
     def _counted(self) -> int:
         """Trials that count toward a study-wide total: all but failed ones that were retried
@@ -342,12 +387,20 @@ def distributions(space: SearchSpace) -> dict[str, Any]:
     return out
 
 
-def first_rung(max_epochs: int) -> int:
+def first_rung(max_epochs: int, budget_epochs: float | None = None) -> int:
     """The first epoch at which a trial may be judged. A CNN's first epochs say little (the
     learning rate warms the weights up; batch norm statistics settle), so the first rung sits
     at a ninth of the epoch budget, 2 epochs at least: two rungs of factor 3 above it still
-    fit below the budget."""
-    return 1 if max_epochs < 4 else max(2, -(-max_epochs // 9))
+    fit below the budget.
+
+    A time budget can pull it down. ``budget_epochs`` is how many epochs the whole time budget
+    holds. It must hold one full trial and REDUCTION_FACTOR ** 2 first rungs, or too few
+    trials would be judged to rank them; where it holds fewer, the first rung falls to what
+    it does hold, 1 epoch at least (60 s epochs in a 10-minute search: judged after 1)."""
+    by_epochs = 1 if max_epochs < 4 else max(2, -(-max_epochs // 9))
+    if budget_epochs is None:
+        return by_epochs
+    return max(1, min(by_epochs, int((budget_epochs - max_epochs) // REDUCTION_FACTOR ** 2)))
 
 
 # A process killed while it appends to the journal leaves its lock behind; the others wait
