@@ -3,7 +3,9 @@
 Per data set and comparison (same space: cnntune against kt-*, optuna-loop; out of the box:
 cnntune-auto against autokeras, kt-hyperband, optuna-loop): each contender's median and worst
 best-trial test accuracy at the budget, and its median time from process start to the best
-peer's median final accuracy; then the issue's targets, checked.
+peer's median final accuracy; then the issue's targets, checked. Where cnntune's pruner
+variants ran (``cnntune-median``, ``cnntune-hyperband`` ...: the same space, each pruner),
+their medians and worst cases side by side.
 
     .venv/bin/python benchmarks/peers_summary.py benchmarks/peers-runs.jsonl
 """
@@ -16,6 +18,8 @@ import sys
 from collections import defaultdict
 
 from peers import OUT_OF_THE_BOX, stats
+
+from cnntune.catalog import PRUNERS
 
 
 def main(path: str) -> None:
@@ -30,6 +34,9 @@ def main(path: str) -> None:
                                 ("out of the box", "cnntune-auto", peers_box)):
             if me in by_name and peers:
                 summarize(data, mode, me, peers, by_name)
+        pruners = [p for p in PRUNERS if f"cnntune-{p}" in by_name]
+        if pruners:
+            summarize_pruners(data, pruners, by_name)
 
 
 def finals(records: list[dict]) -> list[float]:
@@ -63,6 +70,25 @@ def summarize(data: str, mode: str, me: str, peers: list[str], by_name: dict) ->
           f"{'met' if ok_med else 'MISSED'}; worst {min(mine):.4f} >= {target:.4f}: "
           f"{'met' if ok_worst else 'MISSED'}; time to target {me}/{best_peer} {ratio:.2f} "
           f"<= 0.5: {'met' if ratio <= 0.5 else 'MISSED'}")
+
+
+def summarize_pruners(data: str, pruners: list[str], by_name: dict) -> None:
+    """Each pruner's best test accuracy (median, worst), trials and time to its own final best
+    over the seeds it ran."""
+    print(f"\n== {data}, cnntune's pruners (same space)")
+    print(f"{'pruner':<12}{'seeds':>6}{'median':>8}{'worst':>8}{'trials (median)':>17}"
+          f"{'s to its best (median)':>24}  commits")
+    for p in pruners:
+        recs = sorted(by_name[f"cnntune-{p}"], key=lambda r: r["seed"])
+        acc = finals(recs)
+        runs = [stats(r["timeline"], r["wall"]) for r in recs]
+        to_best = [stats(r["timeline"], r["wall"], s["best_test"])["to_target"]
+                   for r, s in zip(recs, runs)]
+        commits = ",".join(sorted({r["commit"] for r in recs}))
+        print(f"{p:<12}{len(recs):>6}{statistics.median(acc):>8.4f}{min(acc):>8.4f}"
+              f"{statistics.median(s['trials'] for s in runs):>17.0f}"
+              f"{statistics.median(t or r['wall'] for t, r in zip(to_best, recs)):>24.0f}"
+              f"  {commits}")
 
 
 if __name__ == "__main__":
