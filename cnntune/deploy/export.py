@@ -160,7 +160,12 @@ def retrain_trial(params: dict, data, *, epochs: int, seed: int, base_dir: str |
                                           augment=pipeline_augmentation(knobs, data)),
               epochs=max(1, epochs),
               task=data.task, prep=data.prep)
-    return model
+    # the trained weights in an uncompiled model, as trials log theirs: a compiled one would
+    # save its loss and metrics with it, and a task's own (a segmentation's confusion metric,
+    # a regression's standardised loss) could not be loaded back from a .keras file
+    _, plain = build_trial_model(params, data, base_dir)
+    plain.set_weights(model.get_weights())
+    return plain
 
 
 def metadata(view, t, data, report: ExportReport, decision: dict | None = None) -> dict:

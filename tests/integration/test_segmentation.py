@@ -69,6 +69,10 @@ def test_the_export_agrees_pixel_for_pixel_and_predict_writes_masks(study, tmp_p
     for path, want in zip(table["mask"], keras):
         assert (np.asarray(Image.open(path)) == want).mean() > 0.999
     assert len(list((tmp_path / "masks").glob("*_overlay.png"))) == 2
+    # retrained on train + validation, the .keras file loads back and is verified with it
+    rep = export_study("seg", fmt="keras", out=tmp_path / "re", tracking_uri=study["uri"],
+                       retrain=True)
+    assert rep.passed and rep.retrained
 
 
 def test_report_draws_masks_and_what_does_not_apply_says_so(study, tmp_path):
@@ -128,10 +132,14 @@ def test_augmentation_moves_each_mask_with_its_image():
     x, m = np.asarray(x), np.asarray(m)
     assert m.dtype == np.uint8 and np.array_equal(x[..., 0], m * 60.0)
     assert not np.array_equal(m, masks)  # some were flipped
+    import keras
+
+    keras.utils.set_random_seed(0)  # small draws would leave the masks almost where they were
     turn = paired_augmentation(knobs.resolve({"aug_rotation": 0.1, "aug_zoom": 0.1}))
     x, m = (np.asarray(t) for t in turn(tf.constant(images), tf.constant(masks)))
     # images are interpolated, masks nearest: the class an image's pixel is nearest agrees
-    # with the moved mask (0.90 here), far more than with the mask before the move (0.56)
+    # with the moved mask (0.94 at this seed), far more than with the mask before the move
+    # (0.69)
     code = np.round(x[..., 0] / 60.0)
     assert (code == m).mean() > 0.85 and (code == m).mean() > (code == masks).mean() + 0.2
     assert paired_augmentation(knobs.resolve({})) is None
