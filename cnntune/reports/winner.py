@@ -248,7 +248,7 @@ def _mask_errors(view, best, model, data) -> list[Section]:
     import pandas as pd
 
     from ..deploy.predict import class_colours, overlay
-    from ..tasks import class_iou
+    from ..tasks import class_iou, labelled_pixels
     from .explain import spread
 
     meta = view.data_spec
@@ -256,7 +256,7 @@ def _mask_errors(view, best, model, data) -> list[Section]:
     x = data.test.x.astype("float32")
     y = np.asarray(data.test.y).astype(int)
     pred = np.asarray(model.predict(x, batch_size=64, verbose=0)).argmax(-1)
-    cm = confusion(y.reshape(-1), pred.reshape(-1), len(names))
+    cm = confusion(*labelled_pixels(y, pred.reshape(-1)), len(names))  # void pixels left out
     scores = data.task.label_scores(y, pred, "")
     table = pd.DataFrame({"class": names, "IoU": class_iou(cm),
                           "true pixels": cm.sum(axis=1), "predicted pixels": cm.sum(axis=0)})
