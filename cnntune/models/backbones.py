@@ -32,7 +32,6 @@ _STRIDE_LAYERS = {
     "resnet50v2": ("conv1_conv", "conv2_block3_1_relu", "conv3_block4_1_relu",
                    "conv4_block6_1_relu", "post_relu"),
 }
-MAX_STRIDE = 2 ** len(_STRIDE_LAYERS["mobilenetv2"])
 # keras.applications refuses smaller inputs
 MIN_SIDE = 32
 
@@ -98,14 +97,15 @@ def call(backbone, x, knobs: dict):
     return backbone(x, training=False) if pretrained(knobs) else backbone(x)
 
 
-def features(backbone, name: str, depth: int):
-    """A model from the backbone ``name``'s input to its feature maps at strides 2, 4, ...,
-    2 ** ``depth``."""
+def features(name: str, knobs: dict, side: tuple[int, int], depth: int):
+    """A model from the backbone ``name``'s input (``make``) to its feature maps at strides
+    2, 4, ..., 2 ** ``depth``; a depth it does not reach is refused before it is built."""
     import keras
 
-    if 2 ** depth > MAX_STRIDE:
-        raise ValueError(f"a {name} backbone halves the image at most "
-                         f"{len(_STRIDE_LAYERS[name])} times, so a depth of {depth} is too "
-                         f"deep; use n_blocks 1-{len(_STRIDE_LAYERS[name])}")
-    outputs = [backbone.get_layer(n).output for n in _STRIDE_LAYERS[name][:depth]]
+    levels = _STRIDE_LAYERS[name]
+    if depth > len(levels):
+        raise ValueError(f"a {name} backbone halves the image at most {len(levels)} times, so "
+                         f"a depth of {depth} is too deep; use n_blocks 1-{len(levels)}")
+    backbone = make(name, knobs, side)
+    outputs = [backbone.get_layer(n).output for n in levels[:depth]]
     return keras.Model(backbone.input, outputs, name=f"{name}_features")

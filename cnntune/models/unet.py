@@ -80,8 +80,7 @@ def _backbone_encoder(x, knobs: dict, input_shape, convs):
     """The skips (full size: the unet's own convs; then the backbone's maps at strides 2, 4,
     ...) and the bottleneck (its map at stride 2 ** depth) of images ``x`` in [0, 1]."""
     name, depth = knobs["encoder"], knobs["n_blocks"]
-    extract = backbones.features(backbones.make(name, knobs, tuple(input_shape[:2])), name,
-                                 depth)
+    extract = backbones.features(name, knobs, tuple(input_shape[:2]), depth)
     maps = backbones.call(extract, backbones.to_backbone_input(x, name, input_shape[2]), knobs)
     maps = maps if isinstance(maps, (list, tuple)) else [maps]
     return [convs(x, block_filters(knobs, 0), "down1"), *maps[:-1]], maps[-1]
