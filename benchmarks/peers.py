@@ -7,6 +7,9 @@ Contenders (each in its own fresh Python process, killed when its budget is spen
                  user calls it (TPE, its default pruner, warm starts, worker processes)
   cnntune-auto   out of the box: cnntune.search() with no space (the space it picks for the
                  data) and --timeout the budget
+  cnntune-P-checks1  the same with every trial checked once a pass (training.checks_per_epoch:
+                 1) instead of cnntune's choice by the data's size: on a large set, whether
+                 judging trials within a pass (data-subset fidelity) pays
   cnntune-P      the same-space run with pruner P (median, hyperband, asha, none): not a peer,
                  for measuring cnntune's own defaults side by side
   kt-hyperband   KerasTuner Hyperband on the space below, written the way its docs show
@@ -55,7 +58,7 @@ from datasets import SETS, dataset_path
 from timeline import Timeline
 
 CONTENDERS = ("cnntune", "cnntune-auto", "kt-hyperband", "optuna-loop", "autokeras")
-VARIANTS = ("kt-random",) + tuple(f"cnntune-{p}" for p in PRUNERS)
+VARIANTS = ("kt-random",) + tuple(f"cnntune-{p}{c}" for c in ("", "-checks1") for p in PRUNERS)
 OUT_OF_THE_BOX = ("autokeras", "kt-hyperband", "optuna-loop")  # cnntune-auto's peers
 AUTOKERAS = ("autokeras==3.0.0", "keras==3.12.0", "tensorboard", "tensorflow-cpu")
 SPLIT = {"val_fraction": 0.2, "test_fraction": 0.2}  # every contender's, from the same seed
@@ -65,7 +68,7 @@ SPACE = {"n_blocks": (1, 3), "filters": [16, 32, 64], "dense_units": [0, 64, 128
 SPACE_YAML = """
 name: peers
 data: {{val_fraction: {val_fraction}, test_fraction: {test_fraction}}}
-training: {{epochs: {epochs}, patience: 5, objective: val_accuracy, seed: {seed}}}
+training: {{epochs: {epochs}, patience: 5, objective: val_accuracy, seed: {seed}{checks}}}
 search: {{engine: optuna, algorithm: tpe{pruner}}}
 params:
   n_blocks: {{type: int, low: 1, high: 3}}
@@ -121,21 +124,24 @@ def keras_model(p: dict, shape, classes: int, scale: float):
     return model
 
 
-def run_cnntune(data_name, work, epochs, timeline, seed, budget, pruner=None, auto=False):
+def run_cnntune(data_name, work, epochs, timeline, seed, budget, pruner=None, auto=False,
+                checks=None):
     import cnntune
 
     space = None
     if not auto:
         space = work / "peers.yaml"
         space.write_text(SPACE_YAML.format(epochs=epochs, seed=seed, **SPLIT,
-                                           pruner=f", pruner: {pruner}" if pruner else ""))
+                                           pruner=f", pruner: {pruner}" if pruner else "",
+                                           checks=f", checks_per_epoch: {checks}" if checks
+                                           else ""))
     src = dataset_path(data_name, work)
 
     def hook(kind, p):
         if kind == "trial_end":
             m = p["metrics"]
             timeline.trial(p["value"] if p["state"] == "COMPLETE" else None,
-                           m.get("test_accuracy"), int(m.get("epochs", 0)),
+                           m.get("test_accuracy"), round(m.get("epochs", 0), 2),
                            m.get("fit_seconds", 0.0))
 
     # --timeout as a user passes it: the budget from the process start (timeline.t0)
@@ -257,9 +263,10 @@ def child(args) -> None:
     timeline = Timeline(args.timeline, args.t0)
     epochs = args.epochs[0]
     if args.run.startswith("cnntune"):
-        variant = args.run.partition("-")[2]
+        variant, _, checks = args.run.partition("-")[2].partition("-checks")
         run_cnntune(args.data[0], work, epochs, timeline, args.seed, args.budget[0],
-                    pruner=variant if variant in PRUNERS else None, auto=variant == "auto")
+                    pruner=variant if variant in PRUNERS else None, auto=variant == "auto",
+                    checks=int(checks) if checks else None)
     elif args.run.startswith("kt-"):
         run_kerastuner(args.data[0], work, epochs, timeline, args.run[3:], args.seed)
     else:

@@ -5,7 +5,8 @@ cnntune-auto against autokeras, kt-hyperband, optuna-loop): each contender's med
 best-trial test accuracy at the budget, and its median time from process start to the best
 peer's median final accuracy; then the issue's targets, checked. Where cnntune's pruner
 variants ran (``cnntune-median``, ``cnntune-hyperband`` ...: the same space, each pruner),
-their medians and worst cases side by side.
+their medians and worst cases side by side, and those run with one check a pass
+(``cnntune-median-checks1`` ...) beside them.
 
     .venv/bin/python benchmarks/peers_summary.py benchmarks/peers-runs.jsonl
 """
@@ -34,7 +35,8 @@ def main(path: str) -> None:
                                 ("out of the box", "cnntune-auto", peers_box)):
             if me in by_name and peers:
                 summarize(data, mode, me, peers, by_name)
-        pruners = [p for p in PRUNERS if f"cnntune-{p}" in by_name]
+        pruners = [f"{p}{c}" for p in PRUNERS for c in ("", "-checks1")
+                   if f"cnntune-{p}{c}" in by_name]
         if pruners:
             summarize_pruners(data, pruners, by_name)
 
@@ -76,7 +78,7 @@ def summarize_pruners(data: str, pruners: list[str], by_name: dict) -> None:
     """Each pruner's best test accuracy (median, worst), trials and time to its own final best
     over the seeds it ran."""
     print(f"\n== {data}, cnntune's pruners (same space)")
-    print(f"{'pruner':<12}{'seeds':>6}{'median':>8}{'worst':>8}{'trials (median)':>17}"
+    print(f"{'pruner':<16}{'seeds':>6}{'median':>8}{'worst':>8}{'trials (median)':>17}"
           f"{'s to its best (median)':>24}  commits")
     for p in pruners:
         recs = sorted(by_name[f"cnntune-{p}"], key=lambda r: r["seed"])
@@ -85,7 +87,7 @@ def summarize_pruners(data: str, pruners: list[str], by_name: dict) -> None:
         to_best = [stats(r["timeline"], r["wall"], s["best_test"])["to_target"]
                    for r, s in zip(recs, runs)]
         commits = ",".join(sorted({r["commit"] for r in recs}))
-        print(f"{p:<12}{len(recs):>6}{statistics.median(acc):>8.4f}{min(acc):>8.4f}"
+        print(f"{p:<16}{len(recs):>6}{statistics.median(acc):>8.4f}{min(acc):>8.4f}"
               f"{statistics.median(s['trials'] for s in runs):>17.0f}"
               f"{statistics.median(t or r['wall'] for t, r in zip(to_best, recs)):>24.0f}"
               f"  {commits}")

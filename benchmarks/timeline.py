@@ -28,7 +28,7 @@ class Timeline:
         self.f = open(path, "a")
         self.t0 = time.time() if t0 is None else t0
 
-    def trial(self, val: float | None, test: float | None, epochs: int, fit_s: float) -> None:
+    def trial(self, val: float | None, test: float | None, epochs: float, fit_s: float) -> None:
         self.f.write(json.dumps({"t": time.time() - self.t0, "val": val, "test": test,
                                  "epochs": epochs, "fit": fit_s, "rss": rss_mb_tree()}) + "\n")
         self.f.flush()

@@ -35,6 +35,7 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_valid
 from .catalog import (ALGORITHMS, ALL_OBJECTIVES, CLASS_WEIGHTS, DATA_SOURCES,  # noqa: F401
                       ENGINES, OBJECTIVES, PRUNERS, SAMPLERS, TASKS)
 from .catalog import TASK_OBJECTIVES
+from .checks import MAX_CHECKS
 from .errors import SpaceError
 from .knobs import KNOBS
 
@@ -319,6 +320,9 @@ class TrainingSettings(_Strict):
     # k-fold cross-validation over train + val in each trial (small data): the objective is
     # the folds' mean; none (the default) validates on the val split
     folds: int | None = Field(None, ge=2, le=20)
+    # how often per pass over the training split a trial is validated, early-stopped and
+    # judged by the pruner (a large split: every 1/n of a pass); auto: by the split's size
+    checks_per_epoch: Literal["auto"] | Annotated[int, Field(ge=1, le=MAX_CHECKS)] = "auto"
 
     @field_validator("class_weight")
     @classmethod

@@ -36,6 +36,7 @@ class Progress:
         self.objective = "val_accuracy"
         self.headline = "accuracy"  # the task's accuracy-like figure, shown on the test split
         self.ends_at = None  # time.time() when --timeout runs out
+        self.checks = 1  # checks a pass over the training split (cnntune.checks)
         self.counts: dict[str, int] = {}  # state -> trials finished in this run
         self.best = None  # (value, number, test_accuracy)
         self.current = None  # (number, epoch, logs)
@@ -69,6 +70,7 @@ class Progress:
 
             self.headline = task(payload["settings"].get("task")).headline
             self.ends_at = payload.get("ends_at")
+            self.checks = int(payload["settings"].get("checks_per_epoch", 1))
             if payload.get("best"):
                 b = payload["best"]
                 self.best = (b["value"], b["number"], b["test"])
@@ -81,7 +83,8 @@ class Progress:
                     f"{s['engine']} {s['algorithm']}"
                     + (f", {s['pruner']} pruner" if s["pruner"] != "none" else "")
                     + f", up to {s['epochs']} "
-                    f"epoch{'s' if s['epochs'] != 1 else ''} per trial")
+                    f"epoch{'s' if s['epochs'] != 1 else ''} per trial"
+                    + (f", checked {self.checks} times an epoch" if self.checks > 1 else ""))
                 if payload.get("data_note"):
                     self.console.print(payload["data_note"], style="yellow", highlight=False)
                 warm = payload.get("warm_start") or {}
@@ -140,7 +143,7 @@ class Progress:
         if f"test_{self.headline}" in m:
             parts.append(f"test {self.headline} {m[f'test_{self.headline}']:.4f}")
         if "epochs" in m:
-            parts.append(f"{int(m['epochs'])} ep")
+            parts.append(f"{round(m['epochs'], 2):g} ep")
         if p.get("stopped") == "deadline":
             parts.append("cut at the deadline")
         if p.get("origin"):
@@ -179,7 +182,7 @@ class Progress:
         rows = [head]
         if self.current:
             num, ep, logs = self.current
-            txt = f"running trial {num}: epoch {ep}"
+            txt = f"running trial {num}: epoch {round(ep / self.checks, 2):g}"
             if self.objective in logs:
                 txt += f", {self.objective} {logs[self.objective]:.4f}"
             rows.append(Text(txt, "cyan"))
@@ -193,7 +196,7 @@ class Progress:
                 table.add_row(str(p["number"]), Text(p["state"], STATE_STYLE.get(p["state"], "")),
                               f"{p['value']:.4f}" if p["value"] is not None else "-",
                               f"{m[test]:.4f}" if test in m else "-",
-                              str(int(m["epochs"])) if "epochs" in m else "-",
+                              f"{round(m['epochs'], 2):g}" if "epochs" in m else "-",
                               f"{p['seconds']:.1f}")
             rows.append(table)
         return Group(*rows)

@@ -88,8 +88,9 @@ def export_study(study: str, *, fmt: str, out: str | Path, tracking_uri: str,
 
     import_tensorflow_quietly()
     if retrain:
-        epochs = int(t.metrics.get("best_epoch") or t.metrics.get("epochs") or
-                     int(view.settings.get("epochs", 10)))
+        # passes over the data (a fraction of one with several checks an epoch): rounded
+        epochs = max(1, round(t.metrics.get("best_epoch") or t.metrics.get("epochs") or
+                              int(view.settings.get("epochs", 10))))
         say(f"retraining trial {t.number} on train+val for {epochs} epochs")
         model = retrain_trial(t.params, data, epochs=epochs,
                               seed=int(view.settings.get("seed", 0)) + t.number,

@@ -83,8 +83,9 @@ def trials_frame(view, *, state: str | None = None, sort: str | None = None):
         dtypes[name] = space_params[name].dtype()
     for m in metrics:
         dtypes[m] = "float64"
-    for m in ("epochs", "best_epoch", "n_params"):
-        dtypes[m] = "Int64"
+    for m in ("epochs", "best_epoch", "n_params"):  # epochs: fractions with several checks
+        whole = m in df.columns and bool((df[m].dropna() % 1 == 0).all())
+        dtypes[m] = "Int64" if whole or m == "n_params" else "float64"
     df = df.astype({k: v for k, v in dtypes.items() if k in df.columns})
     if state:
         want = state.upper()

@@ -28,7 +28,7 @@ def study_note(result, baselines: list[dict]) -> str:
         lines += [f"{head}: {result.objective} **{b.value:.4f}**"
                   + (f", test {h} **{m[f'test_{h}']:.4f}**" if f"test_{h}" in m else "")
                   + (f", {int(m['n_params']):,} parameters" if "n_params" in m else "")
-                  + (f", {int(m['epochs'])} epochs" if "epochs" in m else "")
+                  + (f", {round(m['epochs'], 2):g} epochs" if "epochs" in m else "")
                   + (f" ([its run]({link}))" if link else "") + ".", ""]
         lines += ["| param | value |", "| --- | --- |"]
         lines += [f"| {k} | {_fmt(v)} |" for k, v in b.params.items()]

@@ -49,6 +49,7 @@ def make_plan(space, data, study, trials, timeout, seed, engine, algorithm, prun
               sampler_given: bool = False, until_total: bool = False, worker_index: int = 0,
               threads: int | None = None, started: float | None = None,
               patience_trials: int | None = None, gpu: bool = False) -> Plan:
+    from ..checks import checks_per_epoch
     from ..data import load_dataset
     from ..space import ALGORITHMS, ENGINES, load_space
     from ..worker.trial import TrialSettings
@@ -119,6 +120,8 @@ def make_plan(space, data, study, trials, timeout, seed, engine, algorithm, prun
     _check_study_name(study)
     settings = TrialSettings(epochs=epochs or sp.training.epochs, patience=sp.training.patience,
                              objective=sp.primary, seed=seed,
+                             checks=checks_per_epoch(sp.training.checks_per_epoch,
+                                                     len(dataset.train), len(dataset.val)),
                              class_weight=dataset.class_weights(sp.training.class_weight),
                              folds=sp.training.folds,
                              max_params=sp.spec.constraints.max_params,

@@ -65,7 +65,7 @@ def open_study(plan: Plan, storage: str, tracking_uri: str, heartbeat: int | Non
     # constructing an engine checks its storage setting without writing anything
     engine = make_engine(plan.engine, space=sp, study_name=study, storage=storage,
                          algorithm=plan.algorithm, pruner=plan.pruner, seed=plan.seed,
-                         direction=sp.direction, max_epochs=plan.trial.epochs,
+                         direction=sp.direction, max_steps=plan.trial.max_checks,
                          heartbeat=heartbeat, directions=sp.directions)
     engine.check()  # both stores are checked before either is written to
     tracker = Tracker(tracking_uri)
@@ -86,6 +86,12 @@ def open_study(plan: Plan, storage: str, tracking_uri: str, heartbeat: int | Non
         if old and old != dataset.fingerprint:
             raise ConfigError(f"study '{study}' was run on different data (fingerprint {old}, "
                               f"now {dataset.fingerprint}); use another --study name")
+        checks = int(info.attrs.get("checks_per_epoch", plan.trial.checks))
+        if checks != plan.trial.checks:  # the pruner's steps would mean two things
+            raise ConfigError(f"study '{study}' checks its trials {checks} time(s) a pass over "
+                              f"the training split, this run {plan.trial.checks}; set "
+                              f"training.checks_per_epoch: {checks}, or use another --study "
+                              "name")
         if info.attrs.get("objective", sp.primary) != sp.primary:
             raise ConfigError(f"study '{study}' optimises {info.attrs['objective']}, the space "
                               f"asks for {sp.primary}; use another --study name")
@@ -96,6 +102,7 @@ def open_study(plan: Plan, storage: str, tracking_uri: str, heartbeat: int | Non
         "input_shape": "x".join(map(str, dataset.input_shape)), "classes": dataset.num_classes,
         "engine": plan.engine, "algorithm": plan.algorithm, "pruner": plan.pruner,
         "seed": plan.seed, "epochs": plan.trial.epochs, "patience": plan.trial.patience,
+        "checks_per_epoch": plan.trial.checks,
         "objective": plan.trial.objective, "direction": sp.direction, "storage": redact(storage),
         "class_weight": str(sp.training.class_weight),
         "folds": sp.training.folds or "none",
@@ -119,7 +126,7 @@ def open_study(plan: Plan, storage: str, tracking_uri: str, heartbeat: int | Non
     for key, value in (("mlflow_parent_run_id", parent), ("mlflow_experiment_id",
                        tracker.experiment_id), ("data_fingerprint", dataset.fingerprint),
                        ("space_fingerprint", sp.fingerprint), ("objective", sp.primary),
-                       ("data", dataset.name)):
+                       ("data", dataset.name), ("checks_per_epoch", plan.trial.checks)):
         engine.set_study_attr(key, value)
     warm = apply_warm_starts(plan, engine, info.created)
     best = engine.best() if not info.created or warm["history"] else None

@@ -212,12 +212,13 @@ class _TrialLoop:
         self.new_trials += 1
         tracker, emit = self.tracker, self.emit
         prior = self.engine.best()
+        t = self.plan.trial
         run_id = tracker.start_trial(
             # the device also as a param: the UI compares and plots params, not tags
             self.parent, self.plan.study, sample.number,
             {**sample.params, "cnntune.device": self.device},
             {"cnntune.engine": self.plan.engine, "cnntune.algorithm": self.plan.algorithm,
-             "cnntune.max_epochs": str(sample.epochs or self.plan.trial.epochs),
+             "cnntune.max_epochs": f"{(sample.steps or t.max_checks) / t.checks:g}",
              **({"cnntune.retry_of": str(sample.retry_of)} if sample.retry_of is not None
                 else {}),
              **({"cnntune.origin": sample.origin} if sample.origin else {}),
@@ -239,7 +240,7 @@ class _TrialLoop:
 
         try:
             result = self.runner.run(sample.number, sample.params, report=sample.report,
-                                     on_epoch=on_epoch, epochs=sample.epochs)
+                                     on_epoch=on_epoch, budget=sample.steps)
             result.metrics["trial_seconds"] = time.perf_counter() - t0
             sample.set_attr("metrics", result.metrics)
             constraints = self._constraints(result.metrics)

@@ -51,7 +51,7 @@ class Init:
 class Run:
     number: int
     params: dict
-    epochs: int | None  # the trial's epoch budget when the algorithm sets one
+    budget: int | None  # the trial's budget of checks when the algorithm sets one
 
 
 @dataclass(frozen=True)
@@ -116,9 +116,9 @@ class InProcessRunner:
         self._model = None
         limit_threads(settings.threads)
 
-    def run(self, number, params, report=None, on_epoch=None, epochs=None) -> TrialResult:
+    def run(self, number, params, report=None, on_epoch=None, budget=None) -> TrialResult:
         self._model = None
-        result = run_trial(params, self.dataset, _with_epochs(self.settings, epochs),
+        result = run_trial(params, self.dataset, _with_budget(self.settings, budget),
                            number=number, report=report, on_epoch=on_epoch)
         self._model = result.take_model()
         return result
@@ -286,7 +286,7 @@ class WorkerRunner:
 
     # -- trials -----------------------------------------------------------------------------
 
-    def run(self, number, params, report=None, on_epoch=None, epochs=None) -> TrialResult:
+    def run(self, number, params, report=None, on_epoch=None, budget=None) -> TrialResult:
         try:
             if self._needs_recycle():
                 self._stop()
@@ -296,7 +296,7 @@ class WorkerRunner:
             started = time.perf_counter()
             until = None if self.settings.deadline is None else \
                 self.settings.deadline + DEADLINE_GRACE_S
-            self._send(Run(number, params, epochs))
+            self._send(Run(number, params, budget))
             pending = None  # an epoch's logs, tracked once the worker is not waiting on us
 
             def flush():
@@ -401,7 +401,7 @@ def worker_main(read_fd: int, write_fd: int) -> None:
                         released = True
                     except Exception:
                         released = False
-                case Run(number, params, epochs):
+                case Run(number, params, budget):
                     model = None
 
                     def on_epoch(epoch, logs):
@@ -413,7 +413,7 @@ def worker_main(read_fd: int, write_fd: int) -> None:
                         return inbox.recv()
 
                     fresh, released = released, False
-                    result = run_trial(params, dataset, _with_epochs(settings, epochs),
+                    result = run_trial(params, dataset, _with_budget(settings, budget),
                                        number=number, report=report, on_epoch=on_epoch,
                                        freeze=True, release=not fresh)
                     model = result.take_model()
@@ -482,11 +482,11 @@ def limit_threads(threads: int | None) -> None:
         pass
 
 
-def _with_epochs(settings: TrialSettings, epochs: int | None) -> TrialSettings:
-    """The settings with a trial's own epoch budget (Hyperband), when it has one."""
+def _with_budget(settings: TrialSettings, budget: int | None) -> TrialSettings:
+    """The settings with a trial's own budget of checks (Hyperband), when it has one."""
     from dataclasses import replace
 
-    return settings if epochs is None else replace(settings, epochs=int(epochs))
+    return settings if budget is None else replace(settings, budget=int(budget))
 
 
 def rss_mb() -> float:

@@ -136,13 +136,18 @@ def cosine_lr(base: float, epoch: int, planned: int, alpha: float = 0.01) -> flo
 def fit(model, knobs: dict, train_ds, val_ds, *, epochs: int, patience: int, objective: str,
         report: Report | None = None, on_epoch: EpochHook | None = None,
         deadline: float | None = None, class_weight: dict[int, float] | None = None,
-        val_split=None, task: Task = CLASSIFICATION, prep: dict | None = None) -> FitResult:
+        val_split=None, task: Task = CLASSIFICATION, prep: dict | None = None,
+        checks: int = 1) -> FitResult:
     """Train ``model`` in place for ``task`` (``prep``: the data's). Raises TrialFailed on a
     NaN/inf loss. With a ``deadline`` (wall-clock seconds) training stops in time to score
     the model before it, keeping the best epoch's weights (``stopped = "deadline"``).
     ``val_split`` (the validation arrays): the scores Keras does not measure
     (``Task.epoch_score``) are measured on it each epoch, before early stopping and pruning
-    read the objective."""
+    read the objective.
+
+    ``checks`` > 1 (cnntune.checks): each of Keras' epochs is 1/checks of a pass over
+    ``train_ds``, drawn from it repeated, so one pass continues where the last check ended;
+    ``epochs``, ``patience``, the schedule, the reports and the history then count checks."""
     import keras
 
     mode = "max" if OBJECTIVES[objective] == "maximize" else "min"
@@ -208,9 +213,13 @@ def fit(model, knobs: dict, train_ds, val_ds, *, epochs: int, patience: int, obj
         callbacks.insert(0, keras.callbacks.ReduceLROnPlateau(
             monitor=objective, mode=mode, factor=0.5, patience=max(1, patience // 2),
             min_lr=knobs["learning_rate"] / 100, verbose=0))
+    steps = None
+    if checks > 1:  # the pipeline runs on across Keras' epochs (its iterator is kept)
+        steps = -(-int(train_ds.cardinality()) // checks)
+        train_ds = train_ds.repeat()
     t0 = time.perf_counter()
     hist = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False,
-                     callbacks=callbacks, class_weight=class_weight)
+                     callbacks=callbacks, class_weight=class_weight, steps_per_epoch=steps)
     result.fit_seconds = time.perf_counter() - t0
     result.history = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
     losses = result.history.get("loss", [])

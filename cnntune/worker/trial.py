@@ -36,6 +36,13 @@ class TrialSettings:
     latency: dict | None = None  # measure latency/size (space.latency settings) when set
     deadline: float | None = None  # wall-clock time (time.time()) by which a trial must end
     folds: int | None = None  # k-fold cross-validation over train + val (training.folds)
+    checks: int = 1  # checks per pass over the training split (cnntune.checks)
+    budget: int | None = None  # the checks this trial may train for, when the engine sets it
+
+    @property
+    def max_checks(self) -> int:
+        """The checks a trial trains for at most: the engine's budget, else all its epochs'."""
+        return self.budget if self.budget is not None else self.epochs * self.checks
 
 
 @dataclass
@@ -178,8 +185,10 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
     hist = fitted.history
     if knobs["jit_compile"]:  # asked for XLA: whether Keras could compile this model
         metrics["jit_compiled"] = float(getattr(model, "jit_compile", False) is True)
+    # in passes over the training split: with several checks a pass, fractions of one
     metrics.update(n_params=float(model.count_params()), fit_seconds=fitted.fit_seconds,
-                   epochs=float(fitted.epochs_run), best_epoch=float(fitted.best_epoch))
+                   epochs=fitted.epochs_run / settings.checks,
+                   best_epoch=fitted.best_epoch / settings.checks)
     if fitted.pruned:  # the value pruning saw last: the epoch's, or the folds' mean so far
         value = metrics.get(settings.objective) if settings.folds else \
             hist.get(settings.objective, [math.nan])[-1]
@@ -207,8 +216,9 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
 
 def fit_split(model, knobs: dict, data: Dataset, settings: TrialSettings, *, number: int,
               report: Report | None, on_epoch: EpochHook | None) -> FitResult:
-    """Train ``model`` on ``data.train``, validated on ``data.val`` (scored each epoch by
-    the task when Keras does not measure the objective: ``Task.epoch_scores``)."""
+    """Train ``model`` on ``data.train``, validated on ``data.val`` at every check (scored
+    by the task when Keras does not measure the objective: ``Task.epoch_scores``), for the
+    trial's checks, with early stopping's patience in checks too."""
     bs = knobs["batch_size"]
     one_hot = data.task.one_hot(knobs, data.num_classes)
     augment = pipeline_augmentation(knobs, data)
@@ -216,8 +226,9 @@ def fit_split(model, knobs: dict, data: Dataset, settings: TrialSettings, *, num
                  data.train.pipeline(bs, training=True, seed=settings.seed + number,
                                      one_hot=one_hot, augment=augment),
                  data.val.pipeline(bs, training=False, seed=0, one_hot=one_hot),
-                 epochs=settings.epochs, patience=settings.patience,
-                 objective=settings.objective, report=report, on_epoch=on_epoch,
+                 epochs=settings.max_checks, checks=settings.checks,
+                 patience=settings.patience * settings.checks, objective=settings.objective,
+                 report=report, on_epoch=on_epoch,
                  deadline=settings.deadline, class_weight=settings.class_weight,
                  val_split=data.val if data.task.epoch_scores(settings.objective) else None,
                  task=data.task, prep=data.prep)

@@ -119,10 +119,18 @@ params:
     assert "loss became" in runs[0].data.tags["cnntune.error"]
 
 
-def test_resuming_on_other_data_is_refused(tiny_space, stores, tmp_path):
+def test_resuming_on_other_data_or_other_checks_is_refused(tiny_space, write_space, stores,
+                                                           tmp_path):
     from cnntune.errors import ConfigError
+    from tests.conftest import TINY_SPACE
 
     cnntune.search(tiny_space, study="guard", trials=1, epochs=1, isolate=False, **stores)
+    # the pruner's steps would mean two things in one study
+    checked = write_space(TINY_SPACE.replace("seed: 0}", "seed: 0, checks_per_epoch: 2}"),
+                          "checked.yaml")
+    with pytest.raises(ConfigError, match="study 'guard' checks its trials 1 time.*"
+                                          "checks_per_epoch: 1"):
+        cnntune.search(checked, study="guard", trials=1, isolate=False, **stores)
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "other.npz", x=rng.integers(0, 255, (90, 8, 8), dtype=np.uint8),
              y=np.arange(90) % 3)

@@ -1,6 +1,7 @@
 """One trial on tiny data: training, scoring, pruning and NaN handling."""
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -289,3 +290,63 @@ def test_mixed_precision_trains_in_float16_and_exports_a_float32_model(tmp_path)
     assert np.abs(mixed - plain).max() < 2e-2  # float16 rounding, nothing more
     write_model(infer, "tflite", tmp_path / "m.tflite")
     assert np.abs(load_predictor(tmp_path / "m.tflite", "tflite").predict(x) - plain).max() < 1e-4
+
+
+def test_a_pass_cut_into_checks_continues_where_each_check_ended():
+    """checks > 1: each of Keras' epochs is 1/checks of a pass over the shuffled pipeline, and
+    the next check goes on with the same pass: the checks of one pass see every example once
+    (a check that restarted the pipeline would see the first third of a new shuffle again)."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from cnntune import knobs as knob_defs
+    from cnntune.worker.train import fit
+
+    n = 90
+
+    counts = tf.Variable(tf.zeros(n))  # not a model weight: restoring the best keeps it
+
+    class Seen(keras.layers.Layer):  # counts the example indices that pass in training
+        def call(self, x, training=None):
+            if training:
+                counts.assign_add(tf.math.bincount(
+                    tf.cast(x[:, 0], tf.int32), minlength=n, maxlength=n, dtype="float32"))
+            return x
+
+    idx = np.arange(n, dtype="float32")[:, None]
+    y = (np.arange(n) % 2).astype("int32")
+    train = tf.data.Dataset.from_tensor_slices((idx, y)).shuffle(
+        n, seed=1, reshuffle_each_iteration=True).batch(10)  # 9 batches: 3 a check
+    val = tf.data.Dataset.from_tensor_slices((idx, y)).batch(30)
+    knobs = knob_defs.resolve({"learning_rate": 1e-3, "batch_size": 10})
+    for checks_run, expect in ((3, np.ones(n)), (6, 2 * np.ones(n))):
+        counts.assign(tf.zeros(n))
+        model = keras.Sequential([keras.Input((1,)), Seen(), keras.layers.Dense(2, "softmax")])
+        reported = []
+        fitted = fit(model, knobs, train, val, epochs=checks_run, patience=checks_run,
+                     objective="val_accuracy", checks=3,
+                     report=lambda step, value, seen=reported: seen.append(step) or False)
+        np.testing.assert_array_equal(counts.numpy(), expect)
+        assert reported == list(range(1, checks_run + 1))
+        assert fitted.epochs_run == checks_run and len(fitted.history["val_accuracy"]) == \
+            checks_run
+
+
+def test_a_trial_with_several_checks_an_epoch_counts_checks_and_reports_passes():
+    """settings.checks: the trial reports and early-stops by check; its epochs and best
+    epoch are in passes (fractions of one); a Hyperband budget is in checks."""
+    reported, logged = [], []
+    settings = TrialSettings(epochs=2, patience=2, objective="val_accuracy", seed=0, checks=3)
+    assert settings.max_checks == 6
+    res = run_trial(SMALL, digits(), settings, on_epoch=lambda e, logs: logged.append(e),
+                    report=lambda step, value: reported.append(step) or False)
+    assert res.state == State.COMPLETE, res.error
+    assert reported == logged == [1, 2, 3, 4, 5, 6]
+    assert len(res.history["val_accuracy"]) == 6 and res.metrics["epochs"] == 2.0
+    best = res.history["val_accuracy"].index(max(res.history["val_accuracy"])) + 1
+    assert res.metrics["best_epoch"] == pytest.approx(best / 3)
+    assert res.value == pytest.approx(max(res.history["val_accuracy"]))
+    # an engine's budget of 2 checks: two thirds of a pass
+    res = run_trial(SMALL, digits(), replace(settings, budget=2))
+    assert res.metrics["epochs"] == pytest.approx(2 / 3) and len(res.history["loss"]) == 2

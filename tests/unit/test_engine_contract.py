@@ -67,12 +67,12 @@ def test_the_contract_covers_every_listed_algorithm():
     parse_space(GRID_SPACE).grid()  # finite, or the grid runs below would be refused
 
 
-def make(tmp_path, engine, algorithm, study="toy", max_epochs=9):
+def make(tmp_path, engine, algorithm, study="toy", max_steps=9):
     storage = f"sqlite:///{tmp_path}/o.db" if engine == "optuna" else str(tmp_path / "kt")
     space = parse_space(GRID_SPACE if algorithm == "grid" else SPACE)
     return make_engine(engine, space=space, study_name=study, storage=storage,
                        algorithm=algorithm, pruner="none", seed=1, direction="maximize",
-                       max_epochs=max_epochs)
+                       max_steps=max_steps)
 
 
 def toy(sample):
@@ -115,8 +115,8 @@ def test_samples_lie_inside_the_space_and_are_stored_as_handed_out(tmp_path, eng
 
     def evaluate(sample):
         check_inside_space(sample.params)
-        if sample.epochs is not None:  # an algorithm's own epoch budget stays within the max
-            assert 1 <= sample.epochs <= 9
+        if sample.steps is not None:  # an algorithm's own budget of steps stays within the max
+            assert 1 <= sample.steps <= 9
         handed[sample.number] = dict(sample.params)
         return toy(sample)
 

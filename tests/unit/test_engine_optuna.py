@@ -37,7 +37,7 @@ def _engine(tmp_path, sampler="tpe", study="toy", pruner="none"):
     sp = parse_space(text)
     return make_engine("optuna", space=sp, study_name=study,
                        storage=f"sqlite:///{tmp_path}/o.db", algorithm=sampler, pruner=pruner,
-                       seed=1, direction="maximize", max_epochs=10)
+                       seed=1, direction="maximize", max_steps=10)
 
 
 @pytest.mark.parametrize("sampler", ["tpe", "random", "grid", "cmaes", "qmc"])
@@ -137,7 +137,7 @@ def test_pruners_judge_no_earlier_than_a_ninth_of_the_epochs(epochs, first):
     for pruner, attr in (("median", "_n_warmup_steps"), ("hyperband", "_min_resource"),
                          ("asha", "_min_resource")):
         eng = make_engine("optuna", space=sp, study_name="x", storage="sqlite:///:memory:",
-                          algorithm="tpe", pruner=pruner, max_epochs=epochs)
+                          algorithm="tpe", pruner=pruner, max_steps=epochs)
         assert getattr(eng._pruner(), attr) == first, pruner
 
 
@@ -161,7 +161,7 @@ def test_the_study_chooses_its_first_rung_from_an_epochs_time_and_keeps_it(tmp_p
     def engine():
         return make_engine("optuna", space=parse_space(SPACE), study_name="r",
                            storage=f"sqlite:///{tmp_path}/o.db", algorithm="random",
-                           pruner="asha", seed=1, direction="maximize", max_epochs=20)
+                           pruner="asha", seed=1, direction="maximize", max_steps=20)
 
     def evaluate(sample):  # epochs of about 50 ms: 1 s holds ~20 of them, 1000 s ~20,000
         for epoch in range(1, 4):

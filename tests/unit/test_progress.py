@@ -74,3 +74,23 @@ def test_ci_log_is_one_plain_line_per_trial_and_a_summary_with_where_to_look():
             "&workflowType=machine_learning") in log
     assert "report:      cnntune report look --out look-report.html" in log
     assert "export:      cnntune export look --format onnx --out export/look" in log
+
+
+def test_a_study_checked_several_times_a_pass_shows_epochs_as_passes():
+    """checks_per_epoch 3: the start line says so, the running trial's check 7 is epoch
+    2.33, and a trial's epochs are shown as the passes they were (2.33, not 2)."""
+    out = io.StringIO()
+    start = _start()
+    start["settings"]["checks_per_epoch"] = 3
+    with Progress(Console(file=out, width=160)) as progress:
+        progress("study_start", start)
+        end = _end(0, "COMPLETE", 0.91, best=True)
+        end["metrics"]["epochs"] = 7 / 3
+        progress("trial_end", end)
+        progress("epoch", {"number": 1, "epoch": 7, "logs": {"val_accuracy": 0.5}})
+        panel = Console(file=io.StringIO(), width=100, record=True)
+        panel.print(progress._render())
+    log = out.getvalue()
+    assert "up to 5 epochs per trial, checked 3 times an epoch" in log
+    assert "2.33 ep" in log
+    assert "running trial 1: epoch 2.33, val_accuracy 0.5000" in panel.export_text()

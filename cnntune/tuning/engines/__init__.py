@@ -11,7 +11,7 @@ from ._base import Engine, Outcome, Sample, StudyInfo, TrialRecord
 
 def make_engine(name: str, **kwargs) -> Engine:
     """An engine by name; keyword arguments: space, study_name, storage, algorithm, pruner
-    (optuna only), seed, direction, max_epochs."""
+    (optuna only), seed, direction, max_steps."""
     if name == "optuna":
         from .optuna import OptunaEngine
 

@@ -5,8 +5,10 @@ the study or loads it when it exists (resume). ``run(evaluate, ...)`` asks the s
 hands each ``Sample`` to ``evaluate`` (which trains and scores a model) and records the returned
 ``Outcome``. A sample's ``params`` hold exactly the params active in that trial: a conditional
 param appears only when its ``when`` holds. ``sample.report(epoch, value)`` feeds the pruner and
-returns True when the trial should stop. ``sample.epochs``, when set, is the trial's epoch
-budget (Hyperband), overriding the study's. A FAIL outcome never ends the search; any exception
+returns True when the trial should stop. A step is one of the trial's checks: an epoch, or a
+part of one on a large training split (``cnntune.checks``); a study's trials report
+``max_steps`` at most. ``sample.steps``, when set, is the trial's own budget of steps
+(Hyperband), overriding the study's. A FAIL outcome never ends the search; any exception
 raised by ``evaluate`` does (after the engine has marked that trial failed). ``keep_going()``,
 when given, is asked before each trial; False ends the run.
 
@@ -26,7 +28,7 @@ class Sample:
     params: dict[str, Any]
     report: Callable[[int, float], bool]
     set_attr: Callable[[str, Any], None]
-    epochs: int | None = None  # this trial's epoch budget, when the algorithm sets one
+    steps: int | None = None  # this trial's budget of steps, when the algorithm sets one
     retry_of: int | None = None  # the trial this one retries (its worker died)
     origin: str | None = None  # where its params came from (catalog.ORIGINS); None: the sampler
 

@@ -12,10 +12,11 @@ engine contract adds: study attributes and per-trial attributes and states. ``--
 the workdir: a folder path, or a ``sqlite:///`` URL whose folder is used (so by default studies
 live in ``mlruns/kerastuner/``, beside the Optuna database and the MLflow store).
 
-Hyperband hands each trial an epoch budget (``tuner/epochs``); the trial trains for that many
-epochs from scratch (KerasTuner's Tuner would reload the checkpoint of the trial it continues;
-cnntune retrains instead, so every trial's model stands on its own). The budget, bracket and
-round are trial attributes, not params, so MLflow shows the same param columns for both engines.
+Hyperband hands each trial a budget (``tuner/epochs``, in steps: a trial's checks); the trial
+trains for that many from scratch (KerasTuner's Tuner would reload the checkpoint of the trial
+it continues; cnntune retrains instead, so every trial's model stands on its own). The budget,
+bracket and round are trial attributes, not params, so MLflow shows the same param columns for
+both engines.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ class _Codec:
 class KerasTunerEngine:
     def __init__(self, space: SearchSpace, study_name: str, storage: str, *,
                  algorithm: str = "bayesian", seed: int | None = 0,
-                 direction: str = "maximize", max_epochs: int = 20, objective: str | None = None):
+                 direction: str = "maximize", max_steps: int = 20, objective: str | None = None):
         if algorithm not in ALGORITHMS:
             raise ValueError(f"unknown algorithm '{algorithm}'; use one of {', '.join(ALGORITHMS)}")
         self.space = space
@@ -130,7 +131,7 @@ class KerasTunerEngine:
         self.algorithm = algorithm
         self.seed = seed
         self.direction = direction
-        self.max_epochs = max_epochs
+        self.max_steps = max_steps
         self.objective = objective or space.primary
         self.codec = _Codec(space)
         self.dir = workdir_for(storage) / study_name
@@ -162,7 +163,7 @@ class KerasTunerEngine:
                 max_trials=1, num_initial_points=max(3, min(10, 3 * dims)), **common)
         else:
             # enough iterations that only --trials/--timeout end the search
-            oracle = kt.oracles.HyperbandOracle(max_epochs=max(self.max_epochs, 2), factor=3,
+            oracle = kt.oracles.HyperbandOracle(max_epochs=max(self.max_steps, 2), factor=3,
                                                 hyperband_iterations=10 ** 6, **common)
         oracle.verbose = 0
         # enqueued configurations come first: KerasTuner's oracles draw every new trial that
@@ -298,7 +299,7 @@ class KerasTunerEngine:
 
         sample = Sample(number=int(trial.trial_id), params=self.params_of(values),
                         report=lambda step, value: False,  # KerasTuner oracles do not prune
-                        set_attr=set_attr, epochs=budget, origin=attrs.get("origin"))
+                        set_attr=set_attr, steps=budget, origin=attrs.get("origin"))
         try:
             outcome = evaluate(sample)
         except BaseException as exc:

@@ -31,14 +31,14 @@ REDUCTION_FACTOR = 3
 # an RDB trial whose worker missed this many heartbeats in a row is taken as dead
 HEARTBEATS_MISSED = 3
 # the study attribute that keeps the first rung once chosen, so that every worker and every
-# resumed run of a study judge trials at the same epochs
+# resumed run of a study judge trials at the same step
 RUNG_ATTR = "cnntune.first_rung"
 
 
 class OptunaEngine:
     def __init__(self, space: SearchSpace, study_name: str, storage: str, *,
                  algorithm: str = "tpe", pruner: str = "median", seed: int | None = 0,
-                 direction: str = "maximize", max_epochs: int = 20,
+                 direction: str = "maximize", max_steps: int = 20,
                  heartbeat: int | None = 60, on_dead: Callable | None = None,
                  directions: list[str] | None = None):
         sampler = algorithm
@@ -57,7 +57,7 @@ class OptunaEngine:
         self.multi = len(self.directions) > 1
         if self.multi and sampler == "cmaes":
             raise ValueError("the cmaes sampler has one objective only; use tpe or nsgaii")
-        self.max_epochs = max_epochs
+        self.max_steps = max_steps
         self.heartbeat = heartbeat
         self.on_dead = on_dead  # (TrialRecord, reason) -> None, for a trial whose worker died
         self._rung: int | None = None  # the first rung, once chosen (``_choose_rung``)
@@ -96,13 +96,13 @@ class OptunaEngine:
         p = self.pruner_name
         if not self._prunes():
             return optuna.pruners.NopPruner()
-        first = first or first_rung(self.max_epochs)
+        first = first or first_rung(self.max_steps)
         if p == "median":
             return optuna.pruners.MedianPruner(n_startup_trials=MEDIAN_STARTUP_TRIALS,
                                                n_warmup_steps=first)
         if p == "hyperband":
             return optuna.pruners.HyperbandPruner(min_resource=first,
-                                                  max_resource=max(self.max_epochs, 2),
+                                                  max_resource=max(self.max_steps, 2),
                                                   reduction_factor=REDUCTION_FACTOR)
         return optuna.pruners.SuccessiveHalvingPruner(min_resource=first,
                                                       reduction_factor=REDUCTION_FACTOR)
@@ -238,7 +238,7 @@ class OptunaEngine:
                     if len(reported) < 2:
                         return False
                     epoch_s = max(reported[-1] - reported[-2], 1e-6)
-                    self._choose_rung(timeout / epoch_s)  # the epochs the time budget holds
+                    self._choose_rung(timeout / epoch_s)  # the steps the time budget holds
                 return trial.should_prune()
 
             retry_of = trial.user_attrs.get("retry_of")
@@ -283,19 +283,19 @@ class OptunaEngine:
         import optuna
 
         if not self._prunes():
-            self._rung = first_rung(self.max_epochs)  # nothing to judge: nothing to choose
+            self._rung = first_rung(self.max_steps)  # nothing to judge: nothing to choose
             return
         stored = self._study.user_attrs.get(RUNG_ATTR)
-        if stored is not None or timeout is None or self.max_epochs < 4:
-            self._set_rung(int(stored) if stored is not None else first_rung(self.max_epochs))
+        if stored is not None or timeout is None or self.max_steps < 4:
+            self._set_rung(int(stored) if stored is not None else first_rung(self.max_steps))
         else:
             self._rung = None
             self._study.pruner = optuna.pruners.NopPruner()
 
-    def _choose_rung(self, budget_epochs: float) -> None:
+    def _choose_rung(self, budget_steps: float) -> None:
         stored = self._study.user_attrs.get(RUNG_ATTR)  # another worker may have chosen
         self._set_rung(int(stored) if stored is not None else
-                       first_rung(self.max_epochs, budget_epochs))
+                       first_rung(self.max_steps, budget_steps))
 
     def _set_rung(self, first: int) -> None:
         self._rung = first
@@ -387,20 +387,21 @@ def distributions(space: SearchSpace) -> dict[str, Any]:
     return out
 
 
-def first_rung(max_epochs: int, budget_epochs: float | None = None) -> int:
-    """The first epoch at which a trial may be judged. A CNN's first epochs say little (the
+def first_rung(max_steps: int, budget_steps: float | None = None) -> int:
+    """The first step (a trial's check: an epoch, or a part of one on a large training split,
+    cnntune.checks) at which a trial may be judged. A CNN's first epochs say little (the
     learning rate warms the weights up; batch norm statistics settle), so the first rung sits
-    at a ninth of the epoch budget, 2 epochs at least: two rungs of factor 3 above it still
-    fit below the budget.
+    at a ninth of a trial's steps, 2 at least: two rungs of factor 3 above it still fit below
+    them.
 
-    A time budget can pull it down. ``budget_epochs`` is how many epochs the whole time budget
+    A time budget can pull it down. ``budget_steps`` is how many steps the whole time budget
     holds. It must hold one full trial and REDUCTION_FACTOR ** 2 first rungs, or too few
     trials would be judged to rank them; where it holds fewer, the first rung falls to what
-    it does hold, 1 epoch at least (60 s epochs in a 10-minute search: judged after 1)."""
-    by_epochs = 1 if max_epochs < 4 else max(2, -(-max_epochs // 9))
-    if budget_epochs is None:
-        return by_epochs
-    return max(1, min(by_epochs, int((budget_epochs - max_epochs) // REDUCTION_FACTOR ** 2)))
+    it does hold, 1 step at least (60 s epochs in a 10-minute search: judged after 1)."""
+    by_steps = 1 if max_steps < 4 else max(2, -(-max_steps // 9))
+    if budget_steps is None:
+        return by_steps
+    return max(1, min(by_steps, int((budget_steps - max_steps) // REDUCTION_FACTOR ** 2)))
 
 
 # A process killed while it appends to the journal leaves its lock behind; the others wait
