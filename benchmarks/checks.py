@@ -8,11 +8,13 @@ auto rule), for each seed:
 
 * fidelity: ``--configs`` configurations drawn at random from the peers' space
   (benchmarks/peers.py), each trained ``--epochs`` passes with 3 checks a pass; at each check,
-  how well the validation accuracy so far ranks the configurations by their final one
-  (Spearman's rho) and what keeping the best third at that check would have lost (the final
-  accuracy of the best kept against the best of all: the regret of pruning there);
-* cost: one configuration trained one pass with 1 check and with 3, side by side: the extra
-  seconds of the two more validations, as a share of the pass.
+  how well the validation accuracy so far (each check is scored on the first third of the
+  validation split, as cnntune does) ranks the configurations by their final one (the whole
+  split's, with the best check's weights: the trial's objective) (Spearman's rho), and what
+  keeping the best third at that check would have lost (the final accuracy of the best kept
+  against the best of all: the regret of pruning there);
+* cost: one configuration's trial of one pass with 1 check and with 3, side by side (wall
+  seconds of the whole trial, scoring included).
 
 Printed per seed, then the median and worst over seeds, per check.
 
@@ -58,17 +60,18 @@ def spearman(a, b) -> float:
 
 
 def curve(params: dict, data, seed: int, epochs: int, checks: int):
-    """(validation accuracy at each check, fit seconds) of one trial."""
+    """(validation accuracy at each check, the trial's objective, its wall seconds)."""
     from cnntune.worker.trial import TrialSettings, run_trial
 
     seen = []
+    t0 = time.perf_counter()
     res = run_trial(params, data, TrialSettings(epochs=epochs, patience=epochs * checks,
                                                 objective="val_accuracy", seed=seed,
                                                 checks=checks),
                     on_epoch=lambda e, logs: seen.append(logs["val_accuracy"]))
     if res.state != "COMPLETE":
         raise SystemExit(f"trial failed: {res.error}")
-    return seen, res.metrics["fit_seconds"]
+    return seen, res.value, time.perf_counter() - t0
 
 
 def main() -> None:
@@ -92,12 +95,13 @@ def main() -> None:
     for seed in args.seeds:
         rng = np.random.default_rng(seed)
         configs = [draw(rng) for _ in range(args.configs)]
-        curves = []
+        curves, final = [], []
         t0 = time.perf_counter()
         for c in configs:
-            seen, _ = curve(c, data, seed, args.epochs, CHECKS)
+            seen, value, _ = curve(c, data, seed, args.epochs, CHECKS)
             curves.append(seen)
-        final = np.array([max(s) for s in curves])  # the best epoch's weights are kept
+            final.append(value)
+        final = np.array(final)
         keep = max(1, len(configs) // 3)
         print(f"\nseed {seed} ({time.perf_counter() - t0:.0f} s): final val accuracy "
               + " ".join(f"{v:.3f}" for v in final))
@@ -108,10 +112,10 @@ def main() -> None:
             regrets[j].append(float(final.max() - final[kept].max()))
             print(f"  check {j + 1:>2} ({(j + 1) / CHECKS:.2f} passes): rho {rhos[j][-1]:+.2f}"
                   f", regret of keeping the best {keep} {regrets[j][-1]:.4f}")
-        one = [curve(configs[0], data, seed, 1, k)[1] for k in (1, CHECKS)]
+        one = [curve(configs[0], data, seed, 1, k)[2] for k in (1, CHECKS)]
         overheads.append(one[1] / one[0] - 1)
         print(f"  one pass, config 0: {one[0]:.1f} s with 1 check, {one[1]:.1f} s with "
-              f"{CHECKS}: +{100 * overheads[-1]:.1f}%")
+              f"{CHECKS}: {100 * overheads[-1]:+.1f}%")
     print(f"\nover {len(args.seeds)} seeds: check, passes, rho median / worst, regret median / "
           "worst")
     for j in range(n):
@@ -120,8 +124,8 @@ def main() -> None:
               f"{statistics.median(r) if r else float('nan'):+.2f} / "
               f"{min(r) if r else float('nan'):+.2f}   "
               f"{statistics.median(regrets[j]):.4f} / {max(regrets[j]):.4f}")
-    print(f"extra time of {CHECKS} checks a pass: median +{100 * statistics.median(overheads):.1f}%"
-          f", worst +{100 * max(overheads):.1f}%")
+    print(f"extra time of {CHECKS} checks a pass: median {100 * statistics.median(overheads):+.1f}%"
+          f", worst {100 * max(overheads):+.1f}%")
 
 
 if __name__ == "__main__":

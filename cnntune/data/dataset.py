@@ -53,6 +53,10 @@ class Split:
     def take(self, idx) -> Split:
         return Split(self.x[idx], self.y[idx])
 
+    def head(self, n: int) -> Split:
+        """The first ``n`` examples (a split's order is random: a random part of it)."""
+        return Split(self.x[:n], self.y[:n])
+
     def concat(self, other: Split) -> Split:
         return Split(np.concatenate([self.x, other.images()]),
                      np.concatenate([self.y, other.y]))
@@ -128,6 +132,15 @@ class StoredSplit:
                     n = min(HASH_ROWS, count - i)
                     yield np.frombuffer(f.read(n * size), "uint8").reshape(n, *self.shape)
 
+    def head(self, n: int) -> StoredSplit:
+        """The first ``n`` images (stored in a random order: a random part of the split),
+        read from the same files."""
+        counts, left = [], n
+        for c in self.counts:
+            counts.append(min(c, left))
+            left -= counts[-1]
+        return StoredSplit(self.y[:n], self.files, tuple(counts), self.shape)
+
     def take(self, idx):
         raise DataError("a folder stored on disk is read in order, not by example: k-fold "
                         "cross-validation (training.folds) needs data.in_memory: true")
@@ -154,7 +167,8 @@ class StoredSplit:
                                                           np.cumsum([0, *self.counts])))
                   for start in range(0, count, BLOCK_ROWS)]
         files = tf.constant(self.files)
-        sizes = tf.constant([c * row for c in self.counts], tf.int64)
+        # each file's own size: a split's head (``head``) reads the start of longer files
+        sizes = tf.constant([os.path.getsize(f) for f in self.files], tf.int64)
         labels = tf.constant(self.y if one_hot is None
                              else np.eye(one_hot, dtype="float32")[self.y])
         shape = tuple(self.shape)
@@ -269,6 +283,13 @@ class Dataset:
             raise DataError(f"{where} names class {unknown[0]!r}, which data '{self.name}' "
                             f"does not have; its classes are {', '.join(map(str, index))}")
         return {i: float(setting.get(name, 1.0)) for name, i in index.items()}
+
+    def check_split(self, checks: int) -> Split | StoredSplit:
+        """What a trial checked ``checks`` times a pass is validated on at each check: the
+        first 1/checks of the validation split (a random part, the same for every trial), so
+        that checking costs no more validation a pass than checking once
+        (``cnntune.checks``); the whole split with one check."""
+        return self.val if checks <= 1 else self.val.head(max(1, len(self.val) // checks))
 
     def fold(self, i: int, k: int) -> Dataset:
         """Fold ``i`` of ``k`` (stratified, seeded by the data's split seed, so the same for

@@ -27,8 +27,9 @@ def search_figures(ostudy, view) -> dict[str, tuple[str, Any]]:
         return out
     out["history"] = ("Optimisation history", vis.plot_optimization_history(ostudy))
     if any(t.intermediate_values for t in ostudy.trials):
-        out["intermediate"] = ("Learning curves of every trial (objective per epoch; pruned "
-                               "trials too)", vis.plot_intermediate_values(ostudy))
+        out["intermediate"] = ("Learning curves of every trial (objective per "
+                               "epoch, or per check; pruned trials too)",
+                               vis.plot_intermediate_values(ostudy))
     varying = [k for k in view.space.order
                if len({repr(t.params.get(k)) for t in done if k in t.params}) > 1]
     if len(done) >= 2 and varying:

@@ -74,7 +74,9 @@ def _summary(view, best) -> Section:
 
 
 def learning_curves(view, best):
-    """Loss and the other per-epoch metrics of one trial, train and validation side by side."""
+    """Loss and the other per-epoch metrics of one trial, train and validation side by side,
+    against passes over the training split (a study checked n times a pass logs n points a
+    pass)."""
     from plotly.subplots import make_subplots
     import plotly.graph_objects as go
 
@@ -84,6 +86,7 @@ def learning_curves(view, best):
                    key=lambda n: (n != "loss", n))
     if not bases:
         return None
+    checks = int(view.settings.get("checks_per_epoch", 1))
     fig = make_subplots(rows=1, cols=len(bases), subplot_titles=bases)
     for col, base in enumerate(bases, 1):
         for name, dash in ((base, "dot"), (f"val_{base}", "solid")):
@@ -91,7 +94,7 @@ def learning_curves(view, best):
                 continue
             hist = sorted(view.client.get_metric_history(best.run_id, f"epoch/{name}"),
                           key=lambda h: h.step)
-            fig.add_trace(go.Scatter(x=[h.step for h in hist], y=[h.value for h in hist],
+            fig.add_trace(go.Scatter(x=[h.step / checks for h in hist], y=[h.value for h in hist],
                                      mode="lines+markers", name=name,
                                      line=dict(dash=dash)), row=1, col=col)
     fig.update_xaxes(title="epoch")

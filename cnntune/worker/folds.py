@@ -43,7 +43,7 @@ def fit_folds(params: dict, model, knobs: dict, data, settings, *, number: int,
         part = data.fold(fold, k)
         fitted = fit_split(model, knobs, part, settings, number=number, report=None,
                            on_epoch=numbered)
-        per_fold.append(val_metrics(model, fitted, part, objective))
+        per_fold.append(val_metrics(model, fitted, part, settings, knobs))
         best_epochs.append(fitted.best_epoch)
         for key, values in fitted.history.items():
             total.history.setdefault(key, []).extend(values)

@@ -97,12 +97,14 @@ class _Clock:
     is the validation of the epoch cut short, restoring the best weights, scoring the test
     split (a new traced function: ~1-2 s on 2 cores) and logging the model, so the reserve is
     a few seconds plus 2.5 validations (the last one measured; before the first, a quarter of
-    the training time so far). After each epoch the number of epochs that still fit is
+    the training time so far); with ``checks`` a pass, a check validates 1/checks of the
+    split and the trial is scored on the whole of it, so the reserve holds 1.5 + checks
+    checks' validations. After each epoch the number of epochs that still fit is
     replanned from the last epoch's duration, so that a cosine schedule decays to its end
     within the time, and no epoch is started that cannot finish."""
 
-    def __init__(self, epochs: int, deadline: float | None):
-        self.epochs, self.deadline = epochs, deadline
+    def __init__(self, epochs: int, deadline: float | None, checks: int = 1):
+        self.epochs, self.deadline, self.checks = epochs, deadline, checks
         self.planned = epochs  # the epochs the schedule decays over
         self.epoch_seconds = 0.0
         self.val_seconds: float | None = None  # the last validation pass
@@ -111,7 +113,7 @@ class _Clock:
     def reserve(self) -> float:
         val = self.val_seconds if self.val_seconds is not None else \
             0.25 * (time.time() - self.started)
-        return SCORING_S + 2.5 * val
+        return SCORING_S + (1.5 + self.checks) * val
 
     def past(self) -> bool:
         return self.deadline is not None and time.time() > self.deadline - self.reserve()
@@ -147,12 +149,14 @@ def fit(model, knobs: dict, train_ds, val_ds, *, epochs: int, patience: int, obj
 
     ``checks`` > 1 (cnntune.checks): each of Keras' epochs is 1/checks of a pass over
     ``train_ds``, drawn from it repeated, so one pass continues where the last check ended;
-    ``epochs``, ``patience``, the schedule, the reports and the history then count checks."""
+    ``epochs``, ``patience``, the schedule, the reports and the history then count checks,
+    and ``val_ds`` is the part of the validation split a check is scored on
+    (``Dataset.check_split``)."""
     import keras
 
     mode = "max" if OBJECTIVES[objective] == "maximize" else "min"
     result = FitResult()
-    clock = _Clock(epochs, deadline)
+    clock = _Clock(epochs, deadline, checks)
     cosine = knobs.get("lr_schedule") == "cosine"
 
     class _Hooks(keras.callbacks.Callback):

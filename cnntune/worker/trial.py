@@ -173,7 +173,7 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
         else:
             fitted = fit_split(model, knobs, data, settings, number=number, report=report,
                                on_epoch=on_epoch)
-            metrics = val_metrics(model, fitted, data, settings.objective)
+            metrics = val_metrics(model, fitted, data, settings, knobs)
     except TrialFailed as exc:
         return TrialResult(state=State.FAIL, error=str(exc))
     except tf.errors.ResourceExhaustedError as exc:  # a device out of memory, as Keras raises it
@@ -222,15 +222,16 @@ def fit_split(model, knobs: dict, data: Dataset, settings: TrialSettings, *, num
     bs = knobs["batch_size"]
     one_hot = data.task.one_hot(knobs, data.num_classes)
     augment = pipeline_augmentation(knobs, data)
+    val = data.check_split(settings.checks)
     fitted = fit(model, knobs,
                  data.train.pipeline(bs, training=True, seed=settings.seed + number,
                                      one_hot=one_hot, augment=augment),
-                 data.val.pipeline(bs, training=False, seed=0, one_hot=one_hot),
+                 val.pipeline(bs, training=False, seed=0, one_hot=one_hot),
                  epochs=settings.max_checks, checks=settings.checks,
                  patience=settings.patience * settings.checks, objective=settings.objective,
                  report=report, on_epoch=on_epoch,
                  deadline=settings.deadline, class_weight=settings.class_weight,
-                 val_split=data.val if data.task.epoch_scores(settings.objective) else None,
+                 val_split=val if data.task.epoch_scores(settings.objective) else None,
                  task=data.task, prep=data.prep)
     return fitted
 
@@ -245,15 +246,27 @@ def pipeline_augmentation(knobs: dict, data: Dataset):
     return paired_augmentation(knobs)
 
 
-def val_metrics(model, fitted: FitResult, data: Dataset, objective: str) -> dict[str, float]:
+def val_metrics(model, fitted: FitResult, data: Dataset, settings: TrialSettings,
+                knobs: dict) -> dict[str, float]:
     """The best epoch's training and validation figures (``Task.figures``), and those the
     task scores from predictions where fit did not measure them each epoch (the model holds
-    the best epoch's weights then; a pruned trial is not scored further)."""
+    the best epoch's weights then; a pruned trial is not scored further).
+
+    With several checks a pass, fit validated on a part of the validation split
+    (``Dataset.check_split``): the trial's validation figures, its objective among them, are
+    then scored here on the whole split, once."""
     best = fitted.best_epoch - 1
-    figures = data.task.figures
+    task = data.task
     metrics = {key: fitted.history[key][best]
-               for key in (*(f"val_{f}" for f in figures), *figures)
+               for key in (*(f"val_{f}" for f in task.figures), *task.figures)
                if key in fitted.history and len(fitted.history[key]) > best}
-    if not data.task.epoch_scores(objective) and not fitted.pruned:
-        metrics.update(data.task.epoch_score(model, data.val, "val_"))
+    if fitted.pruned:
+        return metrics
+    if settings.checks > 1:
+        val = {f"val_{f}" for f in task.figures}
+        metrics.update({k: v for k, v in task.score(
+            model, data.val.y, predictions(model, data.val), "val_", knobs, data.prep,
+            {}, data.class_names).items() if k in val})
+    elif not task.epoch_scores(settings.objective):
+        metrics.update(task.epoch_score(model, data.val, "val_"))
     return metrics

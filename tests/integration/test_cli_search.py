@@ -35,13 +35,18 @@ def test_cli_kerastuner_hyperband_beside_optuna(tmp_path, tiny_space, monkeypatc
     from mlflow import MlflowClient
 
     def run(*args):
-        r = subprocess.run([sys.executable, "-m", "cnntune", "search", "--space", str(tiny_space),
-                            *args], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        r = subprocess.run([sys.executable, "-m", "cnntune", "search", *args], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, r.stderr
         return r.stdout
 
+    # checked 3 times a pass: Hyperband's budgets are in checks (1, 1, 1, then 3 of the 3 a
+    # trial may train), the tags and epochs in passes
+    checked = tmp_path / "checked.yaml"
+    checked.write_text(tiny_space.read_text().replace("seed: 0}",
+                                                      "seed: 0, checks_per_epoch: 3}"))
     out = run("--engine", "kerastuner", "--algorithm", "hyperband", "--trials", "4",
-              "--epochs", "3")
+              "--epochs", "1", "--space", str(checked))
     assert "study tiny-digits-kerastuner-hyperband new" in out and "kerastuner hyperband" in out
     assert (tmp_path / "mlruns" / "kerastuner" / "tiny-digits-kerastuner-hyperband"
             / "oracle.json").exists()
@@ -62,11 +67,13 @@ def test_cli_kerastuner_hyperband_beside_optuna(tmp_path, tiny_space, monkeypatc
     assert len(kt_runs) == 4 and len(op_runs) == 2
     budgets = []
     for r in kt_runs:
-        budget = int(r.data.tags["cnntune.max_epochs"])
+        budget = float(r.data.tags["cnntune.max_epochs"])
         budgets.append(budget)
-        assert 1 <= r.data.metrics["epochs"] <= budget <= 3
+        assert 0.33 <= r.data.metrics["epochs"] <= budget + 1e-6 <= 1 + 1e-6  # tag: 6 digits
+        steps = client.get_metric_history(r.info.run_id, "epoch/val_accuracy")
+        assert len(steps) == round(3 * r.data.metrics["epochs"])  # a point a check
         assert r.data.tags["cnntune.state"] == "COMPLETE"
-    assert len(set(budgets)) > 1  # hyperband gave different trials different budgets
+    assert sorted(round(3 * b) for b in budgets) == [1, 1, 1, 3], budgets
 
     def columns(runs):
         keys = set()

@@ -334,8 +334,14 @@ def test_a_pass_cut_into_checks_continues_where_each_check_ended():
 
 
 def test_a_trial_with_several_checks_an_epoch_counts_checks_and_reports_passes():
-    """settings.checks: the trial reports and early-stops by check; its epochs and best
-    epoch are in passes (fractions of one); a Hyperband budget is in checks."""
+    """settings.checks: the trial reports and early-stops by check, each check scored on
+    the first third of the validation split; its objective is then scored on the whole
+    split; its epochs and best epoch are in passes (fractions of one); a Hyperband budget is
+    in checks."""
+    import numpy as np
+
+    from cnntune.tasks import predictions
+
     reported, logged = [], []
     settings = TrialSettings(epochs=2, patience=2, objective="val_accuracy", seed=0, checks=3)
     assert settings.max_checks == 6
@@ -346,7 +352,15 @@ def test_a_trial_with_several_checks_an_epoch_counts_checks_and_reports_passes()
     assert len(res.history["val_accuracy"]) == 6 and res.metrics["epochs"] == 2.0
     best = res.history["val_accuracy"].index(max(res.history["val_accuracy"])) + 1
     assert res.metrics["best_epoch"] == pytest.approx(best / 3)
-    assert res.value == pytest.approx(max(res.history["val_accuracy"]))
+    d = digits()
+    third = d.check_split(3)
+    assert len(third) == len(d.val) // 3 and np.array_equal(third.y, d.val.y[:len(third)])
+    model = res.take_model()
+    on_third, on_all = (float(np.mean(np.argmax(predictions(model, split), -1) == split.y))
+                        for split in (third, d.val))
+    # the history is the third's, the trial's value the whole split's
+    assert res.history["val_accuracy"][best - 1] == pytest.approx(on_third, abs=1e-6)
+    assert res.value == res.metrics["val_accuracy"] == pytest.approx(on_all, abs=1e-6)
     # an engine's budget of 2 checks: two thirds of a pass
     res = run_trial(SMALL, digits(), replace(settings, budget=2))
     assert res.metrics["epochs"] == pytest.approx(2 / 3) and len(res.history["loss"]) == 2

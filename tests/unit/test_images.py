@@ -123,6 +123,17 @@ def test_a_stored_folder_is_the_same_data_as_in_memory(tmp_path):
         (img.tobytes(), int(label)) for x, y in batches for img, label in zip(x, y))
     plain = [(x.numpy(), y.numpy()) for x, y in both_mem.pipeline(7, training=False, seed=3)]
     assert key(epochs[0]) == key(epochs[1]) == key(plain)
+    # a check's part of a split (Dataset.check_split): its first rows, across both files
+    n = len(disk.train) + 3
+    head_disk, head_mem = both_disk.head(n), both_mem.head(n)
+    assert len(head_disk) == n and np.array_equal(head_disk.images(), both_mem.x[:n])
+    got = [(x.numpy(), y.numpy()) for x, y in head_disk.pipeline(5, training=False, seed=0)]
+    want = [(x.numpy(), y.numpy()) for x, y in head_mem.pipeline(5, training=False, seed=0)]
+    assert len(got) == len(want) == -(-n // 5)
+    assert all(np.array_equal(g[0], w[0]) and np.array_equal(g[1], w[1])
+               for g, w in zip(got, want))
+    assert disk.check_split(1) is disk.val
+    assert np.array_equal(disk.check_split(2).y, disk.val.y[:len(disk.val) // 2])
     assert not np.array_equal(np.concatenate([y for _, y in epochs[0]]),
                               np.concatenate([y for _, y in epochs[1]]))
     # loading again opens the store: nothing is decoded

@@ -208,16 +208,17 @@ def test_cli_invalid_space_exit_2_one_line_nothing_written(tmp_path, cnntune_cli
 
 
 def test_checks_per_epoch_cut_only_large_training_splits():
-    """auto: 1 below 20,000 training examples; a check sees 10,000 at least; validating each
-    check costs at most about a third of training on it; 20 at most. A number is taken as
-    given, and one out of range is refused by the space."""
+    """auto: 1 below 20,000 training examples; a check trains on 10,000 at least and is
+    scored on 2,000 validation examples at least; 20 at most. A number is taken as given, and
+    one out of range is refused by the space."""
     from cnntune.checks import checks_per_epoch
 
     assert checks_per_epoch("auto", 1437, 180) == 1  # digits
     assert checks_per_epoch("auto", 19_999, 2_000) == 1
-    assert checks_per_epoch("auto", 50_000, 5_000) == 5
-    assert checks_per_epoch("auto", 50_000, 20_000) == 2  # a large validation split
-    assert checks_per_epoch("auto", 1_000_000, 10_000) == 20
+    assert checks_per_epoch("auto", 50_000, 12_000) == 5
+    assert checks_per_epoch("auto", 50_000, 5_000) == 2  # a small validation split
+    assert checks_per_epoch("auto", 50_000, 3_999) == 1
+    assert checks_per_epoch("auto", 1_000_000, 100_000) == 20
     assert checks_per_epoch(4, 1437, 180) == 4
     lr = "params: {learning_rate: {type: float, low: 0.001, high: 0.01, log: true}}\n"
     assert parse_space(lr + "training: {checks_per_epoch: 3}").training.checks_per_epoch == 3

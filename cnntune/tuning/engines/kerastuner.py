@@ -288,7 +288,7 @@ class KerasTunerEngine:
         entry["state"] = "RUNNING"
         entry["attrs"].update(attrs)
         if budget is not None:
-            entry["attrs"].update({"hyperband_epochs": budget,
+            entry["attrs"].update({"hyperband_steps": budget,
                                    "hyperband_bracket": values.get("tuner/bracket"),
                                    "hyperband_round": values.get("tuner/round")})
         self._save()
