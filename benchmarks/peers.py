@@ -325,7 +325,7 @@ def stats(lines: list[dict], wall: float, target: float | None = None) -> dict:
             # seconds a trial spends outside fit in the loop: the share at any trial length
             "overhead": (loop - loop_fit) / (len(lines) - 1) if loop > 0 else None,
             "trial_fit": loop_fit / (len(lines) - 1) if loop > 0 else None,
-            "trials": len(lines), "epochs": sum(e["epochs"] for e in lines),
+            "trials": len(lines), "epochs": round(sum(e["epochs"] for e in lines), 1),
             "best_val": best_val if best_val >= 0 else None, "best_test": best_test,
             "fit_share": sum(e["fit"] for e in lines) / wall if lines else 0.0,
             "rss_first": rss[0] if rss else None, "rss_last": rss[-1] if rss else None,
