@@ -18,7 +18,9 @@ class ExportedModel(mlflow.pyfunc.PythonModel):
 
         self.predictor = load_predictor(Path(context.artifacts["export"]))
 
-    def predict(self, context, model_input, params=None):
+    # the hint tells MLflow not to infer a schema from it (and not to warn that there is none):
+    # any array-like of the data's shape is taken and cast here
+    def predict(self, context, model_input: np.ndarray, params=None):
         return self.predictor.predict(np.asarray(model_input, dtype="float32"))
 
 
@@ -26,8 +28,18 @@ def pip_requirements(fmt: str) -> list[str]:
     """What serving the export needs: cnntune and the format's runtime, pinned as installed."""
     from importlib.metadata import PackageNotFoundError, version
 
-    names = ["numpy", "mlflow"] + {"keras": ["tensorflow-cpu", "keras"],
-                                   "savedmodel": ["tensorflow-cpu"],
+    def installed(*dists: str) -> str:  # the distribution that is here, of ones that compete
+        for d in dists:
+            try:
+                version(d)
+                return d
+            except PackageNotFoundError:
+                pass
+        return dists[0]
+
+    tf = installed("tensorflow", "tensorflow-cpu")  # the wheel cnntune installs, or the CPU one
+    names = ["numpy", "mlflow"] + {"keras": [tf, "keras"],
+                                   "savedmodel": [tf],
                                    "tflite": ["ai-edge-litert"],
                                    "onnx": ["onnxruntime"]}[fmt]
     out = []

@@ -2,6 +2,8 @@
 through its own runtime, compare with the Keras model; predict, register, retrain, bad files."""
 
 import json
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -160,8 +162,11 @@ def test_retrain_and_register(study):
     import mlflow
 
     out = study["root"] / "out-retrain"
-    rep = export_study("exp", fmt="onnx", out=out, tracking_uri=study["uri"], retrain=True,
-                       register="tiny-digits", alias="candidate")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rep = export_study("exp", fmt="onnx", out=out, tracking_uri=study["uri"], retrain=True,
+                           register="tiny-digits", alias="candidate")
+    assert not [w for w in caught if "type hint" in str(w.message)]  # MLflow's, on logging
     assert rep.passed and rep.retrained
     assert rep.registered["version"] == 1 and rep.registered["alias"] == "candidate"
     mlflow.set_tracking_uri(study["uri"])
@@ -171,6 +176,17 @@ def test_retrain_and_register(study):
     np.testing.assert_allclose(probs, load_predictor(out).predict(data.test.x[:20]), atol=1e-6)
     meta = json.loads((out / "cnntune.json").read_text())
     assert meta["retrained"] is True and meta["registered"]["name"] == "tiny-digits"
+    # serving installs what ran here: every requirement pinned to its installed version, and
+    # the TensorFlow distribution that is installed (it once named tensorflow-cpu, unpinned)
+    from importlib.metadata import version
+
+    from cnntune.deploy.serving import pip_requirements
+
+    reqs = mlflow.pyfunc.get_model_dependencies("models:/tiny-digits@candidate")
+    assert f"onnxruntime=={version('onnxruntime')}" in Path(reqs).read_text().split()
+    for fmt in ("keras", "savedmodel"):
+        pins = dict(r.split("==") for r in pip_requirements(fmt))
+        assert pins["tensorflow"] == version("tensorflow") and "tensorflow-cpu" not in pins
 
 
 def test_refusals_and_a_mismatch_keeps_the_files(study, exports, monkeypatch):
