@@ -647,9 +647,12 @@ def _expand_shorthand(value: Any) -> Any:
 
 
 def _format_validation_error(exc: ValidationError, source: str) -> str:
-    err = exc.errors()[0]
+    errors = exc.errors()
+    err = errors[0]
     loc = [str(p) for p in err["loc"]]
     kind = err["type"]
+    if loc and loc[-1].startswith("literal["):  # a key that is 'auto' or something else
+        err, loc, kind = _union_error(errors, loc)
     # drop the discriminator tag pydantic puts in the location: params.lr.float.low -> params.lr.low
     if len(loc) >= 3 and loc[0] == "params" and loc[2] in ("int", "float", "categorical", "bool",
                                                               "fixed"):
@@ -675,6 +678,27 @@ def _format_validation_error(exc: ValidationError, source: str) -> str:
     else:
         msg = f"{err['msg'].rstrip('.')}, got {err.get('input')!r}; fix the value"
     return f"space '{source}', {where}: {msg}"
+
+
+def _union_error(errors: list[dict], loc: list[str]) -> tuple[dict, list[str], str]:
+    """One error for a key of the kind ``Literal["auto"] | int``, of which pydantic reports
+    one per branch (loc ``key.literal['auto']``, ``key.constrained-int``): the error deepest
+    inside the key where there is one (an entry of a list), else the branches' messages joined
+    ("should be 'auto' or greater than or equal to 1"); a deeper union is joined the same way."""
+    def path(e: dict) -> list[str]:
+        return [str(p) for p in e["loc"]]
+
+    key = loc[:-1]
+    branches = [e for e in errors if path(e)[:len(key)] == key and len(e["loc"]) == len(loc)]
+    deepest = max(errors, key=lambda e: len(e["loc"]) if path(e)[:len(key)] == key else -1)
+    if len(deepest["loc"]) > len(loc):  # inside the key's other branch: drop its tag
+        deep = path(deepest)
+        branches = [e for e in errors if path(e)[:-1] == deep[:-1]]
+        if len(branches) == 1:
+            return deepest, key + deep[len(loc):], deepest["type"]
+        key = key + deep[len(loc):-1]
+    wants = " or ".join(e["msg"].removeprefix("Input should be ").rstrip(".") for e in branches)
+    return {"input": branches[0].get("input"), "msg": f"Should be {wants}"}, key, "union"
 
 
 def _check_against_knobs(spec: SpaceFile, source: str) -> None:

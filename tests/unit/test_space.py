@@ -163,6 +163,15 @@ BAD = [
     ("step and log", HEAD + "  filters: {type: int, low: 8, high: 64, step: 8, log: true}\n",
      "log and step cannot be combined"),
     ("npz without path", HEAD + "  filters: 8\ndata: {source: npz}\n", "needs a path"),
+    # a key that is 'auto' or a value: both branches in one message, no pydantic tags
+    ("checks of 0", HEAD + "  filters: 8\ntraining: {checks_per_epoch: 0}\n",
+     "key 'training.checks_per_epoch': Should be 'auto' or greater than or equal to 1, got 0"),
+    ("in_memory not a bool", HEAD + "  filters: 8\ndata: {in_memory: maybe}\n",
+     "key 'data.in_memory': Should be 'auto' or a valid boolean.*got 'maybe'"),
+    ("start_from a number", HEAD + "  filters: 8\nstart_from: 3\n",
+     "key 'start_from': Should be 'auto' or a valid list, got 3"),
+    ("start_from value a list", HEAD + "  filters: [8, 16]\nstart_from: [{filters: [8]}]\n",
+     "key 'start_from.0.filters': Should be .*a valid integer.*got \\[8\\]"),
 ]
 
 
