@@ -211,7 +211,8 @@ class Progress:
 
         counts = ", ".join(f"{v} {k.lower()}" for k, v in sorted(result.counts.items()))
         by = f" by {result.workers} workers" if result.workers > 1 else ""
-        c_print(f"\n[bold]study {result.study}[/]: {result.new_trials} trials run now{by} in "
+        ran = f"{result.new_trials} trial{'s' * (result.new_trials != 1)}"
+        c_print(f"\n[bold]study {result.study}[/]: {ran} run now{by} in "
                 f"{result.elapsed:.0f}s; {sum(result.counts.values())} in the study ({counts})")
         for failed in result.failed_workers:
             c_print(f"[red]{failed}[/]")
