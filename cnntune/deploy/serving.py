@@ -26,30 +26,11 @@ class ExportedModel(mlflow.pyfunc.PythonModel):
 
 def pip_requirements(fmt: str) -> list[str]:
     """What serving the export needs: cnntune and the format's runtime, pinned as installed."""
-    from importlib.metadata import PackageNotFoundError, version
+    from ..tracking.runs import pinned
 
-    def installed(*dists: str) -> str:  # the distribution that is here, of ones that compete
-        for d in dists:
-            try:
-                version(d)
-                return d
-            except PackageNotFoundError:
-                pass
-        return dists[0]
-
-    tf = installed("tensorflow", "tensorflow-cpu")  # the wheel cnntune installs, or the CPU one
-    names = ["numpy", "mlflow"] + {"keras": [tf, "keras"],
-                                   "savedmodel": [tf],
+    names = ["numpy", "mlflow"] + {"keras": ["tensorflow", "keras"],
+                                   "savedmodel": ["tensorflow"],
                                    "tflite": ["ai-edge-litert"],
                                    "onnx": ["onnxruntime"]}[fmt]
-    out = []
-    for n in names:
-        try:
-            out.append(f"{n}=={version(n)}")
-        except PackageNotFoundError:
-            out.append(n)
-    try:
-        out.append(f"cnntune=={version('cnntune')}")
-    except PackageNotFoundError:
-        pass
-    return out
+    own = pinned("cnntune")  # left out where it is not installed: PyPI's cnntune is not this
+    return [pinned(n) or n for n in names] + ([own] if own else [])

@@ -300,16 +300,24 @@ def _param_str(v: Any) -> str:
     return s if len(s) <= 6000 else s[:5997] + "..."
 
 
-def _requirements() -> list[str]:
+TENSORFLOW_WHEELS = ("tensorflow", "tensorflow-cpu")  # the one cnntune installs, the CPU one
+
+
+def pinned(name: str) -> str | None:
+    """``name==version`` as installed, or None where it is not; ``tensorflow`` stands for
+    whichever TensorFlow wheel is installed (a logged model must ask for the one it ran on)."""
     from importlib.metadata import PackageNotFoundError, version
 
-    reqs = []
-    for pkg in ("keras", "tensorflow-cpu", "numpy", "mlflow"):
+    for dist in TENSORFLOW_WHEELS if name == "tensorflow" else (name,):
         try:
-            reqs.append(f"{pkg}=={version(pkg)}")
+            return f"{dist}=={version(dist)}"
         except PackageNotFoundError:
-            continue
-    return reqs
+            pass
+    return None
+
+
+def _requirements() -> list[str]:
+    return [p for name in ("keras", "tensorflow", "numpy", "mlflow") if (p := pinned(name))]
 
 
 class _silence_mlflow_warnings:

@@ -80,6 +80,11 @@ def test_search_tracks_every_trial_and_resumes(tiny_space, stores, tmp_path, eng
     acc = float((pred.argmax(axis=1) == data.test.y).mean())
     assert acc == pytest.approx(best_run.data.metrics["test_accuracy"], abs=1e-6)
     assert result.best.metrics["test_accuracy"] == pytest.approx(acc, abs=1e-6)
+    # and asks for the TensorFlow it ran on (it named tensorflow-cpu, absent, so none at all)
+    from importlib.metadata import version
+
+    reqs = open(mlflow.pyfunc.get_model_dependencies(result.best.model_uri)).read().split()
+    assert f"tensorflow=={version('tensorflow')}" in reqs
 
     # same study name again: the study grows, the parent run is reused
     again = cnntune.search(tiny_space, study="e2e", trials=2, engine=engine,
