@@ -685,18 +685,18 @@ def _union_error(errors: list[dict], loc: list[str]) -> tuple[dict, list[str], s
     one per branch (loc ``key.literal['auto']``, ``key.constrained-int``): the error deepest
     inside the key where there is one (an entry of a list), else the branches' messages joined
     ("should be 'auto' or greater than or equal to 1"); a deeper union is joined the same way."""
-    def path(e: dict) -> list[str]:
-        return [str(p) for p in e["loc"]]
-
     key = loc[:-1]
-    branches = [e for e in errors if path(e)[:len(key)] == key and len(e["loc"]) == len(loc)]
-    deepest = max(errors, key=lambda e: len(e["loc"]) if path(e)[:len(key)] == key else -1)
-    if len(deepest["loc"]) > len(loc):  # inside the key's other branch: drop its tag
-        deep = path(deepest)
-        branches = [e for e in errors if path(e)[:-1] == deep[:-1]]
+    under = [([str(p) for p in e["loc"]], e) for e in errors]
+    under = [(path, e) for path, e in under if path[:len(key)] == key]
+    deep, deepest = max(under, key=lambda pe: len(pe[0]))
+    if len(deep) > len(loc):  # inside the key's other branch: drop that branch's tag
+        key = key + deep[len(loc):]
+        branches = [e for path, e in under if path[:-1] == deep[:-1]]
         if len(branches) == 1:
-            return deepest, key + deep[len(loc):], deepest["type"]
-        key = key + deep[len(loc):-1]
+            return deepest, key, deepest["type"]
+        key = key[:-1]  # a union there too: its last element is a branch tag
+    else:
+        branches = [e for path, e in under if len(path) == len(loc)]
     wants = " or ".join(e["msg"].removeprefix("Input should be ").rstrip(".") for e in branches)
     return {"input": branches[0].get("input"), "msg": f"Should be {wants}"}, key, "union"
 
