@@ -222,6 +222,7 @@ class OptunaEngine:
         ``keep_going()`` says no."""
         import optuna
 
+        deadline = None if timeout is None else time.monotonic() + timeout  # from this call
         self._prepare_rung(timeout)
 
         def objective(trial):
@@ -273,7 +274,8 @@ class OptunaEngine:
             return
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self._study.optimize(objective, n_trials=n_trials, timeout=timeout,
+            left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            self._study.optimize(objective, n_trials=n_trials, timeout=left,
                                  catch=(TrialFailed,), callbacks=[enough])
 
     def _prepare_rung(self, timeout: float | None) -> None:
