@@ -413,12 +413,15 @@ def main() -> None:
                         f.write(json.dumps({"data": data, "contender": name, "seed": args.seed,
                                             "budget": budgets[data], "commit": sha,
                                             "wall": wall, "timeline": lines}) + "\n")
-        modes = (("same space", "cnntune", [n for n in results if not n.startswith("cnntune")
-                                            and n != "autokeras"]),
+        same = [n for n in results if not n.startswith("cnntune") and n != "autokeras"]
+        modes = (("same space", "cnntune", same),
                  ("out of the box", "cnntune-auto", [n for n in results if n in OUT_OF_THE_BOX]))
         variants = [n for n in results if n in VARIANTS and n.startswith("cnntune-")]
-        if "cnntune" not in results and len(variants) > 1:  # cnntune's own settings alone
-            modes += (("cnntune's pruners", variants[0], variants[1:]),)
+        if variants and ("cnntune" not in results or not same):  # cnntune's settings alone,
+            base = "cnntune" if "cnntune" in results else variants[0]  # against its defaults
+            others = [n for n in variants if n != base]
+            if others:
+                modes += (("cnntune's pruners", base, others),)
         for mode, me_name, peers in modes:
             if me_name in results and peers:
                 mine = [n for n in results if n.startswith("cnntune") and

@@ -21,6 +21,7 @@ from collections import defaultdict
 from peers import OUT_OF_THE_BOX, stats
 
 from cnntune.catalog import PRUNERS
+from cnntune.space import SearchSettings
 
 
 def main(path: str) -> None:
@@ -35,8 +36,12 @@ def main(path: str) -> None:
                                 ("out of the box", "cnntune-auto", peers_box)):
             if me in by_name and peers:
                 summarize(data, mode, me, peers, by_name)
-        pruners = [f"{p}{c}" for p in PRUNERS for c in ("", "-checks1")
-                   if f"cnntune-{p}{c}" in by_name]
+        pruners = {f"{p}{c}": f"cnntune-{p}{c}" for p in PRUNERS for c in ("", "-checks1")
+                   if f"cnntune-{p}{c}" in by_name}
+        default = SearchSettings.model_fields["pruner"].default
+        if pruners and "cnntune" in by_name and default not in pruners:
+            # the same-space run is the default pruner's, where it did not run by name
+            pruners = {f"{default} (default)": "cnntune", **pruners}
         if pruners:
             summarize_pruners(data, pruners, by_name)
 
@@ -74,14 +79,14 @@ def summarize(data: str, mode: str, me: str, peers: list[str], by_name: dict) ->
           f"<= 0.5: {'met' if ratio <= 0.5 else 'MISSED'}")
 
 
-def summarize_pruners(data: str, pruners: list[str], by_name: dict) -> None:
+def summarize_pruners(data: str, pruners: dict[str, str], by_name: dict) -> None:
     """Each pruner's best test accuracy (median, worst), trials and time to its own final best
-    over the seeds it ran."""
+    over the seeds it ran (``pruners``: the row's label, the contender that ran it)."""
     print(f"\n== {data}, cnntune's pruners (same space)")
     print(f"{'pruner':<16}{'seeds':>6}{'median':>8}{'worst':>8}{'trials (median)':>17}"
           f"{'s to its best (median)':>24}  commits")
-    for p in pruners:
-        recs = sorted(by_name[f"cnntune-{p}"], key=lambda r: r["seed"])
+    for p, name in pruners.items():
+        recs = sorted(by_name[name], key=lambda r: r["seed"])
         acc = finals(recs)
         runs = [stats(r["timeline"], r["wall"]) for r in recs]
         to_best = [stats(r["timeline"], r["wall"], s["best_test"])["to_target"]
