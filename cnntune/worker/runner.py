@@ -287,6 +287,7 @@ class WorkerRunner:
     # -- trials -----------------------------------------------------------------------------
 
     def run(self, number, params, report=None, on_epoch=None, budget=None) -> TrialResult:
+        trained = False  # whether an epoch ended: what a deadline cut off
         try:
             if self._needs_recycle():
                 self._stop()
@@ -309,7 +310,7 @@ class WorkerRunner:
                 match self._recv(until):
                     case Epoch(epoch, logs):
                         flush()
-                        pending = epoch, logs
+                        pending, trained = (epoch, logs), True
                     case Report(epoch, value):  # the worker waits for the answer: answer first
                         self._send(bool(report(epoch, value)) if report is not None else False)
                         flush()
@@ -332,9 +333,10 @@ class WorkerRunner:
             return TrialResult(state=State.FAIL, error=str(exc), retry=True)
         except WorkerOverran:
             self._kill()
-            return TrialResult(state=State.FAIL, stopped="deadline",
-                               error="cut off at the --timeout deadline before its first epoch "
-                                     "ended; give more time or a smaller space")
+            return TrialResult(state=State.FAIL, stopped="deadline", error=(
+                "cut off at the --timeout deadline while it was being scored; give more time"
+                if trained else "cut off at the --timeout deadline before its first epoch "
+                "ended; give more time or a smaller space"))
         except BaseException:
             self._kill()  # interrupted mid-trial: the worker's state is unknown
             raise

@@ -86,25 +86,25 @@ def fit_final(model, knobs: dict, train_ds, *, epochs: int, task: Task = CLASSIF
     return time.perf_counter() - t0
 
 
-SCORING_S = 4.0  # what a fit keeps back before a deadline, besides 2.5 validations
+SCORING_S = 4.0  # what a fit keeps back before a deadline, besides the validations
 
 
 class _Clock:
     """When a fit must end, and how many epochs fit before then.
 
     ``deadline`` is a wall-clock time (``time.time()``) by which the trial must be done,
-    scored and logged; training ends ``reserve()`` seconds before it: what is left to do then
-    is the validation of the epoch cut short, restoring the best weights, scoring the test
-    split (a new traced function: ~1-2 s on 2 cores) and logging the model, so the reserve is
-    a few seconds plus 2.5 validations (the last one measured; before the first, a quarter of
-    the training time so far); with ``checks`` a pass, a check validates 1/checks of the
-    split and the trial is scored on the whole of it, so the reserve holds 1.5 + checks
-    checks' validations. After each epoch the number of epochs that still fit is
+    scored and logged; training ends ``reserve()`` seconds before it. What is left to do
+    then: the validation of the epoch cut short, restoring the best weights, ``scoring``
+    validations' worth of predictions (the test split, and with several checks a pass the
+    whole validation split too, each in units of the validation fit runs), a new traced
+    function (~1-2 s on 2 cores) and logging the model. So the reserve is ``SCORING_S`` plus
+    1.5 + ``scoring`` validations (the last one measured; before the first, a quarter of the
+    training time so far). After each epoch the number of epochs that still fit is
     replanned from the last epoch's duration, so that a cosine schedule decays to its end
     within the time, and no epoch is started that cannot finish."""
 
-    def __init__(self, epochs: int, deadline: float | None, checks: int = 1):
-        self.epochs, self.deadline, self.checks = epochs, deadline, checks
+    def __init__(self, epochs: int, deadline: float | None, scoring: float = 1.0):
+        self.epochs, self.deadline, self.scoring = epochs, deadline, scoring
         self.planned = epochs  # the epochs the schedule decays over
         self.epoch_seconds = 0.0
         self.val_seconds: float | None = None  # the last validation pass
@@ -113,7 +113,7 @@ class _Clock:
     def reserve(self) -> float:
         val = self.val_seconds if self.val_seconds is not None else \
             0.25 * (time.time() - self.started)
-        return SCORING_S + (1.5 + self.checks) * val
+        return SCORING_S + (1.5 + self.scoring) * val
 
     def past(self) -> bool:
         return self.deadline is not None and time.time() > self.deadline - self.reserve()
@@ -139,7 +139,7 @@ def fit(model, knobs: dict, train_ds, val_ds, *, epochs: int, patience: int, obj
         report: Report | None = None, on_epoch: EpochHook | None = None,
         deadline: float | None = None, class_weight: dict[int, float] | None = None,
         val_split=None, task: Task = CLASSIFICATION, prep: dict | None = None,
-        checks: int = 1) -> FitResult:
+        checks: int = 1, scoring: float = 1.0) -> FitResult:
     """Train ``model`` in place for ``task`` (``prep``: the data's). Raises TrialFailed on a
     NaN/inf loss. With a ``deadline`` (wall-clock seconds) training stops in time to score
     the model before it, keeping the best epoch's weights (``stopped = "deadline"``).
@@ -151,12 +151,15 @@ def fit(model, knobs: dict, train_ds, val_ds, *, epochs: int, patience: int, obj
     ``train_ds``, drawn from it repeated, so one pass continues where the last check ended;
     ``epochs``, ``patience``, the schedule, the reports and the history then count checks,
     and ``val_ds`` is the part of the validation split a check is scored on
-    (``Dataset.check_split``)."""
+    (``Dataset.check_split``).
+
+    ``scoring``: the predictions made after training, before the deadline, as a multiple
+    of one validation pass over ``val_ds`` (``_Clock``)."""
     import keras
 
     mode = "max" if OBJECTIVES[objective] == "maximize" else "min"
     result = FitResult()
-    clock = _Clock(epochs, deadline, checks)
+    clock = _Clock(epochs, deadline, scoring)
     cosine = knobs.get("lr_schedule") == "cosine"
 
     class _Hooks(keras.callbacks.Callback):

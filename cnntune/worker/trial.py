@@ -232,8 +232,18 @@ def fit_split(model, knobs: dict, data: Dataset, settings: TrialSettings, *, num
                  report=report, on_epoch=on_epoch,
                  deadline=settings.deadline, class_weight=settings.class_weight,
                  val_split=val if data.task.epoch_scores(settings.objective) else None,
-                 task=data.task, prep=data.prep)
+                 task=data.task, prep=data.prep,
+                 scoring=scoring_after_fit(len(val), len(data.val), len(data.test),
+                                           settings.checks))
     return fitted
+
+
+def scoring_after_fit(check_val: int, val: int, test: int, checks: int) -> float:
+    """What a trial predicts once fit has ended, in validation passes as fit runs them
+    (over ``check_val`` examples): the test split, and the whole validation split when each
+    check saw a part of it (``val_metrics``). A fit cut off by the deadline keeps this
+    much time back (``train._Clock``)."""
+    return ((val if checks > 1 else 0) + test) / max(check_val, 1)
 
 
 def pipeline_augmentation(knobs: dict, data: Dataset):
