@@ -73,7 +73,7 @@ class Split:
         ds = tf.data.Dataset.from_tensor_slices((self.x, y)).cache()
         if training:
             ds = ds.shuffle(len(self), seed=seed, reshuffle_each_iteration=True)
-        return _augmented(ds.batch(batch_size), augment).prefetch(tf.data.AUTOTUNE)
+        return _finished(_augmented(ds.batch(batch_size), augment))
 
 
 @dataclass
@@ -194,13 +194,29 @@ class StoredSplit:
             ds = ds.flat_map(block)
         # blocks hide the count from tf.data; Keras plans epochs (and schedules) by it
         ds = ds.apply(tf.data.experimental.assert_cardinality(len(self)))
-        return _augmented(ds.batch(batch_size).map(decode), augment).prefetch(tf.data.AUTOTUNE)
+        return _finished(_augmented(ds.batch(batch_size).map(decode), augment))
 
 
 def _augmented(ds, augment):
     import tensorflow as tf
 
     return ds if augment is None else ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _finished(ds):
+    """Prefetched, with tf.data's autotuning thread off. On TensorFlow 2.21 an iterator's
+    destructor waits for that thread, which sleeps up to 60 s between its optimisation rounds
+    and is not woken: when fit ended, its (long-lived, repeated) training iterator took 8-37 s
+    to be freed, measured in about half the trials of a minute or more (gdb: the main thread
+    in ``~RootDataset::Iterator`` -> ``~LogicalThreadWrapper``, the ``tf_data_model`` thread in
+    ``Model::OptimizeLoop``). Off, that teardown took 0.01 s in every run, and a check trained
+    no slower (benchmarks/deadlines.py --teardown). ``AUTOTUNE`` buffer and parallelism values
+    then take tf.data's defaults (the buffer grows on demand; parallelism = cores)."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
 @dataclass
