@@ -10,6 +10,10 @@
 * ``textures-large``: 60,000 of the same textures at 32x32 (periods 4-12 px), a set large
   enough that cnntune cuts each pass into checks (36,000 training examples: 3 checks an
   epoch with the benchmark's split), for measuring that data-subset fidelity.
+* ``digits28``: an MNIST-sized set of real handwriting: 60,000 training and 10,000 test
+  images, 28x28 grey, made from scikit-learn's 1,797 digits scaled up to MNIST's 20x20 box
+  and warped (turn, scale, shear, shift, stroke width, contrast, noise). The test images come
+  from other writers' digits than the training images (a fixed fifth of the 1,797).
 
     python benchmarks/datasets.py textures out.npz     # write one to look at
 """
@@ -22,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-SETS = ("digits", "shapes", "textures", "textures-large")
+SETS = ("digits", "shapes", "textures", "textures-large", "digits28")
 
 
 def make_shapes(n: int = 10000, size: int = 32, seed: int = 0, *, noise: float = 28,
@@ -133,6 +137,35 @@ def make_textures(n: int = 8000, size: int = 48, seed: int = 0, *, noise: float 
     return x, y
 
 
+def make_digits28(n: int = 60_000, seed: int = 0, *, test: bool = False, size: int = 28):
+    """``n`` warped handwritten digits (``digits28`` above): x uint8 (n, 28, 28, 1), y (n,).
+    ``test``: drawn from the fifth of scikit-learn's digits the training images never use."""
+    from scipy import ndimage
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    order = np.random.default_rng(12345).permutation(len(d.images))
+    cut = int(0.8 * len(order))
+    source = order[cut:] if test else order[:cut]
+    rng = np.random.default_rng(seed)
+    x = np.empty((n, size, size, 1), np.uint8)
+    y = np.empty(n, np.int64)
+    for i, j in enumerate(rng.choice(source, n)):
+        img = ndimage.zoom(d.images[j] / 16.0, 20 / 8, order=1)  # MNIST's 20x20 box
+        a, s, sh = np.deg2rad(rng.uniform(-15, 15)), rng.uniform(0.85, 1.15), rng.uniform(-0.2, 0.2)
+        m = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]) @ \
+            np.array([[1, sh], [0, 1]]) / s
+        centre = np.array([size / 2 - 0.5, size / 2 - 0.5]) + rng.uniform(-2, 2, 2)
+        out = ndimage.affine_transform(img, m, offset=np.array([9.5, 9.5]) - m @ centre,
+                                       output_shape=(size, size), order=1)
+        if rng.random() < 0.5:  # a thicker pen
+            out = ndimage.grey_dilation(out, size=(2, 2))
+        out = out * rng.uniform(0.8, 1.2) + rng.normal(0, 0.05, out.shape)
+        x[i, ..., 0] = (np.clip(out, 0, 1) * 255).astype(np.uint8)
+        y[i] = d.target[j]
+    return x, y
+
+
 def dataset_path(name: str, work: Path) -> Path | str:
     """``digits``, or the generated set's .npz (made once in $PEERS_DATA_DIR or ``work``)."""
     if name == "digits":
@@ -147,6 +180,12 @@ def dataset_path(name: str, work: Path) -> Path | str:
         elif name == "textures":
             x, y = make_textures()
             names = list(TEXTURES)
+        elif name == "digits28":
+            x, y = make_digits28(60_000, seed=0)
+            xt, yt = make_digits28(10_000, seed=1, test=True)
+            np.savez(path, x_train=x, y_train=y, x_test=xt, y_test=yt,
+                     class_names=np.array([str(i) for i in range(10)]))
+            return path
         else:
             x, y = make_textures(60_000, 32, seed=1, period=(4.0, 12.0))
             names = list(TEXTURES)

@@ -84,6 +84,11 @@ ORIGINS = ("warm-start", "retry")
 # why a trial's training ended before its epoch budget (the cnntune.stopped tag)
 # oom: the GPU ran out of memory (the trial fails; the study goes on)
 STOP_REASONS = ("early_stopping", "pruned", "deadline", "max_params", "oom")
+# what a trial cut at the deadline could not score before it (the cnntune.unscored tag, comma
+# separated): val - its validation figures are its best check's, measured on that check's part
+# of the validation split; test - it has no test figures (best, report and export score them
+# from its model); latency - its latency and size were not measured
+UNSCORED = ("val", "test", "latency")
 
 
 class State(StrEnum):

@@ -150,6 +150,8 @@ class Task:
     def epoch_score(self, model, split, prefix: str, preds=None) -> dict[str, float]:
         return {}
 
+    decides = False  # whether ``decide`` predicts the validation split
+
     def decide(self, model, val_split) -> dict:
         """What a trained model's outputs are turned into decisions by, fitted on the
         validation split (a multi-label model's threshold per label); stored with an export
@@ -586,6 +588,8 @@ class Multilabel(Task):
                  keras.metrics.F1Score(average="macro", threshold=0.5, name="macro_f1"),
                  keras.metrics.AUC(multi_label=True, name="auc")])
 
+    decides = True
+
     def decide(self, model, val_split):
         return {"thresholds": fit_thresholds(np.asarray(val_split.y),
                                              predictions(model, val_split)).tolist()}
@@ -954,6 +958,18 @@ def all_test_figures() -> tuple[str, ...]:
 
 
 # ---------------------------------------------------------------------------- the pieces
+
+
+def test_figures(model, data, knobs: dict) -> tuple[dict[str, float], Any, dict]:
+    """Every test figure of a trained ``model`` on ``data`` (a Dataset), from one pass over
+    its test split: (figures named test_<figure>, the confusion matrix or None, the decision
+    they were made by: ``Task.decide`` on the validation split)."""
+    task = data.task
+    preds = predictions(model, data.test)
+    decision = task.decide(model, data.val)
+    figures = task.score(model, data.test.y, preds, "test_", knobs, data.prep, decision,
+                         data.class_names)
+    return figures, task.confusion(data.test.y, preds, data.num_classes), decision
 
 
 def predictions(model, split) -> np.ndarray:

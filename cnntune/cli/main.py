@@ -337,19 +337,34 @@ def best(study, fmt, tracking_uri):
 
     view = StudyView(study, tracking_uri)
     t = view.best()
+    metrics = dict(t.metrics)
+    scored_now = "test" in t.unscored and t.model_logged
+    if scored_now:  # cut at the deadline before its test split was scored: score it now
+        from .._quiet import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
+        metrics.update(view.test_figures(t))
     info = {"study": study, "trial": t.number, "objective": view.objective,
             "value": t.metrics.get(view.objective), "params": t.params,
-            "metrics": t.metrics, "run_id": t.run_id,
-            "model_uri": model_uri(t.run_id) if t.model_logged else None}
+            "metrics": metrics, "run_id": t.run_id,
+            "model_uri": (f"runs:/{t.run_id}/checkpoint" if t.kept else model_uri(t.run_id))
+            if t.model_logged else None, "unscored": list(t.unscored),
+            "scored_now": ["test"] if scored_now else []}
     if fmt == "json":
         click.echo(json.dumps(info, indent=1, default=str))
         return
     h = view.task.headline
-    click.echo(f"best trial {t.number} of '{study}': {view.objective} {info['value']:.4f}, "
-               f"test {h} {t.metrics.get(f'test_{h}', float('nan')):.4f}")
+    test = metrics.get(f"test_{h}")
+    click.echo(f"best trial {t.number} of '{study}': {view.objective} {info['value']:.4f}"
+               + (" (its best check's, on part of the validation split)"
+                  if "val" in t.unscored else "")
+               + (f", test {h} {test:.4f}" if test is not None else f", test {h} not scored")
+               + (" (scored now from the weights it kept: the search's deadline came first)"
+                  if scored_now else ""))
     for k, v in t.params.items():
         click.echo(f"  {k:<18} {v}")
-    click.echo(f"run {t.run_id}" + (f", model {info['model_uri']}" if info["model_uri"] else ""))
+    click.echo(f"run {t.run_id}" + (f", model {info['model_uri']}" if info["model_uri"] else "")
+               + (" (the weights it kept when cut at the deadline)" if t.kept else ""))
 
 
 @cli.command(context_settings=CONTEXT)

@@ -146,6 +146,8 @@ class Progress:
             parts.append(f"{round(m['epochs'], 2):g} ep")
         if p.get("stopped") == "deadline":
             parts.append("cut at the deadline")
+        if p.get("unscored") and p["state"] == State.COMPLETE:
+            parts.append(unscored_note(p["unscored"]))
         if p.get("origin"):
             parts.append(p["origin"])
         if "latency_ms" in m:
@@ -216,9 +218,13 @@ class Progress:
                 f"{result.elapsed:.0f}s; {sum(result.counts.values())} in the study ({counts})")
         for failed in result.failed_workers:
             c_print(f"[red]{failed}[/]")
+        for c in result.cut:
+            c_print(f"[yellow]{cut_line(c, self.headline)}[/]")
         b = result.best
         if b is None:
             c_print("no trial completed, so there is no best trial yet")
+            if result.advice:
+                c_print(f"[red]{result.advice}[/]")
         else:
             m = b.metrics
             table = Table(title=f"best trial {b.number}", title_justify="left", box=None)
@@ -227,11 +233,19 @@ class Progress:
             for k, v in b.params.items():
                 table.add_row(k, f"{v:.4g}" if isinstance(v, float) else str(v))
             c_print(table)
-            c_print(f"{result.objective} {b.value:.4f}   test_{self.headline} "
-                    f"{m.get(f'test_{self.headline}', float('nan')):.4f}   params "
-                    f"{int(m.get('n_params', 0)):,}")
+            test = f"test_{self.headline}"
+            c_print(f"{result.objective} {b.value:.4f}"
+                    + (" (its best check's, on part of the validation split)"
+                       if "val" in b.unscored else "")
+                    + (f"   {test} {m[test]:.4f}" if test in m else
+                       f"   {test}: not scored before the deadline (cnntune best "
+                       f"{result.study} scores it)")
+                    + f"   params {int(m.get('n_params', 0)):,}")
             if b.model_uri:
                 c_print(f"model:       {b.model_uri}  (mlflow.pyfunc.load_model)")
+            elif b.kept:
+                c_print(f"model:       runs:/{b.run_id}/checkpoint  (the weights it kept when "
+                        "cut at the deadline; cnntune export makes a model of them)")
             else:
                 c_print(f"model:       not logged (trial {b.number} ended before its model "
                         "was saved)")
@@ -249,6 +263,24 @@ class Progress:
         c_print(f"report:      {go_on['report']}", soft_wrap=True)
         if "export" in go_on:
             c_print(f"export:      {go_on['export']}", soft_wrap=True)
+
+
+def unscored_note(unscored) -> str:
+    """What a trial cut at the deadline left unscored, in words (catalog.UNSCORED)."""
+    words = {"val": "validation on a check's part", "test": "test not scored",
+             "latency": "latency not measured"}
+    return "; ".join(words[u] for u in unscored if u in words)
+
+
+def cut_line(c: dict, headline: str) -> str:
+    """One trial this run cut at the deadline, for the summary: what it kept, what not."""
+    epochs = c.get("epochs")
+    trained = f" after {round(epochs, 2):g} epochs" if epochs is not None else ""
+    if c["state"] != State.COMPLETE:
+        return f"cut: trial {c['number']} at the deadline{trained}, {c['state'].lower()}"
+    what = f" ({unscored_note(c['unscored'])})" if c.get("unscored") else ""
+    return (f"cut: trial {c['number']} at the deadline{trained}, its best check kept{what}"
+            if epochs is not None else f"cut: trial {c['number']}{what}")
 
 
 class JsonLines:

@@ -185,6 +185,8 @@ def metadata(view, t, data, report: ExportReport, decision: dict | None = None) 
         "format": report.format, "quantize": report.quantize,
         "file": Path(report.path).name, "retrained": report.retrained,
         "params": t.params, "trial_metrics": t.metrics,
+        # what the trial could not score before the search's deadline (catalog.UNSCORED)
+        **({"trial_unscored": list(t.unscored)} if t.unscored else {}),
         "input": {"shape": [None, *data.input_shape], "dtype": "float32",
                   "data_dtype": data.train.dtype, "kind": data.kind},
         "task": data.task.name,

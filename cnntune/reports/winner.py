@@ -25,11 +25,6 @@ GRID = 16  # examples in the misclassified and the Grad-CAM grids
 
 
 def winner_sections(view, best) -> list[Section]:
-    sections = [_summary(view, best)]
-    curves = learning_curves(view, best)
-    if curves is not None:
-        sections.append(Section(f"Trial {best.number}: learning curves").figure(
-            "winner-curves", curves))
     model = data = None
     if best.model_logged:
         from .._quiet import import_tensorflow_quietly
@@ -37,6 +32,15 @@ def winner_sections(view, best) -> list[Section]:
         import_tensorflow_quietly()
         model = view.load_model(best)
         data = view.load_data()
+    # a winner cut at the deadline before its test split was scored: scored here
+    scored_now = view.test_figures(best, model, data) \
+        if model is not None and "test" in best.unscored else {}
+    sections = [_summary(view, best, scored_now)]
+    curves = learning_curves(view, best)
+    if curves is not None:
+        sections.append(Section(f"Trial {best.number}: learning curves").figure(
+            "winner-curves", curves))
+    if model is not None:
         sections.append(Section(f"Trial {best.number}: architecture").html(architecture(model)))
         sections += ERRORS[data.task.name](view, best, model, data)
     else:
@@ -50,10 +54,10 @@ def winner_sections(view, best) -> list[Section]:
     return sections
 
 
-def _summary(view, best) -> Section:
+def _summary(view, best, scored_now: dict[str, float] | None = None) -> Section:
     import pandas as pd
 
-    m = best.metrics
+    m = {**best.metrics, **(scored_now or {})}
     rows = [(k, f"{v:.4g}" if isinstance(v, float) else str(v)) for k, v in best.params.items()]
     params = pd.DataFrame(rows, columns=["param", "value"])
     figures = {"objective": view.objective, view.objective: m.get(view.objective)}
@@ -68,6 +72,12 @@ def _summary(view, best) -> Section:
                          for v in measured["value"]]
     note = ("export size and latency are measured when the space has a <code>latency:</code> "
             "section or a size or latency constraint" if "latency_ms" not in m else "")
+    if scored_now:
+        note += (" The test figures were scored now, from the weights the trial kept when the "
+                 "search's deadline cut it, before its test split was scored.")
+    if "val" in best.unscored:
+        note += (f" Its {html.escape(view.objective)} is its best check's, measured on that "
+                 "check's part of the validation split.")
     return (Section(f"The winner: trial {best.number}", note=note)
             .html('<div style="display:flex;gap:3em;align-items:flex-start">'
                   + table_html(params) + table_html(measured) + "</div>"))

@@ -252,6 +252,16 @@ class Tracker:
         client.set_tag(run_id, "cnntune.model", MODEL_NAME)
 
 
+    def log_checkpoint(self, run_id: str, folder: str) -> None:
+        """Log the best weights a trial kept on disk (``formats.checkpoint``) to its run, as
+        ``checkpoint/``: its worker was killed at the deadline before it logged a model, so
+        ``StudyView.load_model`` builds the model from these."""
+        from ..formats.checkpoint import ARTIFACT_PATH
+
+        self.client.log_artifacts(run_id, folder, ARTIFACT_PATH)
+        self.client.set_tag(run_id, "cnntune.model", ARTIFACT_PATH)
+
+
 def _first_use_lock(db):
     """An exclusive file lock beside a SQLite tracking database while it is first opened:
     MLflow creates and migrates the schema on first use, and several workers starting at

@@ -31,7 +31,22 @@ class TrialRun:
 
     @property
     def model_logged(self) -> bool:
+        """Whether a model is in its run: the Keras model, or the weights it kept when it
+        was cut at the deadline (``kept``)."""
         return "cnntune.model" in self.tags
+
+    @property
+    def kept(self) -> bool:
+        """Whether its run holds the best weights it kept when cut at the deadline, not a
+        logged Keras model (``formats.checkpoint``)."""
+        from ..formats.checkpoint import ARTIFACT_PATH
+
+        return self.tags.get("cnntune.model") == ARTIFACT_PATH
+
+    @property
+    def unscored(self) -> tuple[str, ...]:
+        """What it could not score before the deadline (``catalog.UNSCORED``)."""
+        return tuple(u for u in self.tags.get("cnntune.unscored", "").split(",") if u)
 
 
 class StudyView:
@@ -152,6 +167,19 @@ class StudyView:
                               "trials first")
         return best
 
+    def test_figures(self, trial: TrialRun, model=None, data=None) -> dict[str, float]:
+        """The trial's test figures: as logged, or, for a trial cut at the deadline before its
+        test split was scored (``unscored``), scored now from its model (loaded, with the
+        study's data, unless given). Writes nothing."""
+        if "test" not in trial.unscored:
+            return {k: v for k, v in trial.metrics.items() if k.startswith("test_")}
+        from .. import knobs as knob_defs
+        from ..tasks import test_figures
+
+        data = self.load_data() if data is None else data
+        model = self.load_model(trial) if model is None else model
+        return test_figures(model, data, knob_defs.resolve(trial.params))[0]
+
     def typed_params(self, raw: dict[str, str]) -> dict[str, Any]:
         """MLflow's string params back to the types the space declares; what cnntune logs
         about the run itself (``cnntune.device``) is not a knob and is left out."""
@@ -160,7 +188,8 @@ class StudyView:
                 for name, s in raw.items() if not name.startswith("cnntune.")}
 
     def load_model(self, trial: TrialRun):
-        """The trial's logged Keras model, loaded in Keras' safe mode."""
+        """The trial's logged Keras model, loaded in Keras' safe mode; for a trial cut at the
+        deadline, built from the weights it kept."""
         import mlflow
 
         from .runs import model_uri
@@ -171,6 +200,16 @@ class StudyView:
                               "it again from its params")
         mlflow.set_tracking_uri(self.tracking_uri)
         try:
+            if trial.kept:
+                import tempfile
+
+                from ..formats import checkpoint
+
+                with tempfile.TemporaryDirectory(prefix="cnntune-kept-") as d:
+                    folder = mlflow.artifacts.download_artifacts(
+                        run_id=trial.run_id, artifact_path=checkpoint.ARTIFACT_PATH,
+                        dst_path=d)
+                    return checkpoint.load_model(folder)
             return mlflow.keras.load_model(model_uri(trial.run_id))
         except Exception as exc:
             raise StorageError(f"study '{self.study}', trial {trial.number}: its logged model "

@@ -75,16 +75,17 @@ def search_workers(n: int, *, space, data, study, storage, tracking_uri, trials,
                   epochs=plan.trial.epochs, threads=threads, total_trials=total_trials,
                   timeout=timeout, started=started, heartbeat=heartbeat,
                   workers=1)  # each is one worker, pinned by its environment
-    new_trials = 0
+    ends: list[dict] = []  # each worker's study_end: its SearchResult
     try:
         launcher.start([dict(common, worker_index=i) for i in range(n)])
         for worker, line in launcher.lines():
-            new_trials += _forward(worker, line, emit)
+            _forward(worker, line, emit, ends)
     except BaseException:
         launcher.stop()
         tracker.end_study(parent, "KILLED")
         raise
     failed = launcher.failed()
+    new_trials = sum(int(e.get("new_trials") or 0) for e in ends)
     if baselines:
         from .session import log_baselines_once
 
@@ -94,27 +95,30 @@ def search_workers(n: int, *, space, data, study, storage, tracking_uri, trials,
         i, code, last = failed[0]
         raise CnntuneError(f"worker {i} exited with code {code}: {last or 'no message'}")
     result = study_result(eng, plan.study, storage, tracker, parent, plan.space, new_trials,
-                          time.perf_counter() - t0)
+                          time.perf_counter() - t0,
+                          cut=sorted((c for e in ends for c in e.get("cut") or []),
+                                     key=lambda c: c["number"]),
+                          advice=next((e["advice"] for e in ends if e.get("advice")), None))
     result.workers = n
     result.failed_workers = [f"worker {i}: exit {code} ({launcher.where(i)})"
                              for i, code, _ in failed]
     return result
 
 
-def _forward(worker: int, line: str, emit) -> int:
-    """Pass one of a worker's JSON-line events on; return the new trials it reports."""
+def _forward(worker: int, line: str, emit, ends: list[dict]) -> None:
+    """Pass one of a worker's JSON-line events on; its study_end (its result) goes to
+    ``ends``."""
     try:
         event = json.loads(line)
     except ValueError:
-        return 0
+        return
     kind = event.pop("event", None)
     event.pop("time", None)
     if kind == "study_end":
-        return int(event.get("new_trials") or 0)
-    if kind in ("worker_start", "trial_start", "epoch", "trial_end"):
+        ends.append(event)
+    elif kind in ("worker_start", "trial_start", "epoch", "trial_end"):
         event["worker"] = worker
         emit(kind, event)
-    return 0
 
 
 class LocalWorkers:

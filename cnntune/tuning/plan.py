@@ -5,15 +5,14 @@ the coordinator of several workers (``parallel``).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..budget import Budget
 from ..errors import ConfigError
 
 AUTO = "auto"  # the space name that means: pick the space for the data (autospace)
-CLOSING_S = 2.0  # what ending a study takes after its last trial (its run, the summary)
 
 
 # worker i of a study samples with seed + i * SEED_STRIDE (a prime: no two workers' streams
@@ -40,9 +39,9 @@ class Plan:
     warm_study: Any = None  # WarmStart from --warm-start, applied to new and resumed studies
 
     @property
-    def deadline(self) -> float | None:
-        """time.time() by which the last trial must be over (the trials' own deadline)."""
-        return self.trial.deadline
+    def budget(self):
+        """The --timeout ``Budget`` (None without one), as the trials have it."""
+        return self.trial.budget
 
 
 def make_plan(space, data, study, trials, timeout, seed, engine, algorithm, pruner, epochs, *,
@@ -131,8 +130,7 @@ def make_plan(space, data, study, trials, timeout, seed, engine, algorithm, prun
     _check_files(sp, settings.base_dir)
     if settings.folds:
         dataset.check_folds(settings.folds)
-    if timeout is not None:  # trials end in time for the study to close before the timeout
-        settings.deadline = (time.time() if started is None else started) + timeout - CLOSING_S
+    settings.budget = Budget.of(timeout, started)
     return Plan(sp, dataset, study, engine, algorithm, pruner, seed, n_trials, timeout, settings,
                  patience_trials=patience_trials)
 

@@ -13,7 +13,7 @@ from typing import Any
 from ..catalog import State
 from ..errors import ConfigError
 from ..tracking.stores import redact
-from .plan import CLOSING_S, Plan
+from .plan import Plan
 
 
 @dataclass
@@ -24,14 +24,25 @@ class TrialSummary:
     params: dict[str, Any]
     metrics: dict[str, float]
     run_id: str | None
-    model_logged: bool = False
+    # its model was logged: True or "model"; "checkpoint": the weights it kept when it was
+    # cut at the deadline (export, report and explain build its model from them)
+    model_logged: bool | str = False
+    unscored: tuple[str, ...] = ()  # what it could not score before the deadline
 
     @property
     def model_uri(self) -> str | None:
         """``runs:/<run id>/model`` when this trial's model was logged, else None."""
         from ..tracking.runs import model_uri
 
-        return model_uri(self.run_id) if self.run_id and self.model_logged else None
+        return model_uri(self.run_id) if self.run_id and self.model_logged and \
+            not self.kept else None
+
+    @property
+    def kept(self) -> bool:
+        """Whether its run holds the weights it kept at the deadline, not a Keras model."""
+        from ..formats.checkpoint import ARTIFACT_PATH
+
+        return self.model_logged == ARTIFACT_PATH
 
 
 @dataclass
@@ -50,6 +61,9 @@ class SearchResult:
     workers: int = 1
     failed_workers: list[str] = field(default_factory=list)
     task: str = "classification"  # catalog.TASKS
+    # the trials this run cut at the deadline: {number, state, epochs, unscored}
+    cut: list[dict] = field(default_factory=list)
+    advice: str | None = None  # with no complete trial: what --timeout would hold one
 
     @property
     def best_params(self) -> dict[str, Any]:
@@ -134,7 +148,7 @@ def open_study(plan: Plan, storage: str, tracking_uri: str, heartbeat: int | Non
                "data_note": dataset.skipped_note(),
                "warm_start": warm, "trials": plan.n_trials, "timeout": plan.timeout,
                # when --timeout runs out (the last trial ends CLOSING_S before, to close up)
-               "ends_at": None if plan.deadline is None else plan.deadline + CLOSING_S,
+               "ends_at": None if plan.budget is None else plan.budget.ends,
                "settings": settings,
                "experiment_id": tracker.experiment_id,
                "parent_run_id": parent,
@@ -181,7 +195,8 @@ def log_baselines_once(plan, tracker, parent: str, emit) -> None:
 
 
 def study_result(engine, study, storage, tracker, parent, sp, new_trials,
-                 elapsed) -> SearchResult:
+                 elapsed, cut: list[dict] | None = None,
+                 advice: str | None = None) -> SearchResult:
     """The study as this run leaves it: trials by state, its best, where it is tracked; also
     written as the study's description in MLflow (``tracking.notes``)."""
     from ..tracking.notes import study_line, study_note
@@ -193,7 +208,8 @@ def study_result(engine, study, storage, tracker, parent, sp, new_trials,
         best = TrialSummary(number=rec.number, state=rec.state, value=rec.value,
                             params=rec.params, metrics=dict(rec.attrs.get("metrics", {})),
                             run_id=rec.attrs.get("mlflow_run_id"),
-                            model_logged=bool(rec.attrs.get("model_logged")))
+                            model_logged=rec.attrs.get("model_logged") or False,
+                            unscored=tuple(rec.attrs.get("unscored") or ()))
         if best.value is not None and not math.isfinite(best.value):
             best = None
     result = SearchResult(study=study, storage=redact(storage),
@@ -201,6 +217,7 @@ def study_result(engine, study, storage, tracker, parent, sp, new_trials,
                           experiment_id=tracker.experiment_id, parent_run_id=parent,
                           objective=sp.primary, direction=sp.direction, best=best,
                           counts=counts, new_trials=new_trials, elapsed=elapsed,
-                          task=sp.spec.task)
+                          task=sp.spec.task, cut=list(cut or []),
+                          advice=advice if best is None else None)
     tracker.describe_study(parent, study_note(result, tracker.baselines()), study_line(result))
     return result

@@ -145,7 +145,7 @@ def search(space: str | Path | None = AUTO, *, data: str | Path | None = None,
                       devices.node_of(os.environ))
     try:
         engine.run(loop.evaluate, n_trials=plan.n_trials, total=total_trials,
-                   timeout=None if plan.deadline is None else plan.deadline - time.time(),
+                   timeout=None if plan.budget is None else plan.budget.left(),
                    keep_going=loop.keep_going)
     except BaseException:
         tracker.end_study(parent, "KILLED")
@@ -156,7 +156,8 @@ def search(space: str | Path | None = AUTO, *, data: str | Path | None = None,
         log_baselines_once(plan, tracker, parent, emit)
     tracker.end_study(parent, "FINISHED")
     return study_result(engine, plan.study, storage, tracker, parent, plan.space,
-                        loop.new_trials, time.perf_counter() - t_start)
+                        loop.new_trials, time.perf_counter() - t_start, cut=loop.cut,
+                        advice=loop.advice)
 
 
 def _engine_of(space, engine: str | None) -> str:
@@ -184,17 +185,20 @@ class _TrialLoop:
         self.example = plan.dataset.test.images(range(min(4, len(plan.dataset.test))))
         self.direction = Direction(plan.space.direction)
         self.first_epoch_s: float | None = None  # the quickest first epoch seen, start-up in
+        # the trials of this run cut at the deadline: {number, state, epochs, unscored}
+        self.cut: list[dict] = []
+        self.advice: str | None = None  # why the last trial killed at the deadline kept nothing
 
     def keep_going(self) -> bool:
-        """Whether to start another trial: time left for at least one epoch and the scoring
-        (a trial would be cut off before it could be judged otherwise), and fewer than
+        """Whether to start another trial: time left for its first check and logging it (a
+        trial would be cut off before it could be judged otherwise), and fewer than
         ``patience_trials`` trials in a row without a new best."""
-        from ..worker.train import SCORING_S
+        from ..worker.clock import MARGIN_S, Costs
 
-        deadline = self.plan.deadline
-        if deadline is not None:
-            need = SCORING_S + (self.first_epoch_s or 0.0)  # an epoch, then its scoring
-            if deadline - time.time() < need:
+        budget = self.plan.budget
+        if budget is not None:
+            need = MARGIN_S + Costs.log_s + (self.first_epoch_s or 0.0)
+            if budget.left() < need:
                 return False
         n = self.plan.patience_trials
         if n is not None:
@@ -240,7 +244,7 @@ class _TrialLoop:
 
         try:
             result = self.runner.run(sample.number, sample.params, report=sample.report,
-                                     on_epoch=on_epoch, budget=sample.steps)
+                                     on_epoch=on_epoch, steps=sample.steps)
             result.metrics["trial_seconds"] = time.perf_counter() - t0
             sample.set_attr("metrics", result.metrics)
             constraints = self._constraints(result.metrics)
@@ -253,8 +257,9 @@ class _TrialLoop:
             # several objectives: any feasible trial may sit on the Pareto front, so every
             # one keeps its model (export --pick chooses among them later)
             if is_best or (self.plan.space.multi and result.state == State.COMPLETE and feasible):
-                self.runner.log_model(tracker, run_id, self.example)
-                sample.set_attr("model_logged", True)
+                # the model, or the weights a trial killed at the deadline kept
+                sample.set_attr("model_logged",
+                                self.runner.log_model(tracker, run_id, self.example))
             self.runner.release()  # the worker frees it while we track and sample on
             if result.confusion is not None:
                 from ..worker.confusion import confusion_png
@@ -277,6 +282,9 @@ class _TrialLoop:
             if result.stopped:
                 sample.set_attr("stopped", result.stopped)
                 extra["cnntune.stopped"] = result.stopped
+            if result.unscored:
+                sample.set_attr("unscored", list(result.unscored))
+                extra["cnntune.unscored"] = ",".join(result.unscored)
             tracker.end_trial(run_id, result.state, result.metrics, result.error, tags=extra)
         except BaseException as exc:
             state = State.FAIL if isinstance(exc, Exception) else State.INTERRUPTED
@@ -285,10 +293,16 @@ class _TrialLoop:
             except Exception:  # the tracking store itself may be what failed
                 pass
             raise
+        if result.stopped == "deadline" or result.unscored:
+            self.cut.append({"number": sample.number, "state": str(result.state),
+                             "epochs": result.metrics.get("epochs"),
+                             "unscored": list(result.unscored)})
+            if result.state == State.FAIL:
+                self.advice = result.error
         emit("trial_end", {"number": sample.number, "state": result.state, "value": result.value,
                            "metrics": result.metrics, "error": result.error,
-                           "stopped": result.stopped, "origin": sample.origin,
-                           "params": sample.params, "best": is_best,
+                           "stopped": result.stopped, "unscored": list(result.unscored),
+                           "origin": sample.origin, "params": sample.params, "best": is_best,
                            "seconds": time.perf_counter() - t0})
         return Outcome(state=result.state, value=result.value, error=result.error,
                        retry=result.retry,

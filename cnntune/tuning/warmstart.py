@@ -229,6 +229,11 @@ def _kerastuner_direction(done) -> str | None:
     return None
 
 
+# what a trial copied from another study keeps of its attributes: its figures, its MLflow run
+# and model, and how its training ended
+CARRIED = ("metrics", "mlflow_run_id", "model_logged", "stopped", "unscored")
+
+
 def _kerastuner_trial(sp, dists: dict, number, params: dict, score: float, ours: dict,
                       name: str):
     """A completed KerasTuner trial of the same space, as a finished Optuna trial
@@ -237,7 +242,7 @@ def _kerastuner_trial(sp, dists: dict, number, params: dict, score: float, ours:
 
     params = sp.project(params)[0]
     keep = {k: v for k, v in ours.get("attrs", {}).items()
-            if k in ("metrics", "mlflow_run_id", "model_logged", "stopped")}
+            if k in CARRIED}
     keep.update(origin=ORIGIN, warm_start=f"study {name} trial {number}")
     return optuna.trial.create_trial(params=params, distributions={k: dists[k] for k in params},
                                      values=[score], state=optuna.trial.TrialState.COMPLETE,
@@ -250,7 +255,7 @@ def _copy(t, source: str):
     import optuna
 
     keep = {k: v for k, v in t.user_attrs.items()
-            if k in ("metrics", "mlflow_run_id", "model_logged", "stopped")}
+            if k in CARRIED}
     keep.update(origin=ORIGIN, warm_start=f"study {source} trial {t.number}")
     return optuna.trial.create_trial(
         params=dict(t.params), distributions=dict(t.distributions),

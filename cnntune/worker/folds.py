@@ -21,10 +21,11 @@ from .train import EpochHook, FitResult, Report
 
 
 def fit_folds(params: dict, model, knobs: dict, data, settings, *, number: int,
-              report: Report | None, on_epoch: EpochHook | None):
+              report: Report | None, on_epoch: EpochHook | None, clock=None):
     """Train ``model`` (and fresh copies of it) on each fold; returns the last fold's model,
     a FitResult over all folds (history appended, ``pruned`` when the engine stopped the
-    trial between folds) and the mean validation metrics with the objective's spread."""
+    trial between folds) and the mean validation metrics with the objective's spread.
+    ``clock``: the trial's (``TrialClock``), shared by its folds."""
     from .trial import build_trial_model, fit_split, val_metrics
 
     k, objective = settings.folds, settings.objective
@@ -42,7 +43,7 @@ def fit_folds(params: dict, model, knobs: dict, data, settings, *, number: int,
             model = build_trial_model(params, data, settings.base_dir)[1]
         part = data.fold(fold, k)
         fitted = fit_split(model, knobs, part, settings, number=number, report=None,
-                           on_epoch=numbered)
+                           on_epoch=numbered, clock=clock)
         per_fold.append(val_metrics(model, fitted, part, settings, knobs))
         best_epochs.append(fitted.best_epoch)
         for key, values in fitted.history.items():

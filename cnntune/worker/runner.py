@@ -20,18 +20,21 @@ Both runners have the same interface:
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from typing import Any
 
 from ..catalog import State
 from ..data import Dataset
 from ..errors import WorkerDied, WorkerOverran
+from ..formats import checkpoint
+from .clock import Costs
 from .trial import TrialResult, TrialSettings, release_earlier_trials, run_trial
 
 
@@ -51,7 +54,8 @@ class Init:
 class Run:
     number: int
     params: dict
-    budget: int | None  # the trial's budget of checks when the algorithm sets one
+    steps: int | None  # the trial's budget of checks when the algorithm sets one
+    checkpoint: str | None = None  # the folder it keeps its best weights in
 
 
 @dataclass(frozen=True)
@@ -70,8 +74,8 @@ class Exit:
     pass
 
 
-# worker -> study: Ready (or Failed) after Init; Epoch and Report during a Run, then Done (or
-# Failed); Logged (or Failed) after LogModel
+# worker -> study: Ready (or Failed) after Init; Epoch, Report and Progress during a Run, then
+# Done (or Failed); Logged (or Failed) after LogModel
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,11 @@ class Report:
 
 
 @dataclass(frozen=True)
+class Progress:  # how training goes (TrialClock.progress), every few seconds
+    info: dict
+
+
+@dataclass(frozen=True)
 class Done:
     result: TrialResult
     rss_mb: float
@@ -116,15 +125,16 @@ class InProcessRunner:
         self._model = None
         limit_threads(settings.threads)
 
-    def run(self, number, params, report=None, on_epoch=None, budget=None) -> TrialResult:
+    def run(self, number, params, report=None, on_epoch=None, steps=None) -> TrialResult:
         self._model = None
-        result = run_trial(params, self.dataset, _with_budget(self.settings, budget),
+        result = run_trial(params, self.dataset, _with_steps(self.settings, steps),
                            number=number, report=report, on_epoch=on_epoch)
         self._model = result.take_model()
         return result
 
-    def log_model(self, tracker, run_id: str, example) -> None:
+    def log_model(self, tracker, run_id: str, example) -> str:
         tracker.log_model(run_id, self._model, example)
+        return MODEL
 
     def release(self) -> None:
         self._model = None  # the session itself is released when the next trial starts
@@ -183,10 +193,8 @@ class WorkerProcess:
 SPARE_LEAD_S = 10.0  # a successor worker starts this long before it is needed
 # a worker is replaced after this many trials: memory stays bounded over long studies
 TRIALS_PER_WORKER = 100
-# a trial still running this long after the study's deadline is killed: the worker stops
-# training before the deadline by itself, so only a first epoch far longer than the time
-# left (a huge model) gets here
-DEADLINE_GRACE_S = 5.0
+# what log_model logged: the model (MLflow's Keras flavour), or a killed trial's kept weights
+MODEL, CHECKPOINT = "model", "checkpoint"
 
 
 class WorkerRunner:
@@ -209,6 +217,11 @@ class WorkerRunner:
         self._rss_mb = 0.0
         self._trial_s: float | None = None  # a moving average of trial wall time
         self.workers_started = 0
+        # with a budget, each trial keeps its best weights in a folder under this one, which
+        # outlives a worker killed at the deadline (formats.checkpoint)
+        self._kept_root: str | None = None
+        self._folder: str | None = None  # the last trial's
+        self._cut = False  # the last trial's worker was killed: its model is the folder's
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -236,6 +249,27 @@ class WorkerRunner:
         if self._spare is not None:
             self._spare.kill()
             self._spare = None
+        if self._kept_root is not None:
+            import shutil
+
+            shutil.rmtree(self._kept_root, ignore_errors=True)
+            self._kept_root = None
+
+    def _checkpoint_folder(self, number: int) -> str | None:
+        """A fresh folder for trial ``number``'s best weights (the last trial's is dropped);
+        None without a budget, where no worker is killed."""
+        import shutil
+        import tempfile
+
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
+        if self.settings.budget is None:
+            return None
+        if self._kept_root is None:
+            self._kept_root = tempfile.mkdtemp(prefix="cnntune-kept-")
+        self._folder = os.path.join(self._kept_root, f"trial-{number}")
+        return self._folder
 
     def _kill(self) -> None:
         if self._worker is not None:
@@ -286,18 +320,21 @@ class WorkerRunner:
 
     # -- trials -----------------------------------------------------------------------------
 
-    def run(self, number, params, report=None, on_epoch=None, budget=None) -> TrialResult:
-        trained = False  # whether an epoch ended: what a deadline cut off
+    def run(self, number, params, report=None, on_epoch=None, steps=None) -> TrialResult:
+        checks: list[tuple[int, dict]] = []  # the checks that ended: (check, logs)
+        progress: dict | None = None  # how training went, last told
+        started = time.time()
+        folder = self._checkpoint_folder(number)
+        self._cut = False
+        budget = self.settings.budget
         try:
             if self._needs_recycle():
                 self._stop()
                 self._start()
             if self._spare is None and self._successor_due():
                 self._spare = WorkerProcess(self.env)  # its successor imports while it trains
-            started = time.perf_counter()
-            until = None if self.settings.deadline is None else \
-                self.settings.deadline + DEADLINE_GRACE_S
-            self._send(Run(number, params, budget))
+            until = None if budget is None else budget.kill_at
+            self._send(Run(number, params, steps, folder))
             pending = None  # an epoch's logs, tracked once the worker is not waiting on us
 
             def flush():
@@ -310,17 +347,20 @@ class WorkerRunner:
                 match self._recv(until):
                     case Epoch(epoch, logs):
                         flush()
-                        pending, trained = (epoch, logs), True
+                        pending = (epoch, logs)
+                        checks.append(pending)
                     case Report(epoch, value):  # the worker waits for the answer: answer first
                         self._send(bool(report(epoch, value)) if report is not None else False)
                         flush()
+                    case Progress(info):
+                        progress = info
                     case Done(result, rss):
                         flush()
                         self._rss_mb = rss
                         if self._baseline_mb is None:
                             self._baseline_mb = self._rss_mb
                         self._served += 1
-                        seconds = time.perf_counter() - started
+                        seconds = time.time() - started
                         self._trial_s = seconds if self._trial_s is None else \
                             0.8 * self._trial_s + 0.2 * seconds
                         return result
@@ -333,19 +373,37 @@ class WorkerRunner:
             return TrialResult(state=State.FAIL, error=str(exc), retry=True)
         except WorkerOverran:
             self._kill()
-            return TrialResult(state=State.FAIL, stopped="deadline", error=(
-                "cut off at the --timeout deadline while it was being scored; give more time"
-                if trained else "cut off at the --timeout deadline before its first epoch "
-                "ended; give more time or a smaller space"))
+            if pending is not None and on_epoch is not None:
+                on_epoch(*pending)
+            self._cut = True
+            return cut_result(checkpoint.read(folder), checks, self.settings,
+                              self.dataset.task, progress, started, budget)
         except BaseException:
             self._kill()  # interrupted mid-trial: the worker's state is unknown
             raise
 
-    def log_model(self, tracker, run_id: str, example) -> None:
-        self._send(LogModel(run_id, example))
-        msg = self._recv()
-        if isinstance(msg, Failed):
-            raise RuntimeError(f"logging the model of run {run_id} failed: {msg.error}")
+    def log_model(self, tracker, run_id: str, example) -> str:
+        """Log the last trial's model to ``run_id``: through its worker, or, when the worker
+        was killed at the deadline (before or while logging), the best weights it kept.
+        Returns what was logged (MODEL or CHECKPOINT)."""
+        if not self._cut:
+            self._send(LogModel(run_id, example))
+            budget = self.settings.budget
+            try:
+                msg = self._recv(None if budget is None else budget.kill_at)
+            except WorkerOverran:
+                self._kill()
+                self._cut = True
+            else:
+                if isinstance(msg, Failed):
+                    raise RuntimeError(f"logging the model of run {run_id} failed: "
+                                       f"{msg.error}")
+                return MODEL
+        if checkpoint.read(self._folder) is None:
+            raise RuntimeError(f"the model of run {run_id} was not logged before the "
+                               "deadline and no weights were kept")
+        tracker.log_checkpoint(run_id, self._folder)
+        return CHECKPOINT
 
     def release(self) -> None:
         """The worker drops the last model and releases the session now, unanswered: it does
@@ -386,6 +444,7 @@ def worker_main(read_fd: int, write_fd: int) -> None:
     outbox.send(Ready())
     model = None
     tracker = None
+    costs = Costs()  # what this worker's trials measured, for the next trial's plan
     released = False  # the session is already released for the next trial
     while True:
         try:
@@ -403,7 +462,7 @@ def worker_main(read_fd: int, write_fd: int) -> None:
                         released = True
                     except Exception:
                         released = False
-                case Run(number, params, budget):
+                case Run(number, params, steps, folder):
                     model = None
 
                     def on_epoch(epoch, logs):
@@ -415,17 +474,21 @@ def worker_main(read_fd: int, write_fd: int) -> None:
                         return inbox.recv()
 
                     fresh, released = released, False
-                    result = run_trial(params, dataset, _with_budget(settings, budget),
+                    result = run_trial(params, dataset,
+                                       replace(_with_steps(settings, steps), checkpoint=folder),
                                        number=number, report=report, on_epoch=on_epoch,
-                                       freeze=True, release=not fresh)
+                                       freeze=True, release=not fresh, costs=costs,
+                                       on_progress=lambda info: outbox.send(Progress(info)))
                     model = result.take_model()
                     outbox.send(Done(result, rss_mb()))
                 case LogModel(run_id, example):
+                    t0 = time.time()
                     warming.join()
                     from ..tracking.runs import Tracker
 
                     tracker = tracker or Tracker(tracking_uri)
                     tracker.log_model(run_id, model, example)
+                    costs.log_s = time.time() - t0
                     outbox.send(Logged())
         except (EOFError, BrokenPipeError):
             return
@@ -484,11 +547,65 @@ def limit_threads(threads: int | None) -> None:
         pass
 
 
-def _with_budget(settings: TrialSettings, budget: int | None) -> TrialSettings:
+def _with_steps(settings: TrialSettings, steps: int | None) -> TrialSettings:
     """The settings with a trial's own budget of checks (Hyperband), when it has one."""
-    from dataclasses import replace
+    return settings if steps is None else replace(settings, steps=int(steps))
 
-    return settings if budget is None else replace(settings, budget=int(budget))
+
+def cut_result(kept, checks: list[tuple[int, dict]], settings: TrialSettings, task,
+               progress: dict | None, started: float, budget) -> TrialResult:
+    """The result of a trial whose worker was killed at the deadline: COMPLETE with its best
+    check's weights (``kept``, a ``checkpoint.Kept``) and what that check measured, on the
+    check's part of the validation split; its test figures are scored later from those
+    weights. FAIL when no check ended, saying what --timeout would hold one."""
+    figures = {*task.figures, *(f"val_{f}" for f in task.figures)}
+    value = None if kept is None else kept.logs.get(settings.objective)
+    if value is None or not math.isfinite(value):
+        error = too_short(progress, started, budget, settings.checks) if not checks else (
+            "cut off at the --timeout deadline with no weights kept (k-fold trials keep "
+            "none); give more time" if settings.folds else
+            f"cut off at the --timeout deadline; its {settings.objective} was "
+            f"{'not measured' if value is None else value}")
+        return TrialResult(state=State.FAIL, stopped="deadline", error=error)
+    metrics = {k: v for k, v in kept.logs.items() if k in figures}
+    metrics.update(epochs=len(checks) / settings.checks, best_epoch=kept.check / settings.checks)
+    if kept.extra.get("n_params"):
+        metrics["n_params"] = float(kept.extra["n_params"])
+    history: dict[str, list[float]] = {}
+    for _, logs in checks:
+        for k, v in logs.items():
+            history.setdefault(k, []).append(v)
+    unscored = ("val",) * (settings.checks > 1) + ("test",) + \
+        ("latency",) * (settings.latency is not None)
+    return TrialResult(state=State.COMPLETE, value=float(value), metrics=metrics,
+                       history=history, stopped="deadline", unscored=unscored,
+                       kept=str(kept.folder))
+
+
+def too_short(progress: dict | None, started: float, budget, checks: int) -> str:
+    """Why a trial killed at the deadline kept nothing, and the --timeout that would hold its
+    first check (measured on this trial: its start-up, its training steps)."""
+    waited = (started - budget.started) if budget is not None else 0.0
+    if not progress or not progress.get("step_s") or not progress.get("check_batches"):
+        took = (budget.kill_at - started) if budget is not None else 0.0
+        need = waited + 3 * max(took, 1.0)
+        return (f"cut off at the --timeout deadline before it trained a step: building and "
+                f"tracing its model took more than the {took:.0f} s it had; give --timeout >= "
+                f"{_round_up(need)} or a smaller space")
+    check_s = progress["first_batch_s"] + progress["first_step_s"] + \
+        (progress["check_batches"] - 1) * progress["step_s"]
+    # a check's validation: predicting costs about half a training step an example
+    need = waited + 1.5 * check_s + 10
+    what = "a check" if checks > 1 else "a pass"
+    return (f"cut off at the --timeout deadline before its first check ended: it trained "
+            f"{progress['batches']:,} of the {progress['check_batches']:,} batches of {what} in "
+            f"{progress['seconds']:.0f} s (~{check_s:.0f} s {what} here, this configuration); "
+            f"give --timeout >= {_round_up(need)}, or a smaller space or less data")
+
+
+def _round_up(seconds: float) -> int:
+    step = 10 if seconds < 300 else 60
+    return int(math.ceil(seconds / step) * step)
 
 
 def rss_mb() -> float:

@@ -13,7 +13,9 @@ from typing import Callable
 
 from ..catalog import OBJECTIVES
 from ..errors import TrialFailed
+from ..formats.checkpoint import Keeper
 from ..tasks import CLASSIFICATION, Task
+from .clock import TrialClock
 
 Report = Callable[[int, float], bool]  # (epoch, objective value) -> should the trial stop?
 EpochHook = Callable[[int, dict], None]  # (epoch, logs) -> None
@@ -27,6 +29,7 @@ class FitResult:
     pruned: bool = False
     fit_seconds: float = 0.0
     stopped: str | None = None  # why training ended before its epochs: a catalog.STOP_REASONS
+    passes: float | None = None  # passes over the training split, a check cut short counted
 
 
 def make_optimizer(knobs: dict, decay_steps: int | None = None):
@@ -86,47 +89,6 @@ def fit_final(model, knobs: dict, train_ds, *, epochs: int, task: Task = CLASSIF
     return time.perf_counter() - t0
 
 
-SCORING_S = 4.0  # what a fit keeps back before a deadline, besides the validations
-
-
-class _Clock:
-    """When a fit must end, and how many epochs fit before then.
-
-    ``deadline`` is a wall-clock time (``time.time()``) by which the trial must be done,
-    scored and logged; training ends ``reserve()`` seconds before it. What is left to do
-    then: the validation of the epoch cut short, restoring the best weights, ``scoring``
-    validations' worth of predictions (the test split, and with several checks a pass the
-    whole validation split too, each in units of the validation fit runs), a new traced
-    function (~1-2 s on 2 cores) and logging the model. So the reserve is ``SCORING_S`` plus
-    1.5 + ``scoring`` validations (the last one measured; before the first, a quarter of the
-    training time so far). After each epoch the number of epochs that still fit is
-    replanned from the last epoch's duration, so that a cosine schedule decays to its end
-    within the time, and no epoch is started that cannot finish."""
-
-    def __init__(self, epochs: int, deadline: float | None, scoring: float = 1.0):
-        self.epochs, self.deadline, self.scoring = epochs, deadline, scoring
-        self.planned = epochs  # the epochs the schedule decays over
-        self.epoch_seconds = 0.0
-        self.val_seconds: float | None = None  # the last validation pass
-        self.started = time.time()
-
-    def reserve(self) -> float:
-        val = self.val_seconds if self.val_seconds is not None else \
-            0.25 * (time.time() - self.started)
-        return SCORING_S + (1.5 + self.scoring) * val
-
-    def past(self) -> bool:
-        return self.deadline is not None and time.time() > self.deadline - self.reserve()
-
-    def replan(self, done: int, seconds: float) -> int:
-        """After ``done`` epochs, the last taking ``seconds``: the epochs planned in all."""
-        self.epoch_seconds = seconds
-        if self.deadline is not None and seconds > 0:
-            left = self.deadline - self.reserve() - time.time()
-            self.planned = max(done, min(self.epochs, done + int(left // seconds)))
-        return self.planned
-
-
 def cosine_lr(base: float, epoch: int, planned: int, alpha: float = 0.01) -> float:
     """Cosine decay by epoch: ``base`` in epoch 0, ``alpha * base`` in epoch ``planned - 1``."""
     if planned <= 1:
@@ -137,12 +99,14 @@ def cosine_lr(base: float, epoch: int, planned: int, alpha: float = 0.01) -> flo
 
 def fit(model, knobs: dict, train_ds, val_ds, *, epochs: int, patience: int, objective: str,
         report: Report | None = None, on_epoch: EpochHook | None = None,
-        deadline: float | None = None, class_weight: dict[int, float] | None = None,
-        val_split=None, task: Task = CLASSIFICATION, prep: dict | None = None,
-        checks: int = 1, scoring: float = 1.0) -> FitResult:
+        clock: TrialClock | None = None, keeper: Keeper | None = None,
+        class_weight: dict[int, float] | None = None, val_split=None,
+        task: Task = CLASSIFICATION, prep: dict | None = None, checks: int = 1) -> FitResult:
     """Train ``model`` in place for ``task`` (``prep``: the data's). Raises TrialFailed on a
-    NaN/inf loss. With a ``deadline`` (wall-clock seconds) training stops in time to score
-    the model before it, keeping the best epoch's weights (``stopped = "deadline"``).
+    NaN/inf loss. ``clock`` (``TrialClock``) times the trial: with a budget, training stops
+    in time for what follows it (``stopped = "deadline"``), mid-check if need be, and the
+    model keeps its best check's weights. ``keeper`` (``formats.checkpoint.Keeper``) keeps
+    those weights on disk at each improvement, for a trial killed at the deadline.
     ``val_split`` (the validation arrays): the scores Keras does not measure
     (``Task.epoch_score``) are measured on it each epoch, before early stopping and pruning
     read the objective.
@@ -151,15 +115,12 @@ def fit(model, knobs: dict, train_ds, val_ds, *, epochs: int, patience: int, obj
     ``train_ds``, drawn from it repeated, so one pass continues where the last check ended;
     ``epochs``, ``patience``, the schedule, the reports and the history then count checks,
     and ``val_ds`` is the part of the validation split a check is scored on
-    (``Dataset.check_split``).
-
-    ``scoring``: the predictions made after training, before the deadline, as a multiple
-    of one validation pass over ``val_ds`` (``_Clock``)."""
+    (``Dataset.check_split``)."""
     import keras
 
     mode = "max" if OBJECTIVES[objective] == "maximize" else "min"
     result = FitResult()
-    clock = _Clock(epochs, deadline, scoring)
+    clock = clock or TrialClock(epochs=epochs)
     cosine = knobs.get("lr_schedule") == "cosine"
 
     class _Hooks(keras.callbacks.Callback):
@@ -172,7 +133,7 @@ def fit(model, knobs: dict, train_ds, val_ds, *, epochs: int, patience: int, obj
             self.val_started = time.time()
 
         def on_test_end(self, logs=None):
-            clock.val_seconds = time.time() - self.val_started
+            clock.validated(time.time() - self.val_started)
 
         def on_epoch_begin(self, epoch, logs=None):
             self.started = time.time()
@@ -181,6 +142,7 @@ def fit(model, knobs: dict, train_ds, val_ds, *, epochs: int, patience: int, obj
                     cosine_lr(knobs["learning_rate"], epoch, clock.planned))
 
         def on_train_batch_begin(self, batch, logs=None):
+            clock.batch()
             if clock.past() and not self.model.stop_training:
                 result.stopped = "deadline"
                 self.model.stop_training = True
@@ -192,6 +154,9 @@ def fit(model, knobs: dict, train_ds, val_ds, *, epochs: int, patience: int, obj
             if not math.isfinite(logs.get("loss", 0.0)):
                 self.model.stop_training = True  # raised as TrialFailed after fit
                 return
+            if keeper is not None and stopper.best_epoch == epoch and \
+                    stopper.best_weights is not None:  # a new best: kept on disk too
+                keeper.keep(self.model, stopper.best_weights, epoch + 1, logs)
             if on_epoch is not None:
                 on_epoch(epoch + 1, logs)
             if report is not None and objective in logs and report(epoch + 1, logs[objective]):
@@ -224,16 +189,21 @@ def fit(model, knobs: dict, train_ds, val_ds, *, epochs: int, patience: int, obj
     if checks > 1:  # the pipeline runs on across Keras' epochs (its iterator is kept)
         steps = -(-int(train_ds.cardinality()) // checks)
         train_ds = train_ds.repeat()
+    clock.check_batches = steps or int(train_ds.cardinality())
+    begun = clock.batches
     t0 = time.perf_counter()
     hist = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False,
                      callbacks=callbacks, class_weight=class_weight, steps_per_epoch=steps)
     result.fit_seconds = time.perf_counter() - t0
+    if keeper is not None:
+        keeper.wait()
     result.history = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
     losses = result.history.get("loss", [])
     if not losses or not all(math.isfinite(v) for v in losses):
         raise TrialFailed(f"training loss became {losses[-1] if losses else 'undefined'} "
                           f"in epoch {len(losses)}; the learning rate is probably too high")
     result.epochs_run = len(losses)
+    result.passes = (clock.batches - begun) / (clock.check_batches * checks)
     result.best_epoch = (stopper.best_epoch + 1) if stopper.best_weights is not None \
         else result.epochs_run
     return result

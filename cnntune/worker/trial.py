@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import gc
 import math
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..budget import Budget
 from ..catalog import State
 from .. import knobs as knob_defs
 from ..data import Dataset
 from ..errors import TrialFailed
-from ..tasks import predictions
+from ..tasks import predictions, test_figures
+from .clock import Costs, TrialClock
 from .train import EpochHook, FitResult, Report, fit
-
 
 
 @dataclass
@@ -34,15 +36,16 @@ class TrialSettings:
     base_dir: str | None = None  # relative file knobs (backbone_weights) resolve against it
     threads: int | None = None  # TensorFlow threads (intra-op) for this worker; None: all cores
     latency: dict | None = None  # measure latency/size (space.latency settings) when set
-    deadline: float | None = None  # wall-clock time (time.time()) by which a trial must end
+    budget: Budget | None = None  # --timeout: trials are over by its trials_end
     folds: int | None = None  # k-fold cross-validation over train + val (training.folds)
     checks: int = 1  # checks per pass over the training split (cnntune.checks)
-    budget: int | None = None  # the checks this trial may train for, when the engine sets it
+    steps: int | None = None  # the checks this trial may train for, when the engine sets it
+    checkpoint: str | None = None  # a folder the trial keeps its best weights in (runner's)
 
     @property
     def max_checks(self) -> int:
         """The checks a trial trains for at most: the engine's budget, else all its epochs'."""
-        return self.budget if self.budget is not None else self.epochs * self.checks
+        return self.steps if self.steps is not None else self.epochs * self.checks
 
 
 @dataclass
@@ -54,6 +57,9 @@ class TrialResult:
     error: str | None = None
     skipped: str | None = None  # why a PRUNED trial never trained (a constraint's name)
     stopped: str | None = None  # why training ended before its epochs (catalog.STOP_REASONS)
+    # what a trial cut at the deadline could not score in time (catalog.UNSCORED)
+    unscored: tuple[str, ...] = ()
+    kept: str | None = None  # the checkpoint folder a killed trial's model is in
     retry: bool = False  # the worker died under it: worth one more try in a fresh worker
     confusion: list[list[int]] | None = None  # the test split's (COMPLETE only): true x pred
     decision: dict = field(default_factory=dict)  # Task.decide's (COMPLETE only): thresholds
@@ -145,17 +151,26 @@ def release_earlier_trials(*, freeze: bool = False) -> None:
 
 def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *, number: int = 0,
               report: Report | None = None, on_epoch: EpochHook | None = None,
-              freeze: bool = False, release: bool = True) -> TrialResult:
+              freeze: bool = False, release: bool = True,
+              costs: Costs | None = None, on_progress=None) -> TrialResult:
     """Build, train and score one model. Failures come back as a FAIL result, not an exception.
     ``release_earlier_trials(freeze=freeze)`` comes first unless ``release`` is False (a
     trial worker that already did it while the study was busy between trials). With
-    ``settings.folds`` the model is trained once per fold (``folds.fit_folds``)."""
+    ``settings.folds`` the model is trained once per fold (``folds.fit_folds``).
+
+    With a budget, the trial's ``TrialClock`` stops training in time, and after it scores
+    only what still fits: the validation figures on the whole split (else the best check's,
+    ``unscored`` "val"), the test figures (else "test", scored later from the model) and
+    latency (else "latency"). ``costs``: what the worker measured of its earlier trials;
+    ``on_progress(dict)``: told how training goes every few seconds (``TrialClock``)."""
     import keras
     import tensorflow as tf
 
+    started = time.time()
     if release:
         release_earlier_trials(freeze=freeze)
     keras.utils.set_random_seed(settings.seed + number)
+    unscored: list[str] = []
     try:
         knobs, model = build_trial_model(params, data, settings.base_dir)
         n_params = model.count_params()
@@ -164,16 +179,31 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
                                skipped="max_params", stopped="max_params",
                                error=f"skipped before training: {n_params:,} params > "
                                      f"max_params {settings.max_params:,}")
+        clock = TrialClock(settings.budget, epochs=settings.max_checks,
+                           check_rows=len(data.check_split(settings.checks)),
+                           scoring_rows=scoring_rows(data), batch_size=knobs["batch_size"],
+                           costs=costs, latency=settings.latency is not None, started=started,
+                           notify=on_progress)
         if settings.folds:
             from .folds import fit_folds
 
             model, fitted, metrics = fit_folds(params, model, knobs, data, settings,
                                                number=number, report=report,
-                                               on_epoch=on_epoch)
+                                               on_epoch=on_epoch, clock=clock)
+            scoring = (time.time(), clock.scoring_cost())
         else:
+            keeper = None
+            if settings.checkpoint is not None:
+                from ..formats.checkpoint import Keeper
+
+                keeper = Keeper(settings.checkpoint)
             fitted = fit_split(model, knobs, data, settings, number=number, report=report,
-                               on_epoch=on_epoch)
-            metrics = val_metrics(model, fitted, data, settings, knobs)
+                               on_epoch=on_epoch, clock=clock, keeper=keeper)
+            scoring = (time.time(), clock.scoring_cost())  # began; planned to take
+            whole = clock.fits(clock.validation_cost(len(data.val)))
+            metrics = val_metrics(model, fitted, data, settings, knobs, whole=whole)
+            if not whole and settings.checks > 1 and not fitted.pruned:
+                unscored.append("val")  # its validation figures are its best check's
     except TrialFailed as exc:
         return TrialResult(state=State.FAIL, error=str(exc))
     except tf.errors.ResourceExhaustedError as exc:  # a device out of memory, as Keras raises it
@@ -186,64 +216,72 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
     if knobs["jit_compile"]:  # asked for XLA: whether Keras could compile this model
         metrics["jit_compiled"] = float(getattr(model, "jit_compile", False) is True)
     # in passes over the training split: with several checks a pass, fractions of one
+    epochs = fitted.epochs_run / settings.checks if settings.folds or fitted.passes is None \
+        else fitted.passes  # a check cut short by the deadline counts for what it trained
     metrics.update(n_params=float(model.count_params()), fit_seconds=fitted.fit_seconds,
-                   epochs=fitted.epochs_run / settings.checks,
-                   best_epoch=fitted.best_epoch / settings.checks)
+                   epochs=epochs, best_epoch=min(fitted.best_epoch / settings.checks, epochs))
     if fitted.pruned:  # the value pruning saw last: the epoch's, or the folds' mean so far
         value = metrics.get(settings.objective) if settings.folds else \
             hist.get(settings.objective, [math.nan])[-1]
         return TrialResult(state=State.PRUNED, value=value, metrics=metrics, history=hist,
                            stopped=fitted.stopped)
     # the model now holds the best epoch's weights, whose validation scores fit already
-    # measured (in the metrics above); the test split is scored here, once
-    preds = predictions(model, data.test)  # one pass: every test figure comes from these
-    decision = data.task.decide(model, data.val)  # a multi-label model's thresholds
-    metrics.update(data.task.score(model, data.test.y, preds, "test_", knobs, data.prep,
-                                   decision, data.class_names))
-    matrix = data.task.confusion(data.test.y, preds, data.num_classes)
+    # measured (in the metrics above); the test split is scored here, once, if it fits
+    matrix, decision = None, {}
+    test_rows = len(data.test) + (len(data.val) if data.task.decides else 0)
+    if clock.fits(clock.validation_cost(test_rows)):
+        figures, matrix, decision = test_figures(model, data, knobs)
+        metrics.update(figures)
+    else:
+        unscored.append("test")
     if settings.latency is not None:  # deployment objectives or constraints: same method
-        from .latency import measure
+        if clock.fits(clock.costs.latency_s):
+            from .latency import measure
 
-        metrics.update(measure(model, data.test.images([0]), **settings.latency))
+            t0 = time.time()
+            metrics.update(measure(model, data.test.images([0]), **settings.latency))
+            clock.costs.latency_s = time.time() - t0
+        else:
+            unscored.append("latency")
+    # what the scoring after fit took, against what the clock planned for it when fit ended
+    metrics.update(scoring_seconds=time.time() - scoring[0], scoring_planned_seconds=scoring[1])
     value = metrics[settings.objective]
     if not math.isfinite(value):
         return TrialResult(state=State.FAIL, error=f"{settings.objective} is {value}",
                            metrics=metrics, history=hist)
     return TrialResult(state=State.COMPLETE, value=value, metrics=metrics, history=hist,
                        model=model, stopped=fitted.stopped, confusion=matrix,
-                       decision=decision)
+                       decision=decision, unscored=tuple(unscored))
 
 
 def fit_split(model, knobs: dict, data: Dataset, settings: TrialSettings, *, number: int,
-              report: Report | None, on_epoch: EpochHook | None) -> FitResult:
+              report: Report | None, on_epoch: EpochHook | None,
+              clock: TrialClock | None = None, keeper=None) -> FitResult:
     """Train ``model`` on ``data.train``, validated on ``data.val`` at every check (scored
     by the task when Keras does not measure the objective: ``Task.epoch_scores``), for the
-    trial's checks, with early stopping's patience in checks too."""
+    trial's checks, with early stopping's patience in checks too; ``clock`` and ``keeper``
+    as ``train.fit`` takes them."""
     bs = knobs["batch_size"]
     one_hot = data.task.one_hot(knobs, data.num_classes)
     augment = pipeline_augmentation(knobs, data)
     val = data.check_split(settings.checks)
-    fitted = fit(model, knobs,
-                 data.train.pipeline(bs, training=True, seed=settings.seed + number,
-                                     one_hot=one_hot, augment=augment),
-                 val.pipeline(bs, training=False, seed=0, one_hot=one_hot),
-                 epochs=settings.max_checks, checks=settings.checks,
-                 patience=settings.patience * settings.checks, objective=settings.objective,
-                 report=report, on_epoch=on_epoch,
-                 deadline=settings.deadline, class_weight=settings.class_weight,
-                 val_split=val if data.task.epoch_scores(settings.objective) else None,
-                 task=data.task, prep=data.prep,
-                 scoring=scoring_after_fit(len(val), len(data.val), len(data.test),
-                                           settings.checks))
-    return fitted
+    return fit(model, knobs,
+               data.train.pipeline(bs, training=True, seed=settings.seed + number,
+                                   one_hot=one_hot, augment=augment),
+               val.pipeline(bs, training=False, seed=0, one_hot=one_hot),
+               epochs=settings.max_checks, checks=settings.checks,
+               patience=settings.patience * settings.checks, objective=settings.objective,
+               report=report, on_epoch=on_epoch, clock=clock, keeper=keeper,
+               class_weight=settings.class_weight,
+               val_split=val if data.task.epoch_scores(settings.objective) else None,
+               task=data.task, prep=data.prep)
 
 
-def scoring_after_fit(check_val: int, val: int, test: int, checks: int) -> float:
-    """What a trial predicts once fit has ended, in validation passes as fit runs them
-    (over ``check_val`` examples): the test split, and the whole validation split when each
-    check saw a part of it (``val_metrics``). A fit cut off by the deadline keeps this
-    much time back (``train._Clock``)."""
-    return ((val if checks > 1 else 0) + test) / max(check_val, 1)
+def scoring_rows(data: Dataset) -> int:
+    """The examples a trial predicts once fit has ended (``TrialClock.scoring_rows``): the
+    whole validation split (its figures on all of it, ``val_metrics``; a multi-label model's
+    thresholds, ``Task.decides``) and the test split."""
+    return len(data.val) * (1 + data.task.decides) + len(data.test)
 
 
 def pipeline_augmentation(knobs: dict, data: Dataset):
@@ -257,20 +295,21 @@ def pipeline_augmentation(knobs: dict, data: Dataset):
 
 
 def val_metrics(model, fitted: FitResult, data: Dataset, settings: TrialSettings,
-                knobs: dict) -> dict[str, float]:
+                knobs: dict, *, whole: bool = True) -> dict[str, float]:
     """The best epoch's training and validation figures (``Task.figures``), and those the
     task scores from predictions where fit did not measure them each epoch (the model holds
     the best epoch's weights then; a pruned trial is not scored further).
 
     With several checks a pass, fit validated on a part of the validation split
     (``Dataset.check_split``): the trial's validation figures, its objective among them, are
-    then scored here on the whole split, once."""
+    then scored here on the whole split, once. ``whole=False`` (no time left for it): the
+    best check's figures only."""
     best = fitted.best_epoch - 1
     task = data.task
     metrics = {key: fitted.history[key][best]
                for key in (*(f"val_{f}" for f in task.figures), *task.figures)
                if key in fitted.history and len(fitted.history[key]) > best}
-    if fitted.pruned:
+    if fitted.pruned or not whole:
         return metrics
     if settings.checks > 1:
         val = {f"val_{f}" for f in task.figures}

@@ -81,7 +81,9 @@ def test_cli_kerastuner_hyperband_beside_optuna(tmp_path, tiny_space, monkeypatc
             keys |= {k for k in r.data.params if k != "momentum"}  # momentum: sgd only
         return keys, {k for r in runs for k in r.data.metrics}
 
-    assert columns(kt_runs) == columns(op_runs)
+    (kt_params, kt_metrics), (op_params, op_metrics) = columns(kt_runs), columns(op_runs)
+    assert kt_params == op_params, kt_params ^ op_params
+    assert kt_metrics == op_metrics, (kt_metrics - op_metrics, op_metrics - kt_metrics)
 
     # the rest runs the CLI in this process (TensorFlow is imported already): a KerasTuner
     # study keeps its algorithm, so resuming it with another one is refused

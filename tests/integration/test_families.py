@@ -1,11 +1,13 @@
 """Every architecture family: built from a config sampled from its shipped space, trained one
-epoch on tiny data, checked for output shape and parameter count; transfer weights from a local
-file; max_params skips a model before training; label smoothing trains."""
+epoch on tiny data, checked for output shape and parameter count, and rebuilt from the weights a
+trial keeps for the deadline; transfer weights from a local file; max_params skips a model
+before training; label smoothing trains."""
 
 import numpy as np
 import pytest
 
 from cnntune.data import load_dataset
+from cnntune.formats import checkpoint
 from cnntune.tuning.engines import Outcome, make_engine
 from cnntune.knobs import USES, resolve
 from cnntune.models import build_model
@@ -57,6 +59,12 @@ def test_family_from_a_sampled_config_trains_one_epoch(space, family, kind, tmp_
     assert out.shape == (5, ds.num_classes) and np.allclose(out.sum(axis=1), 1, atol=1e-4)
     n = sum(int(np.prod(w.shape)) for w in model.weights)
     assert res.metrics["n_params"] == model.count_params() == n > 0
+    # the weights a trial keeps for the deadline build the same model back
+    keeper = checkpoint.Keeper(tmp_path / "kept")
+    keeper.keep(model, model.get_weights(), 1, {})
+    keeper.wait()
+    np.testing.assert_allclose(checkpoint.load_model(tmp_path / "kept").predict(x, verbose=0),
+                               out, atol=1e-6)
 
 
 BASE = dict(n_blocks=2, filters=8, kernel_size=3, batch_norm=False, dropout=0.0, dense_units=0)

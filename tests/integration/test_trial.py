@@ -362,5 +362,5 @@ def test_a_trial_with_several_checks_an_epoch_counts_checks_and_reports_passes()
     assert res.history["val_accuracy"][best - 1] == pytest.approx(on_third, abs=1e-6)
     assert res.value == res.metrics["val_accuracy"] == pytest.approx(on_all, abs=1e-6)
     # an engine's budget of 2 checks: two thirds of a pass
-    res = run_trial(SMALL, digits(), replace(settings, budget=2))
+    res = run_trial(SMALL, digits(), replace(settings, steps=2))
     assert res.metrics["epochs"] == pytest.approx(2 / 3) and len(res.history["loss"]) == 2
