@@ -156,7 +156,7 @@ def run_cell(image: str, n: int, storage: str, timeout: int, work: Path) -> dict
         folder = make_folder(npz, work)
         args = ["--space", str(disk_space(folder, cell)), "--data", str(folder)]
     events = cell / "events.jsonl"
-    env = {**os.environ, "CNNTUNE_CACHE": str(work / "cache")}
+    env = dict(os.environ)  # CNNTUNE_CACHE: the work folder's (grid), the store made above
     t0 = time.time()
     proc = subprocess.run([sys.executable, "-m", "cnntune", "search", *args, "--timeout",
                            str(timeout), "--jsonl", str(events), "--quiet"], cwd=cell, env=env,
@@ -204,6 +204,8 @@ def commit() -> str:
 def grid(args) -> None:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
+    # decoded image stores (disk cells) in the work folder, for every process of the grid
+    os.environ["CNNTUNE_CACHE"] = str(work / "cache")
     for timeout in args.timeouts:
         for image in args.images:
             for n in args.sizes:
