@@ -199,6 +199,14 @@ class _TrialLoop:
         if budget is not None:
             need = MARGIN_S + Costs.log_s + (self.first_epoch_s or 0.0)
             if budget.left() < need:
+                if not self.new_trials:  # the time went before the first trial could start
+                    from ..worker.runner import round_up
+
+                    spent = budget.elapsed()
+                    self.advice = (f"--timeout {budget.seconds:g} was spent before the first "
+                                   f"trial could start ({spent:.0f} s loading the data and "
+                                   f"opening the study); give --timeout >= "
+                                   f"{round_up(spent + 60)}")
                 return False
         n = self.plan.patience_trials
         if n is not None:

@@ -591,7 +591,7 @@ def too_short(progress: dict | None, started: float, budget, checks: int) -> str
         need = waited + 3 * max(took, 1.0)
         return (f"cut off at the --timeout deadline before it trained a step: building and "
                 f"tracing its model took more than the {took:.0f} s it had; give --timeout >= "
-                f"{_round_up(need)} or a smaller space")
+                f"{round_up(need)} or a smaller space")
     check_s = progress["first_batch_s"] + progress["first_step_s"] + \
         (progress["check_batches"] - 1) * progress["step_s"]
     # a check's validation: predicting costs about half a training step an example
@@ -600,10 +600,11 @@ def too_short(progress: dict | None, started: float, budget, checks: int) -> str
     return (f"cut off at the --timeout deadline before its first check ended: it trained "
             f"{progress['batches']:,} of the {progress['check_batches']:,} batches of {what} in "
             f"{progress['seconds']:.0f} s (~{check_s:.0f} s {what} here, this configuration); "
-            f"give --timeout >= {_round_up(need)}, or a smaller space or less data")
+            f"give --timeout >= {round_up(need)}, or a smaller space or less data")
 
 
-def _round_up(seconds: float) -> int:
+def round_up(seconds: float) -> int:
+    """A --timeout to advise: up to the next 10 s (the next minute from 5 minutes)."""
     step = 10 if seconds < 300 else 60
     return int(math.ceil(seconds / step) * step)
 

@@ -104,3 +104,12 @@ def test_patience_trials_stops_once_the_best_has_not_moved_for_n_trials(tiny_spa
     assert result.new_trials < 25
     after = [n for n, r in _trial_runs(stores, result).items() if n > result.best.number]
     assert len(after) == 2
+
+
+def test_a_timeout_spent_before_the_first_trial_says_what_would_hold_one(tiny_space, stores):
+    started = time.time() - 30  # as if loading the data had taken 30 s of a 31-s budget
+    result = cnntune.search(tiny_space, study="late", trials=3, timeout=31, started=started,
+                            isolate=False, **stores)
+    assert result.new_trials == 0 and result.best is None
+    assert "was spent before the first trial could start" in result.advice
+    assert "give --timeout >= 100" in result.advice  # 30 s spent, and a minute for a trial

@@ -90,11 +90,18 @@ def test_a_trial_killed_while_it_is_scored_ends_complete_with_its_best_check_and
     model = view.load_model(t)
     acc = float((predictions(model, data.val).argmax(1) == data.val.y).mean())
     assert acc == pytest.approx(m["val_accuracy"], abs=1e-6)
-    # best scores the test split now, and says so
+    # best and the report score the test split now, and say so
     out = cnntune_cli("best", "cut", "--tracking-uri", tracking)
     assert out.returncode == 0, out.stderr
     assert "scored now from the weights it kept" in out.stdout
     assert f"test accuracy {report.keras_test_score:.4f}" in out.stdout
+    from cnntune.reports.report import build_report
+
+    path, _ = build_report("cut", tracking_uri=tracking, out=tmp_path / "report.html",
+                           log_to_mlflow=False)
+    page = path.read_text()
+    assert "scored now, from the weights the trial kept" in page
+    assert "Trial 0: architecture" in page
 
 
 def _history(tracking, run_id):
