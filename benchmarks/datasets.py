@@ -14,6 +14,11 @@
   images, 28x28 grey, made from scikit-learn's 1,797 digits scaled up to MNIST's 20x20 box
   and warped (turn, scale, shear, shift, stroke width, contrast, noise). The test images come
   from other writers' digits than the training images (a fixed fifth of the 1,797).
+  Validation carved from its training images shares their source digits, so it saturates
+  (0.999) and cannot tell models apart.
+* ``digits28-writers``: the same warps with a validation split of its own: 48,000 training,
+  12,000 validation and 10,000 test images, each split from its own pool of source digits
+  (60/20/20% of the 1,797), so validation measures what the test does: other writers.
 
     python benchmarks/datasets.py textures out.npz     # write one to look at
 """
@@ -26,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-SETS = ("digits", "shapes", "textures", "textures-large", "digits28")
+SETS = ("digits", "shapes", "textures", "textures-large", "digits28", "digits28-writers")
 
 
 def make_shapes(n: int = 10000, size: int = 32, seed: int = 0, *, noise: float = 28,
@@ -137,9 +142,12 @@ def make_textures(n: int = 8000, size: int = 48, seed: int = 0, *, noise: float 
     return x, y
 
 
-def make_digits28(n: int = 60_000, seed: int = 0, *, test: bool = False, size: int = 28):
+def make_digits28(n: int = 60_000, seed: int = 0, *, test: bool = False, size: int = 28,
+                  pool: str | None = None):
     """``n`` warped handwritten digits (``digits28`` above): x uint8 (n, 28, 28, 1), y (n,).
-    ``test``: drawn from the fifth of scikit-learn's digits the training images never use."""
+    ``test``: drawn from the fifth of scikit-learn's digits the training images never use.
+    ``pool`` (``digits28-writers``): ``train``, ``val`` or ``test``, three disjoint pools of
+    the 1,797 digits (60%, 20%, 20%), so that no split shares a source digit with another."""
     from scipy import ndimage
     from sklearn.datasets import load_digits
 
@@ -147,6 +155,9 @@ def make_digits28(n: int = 60_000, seed: int = 0, *, test: bool = False, size: i
     order = np.random.default_rng(12345).permutation(len(d.images))
     cut = int(0.8 * len(order))
     source = order[cut:] if test else order[:cut]
+    if pool is not None:
+        a, b = int(0.6 * len(order)), cut
+        source = {"train": order[:a], "val": order[a:b], "test": order[b:]}[pool]
     rng = np.random.default_rng(seed)
     x = np.empty((n, size, size, 1), np.uint8)
     y = np.empty(n, np.int64)
@@ -180,6 +191,13 @@ def dataset_path(name: str, work: Path) -> Path | str:
         elif name == "textures":
             x, y = make_textures()
             names = list(TEXTURES)
+        elif name == "digits28-writers":
+            parts = {p: make_digits28(k, seed=i, pool=p) for i, (p, k) in
+                     enumerate((("train", 48_000), ("val", 12_000), ("test", 10_000)))}
+            np.savez(path, **{f"{a}_{p}": v for p, xy in parts.items()
+                              for a, v in zip(("x", "y"), xy)},
+                     class_names=np.array([str(i) for i in range(10)]))
+            return path
         elif name == "digits28":
             x, y = make_digits28(60_000, seed=0)
             xt, yt = make_digits28(10_000, seed=1, test=True)

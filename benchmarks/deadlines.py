@@ -23,10 +23,11 @@ clock against what it took. One JSON line per cell is appended to deadlines-runs
     .venv/bin/python benchmarks/deadlines.py --recipe --seeds 0 1 2   # keras.io's convnet
     .venv/bin/python benchmarks/deadlines.py --teardown         # tf.data teardown, autotune on/off
 
-``--recipe``: on digits28 (60,000 x 28 x 28), cnntune's `search --timeout 300` against the
-keras.io "Simple MNIST convnet" recipe (two conv layers, dropout, batch 128, Adam) trained in
-its own process until the same 300 s from its start are up (its test scoring inside them),
-side by side in one invocation per seed.
+``--recipe``: on digits28 (60,000 x 28 x 28; ``--data digits28-writers``: 48,000 + 12,000
+validation from other writers), cnntune's `search --timeout 300` against the keras.io "Simple
+MNIST convnet" recipe (two conv layers, dropout, batch 128, Adam; validating on 10% of x, or on
+the set's own validation split) trained in its own process until the same 300 s from its start
+are up (its test scoring inside them), side by side in one invocation per seed.
 
 ``--teardown``: the same trial-like fit (checks over a repeated in-memory pipeline, ~80 s)
 run with cnntune's pipelines as they are (tf.data autotuning off) and with autotuning on;
@@ -284,6 +285,9 @@ budget = float(sys.argv[2])
 d = np.load(sys.argv[1])
 x, y = d["x_train"].astype("float32") / 255, d["y_train"]
 xt, yt = d["x_test"].astype("float32") / 255, d["y_test"]
+# a set with its own validation split validates on it; else 10% of x, as the recipe does
+val = dict(validation_data=(d["x_val"].astype("float32") / 255, d["y_val"])) \
+    if "x_val" in d.files else dict(validation_split=0.1)
 keras.utils.set_random_seed(int(sys.argv[4]))
 # keras.io/examples/vision/mnist_convnet (fchollet): the model, batch 128, Adam, 10% validation
 model = keras.Sequential([keras.Input(shape=(28, 28, 1)),
@@ -298,8 +302,7 @@ class Budget(keras.callbacks.Callback):
         if time.time() > t_start + budget - reserve:
             self.model.stop_training = True
 
-h = model.fit(x, y, batch_size=128, epochs=1000, validation_split=0.1, verbose=0,
-              callbacks=[Budget()])
+h = model.fit(x, y, batch_size=128, epochs=1000, verbose=0, callbacks=[Budget()], **val)
 loss, acc = model.evaluate(xt, yt, verbose=0)
 print(json.dumps({"test_accuracy": float(acc), "epochs": len(h.history["loss"]),
                   "seconds": time.time() - t_start}))
@@ -311,10 +314,10 @@ def recipe(args) -> None:
 
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    data = dataset_path("digits28", work)
+    data = dataset_path(args.data, work)
     for seed in args.seeds:
-        rec = {"recipe": True, "budget": args.budget, "seed": seed, "data": "digits28"}
-        cell = work / f"recipe-{seed}"
+        rec = {"recipe": True, "budget": args.budget, "seed": seed, "data": args.data}
+        cell = work / f"recipe-{args.data}-{seed}"
         if cell.exists():
             import shutil
 
@@ -415,6 +418,8 @@ def main() -> None:
     ap.add_argument("--recipe", action="store_true", help="cnntune against keras.io's convnet")
     ap.add_argument("--budget", type=int, default=300)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--data", default="digits28", choices=("digits28", "digits28-writers"),
+                    help="--recipe: the 60,000 x 28 x 28 set")
     ap.add_argument("--teardown", action="store_true", help="tf.data teardown, autotune on/off")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--checks", type=int, default=32, help="--teardown: checks a fit runs")
