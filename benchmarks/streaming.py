@@ -24,11 +24,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from rss import peak_rss  # noqa: E402
+
 CNNTUNE = [sys.executable, "-m", "cnntune"]
 PARAMS = {"n_blocks": 2, "filters": 16, "filters_growth": 2.0, "kernel_size": 3,
           "pooling": "max", "batch_norm": True, "dense_units": 0, "batch_size": 64,
@@ -58,31 +60,6 @@ def make_folder(root: Path, n: int, size: int) -> Path:
     return root
 
 
-def tree_rss_mb(pid: int) -> float:
-    """Resident memory of ``pid`` and all its descendants, in MB."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-                children.setdefault(ppid, []).append(int(entry))
-            except (OSError, ValueError, IndexError):
-                pass
-    total, todo = 0.0, [pid]
-    while todo:
-        p = todo.pop()
-        todo += children.get(p, [])
-        try:
-            with open(f"/proc/{p}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) / 1024
-        except OSError:
-            pass
-    return total
-
-
 def search(folder: Path, in_memory: str, work: Path) -> dict:
     """A 3-trial search over ``folder``; its peak tree RSS (MB) and wall time (s)."""
     import yaml
@@ -98,24 +75,10 @@ def search(folder: Path, in_memory: str, work: Path) -> dict:
                      "--storage", f"journal:{run}/optuna.journal",
                      "--tracking-uri", f"sqlite:///{run}/mlflow.db", "--quiet"]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CNNTUNE_CACHE": str(work / "cache")}
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=run, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    peak = [0.0]
-
-    def sample():
-        while proc.poll() is None:
-            peak[0] = max(peak[0], tree_rss_mb(proc.pid))
-            time.sleep(0.2)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    out = proc.communicate()[0]
-    sampler.join()
-    if proc.returncode != 0:
+    peak, wall, code, out = peak_rss(cmd, run, env)
+    if code != 0:
         raise SystemExit(f"search ({in_memory}) failed:\n{out}")
-    return {"in_memory": in_memory, "peak_rss_mb": peak[0],
-            "wall_s": time.perf_counter() - t0}
+    return {"in_memory": in_memory, "peak_rss_mb": peak, "wall_s": wall}
 
 
 def epoch_times(folder: str, in_memory: str) -> list[float]:

@@ -1,18 +1,28 @@
 """cnntune: hyperparameter and architecture search for Keras CNNs.
 
     import cnntune
-    result = cnntune.search("default", trials=10)
+    clf = cnntune.ImageClassifier(timeout=300)    # estimators on arrays (cnntune.estimators)
+    clf.fit(x_train, y_train)
+    clf.evaluate(x_test, y_test)
+
+    result = cnntune.search("default", trials=10)    # a search space, as the CLI runs it
     print(result.best.params, result.best.metrics["test_accuracy"], result.best.model_uri)
 
-Heavy libraries (TensorFlow, Optuna, MLflow) load only when a search runs.
+Heavy libraries (TensorFlow, Optuna, MLflow, scikit-learn) load only when they are used.
 """
 
 __version__ = "0.1.0"
 
-__all__ = ["search", "load_space", "SearchResult", "__version__"]
+ESTIMATORS = ("Estimator", "ImageClassifier", "ImageRegressor", "ImageSegmenter",
+              "MultiLabelClassifier", "SequenceClassifier", "load")
+__all__ = ["search", "load_space", "SearchResult", *ESTIMATORS, "__version__"]
 
 
 def __getattr__(name):
+    if name in ESTIMATORS:
+        from . import estimators
+
+        return getattr(estimators, name)
     if name in ("search", "SearchResult"):
         from .tuning import study
 

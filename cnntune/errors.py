@@ -49,6 +49,11 @@ class NotApplicable(ConfigError):
     segmentation): one line that says so, exit 2."""
 
 
+class InputError(ConfigError, ValueError):
+    """Bad input to the Python API (an estimator's fit, predict...): a ConfigError that is
+    also a ValueError, as scikit-learn's conventions expect; nothing is written."""
+
+
 class ModelFileError(ConfigError):
     """A model file or export folder given to predict or explain cannot be used."""
 

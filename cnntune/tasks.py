@@ -151,6 +151,13 @@ class Task:
         return {}
 
     decides = False  # whether ``decide`` predicts the validation split
+    sklearn_score = "accuracy"  # the figure an estimator's score() is (scikit-learn's meaning)
+
+    def decided(self, outputs: np.ndarray, decision: dict, classes) -> np.ndarray:
+        """A model's ``outputs`` as predictions in the user's terms (an estimator's
+        ``predict``), decided as ``decision`` says; ``classes``: the labels as fit's y held
+        them."""
+        return outputs
 
     def decide(self, model, val_split) -> dict:
         """What a trained model's outputs are turned into decisions by, fitted on the
@@ -209,6 +216,9 @@ class Classification(Task):
     names_key = "class_names"
     classes = True
     baselines = ("logistic_regression", "rbf_svm", "random_forest")
+
+    def decided(self, outputs, decision, classes):
+        return np.asarray(classes)[np.asarray(outputs).argmax(axis=1)]
 
     def targets(self, raw, where, names=None, columns=None, first_row=0):
         y = _label_values(raw)
@@ -332,6 +342,12 @@ class Regression(Task):
     @property
     def output_word(self) -> str:
         return "target"
+
+    sklearn_score = "r2"
+
+    def decided(self, outputs, decision, classes):
+        outputs = np.asarray(outputs)
+        return outputs[:, 0] if outputs.ndim == 2 and outputs.shape[1] == 1 else outputs
 
     def targets(self, raw, where, names=None, columns=None, first_row=0):
         y = np.asarray(raw)
@@ -490,6 +506,11 @@ class Multilabel(Task):
     @property
     def output_word(self) -> str:
         return "label"
+
+    sklearn_score = "exact_match"
+
+    def decided(self, outputs, decision, classes):
+        return self._chosen(outputs, decision).astype("int64")
 
     def targets(self, raw, where, names=None, columns=None, first_row=0):
         a = np.asarray(raw)
@@ -714,6 +735,11 @@ class Segmentation(Task):
     classes = False
     per_pixel = True
     baselines = ()
+
+    sklearn_score = "mean_iou"
+
+    def decided(self, outputs, decision, classes):
+        return np.asarray(outputs).argmax(axis=-1).astype("int64")
 
     def targets(self, raw, where, names=None, columns=None, first_row=0):
         m = np.asarray(raw)

@@ -1,7 +1,8 @@
 """The live view of `cnntune search` and its closing summary (rich).
 
-In a terminal: a live panel with trial n of N, the running trial's epoch, the best so far, the
-elapsed time and the last trials. Elsewhere (CI, pipes): one plain line per finished trial.
+In a terminal or a Jupyter notebook: a live panel with trial n of N, the running trial's epoch,
+the best so far, the elapsed time and the last trials. Elsewhere (CI, pipes): one plain line per
+finished trial.
 """
 
 from __future__ import annotations
@@ -45,9 +46,13 @@ class Progress:
     # -- context manager --------------------------------------------------------------------
 
     def __enter__(self):
-        if not self.quiet and self.console.is_terminal:
+        # a Jupyter notebook: one display updated in place; a terminal: rich's live panel
+        if not self.quiet and self.console.is_jupyter:
+            self.live = NotebookLive(self._render())
+        elif not self.quiet and self.console.is_terminal:
             self.live = Live(self._render(), console=self.console, refresh_per_second=4,
                              transient=False)
+        if self.live is not None:
             self.live.__enter__()
         return self
 
@@ -263,6 +268,49 @@ class Progress:
         c_print(f"report:      {go_on['report']}", soft_wrap=True)
         if "export" in go_on:
             c_print(f"export:      {go_on['export']}", soft_wrap=True)
+
+
+class NotebookLive:
+    """The live panel in a Jupyter notebook: one output, replaced as the search goes (an
+    IPython display handle, which every Jupyter front end updates; no widgets needed), at
+    most every ``every`` seconds and once at the end."""
+
+    def __init__(self, renderable, every: float = 0.5):
+        self.renderable, self.every = renderable, every
+        self.handle = None
+        self._shown = 0.0
+
+    def __enter__(self):
+        from IPython.display import display
+
+        self.handle = display(self._html(), display_id=True)
+        self._shown = time.monotonic()
+        return self
+
+    def update(self, renderable) -> None:
+        self.renderable = renderable
+        if time.monotonic() - self._shown >= self.every:
+            self._show()
+
+    def __exit__(self, *exc):
+        self._show()
+        return False
+
+    def _show(self) -> None:
+        if self.handle is not None:
+            self.handle.update(self._html())
+            self._shown = time.monotonic()
+
+    def _html(self):
+        import io
+
+        from IPython.display import HTML
+        from rich.console import Console
+
+        console = Console(file=io.StringIO(), record=True, width=100, force_jupyter=False)
+        console.print(self.renderable)
+        return HTML(console.export_html(inline_styles=True, code_format="<pre style=\"font-"
+                                        "family:monospace;line-height:1.2\">{code}</pre>"))
 
 
 def unscored_note(unscored) -> str:

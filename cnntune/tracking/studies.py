@@ -167,6 +167,20 @@ class StudyView:
                               "trials first")
         return best
 
+    def decision(self, trial: TrialRun) -> dict:
+        """What the trial's test figures were decided by (``Task.decide``, its run's
+        decision.json: a multi-label model's thresholds); {} when it logged none."""
+        if not self.task.decides:
+            return {}
+        import mlflow
+
+        mlflow.set_tracking_uri(self.tracking_uri)
+        try:
+            logged = mlflow.artifacts.load_dict(f"runs:/{trial.run_id}/decision.json")
+        except Exception:  # cut at the deadline before its test split was scored
+            return {}
+        return {k: v for k, v in logged.items() if k != "outputs"}
+
     def test_figures(self, trial: TrialRun, model=None, data=None) -> dict[str, float]:
         """The trial's test figures: as logged, or, for a trial cut at the deadline before its
         test split was scored (``unscored``), scored now from its model (loaded, with the

@@ -135,15 +135,20 @@ def make_plan(space, data, study, trials, timeout, seed, engine, algorithm, prun
                  patience_trials=patience_trials)
 
 
-def auto_plan(data) -> tuple[Any, Any]:
-    """The space picked for ``data`` (default digits) and the data, split as that space says."""
+def auto_plan(data, *, task: str | None = None,
+              settings: dict | None = None) -> tuple[Any, Any]:
+    """The space picked for ``data`` (default digits) and the data, split as that space says.
+    ``settings``: data settings on top of the auto split (``DataSettings``: a labels CSV, a
+    validation fraction; their source and path stand for ``data`` when it is None); ``task``:
+    what the data is learnt for (default: the embedded set's own, else classification)."""
     from .autospace import SEED, SPLIT, DataProfile, auto_space
     from ..data import load_dataset
     from ..space import DataSettings, parse_space
 
-    src, path = _data_source(data, None)
-    d = DataSettings(**SPLIT)  # the split the auto space writes
-    dataset = load_dataset(src, path, seed=SEED, base_dir=None, **d.load_kwargs())
+    d = DataSettings(**{**SPLIT, **(settings or {})})  # the split the auto space writes
+    src, path = (d.source, d.path) if data is None and (d.source or d.path) else \
+        _data_source(data, None)
+    dataset = load_dataset(src, path, seed=SEED, base_dir=None, task=task, **d.load_kwargs())
     sp = parse_space(auto_space(DataProfile.of(dataset), dataset.name), source=AUTO)
     return sp, dataset
 

@@ -11,7 +11,7 @@ import cnntune
 ROOT = Path(cnntune.__file__).parent
 # what runs inside a worker, and what the commands above it are
 WORKER_SIDE = ("cnntune.worker", "cnntune.models", "cnntune.formats", "cnntune.data")
-COMMANDS = ("cnntune.cli", "cnntune.deploy", "cnntune.reports")
+COMMANDS = ("cnntune.cli", "cnntune.deploy", "cnntune.reports", "cnntune.estimators")
 
 
 def _modules() -> dict[str, tuple[Path, bool]]:
