@@ -14,7 +14,7 @@ Heavy libraries (TensorFlow, Optuna, MLflow, scikit-learn) load only when they a
 __version__ = "0.1.0"
 
 ESTIMATORS = ("Estimator", "ImageClassifier", "ImageRegressor", "ImageSegmenter",
-              "MultiLabelClassifier", "SequenceClassifier", "load")
+              "MultiLabelClassifier", "SequenceClassifier", "Tuner", "load")
 __all__ = ["search", "load_space", "SearchResult", *ESTIMATORS, "__version__"]
 
 

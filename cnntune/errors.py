@@ -44,9 +44,20 @@ class TrialFailed(CnntuneError):
     """A single trial failed; the study continues with the next one."""
 
 
+class BuilderFailed(TrialFailed):
+    """A user's model builder raised, or built a model that does not fit the task: the trial
+    is FAIL with the reason; when it is the study's first configuration, the search stops
+    (``BuilderError``) instead of trying more."""
+
+
 class NotApplicable(ConfigError):
     """A command or setting that does not apply to the study's task (explain on a
     segmentation): one line that says so, exit 2."""
+
+
+class BuilderError(SpaceError, ValueError):
+    """A model builder that does not import, is not callable, or fails on the study's first
+    configuration: one line, exit 2 (a ValueError in Python)."""
 
 
 class InputError(ConfigError, ValueError):

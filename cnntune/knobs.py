@@ -143,6 +143,9 @@ KNOBS: dict[str, Knob] = {k.name: k for k in _KNOBS}
 TRAINING = {"optimizer", "learning_rate", "lr_schedule", "momentum", "weight_decay",
             "batch_size", "label_smoothing", "loss", "jit_compile", "mixed_precision"}
 AUGMENT = {"aug_flip", "aug_rotation", "aug_translation", "aug_zoom", "aug_contrast"}
+# what cnntune reads of a trial whose model a user's builder makes (models.builder): it trains
+# the model and augments its inputs; every other param is the builder's to read
+AROUND_MODEL = TRAINING | AUGMENT
 _HEAD = {"head", "dropout", "dense_units", "activation", "l1", "l2"}
 _STACK = {"n_blocks", "convs_per_block", "filters", "filters_growth", "kernel_size", "pooling",
           "batch_norm", "spatial_dropout"}

@@ -393,6 +393,31 @@ class LatencySettings(_Strict):
     warmup: int = Field(LATENCY_WARMUP, ge=0, le=1000)
 
 
+class ModelSettings(_Strict):
+    """A user's own model instead of cnntune's families (``cnntune.models.builder``), named as
+    "module:function" (or a pickled function, *.pkl): a ``builder``, called for each trial as
+    build(params, input_shape, outputs) -> keras.Model with the space's params; or a KerasTuner
+    ``hypermodel``, build_model(hp) (or a kt.HyperModel), whose hp.Int/Float/Choice/... calls
+    are the space (sampled as it runs)."""
+
+    builder: str | None = Field(None, min_length=1)
+    hypermodel: str | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one(self):
+        if (self.builder is None) == (self.hypermodel is None):
+            raise ValueError("model: give one of builder or hypermodel")
+        return self
+
+    @property
+    def ref(self) -> str:
+        return self.builder or self.hypermodel
+
+    @property
+    def kind(self) -> str:
+        return "builder" if self.builder else "hypermodel"
+
+
 class SpaceFile(_Strict):
     name: str = Field("space", pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
@@ -407,6 +432,7 @@ class SpaceFile(_Strict):
     # the study's first trials: "auto" (cnntune's known-good configurations for data of this
     # shape, projected onto the space), a list of param mappings, or [] for none
     start_from: Literal["auto"] | list[dict[str, Scalar]] = "auto"
+    model: ModelSettings | None = None  # a user's builder instead of cnntune's families
     params: dict[str, Param]
 
     @model_validator(mode="after")
@@ -480,6 +506,12 @@ class SearchSpace:
         return self.spec.data
 
     @property
+    def own_model(self) -> ModelSettings | None:
+        """The user's own model (a builder or a KerasTuner hypermodel), or None: cnntune's
+        families."""
+        return self.spec.model
+
+    @property
     def training(self) -> TrainingSettings:
         return self.spec.training
 
@@ -545,9 +577,12 @@ class SearchSpace:
         return out, sorted(k for k in config if k not in out)
 
     def start_from(self) -> list[dict[str, Any]] | None:
-        """The space's own ``start_from`` entries (None: "auto")."""
+        """The space's own ``start_from`` entries (None: "auto", cnntune's known-good
+        configurations of its families; a user's builder has none)."""
         entries = self.spec.start_from
-        return None if entries == "auto" else [dict(e) for e in entries]
+        if entries == "auto":
+            return [] if self.own_model else None
+        return [dict(e) for e in entries]
 
     def grid(self) -> dict[str, list]:
         """Every param's finite list of values, for the grid sampler."""
@@ -702,9 +737,20 @@ def _union_error(errors: list[dict], loc: list[str]) -> tuple[dict, list[str], s
 
 
 def _check_against_knobs(spec: SpaceFile, source: str) -> None:
+    """Each param is a knob, with values the knob takes. With a user's builder, only the knobs
+    cnntune reads around the model (``knobs.AROUND_MODEL``) are its; every other name is the
+    builder's, and ``family`` has no meaning."""
+    from .knobs import AROUND_MODEL
+
     known = ", ".join(sorted(KNOBS))
     for name, p in spec.params.items():
         knob = KNOBS.get(name)
+        if spec.model is not None:
+            if name == "family":
+                raise SpaceError(f"space '{source}', param 'family': the space's model."
+                                 f"{spec.model.kind} builds the model; drop the family param")
+            if name not in AROUND_MODEL:
+                continue
         if knob is None:
             raise SpaceError(f"space '{source}', param '{name}': unknown knob; "
                              f"use one of: {known}")
@@ -761,7 +807,8 @@ def _check_task_use(sp: SearchSpace) -> None:
 
     fam = sp.params.get("family")
     pixels = task(sp.spec.task).per_pixel
-    for f in (fam.grid() if fam is not None else ["plain"]):
+    # a builder's model is checked against the task when it is built (Task.output_problem)
+    for f in ([] if sp.own_model else fam.grid() if fam is not None else ["plain"]):
         if pixels != (f in DECODERS):
             raise SpaceError(
                 f"space '{sp.source}', param 'family': {f} " + (
@@ -785,6 +832,8 @@ def _check_family_use(sp: SearchSpace) -> None:
 
     params = sp.params
     fam = params.get("family")
+    if sp.own_model:  # the builder reads every param it is given
+        return
     every = set(fam.grid()) if fam is not None else {"plain"}
     memo: dict[str, set] = {}
 

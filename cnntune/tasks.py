@@ -62,6 +62,9 @@ class Task:
     # a decoder (knobs.DECODERS), and augmentation runs in the input pipeline, moving each
     # mask with its image, not as layers inside the model that change the image alone
     per_pixel = False
+    # what the model's last layer ends in: probabilities over the outputs (softmax), one
+    # probability per output (sigmoid), or values (None); a user's builder must end alike
+    last_activation: str | None = "softmax"
 
     @property
     def objectives(self) -> dict[str, str]:
@@ -133,6 +136,26 @@ class Task:
         made when it is called, after the family's: Keras draws each new layer's initial
         weights' seed when the layer is made, so the order keeps a seeded trial's weights."""
         raise NotImplementedError
+
+    def output_problem(self, out: np.ndarray, n: int, input_shape: tuple[int, ...]
+                       ) -> str | None:
+        """Why ``out`` (a model's output for a batch of 2 inputs of ``input_shape``) is not
+        this task's with ``n`` outputs, or None: the check on a user's own model."""
+        want = (2, *input_shape[:-1], n) if self.per_pixel else (2, n)
+        if tuple(out.shape) != want:
+            return (f"its model's output has shape (batch, {', '.join(map(str, out.shape[1:]))})"
+                    f", task {self.name} needs (batch, {', '.join(map(str, want[1:]))}); end "
+                    f"it with {n} {self.output_word}{'es' if self.output_word == 'class' else 's'}"
+                    f"{' per pixel' if self.per_pixel else ''}")
+        if self.last_activation is None:
+            return None
+        if not (np.isfinite(out).all() and (out >= -1e-6).all() and (out <= 1 + 1e-6).all()
+                and (self.last_activation != "softmax"
+                     or np.allclose(out.sum(axis=-1), 1.0, atol=1e-3))):
+            return (f"its model's outputs are not probabilities; task {self.name} needs a "
+                    f"{self.last_activation} at the end (Dense({n}, "
+                    f"activation=\"{self.last_activation}\"))")
+        return None
 
     def compile_args(self, knobs: dict, prep: dict) -> tuple[Any, list]:
         """(loss, metrics) for ``model.compile``."""
@@ -336,6 +359,7 @@ class Regression(Task):
     knobs = frozenset({"loss"})
     names_key = "target_names"
     classes = False
+    last_activation = None  # values in the targets' units
     explains = " of {first}"
     baselines = ("ridge", "random_forest")
 
@@ -499,6 +523,7 @@ class Multilabel(Task):
     names_key = "label_names"
     classes = False
     sets = True
+    last_activation = "sigmoid"
     explains = " per predicted label"
     baselines = ("logistic_regression", "random_forest")
     min_labels = 0  # data.min_labels: fewer labels on an example is a data error

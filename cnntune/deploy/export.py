@@ -94,7 +94,7 @@ def export_study(study: str, *, fmt: str, out: str | Path, tracking_uri: str,
         say(f"retraining trial {t.number} on train+val for {epochs} epochs")
         model = retrain_trial(t.params, data, epochs=epochs,
                               seed=int(view.settings.get("seed", 0)) + t.number,
-                              base_dir=view.space_dir)
+                              base_dir=view.space_dir, own=view.space.own_model)
     else:
         say(f"loading the logged model of trial {t.number}")
         model = view.load_model(t)
@@ -142,7 +142,8 @@ def export_study(study: str, *, fmt: str, out: str | Path, tracking_uri: str,
     return report
 
 
-def retrain_trial(params: dict, data, *, epochs: int, seed: int, base_dir: str | None = None):
+def retrain_trial(params: dict, data, *, epochs: int, seed: int, base_dir: str | None = None,
+                  own=None):
     """A fresh model from ``params``, trained on train + validation for ``epochs`` epochs (the
     trial's best epoch), so the exported model has seen all the data the search used. File
     knobs resolve as in the trial: as given, else from ``base_dir`` (the space file's folder)."""
@@ -153,7 +154,7 @@ def retrain_trial(params: dict, data, *, epochs: int, seed: int, base_dir: str |
 
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
-    knobs, model = build_trial_model(params, data, base_dir)
+    knobs, model = build_trial_model(params, data, base_dir, own)
     both = data.train.concat(data.val)
     one_hot = data.task.one_hot(knobs, data.num_classes)
     fit_final(model, knobs, both.pipeline(knobs["batch_size"], training=True, seed=seed,
@@ -164,7 +165,7 @@ def retrain_trial(params: dict, data, *, epochs: int, seed: int, base_dir: str |
     # the trained weights in an uncompiled model, as trials log theirs: a compiled one would
     # save its loss and metrics with it, and a task's own (a segmentation's confusion metric,
     # a regression's standardised loss) could not be loaded back from a .keras file
-    _, plain = build_trial_model(params, data, base_dir)
+    _, plain = build_trial_model(params, data, base_dir, own)
     plain.set_weights(model.get_weights())
     return plain
 

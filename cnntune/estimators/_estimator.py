@@ -37,6 +37,17 @@ def _inputs_errors(method):
     return wrapper
 
 
+def work_folder(tracking_uri: str) -> Path:
+    """Where fit keeps the data files, spaces and pickled builders it writes: beside a local
+    tracking store (``mlruns/estimators``), else in cnntune's cache folder."""
+    db = sqlite_path(tracking_uri)
+    if db is not None:
+        return db.parent / "estimators"
+    from ..data.store import cache_root
+
+    return cache_root() / "estimators"
+
+
 def _sklearn_base():
     """scikit-learn's BaseEstimator (get_params, set_params, clone, repr): imported with the
     estimators, never at ``import cnntune``."""
@@ -49,13 +60,16 @@ class Estimator(_sklearn_base()):
     """A searched CNN for ``task`` (``catalog.TASKS``): ``fit(x, y)``, then ``predict``.
 
     Parameters are the CLI's, with its defaults: ``space`` (``auto``: picked for the data; a
-    YAML file or a shipped space's name), ``task`` and ``kind`` (``image`` or ``sequence``;
-    default: the named estimator's), ``timeout`` (seconds for each ``fit``),
-    ``max_trials`` (trials each ``fit`` adds), ``engine``, ``algorithm``, ``pruner``,
+    YAML file or a shipped space's name; or a space document, a dict), ``task`` and ``kind``
+    (``image`` or ``sequence``; default: the named estimator's), ``timeout`` (seconds for
+    each ``fit``), ``max_trials`` (trials each ``fit`` adds), ``engine``, ``algorithm``, ``pruner``,
     ``objective`` (default: the task's), ``study`` (default: named after the space and the
     data, so that fitting the same data again continues it), ``storage``, ``tracking_uri``,
     ``seed``, ``workers``, ``epochs`` (per trial), ``verbose`` (0: quiet; 1: the progress
-    lines, or in Jupyter one updating display).
+    lines, or in Jupyter one updating display). ``model``: your own model builder, a function
+    ``build(params, input_shape, outputs) -> keras.Model`` (or its ``"module:function"``)
+    that each trial calls with the params the space samples (``cnntune.models.builder``); with
+    the auto space, those are the training and augmentation knobs.
     """
 
     default_task = "classification"  # each named estimator's own (catalog.TASKS)
@@ -68,8 +82,9 @@ class Estimator(_sklearn_base()):
                  objective: str | None = None, study: str | None = None,
                  storage: str = DEFAULT_STORAGE, tracking_uri: str = DEFAULT_TRACKING_URI,
                  seed: int | None = None, workers: int | None = None,
-                 epochs: int | None = None, verbose: int = 1):
+                 epochs: int | None = None, verbose: int = 1, model=None):
         self.space = space
+        self.model = model
         self.task = task
         self.kind = kind
         self.timeout = timeout
@@ -90,7 +105,7 @@ class Estimator(_sklearn_base()):
 
     @_inputs_errors
     def fit(self, x, y=None, validation_data=None, validation_split: float | None = None,
-            class_weight: str | dict | None = None):
+            class_weight: str | dict | None = None, *, test_data=None):
         """Search CNNs for ``x`` and ``y`` and keep the best.
 
         ``x``: numpy arrays (images (n, h, w[, c]), sequences (n, steps[, channels])), a
@@ -99,7 +114,8 @@ class Estimator(_sklearn_base()):
         column, default ``label``). ``validation_data``: (x_val, y_val) to validate on, else
         ``validation_split`` of x (default 0.2) is. A test split is held out of the training
         data as ``cnntune search`` does, for the trials' test figures. ``class_weight``:
-        ``balanced`` or {class: weight}. Fitting the same data again continues the study."""
+        ``balanced`` or {class: weight}. ``test_data``: (x_test, y_test) to score the trials'
+        test figures on instead. Fitting the same data again continues the study."""
         from ..tasks import task as task_of
         from ..tuning.study import search
 
@@ -107,7 +123,7 @@ class Estimator(_sklearn_base()):
         if validation_split is not None and not 0 < validation_split < 0.5:
             raise InputError(f"fit(validation_split={validation_split}): give a fraction "
                              "between 0 and 0.5")
-        inputs = self._inputs(x, y, validation_data, learn)
+        inputs = self._inputs(x, y, validation_data, learn, test_data)
         space_file = self._write_space(inputs, validation_split, class_weight)
         progress = self._progress()
         with progress:
@@ -124,21 +140,14 @@ class Estimator(_sklearn_base()):
         self._fitted(result.study, inputs.classes)
         return self
 
-    def _inputs(self, x, y, validation_data, learn):
+    def _inputs(self, x, y, validation_data, learn, test_data=None):
         from ._inputs import inputs_of
 
         return inputs_of(x, y, validation_data, task=learn, kind=self._kind,
-                         folder=self._folder())
+                         folder=self._folder(), test_data=test_data)
 
     def _folder(self) -> Path:
-        """Where fit keeps the data files and spaces it writes: beside a local tracking
-        store (``mlruns/estimators``), else in cnntune's cache folder."""
-        db = sqlite_path(self.tracking_uri)
-        if db is not None:
-            return db.parent / "estimators"
-        from ..data.store import cache_root
-
-        return cache_root() / "estimators"
+        return work_folder(self.tracking_uri)
 
     def _write_space(self, inputs, validation_split, class_weight) -> Path:
         """The space fit searches, as a file beside its data: the auto space for this data
@@ -152,14 +161,27 @@ class Estimator(_sklearn_base()):
         if validation_split is not None:
             data["val_fraction"] = float(validation_split)
         task = self._task
-        if str(self.space) == AUTO:
-            sp, _ = auto_plan(None, task=task, settings=data)
+        builder = self._builder()
+        if isinstance(self.space, dict):  # a space document
+            doc = dict(self.space)
         else:
-            sp = load_space(self.space)
-            if sp.spec.task != task:
-                raise InputError(f"space '{self.space}' is for {sp.spec.task}, this estimator "
-                                 f"for {task}; give a {task} space or the auto space")
-        doc = yaml.safe_load(sp.text)
+            if str(self.space) == AUTO:
+                sp, _ = auto_plan(None, task=task, settings=data)
+            else:
+                sp = load_space(self.space)
+            doc = yaml.safe_load(sp.text)
+        if doc.get("task", "classification") != task and str(self.space) != AUTO:
+            raise InputError(f"space '{doc.get('name', self.space)}' is for {doc.get('task')}, "
+                             f"this estimator for {task}; give a {task} space or the auto "
+                             "space")
+        if builder is not None:
+            doc["model"] = {"builder": builder}
+            if str(self.space) == AUTO:  # the auto space's training and augmentation knobs
+                from ..knobs import AROUND_MODEL
+
+                doc["name"] = f"{doc.get('name', 'auto')}-own"
+                doc["params"] = {k: v for k, v in doc["params"].items() if k in AROUND_MODEL}
+                doc["start_from"] = []  # cnntune's known-good starts are its families'
         doc["task"] = task
         doc["data"] = {**{k: v for k, v in (doc.get("data") or {}).items()
                           if k in ("val_fraction", "test_fraction")}, **data}
@@ -175,6 +197,21 @@ class Estimator(_sklearn_base()):
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
         load_space(path)  # checked before anything else is written
         return path
+
+    def _builder(self) -> str | None:
+        """The space's ``model.builder`` for ``model=``: checked to import and be callable."""
+        if self.model is None:
+            return None
+        from ..models.builder import load, reference
+        from ..space import ModelSettings
+
+        if isinstance(self.model, str):
+            load(ModelSettings(builder=self.model))
+            return self.model
+        if not callable(self.model):
+            raise InputError(f"model={self.model!r}: give a function build(params, "
+                             "input_shape, outputs) that returns a Keras model")
+        return reference(self.model, self._folder())
 
     @property
     def _task(self) -> str:

@@ -34,11 +34,12 @@ class Inputs:
 
 
 def inputs_of(x, y, validation_data, *, task, kind: str = "image", folder: Path,
-              where: str = "fit") -> Inputs:
+              where: str = "fit", test_data=None) -> Inputs:
     """``fit``'s data as a space's data settings; writes an npz (arrays) or a labels CSV
-    (a DataFrame) into ``folder`` when it is not there yet."""
+    (a DataFrame) into ``folder`` when it is not there yet. ``test_data``: (x, y) the trials'
+    test figures are scored on (default: a split held out of x)."""
     if isinstance(x, (str, Path)):
-        if y is not None or validation_data is not None:
+        if y is not None or validation_data is not None or test_data is not None:
             raise InputError(f"{where}(x, ...): x is a path ('{x}'), which brings its own labels "
                              "and splits; drop y and validation_data, or pass arrays")
         if str(x) in EMBEDDED:
@@ -49,28 +50,35 @@ def inputs_of(x, y, validation_data, *, task, kind: str = "image", folder: Path,
                              "folder, a CSV or arrays")
         return Inputs({"path": str(path.resolve())}, path.stem)
     if _is_dataframe(x):
+        if test_data is not None:
+            raise InputError(f"{where}(DataFrame, test_data=...): test_data is for arrays; put "
+                             "the test images in the frame's folder as test/")
         return _frame(x, y, validation_data, folder=folder, where=where)
     x, y = arrays_of(x, y, kind, where)
     parts = {"train": (x, y)}
-    if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise InputError(f"{where}(validation_data=...): give a tuple (x_val, y_val)")
-        xv, yv = arrays_of(*validation_data, kind, f"{where}(validation_data)")
-        if xv.shape[1:] != x.shape[1:]:
-            raise InputError(f"{where}(validation_data): x_val holds examples of shape "
-                             f"{xv.shape[1:]}, x of {x.shape[1:]}; give both the same shape")
-        parts["val"] = (xv, yv)
+    for part, arg, given in (("val", "validation_data", validation_data),
+                             ("test", "test_data", test_data)):
+        if given is None:
+            continue
+        if not isinstance(given, (tuple, list)) or len(given) != 2:
+            raise InputError(f"{where}({arg}=...): give a tuple (x_{part}, y_{part})")
+        xp, yp = arrays_of(*given, kind, f"{where}({arg})")
+        if xp.shape[1:] != x.shape[1:]:
+            raise InputError(f"{where}({arg}): x_{part} holds examples of shape "
+                             f"{xp.shape[1:]}, x of {x.shape[1:]}; give both the same shape")
+        parts[part] = (xp, yp)
     classes = None
     if task.classes:
         classes = np.unique(y)
         if len(classes) < 2:
             raise InputError(f"{where}(x, y): y holds one class ({classes[0]!r}); a classifier "
                              "needs examples of at least two")
-        if "val" in parts:
-            unknown = np.setdiff1d(parts["val"][1], classes)
-            if len(unknown):
-                raise InputError(f"{where}(validation_data): y_val holds class {unknown[0]!r}, "
-                                 "which y does not; every class of y_val must be in y")
+        for part, arg in (("val", "validation_data"), ("test", "test_data")):
+            if part in parts:
+                unknown = np.setdiff1d(parts[part][1], classes)
+                if len(unknown):
+                    raise InputError(f"{where}({arg}): y_{part} holds class {unknown[0]!r}, "
+                                     f"which y does not; every class of y_{part} must be in y")
     digest = hashlib.sha256()
     for part in sorted(parts):
         for a in parts[part]:

@@ -27,6 +27,21 @@ def input_stack(knobs: dict, scale: float) -> list:
     return out
 
 
+def standardise(prep: dict) -> list:
+    """A sequence's input layers: (x - mean) / std per channel with the training split's
+    statistics, as a per-channel Rescaling (plain constants in every export: a Normalization
+    layer's captured tensors become missing inputs in the ONNX graph); none without them."""
+    import numpy as np
+    from keras import layers
+
+    mean, std = prep.get("mean"), prep.get("std")
+    if mean is None:
+        return []
+    scale = (1.0 / np.asarray(std, dtype="float64")).tolist()
+    offset = (-np.asarray(mean, dtype="float64") * np.asarray(scale)).tolist()
+    return [layers.Rescaling(scale, offset=offset, name="standardise")]
+
+
 def paired_augmentation(knobs: dict):
     """A function (images, masks) -> (images, masks) that moves a batch's images and their
     masks together (flip, rotation, translation, zoom, nearest-neighbour for the masks), or

@@ -55,13 +55,16 @@ def trials_frame(view, *, state: str | None = None, sort: str | None = None):
                # k-fold studies: the objective's spread over the folds, and how many ran
                *sorted({k for t in trials for k in t.metrics if k.endswith("_std")}),
                *(("folds",) if any("folds" in t.metrics for t in trials) else ()))
+    # the space's params, then those a user's builder or hypermodel sampled as it ran
+    names = list(view.space.order)
+    names += [k for k in dict.fromkeys(k for t in trials for k in t.params) if k not in names]
     rows: list[dict[str, Any]] = []
     for t in trials:
         row: dict[str, Any] = {"number": t.number, "state": t.state,
                                # where its params came from, why its training ended early
                                "origin": t.tags.get("cnntune.origin"),
                                "stopped": t.tags.get("cnntune.stopped")}
-        for name in view.space.order:
+        for name in names:
             row[name] = t.params.get(name)
         for m in metrics:
             row[m] = t.metrics.get(m)
@@ -72,7 +75,7 @@ def trials_frame(view, *, state: str | None = None, sort: str | None = None):
                      **{m: b["metrics"].get(m) for m in metrics}, "run_id": b["run_id"]})
     for row in rows:
         row.setdefault("model", "cnn")
-    columns = ["number", "state", "model", "origin", "stopped", *view.space.order,
+    columns = ["number", "state", "model", "origin", "stopped", *names,
                *metrics, "run_id"]
     df = pd.DataFrame(rows, columns=columns)
     has_baselines = (df["state"] == "BASELINE").any()

@@ -195,11 +195,18 @@ class StudyView:
         return test_figures(model, data, knob_defs.resolve(trial.params))[0]
 
     def typed_params(self, raw: dict[str, str]) -> dict[str, Any]:
-        """MLflow's string params back to the types the space declares; what cnntune logs
-        about the run itself (``cnntune.device``) is not a knob and is left out."""
+        """MLflow's string params back to the types the space declares (a user's builder or
+        hypermodel's own, which no space declares: as Python literals, else strings); what
+        cnntune logs about the run itself (``cnntune.device``) is not a knob and is left
+        out."""
         params = self.space.params
-        return {name: params[name].parse(s) if name in params else s
-                for name, s in raw.items() if not name.startswith("cnntune.")}
+        out = {}
+        for name, text in raw.items():
+            if not name.startswith("cnntune."):
+                value = params[name].parse(text) if name in params else text
+                # none of the space's values (a hypermodel's own batch_size): as a literal
+                out[name] = _literal(text) if value is text else value
+        return out
 
     def load_model(self, trial: TrialRun):
         """The trial's logged Keras model, loaded in Keras' safe mode; for a trial cut at the
@@ -230,3 +237,15 @@ class StudyView:
                                f"cannot be loaded ({type(exc).__name__}: "
                                f"{str(exc).splitlines()[0] if str(exc) else ''}); add "
                                "--retrain") from None
+
+
+def _literal(text: str) -> Any:
+    """A logged param's value (``str(value)``) back as the int, float, bool or None it was;
+    any other text as it is."""
+    import ast
+
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return text
+    return value if isinstance(value, (int, float, bool, type(None))) else text

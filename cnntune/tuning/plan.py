@@ -80,6 +80,11 @@ def make_plan(space, data, study, trials, timeout, seed, engine, algorithm, prun
     if sp.multi and engine != "optuna":
         raise ConfigError(f"space '{sp.source}' has several objectives; multi-objective "
                           "search needs --engine optuna")
+    hyper = sp.own_model is not None and sp.own_model.kind == "hypermodel"
+    if hyper and (engine != "optuna" or algorithm == "grid"):
+        raise ConfigError(f"space '{sp.source}' is a KerasTuner hypermodel's, sampled as its "
+                          f"build runs, which {'a grid' if engine == 'optuna' else engine} "
+                          "cannot do; use --engine optuna with tpe, random, cmaes or qmc")
     if sp.multi and algorithm == "cmaes":
         raise ConfigError("the cmaes sampler has one objective only; use tpe or nsgaii")
     if sp.multi and pruner not in (None, "none"):
@@ -124,7 +129,8 @@ def make_plan(space, data, study, trials, timeout, seed, engine, algorithm, prun
                              class_weight=dataset.class_weights(sp.training.class_weight),
                              folds=sp.training.folds,
                              max_params=sp.spec.constraints.max_params,
-                             base_dir=str(sp.base_dir), threads=threads,
+                             base_dir=str(sp.base_dir), own_model=sp.own_model,
+                             threads=threads,
                              latency=sp.spec.latency.model_dump() if sp.measures_latency
                              else None)
     _check_files(sp, settings.base_dir)
@@ -189,7 +195,7 @@ def _check_families_fit(sp, dataset) -> None:
     from ..models import SEQUENCE_FAMILIES
 
     fam = sp.params.get("family")
-    for f in (fam.grid() if fam is not None else ["plain"]):
+    for f in ([] if sp.own_model else fam.grid() if fam is not None else ["plain"]):
         wants = "sequence" if f in SEQUENCE_FAMILIES else "image"
         if wants != dataset.kind:
             raise ConfigError(f"space '{sp.source}' can pick family {f}, which needs "
@@ -198,8 +204,14 @@ def _check_families_fit(sp, dataset) -> None:
 
 
 def _check_files(sp, base_dir: str) -> None:
-    """Every weights file a trial could be handed exists, before anything is written."""
+    """Every weights file a trial could be handed exists, and the model builder imports,
+    before anything is written."""
     from ..worker.trial import resolve_file_knob
+
+    if sp.own_model:
+        from ..models.builder import load
+
+        load(sp.own_model, base_dir)
 
     p = sp.params.get("backbone_weights")
     values = (p.options() or []) if p is not None else []

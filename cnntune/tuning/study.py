@@ -234,7 +234,8 @@ class _TrialLoop:
              **({"cnntune.retry_of": str(sample.retry_of)} if sample.retry_of is not None
                 else {}),
              **({"cnntune.origin": sample.origin} if sample.origin else {}),
-             "cnntune.family": str(sample.params.get("family", "plain")),
+             "cnntune.family": "own" if self.plan.space.own_model
+             else str(sample.params.get("family", "plain")),
              "cnntune.device": self.device, "cnntune.node": self.node})
         sample.set_attr("mlflow_run_id", run_id)
         # optuna-dashboard shows user attributes: the link to the trial's run
@@ -312,6 +313,11 @@ class _TrialLoop:
                            "stopped": result.stopped, "unscored": list(result.unscored),
                            "origin": sample.origin, "params": sample.params, "best": is_best,
                            "seconds": time.perf_counter() - t0})
+        if result.builder_failed and prior is None and self.new_trials == 1:
+            from ..errors import BuilderError
+
+            raise BuilderError(f"{result.error}; that was the study's first configuration, so "
+                               "the search stopped: fix the builder and run again")
         return Outcome(state=result.state, value=result.value, error=result.error,
                        retry=result.retry,
                        values=values, constraints=constraints)

@@ -40,7 +40,7 @@ def fit_folds(params: dict, model, knobs: dict, data, settings, *, number: int,
     best_epochs = []
     for fold in range(k):
         if fold:
-            model = build_trial_model(params, data, settings.base_dir)[1]
+            model = build_trial_model(params, data, settings.base_dir, settings.own_model)[1]
         part = data.fold(fold, k)
         fitted = fit_split(model, knobs, part, settings, number=number, report=None,
                            on_epoch=numbered, clock=clock)

@@ -58,13 +58,15 @@ def compile_model(model, knobs: dict, train_ds, epochs: int | None, *,
                   task: Task = CLASSIFICATION, prep: dict | None = None) -> None:
     """Compile with the knobs' optimizer and schedule (cosine over ``epochs`` of ``train_ds``;
     ``epochs=None``: the caller schedules the learning rate) and the task's loss and metrics
-    (``Task.compile_args``; ``prep``: the data's, for a regression's target scale)."""
+    (``Task.compile_args``; ``prep``: the data's, for a regression's target scale). A model
+    that arrives compiled (a user's builder or hypermodel compiled it) keeps its optimizer."""
     steps = int(train_ds.cardinality()) if hasattr(train_ds, "cardinality") and epochs else -1
     loss, metrics = task.compile_args(knobs, prep or {})
+    own = model.optimizer if getattr(model, "compiled", False) else None
     with warnings.catch_warnings():  # "doesn't support jit_compile": model.jit_compile says
         warnings.simplefilter("ignore", UserWarning)
-        model.compile(optimizer=make_optimizer(knobs, steps * epochs if steps > 0 and epochs
-                                               else None),
+        model.compile(optimizer=own or make_optimizer(knobs, steps * epochs if steps > 0
+                                                      and epochs else None),
                       loss=loss, metrics=metrics,
                       jit_compile=bool(knobs.get("jit_compile", False)))
 
@@ -192,8 +194,10 @@ def fit(model, knobs: dict, train_ds, val_ds, *, epochs: int, patience: int, obj
     clock.check_batches = steps or int(train_ds.cardinality())
     begun = clock.batches
     t0 = time.perf_counter()
-    hist = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False,
-                     callbacks=callbacks, class_weight=class_weight, steps_per_epoch=steps)
+    # a KerasTuner hypermodel's own fit, when it has one, calls model.fit (models.builder)
+    hist = getattr(model, "_cnntune_fit", model.fit)(
+        train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False,
+        callbacks=callbacks, class_weight=class_weight, steps_per_epoch=steps)
     result.fit_seconds = time.perf_counter() - t0
     if keeper is not None:
         keeper.wait()

@@ -19,7 +19,7 @@ from ..budget import Budget
 from ..catalog import State
 from .. import knobs as knob_defs
 from ..data import Dataset
-from ..errors import TrialFailed
+from ..errors import BuilderFailed, TrialFailed
 from ..tasks import predictions, test_figures
 from .clock import Costs, TrialClock
 from .train import EpochHook, FitResult, Report, fit
@@ -34,6 +34,7 @@ class TrialSettings:
     class_weight: dict[int, float] | None = None  # class index -> weight in the loss
     max_params: int | None = None  # bigger models are skipped before training
     base_dir: str | None = None  # relative file knobs (backbone_weights) resolve against it
+    own_model: Any = None  # a user's model (space.ModelSettings), or None: the families
     threads: int | None = None  # TensorFlow threads (intra-op) for this worker; None: all cores
     latency: dict | None = None  # measure latency/size (space.latency settings) when set
     budget: Budget | None = None  # --timeout: trials are over by its trials_end
@@ -60,6 +61,7 @@ class TrialResult:
     # what a trial cut at the deadline could not score in time (catalog.UNSCORED)
     unscored: tuple[str, ...] = ()
     kept: str | None = None  # the checkpoint folder a killed trial's model is in
+    builder_failed: bool = False  # a user's builder failed (errors.BuilderFailed)
     retry: bool = False  # the worker died under it: worth one more try in a fresh worker
     confusion: list[list[int]] | None = None  # the test split's (COMPLETE only): true x pred
     decision: dict = field(default_factory=dict)  # Task.decide's (COMPLETE only): thresholds
@@ -71,16 +73,27 @@ class TrialResult:
         return model
 
 
-def build_trial_model(params: dict[str, Any], data: Dataset, base_dir: str | None):
+def build_trial_model(params: dict[str, Any], data: Dataset, base_dir: str | None,
+                      own=None):
     """(knobs, the untrained Keras model) that a trial with ``params`` trains: the one path
-    from params to a model, shared by the search and the export's retraining. Raises
-    TrialFailed when the model cannot be built for the data's input."""
+    from params to a model, shared by the search and the export's retraining; ``own``: a
+    user's model (``space.ModelSettings``, built by ``models.builder``) instead of cnntune's
+    families. Raises TrialFailed when the model cannot be built for the data's input
+    (BuilderFailed: the builder's fault)."""
     from ..models import build_model
 
     knobs = knob_defs.resolve(params)
     knobs["backbone_weights"] = resolve_file_knob(knobs["backbone_weights"], base_dir)
     try:
         with precision(knobs["mixed_precision"]):
+            if own is not None:
+                from ..models import builder
+
+                model = builder.build(own, params, knobs, data.input_shape, data.num_classes,
+                                      data.prep, data.task, base_dir)
+                if getattr(model, "compiled", False):  # its own optimizer, and its schedule
+                    knobs["lr_schedule"] = "constant"
+                return knobs, model
             return knobs, build_model(knobs, data.input_shape, data.num_classes, data.prep,
                                       data.task)
     except (ValueError, FileNotFoundError) as exc:
@@ -172,7 +185,7 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
     keras.utils.set_random_seed(settings.seed + number)
     unscored: list[str] = []
     try:
-        knobs, model = build_trial_model(params, data, settings.base_dir)
+        knobs, model = build_trial_model(params, data, settings.base_dir, settings.own_model)
         n_params = model.count_params()
         if settings.max_params and n_params > settings.max_params:
             return TrialResult(state=State.PRUNED, metrics={"n_params": float(n_params)},
@@ -205,7 +218,8 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
             if not whole and settings.checks > 1 and not fitted.pruned:
                 unscored.append("val")  # its validation figures are its best check's
     except TrialFailed as exc:
-        return TrialResult(state=State.FAIL, error=str(exc))
+        return TrialResult(state=State.FAIL, error=str(exc),
+                           builder_failed=isinstance(exc, BuilderFailed))
     except tf.errors.ResourceExhaustedError as exc:  # a device out of memory, as Keras raises it
         return TrialResult(state=State.FAIL, stopped="oom", error=(
             f"out of GPU memory (OOM) with batch_size {params.get('batch_size', 'default')}: "

@@ -200,10 +200,17 @@ class OptunaEngine:
         self._study.add_trials(trials)
 
     def sample(self, trial) -> dict[str, Any]:
-        """Sample every active param, in dependency order."""
+        """A KerasTuner hypermodel's params first, as its build asks for them
+        (``tuning.hypermodel``); then every active param of the space that it did not name,
+        in dependency order."""
         values: dict[str, Any] = {}
+        own = self.space.own_model
+        if own is not None and own.kind == "hypermodel":
+            from ..hypermodel import sample
+
+            values = sample(own, trial, self.space.base_dir)
         for name in self.space.order:
-            if not self.space.is_active(name, values):
+            if name in values or not self.space.is_active(name, values):
                 continue
             p = self.space.params[name]
             options = p.options()
