@@ -20,6 +20,10 @@ from ..errors import CnntuneError, ConfigError, InputError
 from ..tracking.stores import DEFAULT_STORAGE, DEFAULT_TRACKING_URI, sqlite_path
 
 AUTO = "auto"
+# the share of fit's x held out for the trials' test figures (unless test_data is given): small,
+# since the user scores the model on a test set of their own (evaluate) and every example
+# held out is one the trials do not learn from (AutoKeras holds out none)
+FIT_TEST_FRACTION = 0.05
 
 
 def _inputs_errors(method):
@@ -112,8 +116,8 @@ class Estimator(_sklearn_base()):
         ``tf.data.Dataset`` of (x, y) pairs, a path (an .npz, an image folder, a CSV, or an
         embedded set's name) or a pandas DataFrame of image paths (``y`` names its label
         column, default ``label``). ``validation_data``: (x_val, y_val) to validate on, else
-        ``validation_split`` of x (default 0.2) is. A test split is held out of the training
-        data as ``cnntune search`` does, for the trials' test figures. ``class_weight``:
+        ``validation_split`` of x (default: the space's, 0.15) is. A small test split
+        (``FIT_TEST_FRACTION``, 5%) is held out of x for the trials' test figures. ``class_weight``:
         ``balanced`` or {class: weight}. ``test_data``: (x_test, y_test) to score the trials'
         test figures on instead. Fitting the same data again continues the study."""
         from ..tasks import task as task_of
@@ -183,7 +187,8 @@ class Estimator(_sklearn_base()):
                 doc["params"] = {k: v for k, v in doc["params"].items() if k in AROUND_MODEL}
                 doc["start_from"] = []  # cnntune's known-good starts are its families'
         doc["task"] = task
-        doc["data"] = {**{k: v for k, v in (doc.get("data") or {}).items()
+        doc["data"] = {"test_fraction": FIT_TEST_FRACTION,
+                       **{k: v for k, v in (doc.get("data") or {}).items()
                           if k in ("val_fraction", "test_fraction")}, **data}
         training = doc.setdefault("training", {})
         if self.objective is not None:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..catalog import EXPLAIN_METHODS as METHODS
-from ..errors import ConfigError
+from ..errors import ConfigError, NotApplicable
 
 
 def spatial_layers(model) -> list:
@@ -66,7 +66,12 @@ def _logit_model(model, feature_layer=None):
     import keras
 
     # the task's last dense layer: a classifier, or a regression's (``tasks``)
-    clf = next(layer for layer in model.layers if layer.name in ("classifier", "regressor"))
+    clf = next((layer for layer in model.layers if layer.name in ("classifier", "regressor")),
+               None)
+    if clf is None:  # a user's own model (models.builder) ends in layers of its own
+        raise NotApplicable(f"model '{model.name}' has no last layer named classifier or "
+                            "regressor, which explain reads the logits from: it explains the "
+                            "models of cnntune's own families, not a builder's")
     outputs = [clf.input] if feature_layer is None else [_output(model, feature_layer),
                                                          clf.input]
     sub = keras.Model(model.inputs[0], outputs)

@@ -211,3 +211,15 @@ def test_an_estimator_searches_a_function_it_is_given(tmp_path):
     assert "here_conv" in _names(clf.export_model())
     assert np.isfinite(clf.score(d.images[1200:], d.target[1200:]))
     assert list((tmp_path / "mlruns" / "estimators").glob("builder-*.pkl"))
+
+
+@pytest.mark.parametrize("method", ["gradcam", "saliency"])
+def test_explain_refuses_a_builders_model_in_one_line(own_study, method):
+    from cnntune.errors import ConfigError
+    from cnntune.reports.explain import explain_study
+
+    _, _, stores, folder = own_study
+    with pytest.raises(ConfigError) as err:
+        explain_study("own", tracking_uri=stores["tracking_uri"], out=folder / method,
+                      method=method)
+    assert "\n" not in str(err.value) and "own_model" in str(err.value)

@@ -74,7 +74,7 @@ def digits():
 def tuner(digits, tmp_path_factory):
     x, y, xv, yv = digits
     folder = tmp_path_factory.mktemp("tuner")
-    tuner = cnntune.Tuner(build_model, objective="val_accuracy", max_trials=3,
+    tuner = cnntune.Tuner(build_model, objective="val_accuracy", max_trials=2,
                           directory=folder, project_name="helloworld", seed=1, verbose=0)
     tuner.search(x, y, epochs=2, validation_data=(xv, yv))
     return tuner
@@ -97,7 +97,7 @@ def test_its_hp_calls_are_optunas_suggestions_with_their_ranges(tuner):
     import optuna
 
     study = tuner.study_
-    assert study.study_name == "helloworld" and len(study.trials) == 3
+    assert study.study_name == "helloworld" and len(study.trials) == 2
     for t in study.trials:
         d = t.distributions
         assert isinstance(d["num_layers"], optuna.distributions.IntDistribution)
@@ -112,13 +112,13 @@ def test_its_hp_calls_are_optunas_suggestions_with_their_ranges(tuner):
 
 def test_every_trial_is_an_mlflow_run_with_its_hyperparameters(tuner):
     results = tuner.results_
-    assert len(results) == 3 and set(results["state"]) == {"COMPLETE"}
+    assert len(results) == 2 and set(results["state"]) == {"COMPLETE"}
     from mlflow import MlflowClient
 
     client = MlflowClient(tuner.tracking_uri)
     exp = client.get_experiment_by_name("helloworld")
     runs = client.search_runs([exp.experiment_id], "tags.`cnntune.role` = 'trial'")
-    assert len(runs) == 3
+    assert len(runs) == 2
     for r in runs:
         assert {"num_layers", "units_0", "lr", "batch_size"} <= set(r.data.params)
         assert r.data.params["batch_size"] == "32"  # Keras' default, as KerasTuner trains
