@@ -1,12 +1,13 @@
 # Two entry points, both self-installing into ./.venv on first use:
 #   make search   the main job: a search on the embedded digits data
 #   make test     the test suite
+#   make test-fast   the unit tests alone (no training, no servers; under a minute)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: search test lint install clean
+.PHONY: search test test-fast lint install clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +31,9 @@ TEST_WORKERS ?= 2
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) tests/unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check cnntune tests benchmarks examples
