@@ -312,7 +312,7 @@ class DataSettings(_Strict):
 class TrainingSettings(_Strict):
     epochs: int = Field(20, ge=1, le=10000)
     patience: int = Field(4, ge=1)
-    # None: the task's default (val_accuracy for classification, val_rmse for regression)
+    # None: the task's default objective (Task.default_objective, tasks.py)
     objective: Literal[tuple(OBJECTIVES)] | None = None  # type: ignore[valid-type]
     seed: int = 0
     # none | balanced (each class weighs n / (classes * its count)) | {class name: weight}

@@ -2,7 +2,7 @@
 
 block i = (conv -> [batch norm] -> activation) x convs_per_block -> pool -> [spatial dropout],
 with filters_i = filters * filters_growth ** i; then the head (flatten or global pooling,
-dropout, optional dense layer, softmax). Pooling is skipped once the feature map is down to 1
+dropout, optional dense layer, the task's output layer). Pooling is skipped once the feature map is down to 1
 pixel, so deep stacks stay valid on small inputs such as 8x8 digits.
 """
 

@@ -21,7 +21,8 @@ from .session import SearchResult, TrialSummary, log_baselines_once, open_study,
 
 __all__ = ["AUTO", "SearchResult", "TrialSummary", "search"]
 
-# (kind, payload) with kind one of study_start, trial_start, epoch, trial_end
+# (kind, payload): study_start, baselines, trial_start, epoch (one per check), trial_end;
+# study_end is written by the study worker (study_worker.py), not through this hook
 EventHook = Callable[[str, dict], None]
 
 

@@ -12,7 +12,8 @@ released between trials (``trial.release_earlier_trials``: ~0.4 MB a trial remai
 ~10 MB); replacing workers bounds whatever a family or a TensorFlow version still leaks.
 
 Both runners have the same interface:
-    run(number, params, report, on_epoch) -> TrialResult   (the model stays with the runner)
+    run(number, params, report, on_epoch, steps) -> TrialResult
+                               (steps: Hyperband's budget; the model stays with the runner)
     log_model(tracker, run_id, example)                    the last trial's model -> MLflow
     release()                  the last trial's model is not needed any more: free it now
     close()

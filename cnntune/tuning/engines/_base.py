@@ -4,7 +4,7 @@ An engine owns a study: a named, persistent set of trials in some storage. ``ope
 the study or loads it when it exists (resume). ``run(evaluate, ...)`` asks the sampler for params,
 hands each ``Sample`` to ``evaluate`` (which trains and scores a model) and records the returned
 ``Outcome``. A sample's ``params`` hold exactly the params active in that trial: a conditional
-param appears only when its ``when`` holds. ``sample.report(epoch, value)`` feeds the pruner and
+param appears only when its ``when`` holds. ``sample.report(step, value)`` feeds the pruner and
 returns True when the trial should stop. A step is one of the trial's checks: an epoch, or a
 part of one on a large training split (``cnntune.checks``); a study's trials report
 ``max_steps`` at most. ``sample.steps``, when set, is the trial's own budget of steps

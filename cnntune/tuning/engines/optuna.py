@@ -90,7 +90,7 @@ class OptunaEngine:
         return self.pruner_name != "none" and not self.multi  # Optuna: single objective only
 
     def _pruner(self, first: int | None = None):
-        """The pruner, judging from epoch ``first`` (default: ``first_rung`` of the epochs)."""
+        """The pruner, judging from step ``first`` (default: ``first_rung`` of the steps)."""
         import optuna
 
         p = self.pruner_name
@@ -235,18 +235,18 @@ class OptunaEngine:
         def objective(trial):
             trial.set_user_attr("owner", self.owner)
             self.reap_dead_trials()
-            reported: list[float] = []  # when this trial reported each epoch
+            reported: list[float] = []  # when this trial reported each step
 
             def report(step: int, value: float) -> bool:
                 if self.multi:  # Optuna keeps no intermediate values for several objectives
                     return False
                 trial.report(value, step)
-                if self._rung is None:  # the epoch's time, from two reports, chooses it
+                if self._rung is None:  # a step's time, from two reports, chooses it
                     reported.append(time.monotonic())
                     if len(reported) < 2:
                         return False
-                    epoch_s = max(reported[-1] - reported[-2], 1e-6)
-                    self._choose_rung(timeout / epoch_s)  # the steps the time budget holds
+                    step_s = max(reported[-1] - reported[-2], 1e-6)
+                    self._choose_rung(timeout / step_s)  # the steps the time budget holds
                 return trial.should_prune()
 
             retry_of = trial.user_attrs.get("retry_of")
@@ -286,9 +286,9 @@ class OptunaEngine:
                                  catch=(TrialFailed,), callbacks=[enough])
 
     def _prepare_rung(self, timeout: float | None) -> None:
-        """The first rung for this run: the study's if it has one, the epoch budget's when
-        there is no time budget; else none yet, and nothing is pruned until two epochs of a
-        trial have shown how long an epoch takes (``_choose_rung``)."""
+        """The first rung for this run: the study's if it has one, the step budget's when
+        there is no time budget; else none yet, and nothing is pruned until two steps of a
+        trial have shown how long a step takes (``_choose_rung``)."""
         import optuna
 
         if not self._prunes():
