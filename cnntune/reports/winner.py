@@ -86,20 +86,23 @@ def _summary(view, best, scored_now: dict[str, float] | None = None) -> Section:
 def learning_curves(view, best):
     """Loss and the other per-epoch metrics of one trial, train and validation side by side,
     against passes over the training split (a study checked n times a pass logs n points a
-    pass)."""
+    pass); the learning rate, where logged, in a last panel of its own on a log axis (on a
+    score's axis a 1e-3 rate draws as a flat 0)."""
     from plotly.subplots import make_subplots
     import plotly.graph_objects as go
 
     names = sorted(k[len("epoch/"):] for k in best.metrics if k.startswith("epoch/"))
+    rates = [n for n in ("learning_rate", "lr") if n in names][:1]  # the schedule, not a score
     bases = sorted({n[4:] if n.startswith("val_") else n for n in names}
-                   - {"lr", "learning_rate"},  # the schedule, not a score
-                   key=lambda n: (n != "loss", n))
+                   - {"lr", "learning_rate"}, key=lambda n: (n != "loss", n))
     if not bases:
         return None
     checks = int(view.settings.get("checks_per_epoch", 1))
-    fig = make_subplots(rows=1, cols=len(bases), subplot_titles=bases)
-    for col, base in enumerate(bases, 1):
-        for name, dash in ((base, "dot"), (f"val_{base}", "solid")):
+    panels = [(base, ((base, "dot"), (f"val_{base}", "solid"))) for base in bases]
+    panels += [("learning rate", ((rate, "solid"),)) for rate in rates]
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[t for t, _ in panels])
+    for col, (_, lines) in enumerate(panels, 1):
+        for name, dash in lines:
             if name not in names:
                 continue
             hist = sorted(view.client.get_metric_history(best.run_id, f"epoch/{name}"),
@@ -107,6 +110,8 @@ def learning_curves(view, best):
             fig.add_trace(go.Scatter(x=[h.step / checks for h in hist], y=[h.value for h in hist],
                                      mode="lines+markers", name=name,
                                      line=dict(dash=dash)), row=1, col=col)
+    if rates:
+        fig.update_yaxes(type="log", row=1, col=len(panels))
     fig.update_xaxes(title="epoch")
     fig.update_layout(template="plotly_white", height=360, margin=dict(l=50, r=20, t=50, b=40))
     return fig
