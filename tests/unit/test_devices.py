@@ -7,8 +7,11 @@ from cnntune.tuning import devices
 
 
 @pytest.fixture
-def machine(monkeypatch):
-    """A machine with the GPUs ``nvidia-smi`` would list (None: no driver, no nvidia-smi)."""
+def machine(monkeypatch, tmp_path):
+    """A machine with the GPUs ``nvidia-smi`` would list (None: no driver, no nvidia-smi).
+    The fake ``nvidia-smi`` is a real executable that, like the real one, answers the query
+    for GPU indices with one index a line and anything else with its usage error and exit 1,
+    so a changed or missing argument in cnntune's call shows as no GPU at all."""
 
     def make(smi_ids, visible=None):
         monkeypatch.delenv(devices.VISIBLE, raising=False)
@@ -17,12 +20,17 @@ def machine(monkeypatch):
         if smi_ids is None:
             monkeypatch.setattr(devices.shutil, "which", lambda name: None)
             return
-
-        class Done:
-            returncode, stdout = 0, "".join(f"{i}\n" for i in smi_ids)
-
-        monkeypatch.setattr(devices.shutil, "which", lambda name: "/usr/bin/nvidia-smi")
-        monkeypatch.setattr(devices.subprocess, "run", lambda *a, **k: Done())
+        smi = tmp_path / "nvidia-smi"
+        listing = "".join(f"{i}\n" for i in smi_ids)
+        smi.write_text(
+            "#!/bin/sh\n"
+            'if [ "$*" = "--query-gpu=index --format=csv,noheader" ]; then\n'
+            f"  printf '{listing}'; exit 0\nfi\n"
+            'echo "Invalid combination of input arguments. Please run \'nvidia-smi -h\'" >&2\n'
+            "exit 1\n")
+        smi.chmod(0o755)
+        monkeypatch.setattr(devices.shutil, "which",
+                            lambda name: str(smi) if name == "nvidia-smi" else None)
 
     return make
 

@@ -129,7 +129,7 @@ def test_samples_lie_inside_the_space_and_are_stored_as_handed_out(tmp_path, eng
     for t in records:
         assert t.state == "COMPLETE" and t.params == handed[t.number]
     seen = list(handed.values())
-    assert {p["optimizer"] for p in seen} >= {"adam", "sgd"} or n < 14
+    assert {p["optimizer"] for p in seen} >= {"adam", "sgd"}  # every engine explores a choice
     best = eng.best()
     assert best.state == "COMPLETE"
     assert best.value == max(t.value for t in records)
