@@ -11,7 +11,7 @@
 Heavy libraries (TensorFlow, Optuna, MLflow, scikit-learn) load only when they are used.
 """
 
-__version__ = "0.1.0"
+from .version import __version__
 
 ESTIMATORS = ("Estimator", "ImageClassifier", "ImageRegressor", "ImageSegmenter",
               "MultiLabelClassifier", "SequenceClassifier", "Tuner", "load")

@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from .. import __version__
+from ..version import __version__
 from ..catalog import (ALGORITHMS, EMBEDDED, ENGINES, EXPLAIN_METHODS, FORMATS, PRUNERS,
                       QUANTIZE, SAMPLERS)
 from ..errors import CnntuneError, ConfigError

@@ -150,7 +150,7 @@ def retrain_trial(params: dict, data, *, epochs: int, seed: int, base_dir: str |
     import keras
 
     from ..worker.train import fit_final
-    from ..worker.trial import build_trial_model, pipeline_augmentation
+    from ..worker.fitting import build_trial_model, pipeline_augmentation
 
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
@@ -174,7 +174,7 @@ def metadata(view, t, data, report: ExportReport, decision: dict | None = None) 
     import keras
     import tensorflow as tf
 
-    from .. import __version__
+    from ..version import __version__
 
     return {
         "cnntune_version": __version__, "tensorflow_version": tf.__version__,

@@ -2,8 +2,8 @@
 
 block i = (conv -> [batch norm] -> activation) x convs_per_block -> pool -> [spatial dropout],
 with filters_i = filters * filters_growth ** i; then the head (flatten or global pooling,
-dropout, optional dense layer, the task's output layer). Pooling is skipped once the feature map is down to 1
-pixel, so deep stacks stay valid on small inputs such as 8x8 digits.
+dropout, optional dense layer, the task's output layer). Pooling is skipped once the feature
+map is down to 1 pixel, so deep stacks stay valid on small inputs such as 8x8 digits.
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ def make_plan(space, data, study, trials, timeout, seed, engine, algorithm, prun
     from ..checks import checks_per_epoch
     from ..data import load_dataset
     from ..space import ALGORITHMS, ENGINES, load_space
-    from ..worker.trial import TrialSettings
+    from ..worker.fitting import TrialSettings
 
     if patience_trials is not None and patience_trials < 1:
         raise ConfigError(f"--patience-trials must be >= 1, got {patience_trials}; it is how "
@@ -206,7 +206,7 @@ def _check_families_fit(sp, dataset) -> None:
 def _check_files(sp, base_dir: str) -> None:
     """Every weights file a trial could be handed exists, and the model builder imports,
     before anything is written."""
-    from ..worker.trial import resolve_file_knob
+    from ..worker.fitting import resolve_file_knob
 
     if sp.own_model:
         from ..models.builder import load

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import statistics
 
+from .fitting import build_trial_model, fit_split, val_metrics
 from .train import EpochHook, FitResult, Report
 
 
@@ -26,8 +27,6 @@ def fit_folds(params: dict, model, knobs: dict, data, settings, *, number: int,
     a FitResult over all folds (history appended, ``pruned`` when the engine stopped the
     trial between folds) and the mean validation metrics with the objective's spread.
     ``clock``: the trial's (``TrialClock``), shared by its folds."""
-    from .trial import build_trial_model, fit_split, val_metrics
-
     k, objective = settings.folds, settings.objective
     done = 0  # epochs of the folds before this one
 

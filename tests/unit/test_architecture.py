@@ -60,7 +60,7 @@ def test_the_layout_is_read_from_the_source():
     # guards the checks below against passing on an empty graph
     assert {"cnntune.tuning.study", "cnntune.worker.trial", "cnntune.cli.main"} <= set(MODULES)
     assert "cnntune.worker.train" in {m for m, _ in IMPORTS["cnntune.worker.trial"]}
-    assert ("cnntune.knobs", ()) in IMPORTS["cnntune.worker.trial"]  # from .. import knobs
+    assert ("cnntune.knobs", ()) in IMPORTS["cnntune.worker.fitting"]  # from .. import knobs
 
 
 def test_sub_packages_import_each_other_in_one_direction():
@@ -80,6 +80,53 @@ def test_sub_packages_import_each_other_in_one_direction():
     assert graph["cnntune.cli"] >= {"cnntune.tuning", "cnntune.reports", "cnntune.deploy"}
     cycles = sorted(f"{a} <-> {b}" for a in list(graph) for b in graph[a] if reaches(b, a))
     assert not cycles
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected parts of ``graph`` with more than one member (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            part = []
+            while True:
+                w = stack.pop()
+                part.append(w)
+                if w == v:
+                    break
+            if len(part) > 1:
+                out.append(sorted(part))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_cycles_are_found_between_modules():
+    # the finder itself: a cycle through three modules, and none in a chain
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": {"c"}}) == []
+
+
+def test_no_two_modules_import_each_other_even_lazily():
+    """Between modules, not only sub-packages: an in-function import that closes a cycle is
+    a layering mistake waiting for a module-level import to make it an ImportError."""
+    graph = {mod: {t for t, _ in targets if t in MODULES and t != mod}
+             for mod, targets in IMPORTS.items()}
+    assert "cnntune.worker.fitting" in graph["cnntune.worker.folds"]
+    assert not _cycles(graph)
 
 
 def test_the_training_path_imports_no_command_module():
