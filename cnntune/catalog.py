@@ -81,9 +81,21 @@ ALL_OBJECTIVES = {**OBJECTIVES, "n_params": "minimize", "latency_ms": "minimize"
                   "size_mb": "minimize"}
 # where a trial's params came from (the cnntune.origin tag); absent: the sampler
 ORIGINS = ("warm-start", "retry")
-# why a trial's training ended before its epoch budget (the cnntune.stopped tag)
-# oom: the GPU ran out of memory (the trial fails; the study goes on)
-STOP_REASONS = ("early_stopping", "pruned", "deadline", "max_params", "oom")
+
+
+class Stop(StrEnum):
+    """Why a trial's training ended before its epoch budget (the cnntune.stopped tag; equal
+    to its value as a string). OOM: the GPU ran out of memory (the trial fails; the study
+    goes on); MAX_PARAMS: the model was over the space's max_params and never trained."""
+
+    EARLY_STOPPING = "early_stopping"
+    PRUNED = "pruned"
+    DEADLINE = "deadline"
+    MAX_PARAMS = "max_params"
+    OOM = "oom"
+
+
+STOP_REASONS = tuple(Stop)
 # what a trial cut at the deadline could not score before it (the cnntune.unscored tag, comma
 # separated): val - its validation figures are its best check's, measured on that check's part
 # of the validation split; test - it has no test figures (best, report and export score them

@@ -15,7 +15,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from ..catalog import Direction, State
+from ..catalog import Direction, State, Stop
 from ..files import event_line
 from ..tracking.links import next_commands, trials_url, ui_base
 from ..tracking.stores import DEFAULT_TRACKING_URI
@@ -149,7 +149,7 @@ class Progress:
             parts.append(f"test {self.headline} {m[f'test_{self.headline}']:.4f}")
         if "epochs" in m:
             parts.append(f"{round(m['epochs'], 2):g} ep")
-        if p.get("stopped") == "deadline":
+        if p.get("stopped") == Stop.DEADLINE:
             parts.append("cut at the deadline")
         if p.get("unscored") and p["state"] == State.COMPLETE:
             parts.append(unscored_note(p["unscored"]))

@@ -18,7 +18,7 @@ from typing import Any
 
 
 from ..files import write_json
-from ..catalog import FORMATS, QUANTIZE
+from ..catalog import FORMATS, QUANTIZE, State
 from ..errors import CnntuneError, ConfigError, ExportMismatch
 from ..formats.convert import FILES, inference_model, write_model
 from ..tracking.stores import redact
@@ -79,7 +79,7 @@ def export_study(study: str, *, fmt: str, out: str | Path, tracking_uri: str,
 
     view = StudyView(study, tracking_uri)
     t = view.trial(trial) if trial is not None else view.best()
-    if t.state != "COMPLETE" and not retrain:
+    if t.state != State.COMPLETE and not retrain:
         raise ConfigError(f"study '{study}', trial {t.number} ended {t.state}; pick a "
                           "completed trial or add --retrain")
     say(f"loading the data of study '{study}'")
@@ -207,26 +207,17 @@ def metadata(view, t, data, report: ExportReport, decision: dict | None = None) 
 def register_export(view, t, out: Path, fmt: str, name: str, alias: str, example) -> dict:
     """Log the export folder as a pyfunc model of the trial's run (served through
     cnntune.formats.runtimes) and register it under ``name`` with ``alias``."""
-    import mlflow
-    from mlflow import MlflowClient
-
+    from ..tracking.runs import register_pyfunc
     from .serving import ExportedModel, pip_requirements
 
-    mlflow.set_tracking_uri(view.tracking_uri)
-    client = MlflowClient(view.tracking_uri)
     try:
-        with mlflow.start_run(run_id=t.run_id):
-            info = mlflow.pyfunc.log_model(
-                name=f"export-{fmt}", python_model=ExportedModel(),
-                artifacts={"export": str(out)}, pip_requirements=pip_requirements(fmt),
-                input_example=None)
-        version = mlflow.register_model(info.model_uri, name)
-        client.set_registered_model_alias(name, alias, version.version)
+        version = register_pyfunc(view.tracking_uri, t.run_id, f"export-{fmt}", ExportedModel(),
+                                  {"export": str(out)}, pip_requirements(fmt), name, alias)
     except Exception as exc:
         raise CnntuneError(f"registering '{name}' failed ({type(exc).__name__}: "
                            f"{str(exc).splitlines()[0] if str(exc) else ''}); the export in "
                            f"'{out}' is kept") from None
-    return {"name": name, "version": int(version.version), "alias": alias,
+    return {"name": name, "version": version, "alias": alias,
             "model_uri": f"models:/{name}@{alias}"}
 
 

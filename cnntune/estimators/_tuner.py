@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..catalog import State
 from ..errors import InputError
 from ..tracking.stores import DEFAULT_STORAGE, DEFAULT_TRACKING_URI
 
@@ -122,7 +123,7 @@ class Tuner:
     def _ranked(self, n: int) -> list:
         est = self._fitted()
         view = est._view
-        done = [t for t in view.trials() if t.state == "COMPLETE" and
+        done = [t for t in view.trials() if t.state == State.COMPLETE and
                 view.objective in t.metrics]
         best_first = view.direction == "minimize"
         done.sort(key=lambda t: t.metrics[view.objective], reverse=not best_first)

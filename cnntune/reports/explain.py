@@ -216,8 +216,8 @@ def explain_study(study: str, *, tracking_uri: str, out: str | Path, method: str
     acts = out / "activations.png"
     _activations_png(acts, activations(model, x[0]), f"feature maps of {captions[0]}")
     if log_to_mlflow:
-        view.client.log_artifact(t.run_id, str(grid), "explain")
-        view.client.log_artifact(t.run_id, str(acts), "explain")
+        view.attach(t.run_id, str(grid), "explain")
+        view.attach(t.run_id, str(acts), "explain")
     return {"grid": grid, "activations": acts, "trial": t.number, "run_id": t.run_id}
 
 

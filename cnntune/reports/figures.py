@@ -21,7 +21,7 @@ def search_figures(ostudy, view) -> dict[str, tuple[str, Any]]:
     left out. ``ostudy`` is the study as an in-memory Optuna study (``report.optuna_study``)."""
     from optuna import visualization as vis
 
-    done = [t for t in ostudy.trials if t.state.name == "COMPLETE"]
+    done = [t for t in ostudy.trials if t.state.name == State.COMPLETE]
     out: dict[str, tuple[str, Any]] = {}
     if not ostudy.trials:
         return out

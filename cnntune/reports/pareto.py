@@ -12,7 +12,7 @@ import math
 import re
 from pathlib import Path
 
-from ..catalog import Direction
+from ..catalog import Direction, State
 from ..errors import ConfigError
 
 PICKS = ("fastest-above", "smallest-above", "best")
@@ -25,7 +25,7 @@ def objectives_of(view) -> tuple[list[str], list[str]]:
 
 
 def feasible_trials(view) -> list:
-    return [t for t in view.trials() if t.state == "COMPLETE"
+    return [t for t in view.trials() if t.state == State.COMPLETE
             and t.tags.get("cnntune.feasible", "true") == "true"]
 
 
@@ -87,9 +87,8 @@ def plot(view, out: str | Path, log_to_mlflow: bool = True) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.write_html(out, include_plotlyjs=True)
     if log_to_mlflow:
-        view.client.log_figure(view.parent.info.run_id, fig, "pareto/front.html")
-        view.client.log_text(view.parent.info.run_id, front_frame(view).to_csv(index=False),
-                             "pareto/front.csv")
+        view.attach_figure(fig, "pareto/front.html")
+        view.attach_text(front_frame(view).to_csv(index=False), "pareto/front.csv")
     return out
 
 

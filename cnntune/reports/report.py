@@ -17,6 +17,7 @@ import math
 import time
 from pathlib import Path
 
+from ..catalog import State
 from ..files import write_text
 from ..errors import ConfigError
 
@@ -31,8 +32,8 @@ def optuna_study(view, *, with_curves: bool = True):
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     dists = distributions(view.space)
     study = optuna.create_study(study_name=view.study, direction=view.direction)
-    states = {"COMPLETE": TrialState.COMPLETE, "PRUNED": TrialState.PRUNED,
-              "FAIL": TrialState.FAIL}
+    states = {State.COMPLETE: TrialState.COMPLETE, State.PRUNED: TrialState.PRUNED,
+              State.FAIL: TrialState.FAIL}
     objective = view.objective
     for t in view.trials():
         state = states.get(t.state)
@@ -71,7 +72,7 @@ def build_report(study: str, *, tracking_uri: str, out: str | Path, log_to_mlflo
     if not ostudy.trials:
         raise ConfigError(f"study '{study}' has no finished trial to report yet")
     table = trials_frame(view)
-    best = view.best() if any(t.state == "COMPLETE" for t in view.trials()) else None
+    best = view.best() if any(t.state == State.COMPLETE for t in view.trials()) else None
     sections = []
     if best is not None and winner:
         from .winner import winner_sections
@@ -84,7 +85,7 @@ def build_report(study: str, *, tracking_uri: str, out: str | Path, log_to_mlflo
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text(out, page)
     if log_to_mlflow:
-        view.client.log_text(view.parent.info.run_id, page, "report/report.html")
+        view.attach_text(page, "report/report.html")
     return out, [s.title for s in sections]
 
 

@@ -160,6 +160,9 @@ class Tracker:
     def baselines(self) -> list[dict]:
         return baseline_runs(self.client, self.experiment_id)
 
+    def log_baselines(self, parent_run_id: str, study: str, results: list[dict]) -> None:
+        log_baselines(self.client, self.experiment_id, parent_run_id, study, results)
+
     def end_study(self, parent_run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(parent_run_id, status=status)
 
@@ -291,6 +294,42 @@ def _store_error(uri: str, exc: Exception) -> str:
     detail = detail if len(detail) <= 160 else detail[:157] + "..."
     return (f"MLflow tracking store '{redact(uri)}' cannot be used ({type(exc).__name__}: "
             f"{detail}); check --tracking-uri")
+
+
+def log_baselines(client, experiment_id: str, parent_run_id: str, study: str,
+                  results: list[dict]) -> None:
+    """Classical baselines (``tuning.baselines.run_baselines``' results) as finished runs
+    under a study's run, each with its params and test/val figures."""
+    from mlflow.entities import Metric, Param
+
+    now = int(time.time() * 1000)
+    for r in results:
+        run = client.create_run(experiment_id, run_name=f"baseline-{r['name']}", tags={
+            "mlflow.parentRunId": parent_run_id, "cnntune.role": "baseline",
+            "cnntune.study": study, "cnntune.baseline": r["name"],
+            "cnntune.state": State.COMPLETE, "cnntune.family": "baseline"})
+        client.log_batch(run.info.run_id,
+                         metrics=[Metric(k, v, now, 0) for k, v in r["metrics"].items()],
+                         params=[Param(k, str(v)[:6000]) for k, v in r["params"].items()])
+        client.set_terminated(run.info.run_id, "FINISHED")
+
+
+def register_pyfunc(tracking_uri: str, run_id: str, artifact: str, python_model,
+                    artifacts: dict[str, str], requirements: list[str], name: str,
+                    alias: str) -> int:
+    """Log ``python_model`` (with its ``artifacts`` files) as a pyfunc model of the run
+    ``run_id``, register it under ``name`` and point ``alias`` at it; returns the version."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    mlflow.set_tracking_uri(tracking_uri)
+    with mlflow.start_run(run_id=run_id):
+        info = mlflow.pyfunc.log_model(name=artifact, python_model=python_model,
+                                       artifacts=artifacts, pip_requirements=requirements,
+                                       input_example=None)
+    version = mlflow.register_model(info.model_uri, name)
+    MlflowClient(tracking_uri).set_registered_model_alias(name, alias, version.version)
+    return int(version.version)
 
 
 def baseline_runs(client, experiment_id: str) -> list[dict]:

@@ -135,7 +135,7 @@ class StudyView:
         out: dict[int, TrialRun] = {}
         for r in runs:
             number = int(r.data.tags.get("cnntune.trial", -1))
-            t = TrialRun(number=number, state=r.data.tags.get("cnntune.state", "RUNNING"),
+            t = TrialRun(number=number, state=r.data.tags.get("cnntune.state", State.RUNNING),
                          run_id=r.info.run_id, params=self.typed_params(r.data.params),
                          metrics=dict(r.data.metrics), tags=dict(r.data.tags),
                          started=r.info.start_time / 1000 if r.info.start_time else None,
@@ -150,6 +150,20 @@ class StudyView:
         from .runs import baseline_runs
 
         return baseline_runs(self.client, self.experiment_id)
+
+    # -- what the commands that read a study add to it ---------------------------------------
+
+    def attach(self, run_id: str, path: str, folder: str) -> None:
+        """A file a command made from a run (explain's images) as an artifact of that run."""
+        self.client.log_artifact(run_id, path, folder)
+
+    def attach_text(self, text: str, name: str) -> None:
+        """A text a command made of the whole study (the report) as an artifact of its run."""
+        self.client.log_text(self.parent.info.run_id, text, name)
+
+    def attach_figure(self, figure, name: str) -> None:
+        """A figure made of the whole study (the Pareto front) as an artifact of its run."""
+        self.client.log_figure(self.parent.info.run_id, figure, name)
 
     def trial(self, number: int) -> TrialRun:
         for t in self.trials():

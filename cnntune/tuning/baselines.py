@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 
 
+
 MAX_TRAIN = 20000  # training examples at most (the SVM is quadratic in them)
 MAX_VALUES = 200_000_000  # training values at most (800 MB as float32)
 
@@ -69,6 +70,7 @@ def run_baselines(data, *, seed: int = 0, names=None) -> list[dict]:
 
 def baseline_study(study: str, *, tracking_uri: str, names=None) -> list[dict]:
     """Run the baselines on a study's data and log them beside its trials."""
+    from ..tracking.runs import log_baselines
     from ..tracking.studies import StudyView
 
     view = StudyView(study, tracking_uri)
@@ -76,19 +78,3 @@ def baseline_study(study: str, *, tracking_uri: str, names=None) -> list[dict]:
                             names=names)
     log_baselines(view.client, view.experiment_id, view.parent.info.run_id, study, results)
     return results
-
-
-def log_baselines(client, experiment_id: str, parent_run_id: str, study: str,
-                  results: list[dict]) -> None:
-    from mlflow.entities import Metric, Param
-
-    now = int(time.time() * 1000)
-    for r in results:
-        run = client.create_run(experiment_id, run_name=f"baseline-{r['name']}", tags={
-            "mlflow.parentRunId": parent_run_id, "cnntune.role": "baseline",
-            "cnntune.study": study, "cnntune.baseline": r["name"], "cnntune.state": "COMPLETE",
-            "cnntune.family": "baseline"})
-        client.log_batch(run.info.run_id,
-                         metrics=[Metric(k, v, now, 0) for k, v in r["metrics"].items()],
-                         params=[Param(k, str(v)[:6000]) for k, v in r["params"].items()])
-        client.set_terminated(run.info.run_id, "FINISHED")

@@ -89,7 +89,7 @@ def open_study(plan: Plan, storage: str, tracking_uri: str, heartbeat: int | Non
         run_id = record.attrs.get("mlflow_run_id")
         if run_id:
             try:
-                tracker.end_trial(run_id, "FAIL", {}, reason)
+                tracker.end_trial(run_id, State.FAIL, {}, reason)
             except Exception:  # its run may be gone; the study goes on
                 pass
 
@@ -185,12 +185,12 @@ def apply_warm_starts(plan: Plan, engine, created: bool) -> dict:
 
 def log_baselines_once(plan, tracker, parent: str, emit) -> None:
     """Classical baselines on the study's splits, logged beside its trials (once a study)."""
-    from .baselines import log_baselines, run_baselines
+    from .baselines import run_baselines
 
     if tracker.baselines():
         return
     results = run_baselines(plan.dataset, seed=plan.seed)
-    log_baselines(tracker.client, tracker.experiment_id, parent, plan.study, results)
+    tracker.log_baselines(parent, plan.study, results)
     emit("baselines", {"results": results})
 
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from ..catalog import FINISHED, Direction, State
+from ..catalog import FINISHED, Direction, State, Stop
 from ..errors import ConfigError
 from ..tracking.links import run_url, ui_base
 from ..tracking.stores import DEFAULT_STORAGE, DEFAULT_TRACKING_URI
@@ -303,7 +303,7 @@ class _TrialLoop:
             except Exception:  # the tracking store itself may be what failed
                 pass
             raise
-        if result.stopped == "deadline" or result.unscored:
+        if result.stopped == Stop.DEADLINE or result.unscored:
             self.cut.append({"number": sample.number, "state": str(result.state),
                              "epochs": result.metrics.get("epochs"),
                              "unscored": list(result.unscored)})

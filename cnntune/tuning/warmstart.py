@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..catalog import Direction
+from ..catalog import Direction, State
 from ..errors import ConfigError
 
 ORIGIN = "warm-start"
@@ -108,7 +108,7 @@ def _from_optuna(storage: str, name: str, sp, *, data_fingerprint: str, best: in
     except Exception as exc:
         raise ConfigError(f"--warm-start {name}: the study cannot be read "
                           f"({type(exc).__name__}: {str(exc).splitlines()[0]}); {fix}") from None
-    done = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+    done = [t for t in study.get_trials(deepcopy=False) if t.state.name == State.COMPLETE]
     if not done:
         raise ConfigError(f"--warm-start {name}: the study has no completed trial to start "
                           "from; finish a trial there first or drop --warm-start")
@@ -119,7 +119,7 @@ def _from_optuna(storage: str, name: str, sp, *, data_fingerprint: str, best: in
             and len(study.directions) == len(sp.directions))
     if same:
         out.history = [_copy(t, name) for t in study.get_trials(deepcopy=False)
-                       if t.state.name in ("COMPLETE", "PRUNED")]
+                       if t.state.name in (State.COMPLETE, State.PRUNED)]
         out.notes.append(f"warm start: {len(out.history)} trials of study '{name}' (same space "
                          "and data) added as history")
         return out
@@ -259,5 +259,5 @@ def _copy(t, source: str):
     keep.update(origin=ORIGIN, warm_start=f"study {source} trial {t.number}")
     return optuna.trial.create_trial(
         params=dict(t.params), distributions=dict(t.distributions),
-        values=list(t.values) if t.state.name == "COMPLETE" else None,
+        values=list(t.values) if t.state.name == State.COMPLETE else None,
         state=t.state, intermediate_values=dict(t.intermediate_values), user_attrs=keep)

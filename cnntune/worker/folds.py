@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import statistics
 
+from ..catalog import Stop
 from .fitting import build_trial_model, fit_split, val_metrics
 from .train import EpochHook, FitResult, Report
 
@@ -51,9 +52,9 @@ def fit_folds(params: dict, model, knobs: dict, data, settings, *, number: int,
         total.fit_seconds += fitted.fit_seconds
         total.stopped = fitted.stopped
         mean = statistics.fmean(m[objective] for m in per_fold)
-        if fitted.stopped == "deadline" or (report is not None and report(fold + 1, mean)):
-            total.pruned = fitted.stopped != "deadline"
-            total.stopped = "pruned" if total.pruned else "deadline"
+        if fitted.stopped == Stop.DEADLINE or (report is not None and report(fold + 1, mean)):
+            total.pruned = fitted.stopped != Stop.DEADLINE
+            total.stopped = Stop.PRUNED if total.pruned else Stop.DEADLINE
             break
     total.epochs_run = done
     # what export --retrain trains for on train + val: the folds' typical best epoch

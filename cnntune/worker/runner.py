@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from typing import Any
 
-from ..catalog import State
+from ..catalog import State, Stop
 from ..data import Dataset
 from ..errors import WorkerDied, WorkerOverran
 from ..formats import checkpoint
@@ -567,7 +567,7 @@ def cut_result(kept, checks: list[tuple[int, dict]], settings: TrialSettings, ta
             "none); give more time" if settings.folds else
             f"cut off at the --timeout deadline; its {settings.objective} was "
             f"{'not measured' if value is None else value}")
-        return TrialResult(state=State.FAIL, stopped="deadline", error=error)
+        return TrialResult(state=State.FAIL, stopped=Stop.DEADLINE, error=error)
     metrics = {k: v for k, v in kept.logs.items() if k in figures}
     metrics.update(epochs=len(checks) / settings.checks, best_epoch=kept.check / settings.checks)
     if kept.extra.get("n_params"):
@@ -579,7 +579,7 @@ def cut_result(kept, checks: list[tuple[int, dict]], settings: TrialSettings, ta
     unscored = ("val",) * (settings.checks > 1) + ("test",) + \
         ("latency",) * (settings.latency is not None)
     return TrialResult(state=State.COMPLETE, value=float(value), metrics=metrics,
-                       history=history, stopped="deadline", unscored=unscored,
+                       history=history, stopped=Stop.DEADLINE, unscored=unscored,
                        kept=str(kept.folder))
 
 

@@ -11,7 +11,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..catalog import OBJECTIVES
+from ..catalog import OBJECTIVES, Stop
 from ..errors import TrialFailed
 from ..formats.checkpoint import Keeper
 from ..tasks import CLASSIFICATION, Task
@@ -28,7 +28,7 @@ class FitResult:
     best_epoch: int = 0  # 1-based epoch whose weights the model holds
     pruned: bool = False
     fit_seconds: float = 0.0
-    stopped: str | None = None  # why training ended before its epochs: a catalog.STOP_REASONS
+    stopped: str | None = None  # why training ended before its epochs: a catalog.Stop
     passes: float | None = None  # passes over the training split, a check cut short counted
 
 
@@ -106,7 +106,7 @@ def fit(model, knobs: dict, train_ds, val_ds, *, epochs: int, patience: int, obj
         task: Task = CLASSIFICATION, prep: dict | None = None, checks: int = 1) -> FitResult:
     """Train ``model`` in place for ``task`` (``prep``: the data's). Raises TrialFailed on a
     NaN/inf loss. ``clock`` (``TrialClock``) times the trial: with a budget, training stops
-    in time for what follows it (``stopped = "deadline"``), mid-check if need be, and the
+    in time for what follows it (``stopped = Stop.DEADLINE``), mid-check if need be, and the
     model keeps its best check's weights. ``keeper`` (``formats.checkpoint.Keeper``) keeps
     those weights on disk at each improvement, for a trial killed at the deadline.
     ``val_split`` (the validation arrays): the scores Keras does not measure
@@ -146,7 +146,7 @@ def fit(model, knobs: dict, train_ds, val_ds, *, epochs: int, patience: int, obj
         def on_train_batch_begin(self, batch, logs=None):
             clock.batch()
             if clock.past() and not self.model.stop_training:
-                result.stopped = "deadline"
+                result.stopped = Stop.DEADLINE
                 self.model.stop_training = True
 
         def on_epoch_end(self, epoch, logs=None):
@@ -162,14 +162,14 @@ def fit(model, knobs: dict, train_ds, val_ds, *, epochs: int, patience: int, obj
             if on_epoch is not None:
                 on_epoch(epoch + 1, logs)
             if report is not None and objective in logs and report(epoch + 1, logs[objective]):
-                result.pruned, result.stopped = True, "pruned"
+                result.pruned, result.stopped = True, Stop.PRUNED
                 self.model.stop_training = True
             elif stopper.stopped_epoch and result.stopped is None:
-                result.stopped = "early_stopping"
+                result.stopped = Stop.EARLY_STOPPING
             if self.model.stop_training:
                 return
             if clock.replan(epoch + 1, time.time() - self.started) <= epoch + 1 < epochs:
-                result.stopped = "deadline"  # the next epoch would not finish in time
+                result.stopped = Stop.DEADLINE  # the next epoch would not finish in time
                 self.model.stop_training = True
 
     class _Scores(keras.callbacks.Callback):

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..catalog import State
+from ..catalog import State, Stop
 from ..data import Dataset
 from ..errors import BuilderFailed, TrialFailed
 from ..tasks import test_figures
@@ -36,7 +36,7 @@ class TrialResult:
     history: dict[str, list[float]] = field(default_factory=dict)
     error: str | None = None
     skipped: str | None = None  # why a PRUNED trial never trained (a constraint's name)
-    stopped: str | None = None  # why training ended before its epochs (catalog.STOP_REASONS)
+    stopped: str | None = None  # why training ended before its epochs (catalog.Stop)
     # what a trial cut at the deadline could not score in time (catalog.UNSCORED)
     unscored: tuple[str, ...] = ()
     kept: str | None = None  # the checkpoint folder a killed trial's model is in
@@ -112,7 +112,7 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
         n_params = model.count_params()
         if settings.max_params and n_params > settings.max_params:
             return TrialResult(state=State.PRUNED, metrics={"n_params": float(n_params)},
-                               skipped="max_params", stopped="max_params",
+                               skipped=Stop.MAX_PARAMS, stopped=Stop.MAX_PARAMS,
                                error=f"skipped before training: {n_params:,} params > "
                                      f"max_params {settings.max_params:,}")
         clock = TrialClock(settings.budget, epochs=settings.max_checks,
@@ -142,7 +142,7 @@ def run_trial(params: dict[str, Any], data: Dataset, settings: TrialSettings, *,
         return TrialResult(state=State.FAIL, error=str(exc),
                            builder_failed=isinstance(exc, BuilderFailed))
     except tf.errors.ResourceExhaustedError as exc:  # a device out of memory, as Keras raises it
-        return TrialResult(state=State.FAIL, stopped="oom", error=(
+        return TrialResult(state=State.FAIL, stopped=Stop.OOM, error=(
             f"out of GPU memory (OOM) with batch_size {params.get('batch_size', 'default')}: "
             f"{str(exc).strip().splitlines()[0][:300]}; the study goes on (a smaller batch or "
             "model fits, or fewer --trials-per-gpu)"))

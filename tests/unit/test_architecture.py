@@ -142,3 +142,24 @@ def test_no_module_takes_another_modules_private_names():
                  if name.startswith("_") and not name.startswith("__")
                  and _group(target) != _group(mod))
     assert not bad
+
+
+# MLflow's writing calls (MlflowClient's and the fluent API's)
+MLFLOW_WRITES = {"log_artifact", "log_artifacts", "log_text", "log_figure", "log_dict",
+                 "log_image", "log_batch", "log_metric", "log_param", "log_params",
+                 "log_metrics", "create_run", "start_run", "set_tag", "set_tags",
+                 "set_terminated", "set_experiment_tag", "create_experiment", "register_model",
+                 "set_registered_model_alias", "delete_run", "update_run"}
+
+
+def test_every_mlflow_write_goes_through_tracking():
+    found = []
+    for mod, (path, _) in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr in MLFLOW_WRITES:
+                found.append((mod, node.func.attr, node.lineno))
+    assert any(mod.startswith("cnntune.tracking.") for mod, _, _ in found)  # the check sees them
+    outside = [f"{mod}:{line} {name}" for mod, name, line in found
+               if not mod.startswith("cnntune.tracking.")]
+    assert not outside

@@ -36,8 +36,8 @@ from ._base import Outcome, Sample, StudyInfo, TrialRecord
 ALGORITHMS = CATALOG_ALGORITHMS["kerastuner"]
 _TUNER_ID = "cnntune"
 _STATE_FILE = "cnntune.json"
-_KT_STATES = {"COMPLETED": "COMPLETE", "FAILED": "FAIL", "INVALID": "FAIL", "RUNNING": "RUNNING",
-              "IDLE": "WAITING", "STOPPED": "FAIL"}
+_KT_STATES = {"COMPLETED": State.COMPLETE, "FAILED": State.FAIL, "INVALID": State.FAIL,
+              "RUNNING": State.RUNNING, "IDLE": State.WAITING, "STOPPED": State.FAIL}
 
 
 def workdir_for(storage: str) -> Path:
@@ -285,7 +285,7 @@ class KerasTunerEngine:
         values = dict(trial.hyperparameters.values)
         budget = values.get("tuner/epochs")
         entry = self._trial_state(trial.trial_id)
-        entry["state"] = "RUNNING"
+        entry["state"] = State.RUNNING
         entry["attrs"].update(attrs)
         if budget is not None:
             entry["attrs"].update({"hyperband_steps": budget,
@@ -303,12 +303,12 @@ class KerasTunerEngine:
         try:
             outcome = evaluate(sample)
         except BaseException as exc:
-            self._end(trial, "FAIL", None, f"{type(exc).__name__}: {exc}")
+            self._end(trial, State.FAIL, None, f"{type(exc).__name__}: {exc}")
             raise
         self._end(trial, outcome.state, outcome.value, outcome.error)
 
     def _end(self, trial, state: str, value: float | None, error: str | None) -> None:
-        ok = state == "COMPLETE" and value is not None and math.isfinite(value)
+        ok = state == State.COMPLETE and value is not None and math.isfinite(value)
         if ok:
             self._oracle.update_trial(trial.trial_id, {self.objective: value})
         trial.status = "COMPLETED" if ok else "FAILED"
@@ -318,7 +318,7 @@ class KerasTunerEngine:
         # reload would run the last trial again: save once more now that it is gone
         self._oracle.save()
         entry = self._trial_state(trial.trial_id)
-        entry["state"] = state if (ok or state != "COMPLETE") else "FAIL"
+        entry["state"] = state if (ok or state != State.COMPLETE) else State.FAIL
         entry["value"] = value
         if error:
             entry["attrs"]["error"] = error
@@ -330,8 +330,8 @@ class KerasTunerEngine:
         out = []
         for tid, t in sorted(self._oracle.trials.items(), key=lambda kv: int(kv[0])):
             entry = self._state["trials"].get(tid, {})
-            state = entry.get("state") or _KT_STATES.get(t.status, "FAIL")
-            value = entry.get("value", t.score) if state == "COMPLETE" else entry.get("value")
+            state = entry.get("state") or _KT_STATES.get(t.status, State.FAIL)
+            value = entry.get("value", t.score) if state == State.COMPLETE else entry.get("value")
             out.append(TrialRecord(number=int(tid), state=state, value=value,
                                    params=self.params_of(t.hyperparameters.values),
                                    attrs=dict(entry.get("attrs", {}))))

@@ -256,11 +256,11 @@ class OptunaEngine:
             outcome = evaluate(sample)
             for key, value in (outcome.constraints or {}).items():
                 trial.set_constraint(key, value)  # > 0: infeasible; samplers learn from it
-            if outcome.state == "FAIL" and outcome.retry and retry_of is None:
+            if outcome.state == State.FAIL and outcome.retry and retry_of is None:
                 self._enqueue_retry(trial.number, sample.params)
             if outcome.state == State.PRUNED:
                 raise optuna.TrialPruned()
-            if outcome.state == "FAIL":
+            if outcome.state == State.FAIL:
                 trial.set_user_attr("error", outcome.error or "")
                 raise TrialFailed(outcome.error)
             return list(outcome.values) if self.multi else outcome.value
@@ -319,7 +319,7 @@ class OptunaEngine:
         if any(t.state.name == "WAITING" for t in trials):
             return -1
         retried = {t.user_attrs.get("retry_of") for t in trials}
-        return sum(1 for t in trials if not (t.state.name == "FAIL" and t.number in retried))
+        return sum(1 for t in trials if not (t.state.name == State.FAIL and t.number in retried))
 
     # -- crash safety ------------------------------------------------------------------------
 
@@ -327,7 +327,7 @@ class OptunaEngine:
         """Fail (and retry once) RUNNING trials whose owner process on this host is gone."""
         n = 0
         for t in self._study.get_trials(deepcopy=False, states=None):
-            if t.state.name != "RUNNING" or t.user_attrs.get("owner") in (None, self.owner):
+            if t.state.name != State.RUNNING or t.user_attrs.get("owner") in (None, self.owner):
                 continue
             if owner_alive(t.user_attrs["owner"]) is False:
                 n += self._fail_dead(t, "its worker process died (killed or out of memory)")
