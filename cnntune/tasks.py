@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .catalog import CLASS_SCORES, TASK_OBJECTIVES, TASKS
+from .catalog import CLASS_SCORES, REGRESSION_LOSSES, TASK_OBJECTIVES, TASKS
 from .errors import DataError, NotApplicable
 
 # the largest difference to the Keras model a float export may show: classification in
@@ -451,10 +451,7 @@ class Regression(Task):
     def score(self, model, y, preds, prefix, knobs, prep, decision=None, names=None):
         y = np.asarray(y, "float64").reshape(len(y), -1)
         z = (np.asarray(preds, "float64") - y) / np.asarray(prep["target_std"])
-        kind = knobs.get("loss", "mse")
-        loss = (np.abs(z) if kind == "mae" else
-                np.where(np.abs(z) <= 1, 0.5 * z ** 2, np.abs(z) - 0.5) if kind == "huber"
-                else z ** 2).mean()
+        loss = regression_loss(knobs.get("loss", "mse"), z, np).mean()
         penalty = sum(float(np.asarray(w)) for w in model.losses)
         return {**self.label_scores(y, preds, prefix), f"{prefix}loss": float(loss + penalty)}
 
@@ -1101,6 +1098,20 @@ def standardised_loss(kind: str, std):
     return _loss_class()(kind, std)
 
 
+def regression_loss(kind: str, z, xp):
+    """A regression loss (catalog.REGRESSION_LOSSES) per value of standardised errors ``z``,
+    in ``xp``'s arithmetic: numpy when a model is scored, keras.ops inside training."""
+    a = xp.abs(z)
+    if kind == "mse":
+        return z * z
+    if kind == "mae":
+        return a
+    if kind == "huber":  # delta 1
+        return xp.where(a <= 1.0, 0.5 * z * z, a - 0.5)
+    raise ValueError(f"unknown regression loss {kind!r}; choose one of "
+                     f"{', '.join(REGRESSION_LOSSES)}")
+
+
 @functools.cache
 def _loss_class():
     import keras
@@ -1108,16 +1119,14 @@ def _loss_class():
 
     class StandardisedLoss(keras.losses.Loss):
         def __init__(self, kind="mse", std=(1.0,), name="standardised_loss", **kwargs):
+            regression_loss(kind, np.zeros(1), np)  # an unknown kind fails here, not in fit
             super().__init__(name=name, **kwargs)
             self.kind, self.std = kind, [float(s) for s in std]
 
         def call(self, y_true, y_pred):
             std = ops.convert_to_tensor(self.std, dtype=y_pred.dtype)
             z = (y_pred - ops.cast(y_true, y_pred.dtype)) / std
-            a = ops.abs(z)
-            per = a if self.kind == "mae" else \
-                ops.where(a <= 1.0, 0.5 * z * z, a - 0.5) if self.kind == "huber" else z * z
-            return ops.mean(per, axis=-1)
+            return ops.mean(regression_loss(self.kind, z, ops), axis=-1)
 
         def get_config(self):
             return {**super().get_config(), "kind": self.kind, "std": self.std}

@@ -238,3 +238,41 @@ def test_resuming_with_the_same_seed_does_not_repeat_trials(tmp_path, engine, al
         params = [t.params for t in again.trials() if t.attrs.get("hyperband_round") == 0]
     keys = [repr(sorted(p.items())) for p in params]
     assert len(set(keys)) == len(keys), "a resumed study drew the same params again"
+
+
+@pytest.mark.parametrize("engine,algorithm", ENGINES, ids=IDS)
+def test_each_named_algorithm_is_made_as_named_and_an_unknown_one_is_an_error(
+        tmp_path, engine, algorithm):
+    """No table picks an algorithm or pruner by default in a final ``else``: each name makes
+    its own, and a name outside the catalog is refused, not quietly replaced."""
+    eng = make(tmp_path, engine, algorithm)
+    if engine == "optuna":
+        made = type(eng._sampler()).__name__.lower()
+        assert made.startswith({"nsgaii": "nsgaii", "qmc": "qmc", "cmaes": "cmaes"}.get(
+            algorithm, algorithm))
+        eng.sampler_name = "sobol"
+        with pytest.raises(ValueError, match="unknown Optuna sampler 'sobol'"):
+            eng._sampler()
+        for pruner, kind in (("median", "Median"), ("hyperband", "Hyperband"),
+                             ("asha", "SuccessiveHalving"), ("none", "Nop")):
+            eng.pruner_name = pruner
+            assert type(eng._pruner()).__name__ == f"{kind}Pruner"
+        eng.pruner_name = "patient"
+        with pytest.raises(ValueError, match="unknown Optuna pruner 'patient'"):
+            eng._pruner()
+    else:
+        eng.algorithm = "gridsearch"
+        with pytest.raises(ValueError, match="unknown KerasTuner algorithm 'gridsearch'"):
+            eng.open()
+
+
+def test_an_unknown_regression_loss_is_an_error_not_mse():
+    import numpy as np
+
+    from cnntune.tasks import regression_loss
+
+    z = np.array([-2.0, 0.5])
+    assert regression_loss("huber", z, np).tolist() == [1.5, 0.125]
+    assert regression_loss("mae", z, np).tolist() == [2.0, 0.5]
+    with pytest.raises(ValueError, match="unknown regression loss 'l1'"):
+        regression_loss("l1", z, np)

@@ -161,10 +161,13 @@ class KerasTunerEngine:
             dims = sum(p.type != "fixed" for p in self.space.params.values())
             oracle = kt.oracles.BayesianOptimizationOracle(
                 max_trials=1, num_initial_points=max(3, min(10, 3 * dims)), **common)
-        else:
+        elif self.algorithm == "hyperband":
             # enough iterations that only --trials/--timeout end the search
             oracle = kt.oracles.HyperbandOracle(max_epochs=max(self.max_steps, 2), factor=3,
                                                 hyperband_iterations=10 ** 6, **common)
+        else:
+            raise ValueError(f"unknown KerasTuner algorithm {self.algorithm!r}; choose one of "
+                             f"{', '.join(CATALOG_ALGORITHMS['kerastuner'])}")
         oracle.verbose = 0
         # enqueued configurations come first: KerasTuner's oracles draw every new trial that
         # is not a Hyperband promotion or a fitted Bayesian guess from _random_values, so an

@@ -72,19 +72,22 @@ class OptunaEngine:
 
         s = self.sampler_name
         seed = self.seed if seed is None else seed
-        if s == "tpe":
-            conditional = any(p.when for p in self.space.params.values())
-            return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=conditional,
-                                              warn_independent_sampling=False)
-        if s == "random":
-            return optuna.samplers.RandomSampler(seed=seed)
-        if s == "grid":
-            return optuna.samplers.GridSampler(self.space.grid(), seed=seed)
-        if s == "cmaes":
-            return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
-        if s == "nsgaii":
-            return optuna.samplers.NSGAIISampler(seed=seed)
-        return optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
+        conditional = any(p.when for p in self.space.params.values())
+        make = {
+            "tpe": lambda: optuna.samplers.TPESampler(
+                seed=seed, multivariate=True, group=conditional,
+                warn_independent_sampling=False),
+            "random": lambda: optuna.samplers.RandomSampler(seed=seed),
+            "grid": lambda: optuna.samplers.GridSampler(self.space.grid(), seed=seed),
+            "cmaes": lambda: optuna.samplers.CmaEsSampler(seed=seed,
+                                                          warn_independent_sampling=False),
+            "qmc": lambda: optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False),
+            "nsgaii": lambda: optuna.samplers.NSGAIISampler(seed=seed),
+        }
+        assert tuple(make) == SAMPLERS, "catalog.SAMPLERS and the samplers made here agree"
+        if s not in make:
+            raise ValueError(f"unknown Optuna sampler {s!r}; choose one of {', '.join(make)}")
+        return make[s]()
 
     def _prunes(self) -> bool:
         return self.pruner_name != "none" and not self.multi  # Optuna: single objective only
@@ -104,8 +107,10 @@ class OptunaEngine:
             return optuna.pruners.HyperbandPruner(min_resource=first,
                                                   max_resource=max(self.max_steps, 2),
                                                   reduction_factor=REDUCTION_FACTOR)
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=first,
-                                                      reduction_factor=REDUCTION_FACTOR)
+        if p == "asha":
+            return optuna.pruners.SuccessiveHalvingPruner(min_resource=first,
+                                                          reduction_factor=REDUCTION_FACTOR)
+        raise ValueError(f"unknown Optuna pruner {p!r}; choose one of {', '.join(PRUNERS)}")
 
     def _storage(self):
         """The Optuna storage object: a journal file, or an RDB with heartbeats."""
