@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterable, TypeVar
 T = TypeVar("T")
 
 ENGINES = ("optuna", "kerastuner")
+DEFAULT_ENGINE = ENGINES[0]  # also the engine of studies that predate the engine setting
 # Optuna's samplers, its default first; nsgaii is for several objectives
 SAMPLERS = ("tpe", "random", "grid", "cmaes", "qmc", "nsgaii")
 PRUNERS = ("none", "median", "hyperband", "asha")

@@ -33,7 +33,7 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_valid
 
 # the names live in catalog; importing them from here keeps working
 from .catalog import (ALGORITHMS, ALL_OBJECTIVES, CLASS_WEIGHTS, DATA_SOURCES,  # noqa: F401
-                      ENGINES, OBJECTIVES, PRUNERS, SAMPLERS, TASKS)
+                      DEFAULT_ENGINE, ENGINES, OBJECTIVES, PRUNERS, SAMPLERS, TASKS)
 from .catalog import TASK_OBJECTIVES
 from .checks import MAX_CHECKS
 from .errors import SpaceError
@@ -336,7 +336,7 @@ class TrainingSettings(_Strict):
 
 
 class SearchSettings(_Strict):
-    engine: Literal[ENGINES] = "optuna"  # type: ignore[valid-type]
+    engine: Literal[ENGINES] = DEFAULT_ENGINE  # type: ignore[valid-type]
     algorithm: str | None = None  # the engine's search algorithm; default: the engine's first
     sampler: Literal[SAMPLERS] | None = None  # type: ignore[valid-type]  # optuna's name for it
     pruner: Literal[PRUNERS] = "median"  # type: ignore[valid-type]  # optuna only
@@ -347,7 +347,7 @@ class SearchSettings(_Strict):
     def _check(self):
         allowed = ALGORITHMS[self.engine]
         if self.sampler is not None:
-            if self.engine != "optuna":
+            if ALGORITHMS[self.engine] != SAMPLERS:  # only Optuna calls its algorithms so
                 raise ValueError(f"'sampler' is an optuna setting; for engine {self.engine} "
                                  f"use 'algorithm' ({', '.join(allowed)})")
             if self.algorithm is not None and self.algorithm != self.sampler:

@@ -11,8 +11,8 @@ import sys
 import click
 
 from ..version import __version__
-from ..catalog import (ALGORITHMS, EMBEDDED, ENGINES, EXPLAIN_METHODS, FORMATS, PRUNERS,
-                      QUANTIZE, SAMPLERS)
+from ..catalog import (ALGORITHMS, DEFAULT_ENGINE, EMBEDDED, ENGINES, EXPLAIN_METHODS, FORMATS,
+                      PRUNERS, QUANTIZE, SAMPLERS)
 from ..errors import CnntuneError, ConfigError
 from ..tracking.links import UI_PORT
 from ..tracking.stores import DEFAULT_STORAGE, DEFAULT_TRACKING_URI
@@ -127,7 +127,9 @@ def space_show(file, data):
                   f"{t.objective} ({sp.direction}), seed {t.seed}")
     if sp.spec.constraints.max_params:
         console.print(f"constraints: max_params {sp.spec.constraints.max_params:,}")
-    pruner = f", {s.pruner} pruner" if s.engine == "optuna" else ""
+    from ..tuning.engines import abilities
+
+    pruner = f", {s.pruner} pruner" if len(abilities(s.engine).pruners) > 1 else ""
     console.print(f"search: {s.engine} {s.algorithm_for(s.engine)}{pruner}, {s.trials} trials"
                   + (f", timeout {s.timeout:g}s" if s.timeout else ""))
 
@@ -414,8 +416,10 @@ def dashboard(study, host, port, storage, tracking_uri):
     from ..tuning.engines.optuna import stored_study
     from .ui import OptunaDashboard
 
-    engine = StudyView(study, tracking_uri).settings.get("engine", "optuna")
-    if engine != "optuna":
+    from ..tuning.engines import abilities
+
+    engine = StudyView(study, tracking_uri).settings.get("engine", DEFAULT_ENGINE)
+    if not abilities(engine).optuna_storage:
         raise ConfigError(f"study '{study}' was searched with {engine}, which keeps no Optuna "
                           "storage for optuna-dashboard to read; look at it with cnntune ui "
                           "or cnntune report")

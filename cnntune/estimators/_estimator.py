@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..catalog import DEFAULT_ENGINE
 from ..errors import CnntuneError, ConfigError, InputError
 from ..tracking.stores import DEFAULT_STORAGE, DEFAULT_TRACKING_URI, sqlite_path
 
@@ -401,7 +402,9 @@ class Estimator(_sklearn_base()):
     def study_(self):
         """The Optuna study (None for a KerasTuner study, which keeps none)."""
         self._check_fitted()
-        if self._view.settings.get("engine", "optuna") != "optuna":
+        from ..tuning.engines import abilities
+
+        if not abilities(self._view.settings.get("engine", DEFAULT_ENGINE)).optuna_storage:
             return None
         import optuna
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..catalog import State
+from ..catalog import DEFAULT_ENGINE, State
 from ..errors import InputError
 from ..tracking.stores import DEFAULT_STORAGE, DEFAULT_TRACKING_URI
 
@@ -109,7 +109,7 @@ class Tuner:
 
         training = {"epochs": 10, **({"patience": patience} if patience else {})}
         return {"name": f"hypermodel-{self._name}", "task": self.task, "training": training,
-                "search": {"engine": "optuna"}, "start_from": [],
+                "search": {"engine": DEFAULT_ENGINE}, "start_from": [],
                 "model": {"hypermodel": reference(self.hypermodel, work_folder(self.tracking_uri))},
                 "params": {"batch_size": batch_size}}
 

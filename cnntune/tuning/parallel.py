@@ -26,7 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..catalog import ENGINES
 from ..errors import CnntuneError, ConfigError
+from .engines import abilities
 
 
 def search_workers(n: int, *, space, data, study, storage, tracking_uri, trials, timeout, seed,
@@ -50,9 +52,10 @@ def search_workers(n: int, *, space, data, study, storage, tracking_uri, trials,
     plan = make_plan(space, data, study, trials, timeout, seed, engine, algorithm, pruner,
                      epochs, started=started, gpu=gpu)
     plan.warm = warm_starts(plan, storage, None, 1)  # enqueued once, for every worker
-    if plan.engine != "optuna":
-        raise ConfigError(f"--workers needs --engine optuna; a {plan.engine} study belongs to "
-                          "one process")
+    if not abilities(plan.engine).shares_study:
+        shared = " or ".join(e for e in ENGINES if abilities(e).shares_study)
+        raise ConfigError(f"--workers needs --engine {shared}; a {plan.engine} study belongs "
+                          "to one process")
     threads = threads or launcher.default_threads(n)
     tracker, eng, parent, payload = open_study(plan, storage, tracking_uri, heartbeat=heartbeat)
     existing = payload["existing_trials"]
@@ -69,7 +72,7 @@ def search_workers(n: int, *, space, data, study, storage, tracking_uri, trials,
                   data=None if given is None else str(given.resolve() if given.exists()
                                                       else given),
                   study=plan.study, storage=absolute_store(storage),
-                  tracking_uri=absolute_store(tracking_uri), engine="optuna",
+                  tracking_uri=absolute_store(tracking_uri), engine=plan.engine,
                   algorithm=plan.algorithm, pruner=plan.pruner,
                   seed=seed if seed is not None else plan.space.training.seed,
                   epochs=plan.trial.epochs, threads=threads, total_trials=total_trials,

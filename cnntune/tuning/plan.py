@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from ..budget import Budget
+from ..catalog import ENGINES
 from ..errors import ConfigError
+from .engines import abilities
 
 AUTO = "auto"  # the space name that means: pick the space for the data (autospace)
 
@@ -50,7 +52,7 @@ def make_plan(space, data, study, trials, timeout, seed, engine, algorithm, prun
               patience_trials: int | None = None, gpu: bool = False) -> Plan:
     from ..checks import checks_per_epoch
     from ..data import load_dataset
-    from ..space import ALGORITHMS, ENGINES, load_space
+    from ..space import load_space
     from ..worker.fitting import TrialSettings
 
     if patience_trials is not None and patience_trials < 1:
@@ -70,37 +72,40 @@ def make_plan(space, data, study, trials, timeout, seed, engine, algorithm, prun
     engine = engine or sp.search.engine
     if engine not in ENGINES:
         raise ConfigError(f"engine '{engine}' is unknown; use one of {', '.join(ENGINES)}")
-    if sampler_given and engine != "optuna":
-        raise ConfigError(f"--sampler is for the optuna engine; with --engine {engine} use "
-                          f"--algorithm ({', '.join(ALGORITHMS[engine])})")
+    can = abilities(engine)  # what the engine can do, as it declares: asked here, once
+    if sampler_given and not can.sampler_synonym:
+        raise ConfigError(f"--sampler is for the {_engines_with(lambda a: a.sampler_synonym)} "
+                          f"engine; with --engine {engine} use --algorithm "
+                          f"({', '.join(can.algorithms)})")
     algorithm = algorithm or sp.search.algorithm_for(engine)
-    if algorithm not in ALGORITHMS[engine]:
+    if algorithm not in can.algorithms:
         raise ConfigError(f"algorithm '{algorithm}' is unknown to engine {engine}; use one of "
-                          f"{', '.join(ALGORITHMS[engine])}")
-    if sp.multi and engine != "optuna":
+                          f"{', '.join(can.algorithms)}")
+    if sp.multi and not can.multi_objective:
         raise ConfigError(f"space '{sp.source}' has several objectives; multi-objective "
-                          "search needs --engine optuna")
+                          f"search needs --engine {_engines_with(lambda a: a.multi_objective)}")
     hyper = sp.own_model is not None and sp.own_model.kind == "hypermodel"
-    if hyper and (engine != "optuna" or algorithm == "grid"):
-        raise ConfigError(f"space '{sp.source}' is a KerasTuner hypermodel's, sampled as its "
-                          f"build runs, which {'a grid' if engine == 'optuna' else engine} "
-                          "cannot do; use --engine optuna with tpe, random, cmaes or qmc")
-    if sp.multi and algorithm == "cmaes":
-        raise ConfigError("the cmaes sampler has one objective only; use tpe or nsgaii")
+    if hyper and algorithm not in can.builds_by_run:
+        by_run = _engines_with(lambda a: bool(a.builds_by_run))
+        raise ConfigError(
+            f"space '{sp.source}' is a KerasTuner hypermodel's, sampled as its build runs, "
+            f"which {'a ' + algorithm if can.builds_by_run else engine} cannot do; use "
+            f"--engine {by_run} with {_either(sorted(abilities(by_run).builds_by_run))}")
+    if not can.takes_objectives(algorithm, len(sp.directions)):
+        several = [a for a in can.algorithms if can.takes_objectives(a, 2)]
+        raise ConfigError(f"the {algorithm} algorithm has one objective only; use "
+                          f"{_either(several)}")
     if sp.multi and pruner not in (None, "none"):
-        raise ConfigError("Optuna cannot prune a multi-objective study; drop --pruner")
-    if engine == "optuna":
-        pruner = "none" if sp.multi else (pruner or sp.search.pruner)
-    elif pruner not in (None, "none"):
-        raise ConfigError(f"--pruner is for the optuna engine; engine {engine} stops trials "
-                          "early only through --algorithm hyperband")
-    else:
-        pruner = "none"
-    from ..catalog import PRUNERS
-
-    if pruner not in PRUNERS:
-        raise ConfigError(f"pruner '{pruner}' is unknown; use one of {', '.join(PRUNERS)}")
-    if engine == "optuna" and algorithm == "grid":
+        raise ConfigError("a multi-objective study cannot be pruned; drop --pruner")
+    if pruner not in (None, "none") and pruner not in can.pruners:
+        raise ConfigError(f"--pruner is for the {_engines_with(lambda a: len(a.pruners) > 1)} "
+                          f"engine; engine {engine} {can.early_stop}" if len(can.pruners) == 1
+                          else f"pruner '{pruner}' is unknown; use one of "
+                               f"{', '.join(can.pruners)}")
+    pruner = "none" if sp.multi or len(can.pruners) == 1 else (pruner or sp.search.pruner)
+    if pruner not in can.pruners:
+        raise ConfigError(f"pruner '{pruner}' is unknown; use one of {', '.join(can.pruners)}")
+    if algorithm in can.enumerates:
         sp.grid()  # raises SpaceError when a param has no finite grid
     for name, value in (("trials", trials), ("epochs", epochs)):
         if value is not None and value < 1:
@@ -117,10 +122,8 @@ def make_plan(space, data, study, trials, timeout, seed, engine, algorithm, prun
         dataset = load_dataset(src, path, seed=sp.training.seed,
                                base_dir=sp.base_dir if data is None else None,
                                task=sp.spec.task, **d.load_kwargs())
-    # KerasTuner persists its algorithm with the study, Optuna does not: name them apart
     _check_families_fit(sp, dataset)
-    study = study or (f"{sp.name}-{dataset.name}" if engine == "optuna"
-                      else f"{sp.name}-{dataset.name}-{engine}-{algorithm}")
+    study = study or can.study_name(sp.name, dataset.name, algorithm)
     _check_study_name(study)
     settings = TrialSettings(epochs=epochs or sp.training.epochs, patience=sp.training.patience,
                              objective=sp.primary, seed=seed,
@@ -169,9 +172,10 @@ def warm_starts(plan: Plan, storage: str, study: str | None, best: int):
     if study is not None and study == plan.study:
         raise ConfigError(f"--warm-start {study} names the study being run; name an earlier "
                           "study, or drop --warm-start to resume this one")
-    if plan.engine == "optuna" and plan.algorithm == "grid":
+    if plan.algorithm in abilities(plan.engine).enumerates:
         if study is not None:
-            raise ConfigError("the grid sampler tries every point once; drop --warm-start")
+            raise ConfigError(f"the {plan.algorithm} algorithm tries every point once; drop "
+                              "--warm-start")
         return WarmStart()
     if study is not None:
         plan.warm_study = from_study(storage, study, plan.space,
@@ -188,6 +192,15 @@ def _data_source(data, sp) -> tuple[str | None, str | None]:
     if str(data) in EMBEDDED:
         return str(data), None
     return None, str(data)
+
+
+def _engines_with(ability) -> str:
+    """The engines whose declared abilities satisfy ``ability`` (for messages)."""
+    return " or ".join(e for e in ENGINES if ability(abilities(e)))
+
+
+def _either(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 def _check_families_fit(sp, dataset) -> None:

@@ -16,6 +16,7 @@ from ..errors import ConfigError
 from ..tracking.links import run_url, ui_base
 from ..tracking.stores import DEFAULT_STORAGE, DEFAULT_TRACKING_URI
 from . import devices
+from .engines import abilities
 from .plan import AUTO, Plan, make_plan, warm_starts
 from .session import SearchResult, TrialSummary, log_baselines_once, open_study, study_result
 
@@ -98,7 +99,7 @@ def search(space: str | Path | None = AUTO, *, data: str | Path | None = None,
         visible = devices.visible_gpus()
         chosen = devices.choose(gpus, visible)
         if workers is None and len(chosen) * trials_per_gpu > 1 and \
-                _engine_of(space, engine) != "optuna":
+                not abilities(_engine_of(space, engine)).shares_study:
             workers = 1  # a KerasTuner study belongs to one process: it takes the first GPU
         places = devices.slots(chosen, workers, trials_per_gpu)
         n, gpu = len(places), places[0] is not None
@@ -165,10 +166,10 @@ def _engine_of(space, engine: str | None) -> str:
     """The engine a search will use, read before its data is loaded."""
     if engine:
         return engine
-    if str(space) == AUTO:
-        return "optuna"
-    from ..space import load_space
+    from ..space import SearchSettings, load_space
 
+    if str(space) == AUTO:  # the auto space searches with the spaces' default engine
+        return SearchSettings.model_fields["engine"].default
     return load_space(space).search.engine
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from ..catalog import Direction, State
 from ..errors import ConfigError
+from .engines import abilities
 
 ORIGIN = "warm-start"
 
@@ -115,7 +116,8 @@ def _from_optuna(storage: str, name: str, sp, *, data_fingerprint: str, best: in
     out = WarmStart()
     attrs = study.user_attrs
     same = (attrs.get("space_fingerprint") == sp.fingerprint
-            and attrs.get("data_fingerprint") == data_fingerprint and engine == "optuna"
+            and attrs.get("data_fingerprint") == data_fingerprint
+            and abilities(engine).takes_history
             and len(study.directions) == len(sp.directions))
     if same:
         out.history = [_copy(t, name) for t in study.get_trials(deepcopy=False)
@@ -205,7 +207,8 @@ def _from_kerastuner(folder, name: str, sp, *, data_fingerprint: str, best: int,
     out = WarmStart()
     attrs = state.get("attrs", {})
     if attrs.get("space_fingerprint") == sp.fingerprint and \
-            attrs.get("data_fingerprint") == data_fingerprint and engine == "optuna":
+            attrs.get("data_fingerprint") == data_fingerprint and \
+            abilities(engine).takes_history:
         from .engines.optuna import distributions
 
         dists = distributions(sp)

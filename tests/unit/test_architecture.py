@@ -163,3 +163,18 @@ def test_every_mlflow_write_goes_through_tracking():
     outside = [f"{mod}:{line} {name}" for mod, name, line in found
                if not mod.startswith("cnntune.tracking.")]
     assert not outside
+
+
+def test_no_module_outside_the_engines_names_an_engine():
+    """What an engine can do is declared by the engine (``Abilities``) and asked for; only the
+    catalog lists the engines' names, and only tuning/engines/ spells one out."""
+    from cnntune.catalog import ENGINES
+
+    named = []
+    for mod, (path, _) in MODULES.items():
+        if mod.startswith("cnntune.tuning.engines") or mod == "cnntune.catalog":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and node.value in ENGINES:
+                named.append(f"{mod}:{node.lineno} {node.value!r}")
+    assert not named

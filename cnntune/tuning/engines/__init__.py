@@ -6,7 +6,20 @@ Engines know nothing about Keras, data or MLflow; see ``_base.Engine`` for the c
 from __future__ import annotations
 
 from ...catalog import ENGINES
-from ._base import Engine, Outcome, Sample, StudyInfo, TrialRecord
+from ._base import Abilities, Engine, Outcome, Sample, StudyInfo, TrialRecord
+
+
+def abilities(name: str) -> Abilities:
+    """What the engine called ``name`` can do, as it declares (its modules import no engine
+    library at import time, so asking is cheap)."""
+    from .kerastuner import KerasTunerEngine
+    from .optuna import OptunaEngine
+
+    declared = {e.abilities.name: e.abilities for e in (OptunaEngine, KerasTunerEngine)}
+    assert tuple(declared) == ENGINES, "catalog.ENGINES and the engines declared here agree"
+    if name not in declared:
+        raise ValueError(f"unknown engine '{name}'; use one of {', '.join(ENGINES)}")
+    return declared[name]
 
 
 def make_engine(name: str, **kwargs) -> Engine:
@@ -39,5 +52,5 @@ def list_studies(storage: str) -> list[dict]:
     return sorted(out, key=lambda s: s["study"])
 
 
-__all__ = ["list_studies", "Engine", "Outcome", "Sample", "StudyInfo", "TrialRecord",
-           "make_engine", "ENGINES"]
+__all__ = ["abilities", "Abilities", "list_studies", "Engine", "Outcome", "Sample",
+           "StudyInfo", "TrialRecord", "make_engine", "ENGINES"]

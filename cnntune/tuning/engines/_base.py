@@ -22,6 +22,47 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 
+@dataclass(frozen=True)
+class Abilities:
+    """What an engine can do, declared by the engine itself (``<Engine>.abilities``) and asked
+    by the plan, the study, the workers, warm starts and the commands, which name no engine.
+
+    ``algorithms``: its algorithms (catalog.ALGORITHMS), the first its default;
+    ``one_objective``: those of them that take a single objective (a study with several needs
+    another); ``multi_objective``: whether it runs studies with several objectives at all;
+    ``pruners``: the pruners it takes (``("none",)``: it prunes through its algorithm only,
+    ``early_stop`` says how); ``builds_by_run``: its algorithms that can sample a KerasTuner
+    ``build_model(hp)`` as it runs (define-by-run); ``enumerates``: its algorithms that list a
+    finite grid up front; ``shares_study``: several processes can run one study (a journal or
+    RDB storage: ``--workers``, Ray); ``takes_history``: an earlier study's trials can be added
+    to a new one's as history (same space and data); ``sampler_synonym``: it also calls its
+    algorithm a sampler (``--sampler``); ``algorithm_in_study_name``: its studies keep their
+    algorithm, so a default study name carries it; ``optuna_storage``: its studies live in
+    an Optuna storage (optuna-dashboard and ``study_`` can open them)."""
+
+    name: str
+    algorithms: tuple[str, ...]
+    one_objective: frozenset[str] = frozenset()
+    multi_objective: bool = False
+    pruners: tuple[str, ...] = ("none",)
+    early_stop: str = ""
+    builds_by_run: frozenset[str] = frozenset()
+    enumerates: frozenset[str] = frozenset()
+    shares_study: bool = False
+    takes_history: bool = False
+    sampler_synonym: bool = False
+    algorithm_in_study_name: bool = False
+    optuna_storage: bool = False
+
+    def study_name(self, space: str, data: str, algorithm: str) -> str:
+        """The default name of a study of ``space`` on ``data`` searched with ``algorithm``."""
+        return f"{space}-{data}-{self.name}-{algorithm}" if self.algorithm_in_study_name \
+            else f"{space}-{data}"
+
+    def takes_objectives(self, algorithm: str, n: int) -> bool:
+        return n == 1 or (self.multi_objective and algorithm not in self.one_objective)
+
+
 @dataclass
 class Sample:
     number: int

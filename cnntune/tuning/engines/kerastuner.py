@@ -31,7 +31,7 @@ from ...files import write_json
 from ...catalog import ALGORITHMS as CATALOG_ALGORITHMS, Direction, State
 from ...errors import StorageError
 from ...space import (SearchSpace)
-from ._base import Outcome, Sample, StudyInfo, TrialRecord
+from ._base import Abilities, Outcome, Sample, StudyInfo, TrialRecord
 
 ALGORITHMS = CATALOG_ALGORITHMS["kerastuner"]
 _TUNER_ID = "cnntune"
@@ -120,6 +120,11 @@ class _Codec:
 
 
 class KerasTunerEngine:
+    # KerasTuner persists its algorithm (its oracle) with the study: default names carry it
+    abilities = Abilities(name="kerastuner", algorithms=ALGORITHMS,
+                          early_stop="stops trials early only through --algorithm hyperband",
+                          algorithm_in_study_name=True)
+
     def __init__(self, space: SearchSpace, study_name: str, storage: str, *,
                  algorithm: str = "bayesian", seed: int | None = 0,
                  direction: str = "maximize", max_steps: int = 20, objective: str | None = None):

@@ -21,7 +21,7 @@ from ...catalog import PRUNERS, SAMPLERS, Direction, State
 from ...errors import StorageError, TrialFailed
 from ...tracking.stores import journal_path, owner_alive, process_owner, redact, scrub, sqlite_path
 from ...space import (SearchSpace)
-from ._base import Outcome, Sample, StudyInfo, TrialRecord
+from ._base import Abilities, Outcome, Sample, StudyInfo, TrialRecord
 
 
 # the median rule compares a trial with finished ones only once this many have finished
@@ -36,6 +36,12 @@ RUNG_ATTR = "cnntune.first_rung"
 
 
 class OptunaEngine:
+    abilities = Abilities(
+        name="optuna", algorithms=SAMPLERS, one_objective=frozenset({"cmaes"}),
+        multi_objective=True, pruners=PRUNERS,
+        builds_by_run=frozenset(SAMPLERS) - {"grid"}, enumerates=frozenset({"grid"}),
+        shares_study=True, takes_history=True, sampler_synonym=True, optuna_storage=True)
+
     def __init__(self, space: SearchSpace, study_name: str, storage: str, *,
                  algorithm: str = "tpe", pruner: str = "median", seed: int | None = 0,
                  direction: str = "maximize", max_steps: int = 20,
