@@ -15,8 +15,8 @@ import shutil
 import subprocess
 
 from ..errors import ConfigError
+from ..worker.device import VISIBLE, device_of  # noqa: F401  (where a worker trains)
 
-VISIBLE = "CUDA_VISIBLE_DEVICES"
 NODE = "CNNTUNE_NODE"  # set by a --ray worker: the cluster node its trials train on
 GROWTH = "TF_FORCE_GPU_ALLOW_GROWTH"  # TensorFlow reads it when it first sets up a GPU
 SPECS = ("all", "none")  # besides a comma-separated list of ids
@@ -90,12 +90,6 @@ def worker_env(slot: str | None, visible: list[str]) -> dict[str, str]:
     if slot is None and not visible:
         return {}
     return {VISIBLE: slot or "", GROWTH: "true"}
-
-
-def device_of(env: dict[str, str]) -> str:
-    """The device a worker with ``env`` trains on, as logged: ``gpu:N`` or ``cpu``."""
-    slot = env.get(VISIBLE, "")
-    return f"gpu:{slot}" if slot else "cpu"
 
 
 def node_of(env) -> str:

@@ -142,9 +142,7 @@ def search(space: str | Path | None = AUTO, *, data: str | Path | None = None,
                           trials_per_worker=trials_per_worker or TRIALS_PER_WORKER,
                           spare=first, env=env) if isolate \
         else InProcessRunner(plan.dataset, plan.trial)
-    loop = _TrialLoop(plan, engine, tracker, runner, parent, emit,
-                      devices.device_of(env if isolate else os.environ),
-                      devices.node_of(os.environ))
+    loop = _TrialLoop(plan, engine, tracker, runner, parent, emit, devices.node_of(os.environ))
     try:
         engine.run(loop.evaluate, n_trials=plan.n_trials, total=total_trials,
                    timeout=None if plan.budget is None else plan.budget.left(),
@@ -177,10 +175,9 @@ class _TrialLoop:
     """What the engine calls for each sample: track, run, keep the best model, report."""
 
     def __init__(self, plan: Plan, engine, tracker, runner, parent: str, emit: EventHook,
-                 device: str = "cpu", node: str = ""):
+                 node: str = ""):
         self.plan, self.engine, self.tracker, self.runner = plan, engine, tracker, runner
-        # where this study's trials train (devices.device_of, devices.node_of)
-        self.device, self.node = device, node
+        self.node = node  # the machine this study's trials train on (devices.node_of)
         self.parent, self.emit = parent, emit
         self.new_trials = 0
         # a few inputs, for the logged model's signature
@@ -227,10 +224,14 @@ class _TrialLoop:
         tracker, emit = self.tracker, self.emit
         prior = self.engine.best()
         t = self.plan.trial
+        try:  # where it trains, as the worker that will train it reads its own environment
+            device = self.runner.ready()
+        except Exception:  # a worker that cannot start fails the trial in run(), as ever
+            device = "unknown"
         run_id = tracker.start_trial(
             # the device also as a param: the UI compares and plots params, not tags
             self.parent, self.plan.study, sample.number,
-            {**sample.params, "cnntune.device": self.device},
+            {**sample.params, "cnntune.device": device},
             {"cnntune.engine": self.plan.engine, "cnntune.algorithm": self.plan.algorithm,
              "cnntune.max_epochs": f"{(sample.steps or t.max_checks) / t.checks:g}",
              **({"cnntune.retry_of": str(sample.retry_of)} if sample.retry_of is not None
@@ -238,7 +239,7 @@ class _TrialLoop:
              **({"cnntune.origin": sample.origin} if sample.origin else {}),
              "cnntune.family": "own" if self.plan.space.own_model
              else str(sample.params.get("family", "plain")),
-             "cnntune.device": self.device, "cnntune.node": self.node})
+             "cnntune.device": device, "cnntune.node": self.node})
         sample.set_attr("mlflow_run_id", run_id)
         # optuna-dashboard shows user attributes: the link to the trial's run
         sample.set_attr("mlflow_run", run_url(ui_base(tracker.tracking_uri),

@@ -36,6 +36,7 @@ from ..data import Dataset
 from ..errors import WorkerDied, WorkerOverran
 from ..formats import checkpoint
 from .clock import Costs
+from .device import device_of
 from .trial import TrialResult, TrialSettings, release_earlier_trials, run_trial
 
 
@@ -81,7 +82,7 @@ class Exit:
 
 @dataclass(frozen=True)
 class Ready:
-    pass
+    device: str = "cpu"  # where this worker trains, as it reads its own environment
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,10 @@ class InProcessRunner:
         self.settings = settings
         self._model = None
         limit_threads(settings.threads)
+
+    def ready(self) -> str:
+        """Where the next trial trains: this process, as its environment says."""
+        return device_of(os.environ)
 
     def run(self, number, params, report=None, on_epoch=None, steps=None) -> TrialResult:
         self._model = None
@@ -218,6 +223,7 @@ class WorkerRunner:
         self._rss_mb = 0.0
         self._trial_s: float | None = None  # a moving average of trial wall time
         self.workers_started = 0
+        self.device = "cpu"  # where the current worker trains, as it said when it started
         # with a budget, each trial keeps its best weights in a folder under this one, which
         # outlives a worker killed at the deadline (formats.checkpoint)
         self._kept_root: str | None = None
@@ -236,6 +242,7 @@ class WorkerRunner:
         msg = self._recv()
         if not isinstance(msg, Ready):
             raise WorkerDied(f"trial worker failed to start: {getattr(msg, 'error', msg)}")
+        self.device = msg.device
         self._served = 0
         self._baseline_mb = None
         self.workers_started += 1
@@ -282,6 +289,14 @@ class WorkerRunner:
         the last trial, or earlier when the trials left are shorter than ``SPARE_LEAD_S``."""
         left = self.trials_per_worker - self._served
         return left == 1 or (self._trial_s is not None and left * self._trial_s < SPARE_LEAD_S)
+
+    def ready(self) -> str:
+        """Start (or replace) the worker that will run the next trial, and say where it
+        trains, as that worker read its own environment (``worker.device``)."""
+        if self._needs_recycle():
+            self._stop()
+            self._start()
+        return self.device
 
     def _needs_recycle(self) -> bool:
         if self._worker is None or not self._worker.alive():
@@ -442,7 +457,7 @@ def worker_main(read_fd: int, write_fd: int) -> None:
     except BaseException:
         outbox.send(Failed(traceback.format_exc(limit=3)))
         return
-    outbox.send(Ready())
+    outbox.send(Ready(device_of(os.environ)))
     model = None
     tracker = None
     costs = Costs()  # what this worker's trials measured, for the next trial's plan

@@ -6,6 +6,7 @@ import time
 import pytest
 
 import cnntune
+from cnntune.budget import Budget
 from conftest import TINY_SPACE
 
 pytestmark = pytest.mark.slow
@@ -88,7 +89,10 @@ def test_timeout_bounds_the_whole_search_and_the_last_trial_keeps_its_best_epoch
     result = cnntune.search(long, study="t", trials=50, timeout=20, started=started,
                             isolate=False, **stores)
     took = time.time() - started
-    assert took < 20 + 1, took  # trials end 2 s early, for the study to close in time
+    # the product's promise (cnntune.budget: S + max(2% of S, 5 s)), not a guess at this
+    # machine's speed; and the budget was used, not dropped: the 500-epoch trial trained on
+    # until the deadline came near
+    assert 20 * 0.75 < took <= 20 + Budget(0.0, 20).overrun, took
     assert result.new_trials == 1  # 500 epochs do not fit: the one trial is cut short
     run = _trial_runs(stores, result)[0]
     assert run.data.tags["cnntune.state"] == "COMPLETE"

@@ -5,6 +5,8 @@ import sys
 
 import pytest
 
+from .pages import plotly_traces
+
 pytestmark = pytest.mark.slow
 
 
@@ -110,7 +112,11 @@ def test_cli_kerastuner_hyperband_beside_optuna(tmp_path, tiny_space, monkeypatc
 
     # report and export read a KerasTuner study as they read an Optuna one
     command("report", "tiny-digits-kerastuner-hyperband", "--out", "kt.html", "--no-mlflow")
-    assert (tmp_path / "kt.html").stat().st_size > 10_000
+    # the page's optimisation history plots every KerasTuner trial's score
+    scores = sorted(round(r.data.metrics["val_accuracy"], 6) for r in kt_runs)
+    plotted = [sorted(round(v, 6) for v in t["y"]) for t in
+               plotly_traces((tmp_path / "kt.html").read_text()) if t.get("y")]
+    assert scores in plotted, (scores, plotted)
     best = min(kt_runs, key=lambda r: (-r.data.metrics["val_accuracy"],
                                        int(r.data.tags["cnntune.trial"])))
     out = command("export", "tiny-digits-kerastuner-hyperband", "--format", "tflite", "--out",

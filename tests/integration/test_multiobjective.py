@@ -7,6 +7,7 @@ import pytest
 
 import cnntune
 
+from .pages import plotly_traces
 from .shipped import import_example
 
 pytestmark = pytest.mark.slow
@@ -62,6 +63,12 @@ def test_constraint_violations_are_infeasible_everywhere(study):
         else:  # too big to train: skipped before any epoch
             assert t.state.name == "PRUNED" and m["n_params"] > 40000 and "epochs" not in m
     assert 0 < violated < len(trials)
+    # a trial can train, be measured, and only then be over a constraint (size, not params):
+    # it is COMPLETE and infeasible, and the best is never one of those
+    trained_over = [t for t in trials if t.state.name == "COMPLETE" and
+                    max(t.constraints.values()) > 0]
+    assert trained_over, [(t.state.name, t.user_attrs["metrics"].get("size_mb")) for t in trials]
+    assert study["result"].best.number not in {t.number for t in trained_over}
     best = study["result"].best
     assert best.metrics["n_params"] <= 40000 and best.metrics["size_mb"] <= 0.05
 
@@ -91,15 +98,21 @@ def test_pareto_front_is_non_dominated_and_complete(study):
 def test_pareto_command_and_pick(study, tmp_path):
     import subprocess
 
-    from cnntune.reports.pareto import feasible_trials, pick
+    from cnntune.reports.pareto import feasible_trials, front, pick
     from cnntune.tracking.studies import StudyView
 
     r = subprocess.run([sys.executable, "-m", "cnntune", "pareto", "mo", "--out",
                         str(tmp_path / "front.html"), "--tracking-uri", study["uri"]],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
-    assert (tmp_path / "front.html").stat().st_size > 10000 and "Pareto front" in r.stdout
+    assert "Pareto front" in r.stdout
     view = StudyView("mo", study["uri"])
+    # the page draws the front's members, and only them, on its front line
+    drawn = {t["name"]: t for t in plotly_traces((tmp_path / "front.html").read_text())}
+    members = sorted(front(view), key=lambda t: t.metrics["n_params"])
+    assert drawn["Pareto front"]["text"] == [f"trial {t.number}" for t in members]
+    assert drawn["Pareto front"]["y"] == pytest.approx(
+        [t.metrics["val_accuracy"] for t in members])
     feas = feasible_trials(view)
     floor = sorted(t.metrics["val_accuracy"] for t in feas)[len(feas) // 2]
     chosen = pick(view, "smallest-above", floor)

@@ -333,6 +333,35 @@ def test_a_pass_cut_into_checks_continues_where_each_check_ended():
             checks_run
 
 
+def test_early_stopping_ends_training_after_patience_checks_without_a_better_best():
+    """patience counts checks: a model that cannot improve (its learning rate is 0, so every
+    check scores what the first did) stops after its best check plus ``patience`` more, long
+    before its epochs, tagged early_stopping, and keeps the best check's weights."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from cnntune import knobs as knob_defs
+    from cnntune.catalog import Stop
+    from cnntune.worker.train import fit
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int32")
+    train = tf.data.Dataset.from_tensor_slices((x, y)).batch(20)
+    val = tf.data.Dataset.from_tensor_slices((x, y)).batch(60)
+    knobs = knob_defs.resolve({"learning_rate": 0.0, "batch_size": 20,
+                               "lr_schedule": "constant"})
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, "softmax")])
+    for patience, checks in ((2, 1), (4, 2)):
+        fitted = fit(model, knobs, train, val, epochs=30, patience=patience,
+                     objective="val_accuracy", checks=checks)
+        assert fitted.stopped == Stop.EARLY_STOPPING
+        assert fitted.best_epoch == 1 and fitted.epochs_run == 1 + patience
+        assert len(fitted.history["val_accuracy"]) == 1 + patience
+
+
 def test_a_trial_with_several_checks_an_epoch_counts_checks_and_reports_passes():
     """settings.checks: the trial reports and early-stops by check, each check scored on
     the first third of the validation split; its objective is then scored on the whole

@@ -152,7 +152,8 @@ def test_sigkill_mid_trial_is_failed_retried_and_the_study_completes(tmp_path, s
 
 def test_workers_one_per_gpu_on_journal_storage(tmp_path):
     """On a (simulated) machine with two GPUs, --workers defaults to one per GPU, each pinned
-    to its own; every trial's run says where it trained."""
+    to its own; every trial's run says where it trained, as the trial worker process that
+    trained it read its own environment (Ready.device), not as the study meant it."""
     from mlflow import MlflowClient
 
     (tmp_path / "many.yaml").write_text(SPACE)
