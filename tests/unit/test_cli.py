@@ -79,6 +79,11 @@ def test_bad_inputs_exit_2_and_write_nothing(tmp_path, cli_here):
     y = np.linspace(0, 1, 40)
     y[3] = np.nan
     np.savez(tmp_path / "nan.npz", x=np.zeros((40, 4, 4)), y=y)
+    x = np.zeros((40, 4, 4))
+    x[5, 1, 2] = np.inf
+    np.savez(tmp_path / "xinf.npz", x=x, y=np.arange(40) % 2)
+    x[5, 1, 2] = np.nan
+    np.savez(tmp_path / "xnan.npz", x=x, y=np.arange(40) % 2)
     (tmp_path / "rg.yaml").write_text("name: rg\ntask: regression\nparams:\n  n_blocks: 1\n")
     (tmp_path / "ro.yaml").write_text("name: ro\ntask: regression\n"
                                       "training: {objective: val_macro_f1}\n"
@@ -113,6 +118,8 @@ def test_bad_inputs_exit_2_and_write_nothing(tmp_path, cli_here):
          ["training.objective val_accuracy does not fit task multilabel"]),
         (("search", "--space", "rg.yaml", "--data", "nan.npz"),
          ["npz 'nan.npz', y, row 3: target is NaN or infinite"]),
+        (("search", "--data", "xinf.npz"), ["xinf.npz", "finite numbers", "NaN/inf"]),
+        (("search", "--data", "xnan.npz"), ["xnan.npz", "finite numbers", "NaN/inf"]),
         (("search", "--space", "ro.yaml"),
          ["training.objective val_macro_f1 does not fit task regression"]),
         (("search", "--space", "rg.yaml", "--data", "digits"),

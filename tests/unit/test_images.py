@@ -192,3 +192,26 @@ def test_baselines_read_a_capped_subsample_of_a_stored_folder(tmp_path, monkeypa
     (result,) = baselines.run_baselines(data, names=("logistic_regression",))
     m = result["metrics"]
     assert m["n_train"] == 10 and 0 <= m["val_accuracy"] <= 1 and "test_macro_f1" in m
+
+
+def test_every_format_the_readme_names_is_read_pixel_for_pixel(tmp_path):
+    """README: a folder of png, jpg, bmp, gif, tiff or webp images. The lossless formats
+    (every one here but jpg; webp saved lossless) give back exactly the pixels written."""
+    rng = np.random.default_rng(1)
+    written = {}
+    for cls in ("a", "b"):
+        (tmp_path / "imgs" / cls).mkdir(parents=True)
+        for fmt, ext, kw in (("PNG", "png", {}), ("BMP", "bmp", {}), ("TIFF", "tiff", {}),
+                             ("WEBP", "webp", {"lossless": True}), ("GIF", "gif", {})):
+            gray = rng.integers(0, 255, (6, 7), dtype=np.uint8)
+            path = tmp_path / "imgs" / cls / f"{ext}.{ext}"
+            Image.fromarray(gray).save(path, fmt, **kw)
+            written[path.name, cls] = gray
+    listing = image_io.list_images(tmp_path / "imgs")
+    files = [f for part in listing.parts.values() for f in part[0]]
+    assert sorted(Path(f).suffix for f in files) == sorted(
+        [".png", ".bmp", ".tiff", ".webp", ".gif"] * 2)
+    for f in files:
+        f = Path(f)
+        got = image_io.decode_one(f, (6, 7), "grayscale")[..., 0]
+        np.testing.assert_array_equal(got, written[f.name, f.parent.name], err_msg=f.name)
