@@ -312,7 +312,7 @@ class DataSettings(_Strict):
 class TrainingSettings(_Strict):
     epochs: int = Field(20, ge=1, le=10000)
     patience: int = Field(4, ge=1)
-    # None: the task's default objective (Task.default_objective, tasks.py)
+    # None: the task's default objective (Task.default_objective, tasks/)
     objective: Literal[tuple(OBJECTIVES)] | None = None  # type: ignore[valid-type]
     seed: int = 0
     # none | balanced (each class weighs n / (classes * its count)) | {class name: weight}
@@ -469,7 +469,7 @@ class SpaceFile(_Strict):
     def _check_task_settings(self):
         from .tasks import task
 
-        if self.task != "classification" and self.training.class_weight != "none":
+        if not task(self.task).classes and self.training.class_weight != "none":
             raise ValueError(f"training.class_weight weighs classes, and task {self.task} has "
                              "none; drop it")
         try:

@@ -227,8 +227,9 @@ class Estimator(_sklearn_base()):
         """scikit-learn's view of it: a classifier (stratified folds in cross_val_score) or
         a regressor, by its task."""
         tags = super().__sklearn_tags__()
-        tags.estimator_type = {"classification": "classifier", "multilabel": "classifier",
-                               "regression": "regressor"}.get(self._task)
+        from ..tasks import task
+
+        tags.estimator_type = task(self._task).sklearn_kind
         return tags
 
     @property
