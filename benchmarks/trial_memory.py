@@ -21,7 +21,8 @@ import time
 def measure(mode: str, trials: int, per_worker: int) -> dict:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from cnntune.data import load_dataset
-    from cnntune.worker.runner import InProcessRunner, WorkerRunner, rss_mb
+    from cnntune.worker.child import rss_mb
+    from cnntune.worker.runner import InProcessRunner, WorkerRunner
     from cnntune.worker.trial import TrialSettings
 
     data = load_dataset("digits", None, val_fraction=0.15, test_fraction=0.2, seed=0)

@@ -132,7 +132,7 @@ def test_model_logging_warmup_leaves_nothing_for_the_first_log():
     import sys
 
     code = ("import sys\n"
-            "from cnntune.worker.runner import _ModelLoggingWarmup\n"
+            "from cnntune.worker.child import _ModelLoggingWarmup\n"
             "w = _ModelLoggingWarmup(); w.start(); w.start(); w.join()\n"
             "from mlflow.utils import requirements_utils as r\n"
             "assert r._MODULES_TO_PACKAGES and 'mlflow' in r._MODULES_TO_PACKAGES, 'no map'\n"
