@@ -85,7 +85,8 @@ class Tracker:
                                    f"({reason}); start it or fix --tracking-uri") from None
             return
         try:
-            with _first_use_lock(sqlite_path(uri)):
+            # a reader opens a store that is there: no schema to make, so no lock file either
+            with _first_use_lock(None if exists else sqlite_path(uri)):
                 self.client.search_experiments(max_results=1)
         except Exception as exc:
             raise StorageError(_store_error(uri, exc)) from None

@@ -177,6 +177,20 @@ def test_bad_inputs_exit_2_and_write_nothing(tmp_path, cli_here):
         r = cnntune_cli(*args)
         _one_line_error(r, *fragments)
         assert "pw2" not in r.stderr
+    # the stores may come from the environment (README: CNNTUNE_TRACKING_URI, CNNTUNE_STORAGE)
+    elsewhere = dict(os.environ, CNNTUNE_TRACKING_URI="sqlite:///elsewhere/t.db",
+                     CNNTUNE_STORAGE="journal:adir")
+    _one_line_error(cnntune_cli("trials", "nope", env=elsewhere),
+                    "no tracking store at 'elsewhere/t.db' (from 'sqlite:///elsewhere/t.db')")
+    (tmp_path / "adir").mkdir()  # a storage "file" that exists and cannot be read
+    _one_line_error(cnntune_cli("studies", env=elsewhere),
+                    "study storage 'journal:adir' cannot be read", "IsADirectoryError")
+    (tmp_path / "junk.db").write_text("not a database")
+    _one_line_error(cnntune_cli("trials", "x", "--tracking-uri", "sqlite:///junk.db"),
+                    "MLflow tracking store 'sqlite:///junk.db' cannot be used",
+                    "file is not a database")
+    assert not (tmp_path / "elsewhere").exists() and not (tmp_path / "junk.db.lock").exists()
+    assert (tmp_path / "junk.db").read_text() == "not a database"
     r = cnntune_cli("search", "--engine", "kerastuner", "--storage", "postgresql://bob:pw1@db/x")
     _one_line_error(r, "keeps studies in a folder, not in a postgresql database")
     assert "pw1" not in r.stderr

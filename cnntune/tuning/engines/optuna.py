@@ -460,7 +460,14 @@ def _read_storage(storage: str):
     db = sqlite_path(storage) or journal_path(storage)
     if db is not None and not db.exists():
         return None
-    return journal_storage(db) if storage.startswith("journal:") else storage
+    if not storage.startswith("journal:"):
+        return storage
+    try:
+        return journal_storage(db)
+    except Exception as exc:  # a folder, or a file this process may not read
+        raise StorageError(f"study storage '{storage}' cannot be read ({type(exc).__name__}: "
+                           f"{str(exc).splitlines()[0] if str(exc) else ''}); check "
+                           "--storage") from None
 
 
 def stored_study(storage: str, study: str):
