@@ -235,3 +235,26 @@ def test_checks_per_epoch_cut_only_large_training_splits():
     for bad in (0, 21, "often"):
         with pytest.raises(SpaceError, match="checks_per_epoch"):
             parse_space(lr + f"training: {{checks_per_epoch: {bad}}}")
+
+
+def test_a_spaces_relative_data_path_is_read_from_the_spaces_folder(tmp_path, monkeypatch):
+    """README: relative paths in a space (data.path, labels, backbone weights) resolve
+    against the space file's folder, wherever the command runs; --data on the command line
+    stays relative to the working folder."""
+    import numpy as np
+
+    from cnntune.tuning.plan import make_plan
+
+    (tmp_path / "proj").mkdir()
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "proj" / "mine.npz", x=rng.random((60, 6, 6)),
+             y=np.arange(60) % 3)
+    (tmp_path / "proj" / "s.yaml").write_text(
+        "name: s\ndata: {path: mine.npz}\nparams:\n  n_blocks: 1\n")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    plan = make_plan("../proj/s.yaml", None, None, 1, None, None, None, None, None, 1)
+    assert plan.dataset.name == "mine" and plan.dataset.num_classes == 3
+    assert len(plan.dataset.train) + len(plan.dataset.val) + len(plan.dataset.test) == 60
+    with pytest.raises(Exception, match="mine.npz"):  # the command line's: from here
+        make_plan("../proj/s.yaml", "mine.npz", None, 1, None, None, None, None, None, 1)
