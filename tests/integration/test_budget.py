@@ -91,8 +91,8 @@ def test_timeout_bounds_the_whole_search_and_the_last_trial_keeps_its_best_epoch
     took = time.time() - started
     # the product's promise (cnntune.budget: S + max(2% of S, 5 s)), not a guess at this
     # machine's speed; and the budget was used, not dropped: the 500-epoch trial trained on
-    # until the deadline came near
-    assert 20 * 0.75 < took <= 20 + Budget(0.0, 20).overrun, took
+    # into the second half of it (what it keeps back for scoring and logging is measured)
+    assert 20 / 2 < took <= 20 + Budget(0.0, 20).overrun, took
     assert result.new_trials == 1  # 500 epochs do not fit: the one trial is cut short
     run = _trial_runs(stores, result)[0]
     assert run.data.tags["cnntune.state"] == "COMPLETE"

@@ -115,7 +115,8 @@ def test_cli_kerastuner_hyperband_beside_optuna(tmp_path, tiny_space, monkeypatc
     # the page's optimisation history plots every KerasTuner trial's score
     scores = sorted(round(r.data.metrics["val_accuracy"], 6) for r in kt_runs)
     plotted = [sorted(round(v, 6) for v in t["y"]) for t in
-               plotly_traces((tmp_path / "kt.html").read_text()) if t.get("y")]
+               plotly_traces((tmp_path / "kt.html").read_text())
+               if t.get("y") and all(isinstance(v, float) for v in t["y"])]
     assert scores in plotted, (scores, plotted)
     best = min(kt_runs, key=lambda r: (-r.data.metrics["val_accuracy"],
                                        int(r.data.tags["cnntune.trial"])))

@@ -120,7 +120,7 @@ def test_explain_and_baseline_commands_log_beside_the_trials(tiny_space, tmp_pat
 
     out = run("explain", "exp7", "--n", "10", "--out", "ex")
     # ten examples, each under its Grad-CAM map
-    assert min(heat_mapped_panels(tmp_path / "ex" / "gradcam.png", 10)) > 0.05
+    assert heat_mapped_panels(tmp_path / "ex" / "gradcam.png") == 10
     assert (tmp_path / "ex" / "activations.png").exists()
     client = MlflowClient(uri)
     logged = {a.path for a in client.list_artifacts(res.best.run_id, "explain")}

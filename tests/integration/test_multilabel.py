@@ -89,7 +89,7 @@ def test_report_explain_and_baselines_know_the_task(study, tmp_path):
     assert not any("confusion" in s for s in sections)
     paths = explain_study("ml", tracking_uri=study["uri"], out=tmp_path / "x", n=4,
                           log_to_mlflow=False)
-    assert min(heat_mapped_panels(paths["grid"], 4)) > 0.05  # a map over each example
+    assert heat_mapped_panels(paths["grid"]) >= 4  # a map over each example, per label
     (logistic,) = run_baselines(study["view"].load_data(), names=("logistic_regression",))
     m = logistic["metrics"]
     assert logistic["headline"] == "micro_f1" and 0 < m["test_micro_f1"] < 1

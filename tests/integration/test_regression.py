@@ -72,7 +72,7 @@ def test_report_explain_and_baselines_know_the_task(study, tmp_path):
     assert not any("confusion" in s for s in sections)
     paths = explain_study("reg", tracking_uri=study["uri"], out=tmp_path / "x",
                           method="saliency", n=4, log_to_mlflow=False)
-    assert min(heat_mapped_panels(paths["grid"], 4)) > 0.05  # a saliency map over each
+    assert heat_mapped_panels(paths["grid"]) == 4  # a saliency map over each example
     (ridge,) = run_baselines(study["view"].load_data(), names=("ridge",))
     m = ridge["metrics"]
     assert ridge["headline"] == "r2" and m["test_rmse"] > 0 and -1 < m["test_r2"] < 1
