@@ -70,7 +70,7 @@ def space_show(file, data):
         console.print(f"constraints: max_params {sp.spec.constraints.max_params:,}")
     from ..tuning.engines import abilities
 
-    pruner = f", {s.pruner} pruner" if len(abilities(s.engine).pruners) > 1 else ""
+    pruner = f", {s.pruner} pruner" if abilities(s.engine).prunes else ""
     console.print(f"search: {s.engine} {s.algorithm_for(s.engine)}{pruner}, {s.trials} trials"
                   + (f", timeout {s.timeout:g}s" if s.timeout else ""))
 

@@ -98,11 +98,11 @@ def make_plan(space, data, study, trials, timeout, seed, engine, algorithm, prun
     if sp.multi and pruner not in (None, "none"):
         raise ConfigError("a multi-objective study cannot be pruned; drop --pruner")
     if pruner not in (None, "none") and pruner not in can.pruners:
-        raise ConfigError(f"--pruner is for the {_engines_with(lambda a: len(a.pruners) > 1)} "
-                          f"engine; engine {engine} {can.early_stop}" if len(can.pruners) == 1
+        raise ConfigError(f"--pruner is for the {_engines_with(lambda a: a.prunes)} "
+                          f"engine; engine {engine} {can.early_stop}" if not can.prunes
                           else f"pruner '{pruner}' is unknown; use one of "
                                f"{', '.join(can.pruners)}")
-    pruner = "none" if sp.multi or len(can.pruners) == 1 else (pruner or sp.search.pruner)
+    pruner = "none" if sp.multi or not can.prunes else (pruner or sp.search.pruner)
     if pruner not in can.pruners:
         raise ConfigError(f"pruner '{pruner}' is unknown; use one of {', '.join(can.pruners)}")
     if algorithm in can.enumerates:

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from ..catalog import FINISHED, Direction, State, Stop
+from ..catalog import DEFAULT_ENGINE, FINISHED, Direction, State, Stop
 from ..errors import ConfigError
 from ..tracking.links import run_url, ui_base
 from ..tracking.stores import DEFAULT_STORAGE, DEFAULT_TRACKING_URI
@@ -164,10 +164,10 @@ def _engine_of(space, engine: str | None) -> str:
     """The engine a search will use, read before its data is loaded."""
     if engine:
         return engine
-    from ..space import SearchSettings, load_space
+    from ..space import load_space
 
     if str(space) == AUTO:  # the auto space searches with the spaces' default engine
-        return SearchSettings.model_fields["engine"].default
+        return DEFAULT_ENGINE
     return load_space(space).search.engine
 
 

@@ -59,6 +59,11 @@ class Abilities:
         return f"{space}-{data}-{self.name}-{algorithm}" if self.algorithm_in_study_name \
             else f"{space}-{data}"
 
+    @property
+    def prunes(self) -> bool:
+        """Whether it takes a pruner at all (else ``early_stop`` says how it stops early)."""
+        return any(p != "none" for p in self.pruners)
+
     def takes_objectives(self, algorithm: str, n: int) -> bool:
         return n == 1 or (self.multi_objective and algorithm not in self.one_objective)
 
