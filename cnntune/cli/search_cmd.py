@@ -7,12 +7,13 @@ from __future__ import annotations
 import click
 
 from ..catalog import (ALGORITHMS, EMBEDDED, ENGINES, PRUNERS, SAMPLERS)
+from ..tuning.options import AUTO
 from .options import (CONTEXT, process_start,
                       store_options)
 
 
 @click.command(context_settings=CONTEXT)
-@click.option("--space", "space_file", default="auto", show_default=True,
+@click.option("--space", default=AUTO, show_default=True,
               help="Search-space YAML file, a shipped space name (see `cnntune space list`), "
               "or auto: a space picked for the data (see it with `cnntune space show --data`).")
 @click.option("--data", default=None,
@@ -55,7 +56,7 @@ from .options import (CONTEXT, process_start,
               "memory growth on): all, none, or ids like 0,2 [default: all visible].")
 @click.option("--trials-per-gpu", type=int, default=1, show_default=True, metavar="N",
               help="Workers (trials at once) sharing each GPU, for small models.")
-@click.option("--ray", "ray_address", default=None, metavar="ADDRESS|auto",
+@click.option("--ray", default=None, metavar="ADDRESS|auto",
               help="Run the workers as tasks on the Ray cluster at ADDRESS (HOST:PORT, "
               "ray://HOST:10001 or auto), spread over its nodes; they share the study "
               "through a PostgreSQL --storage. --workers defaults to filling the cluster: "
@@ -75,16 +76,15 @@ from .options import (CONTEXT, process_start,
               help="Also write every event (study_start, trial_start, epoch, trial_end, "
               "study_end) as a JSON line to PATH; '-' is stdout (the human output then goes "
               "to stderr).")
-def search(space_file, data, study, storage, tracking_uri, trials, timeout, patience_trials,
-           warm_start, warm_start_best, seed, engine, algorithm, sampler, pruner, epochs, quiet,
-           workers, gpus, trials_per_gpu, ray_address, total_trials, threads, heartbeat,
-           worker_index, baselines, jsonl):
+def search(quiet, jsonl, **options):
     """Search a space: train one CNN per trial, track every trial in MLflow."""
     from rich.console import Console
 
     from .progress import JsonLines, Progress
-    from ..tuning.study import search as run_search
+    from ..tuning.study import SearchOptions, run
 
+    # the options are SearchOptions' fields by name: checked there, once
+    opts = SearchOptions(started=process_start(), **options)
     console = Console(soft_wrap=True, stderr=jsonl == "-")
     progress = Progress(console, quiet=quiet)
     log = JsonLines(jsonl) if jsonl else None
@@ -96,17 +96,7 @@ def search(space_file, data, study, storage, tracking_uri, trials, timeout, pati
 
     try:
         with progress:
-            result = run_search(space_file, data=data, study=study, storage=storage,
-                                tracking_uri=tracking_uri, trials=trials, timeout=timeout,
-                                seed=seed, engine=engine, algorithm=algorithm, sampler=sampler,
-                                pruner=pruner, epochs=epochs, on_event=on_event,
-                                workers=workers, gpus=gpus, trials_per_gpu=trials_per_gpu,
-                                total_trials=total_trials, threads=threads,
-                                heartbeat=heartbeat, worker_index=worker_index,
-                                baselines=baselines, warm_start=warm_start,
-                                warm_start_best=warm_start_best,
-                                patience_trials=patience_trials, started=process_start(),
-                                ray=ray_address)
+            result = run(opts, on_event)
         if log is not None:
             log.result(result)
     finally:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import click
 
 from ..errors import ConfigError
-from .options import (CONTEXT)
+from ..tuning.options import AUTO
+from .options import CONTEXT
 
 
 @click.group(context_settings=CONTEXT)
@@ -28,7 +29,7 @@ def space_validate(files):
 
 
 @space.command("show")
-@click.argument("file", required=False, default="auto")
+@click.argument("file", required=False, default=AUTO)
 @click.option("--data", default=None, help="With the auto space (no FILE): the data to pick the "
               "space for - digits, an .npz file, a CSV or an image folder [default: digits].")
 def space_show(file, data):
@@ -40,7 +41,7 @@ def space_show(file, data):
     from rich.table import Table
 
     from ..space import load_space
-    from ..tuning.plan import AUTO, auto_plan
+    from ..tuning.plan import auto_plan
 
     if file == AUTO:
         sp, dataset = auto_plan(data)

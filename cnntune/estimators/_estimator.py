@@ -19,8 +19,8 @@ import numpy as np
 from ..catalog import DEFAULT_ENGINE
 from ..errors import CnntuneError, ConfigError, InputError
 from ..tracking.stores import DEFAULT_STORAGE, DEFAULT_TRACKING_URI, sqlite_path
+from ..tuning.options import AUTO
 
-AUTO = "auto"
 # the share of fit's x held out for the trials' test figures (unless test_data is given): small,
 # since the user scores the model on a test set of their own (evaluate) and every example
 # held out is one the trials do not learn from (AutoKeras holds out none)
@@ -122,8 +122,9 @@ class Estimator(_sklearn_base()):
         ``balanced`` or {class: weight}. ``test_data``: (x_test, y_test) to score the trials'
         test figures on instead. Fitting the same data again continues the study."""
         from ..tasks import task as task_of
-        from ..tuning.study import search
+        from ..tuning.study import run
 
+        opts = self._options()  # checked, and the timeout counting, before anything is written
         learn = task_of(self._task)
         if validation_split is not None and not 0 < validation_split < 0.5:
             raise InputError(f"fit(validation_split={validation_split}): give a fraction "
@@ -132,11 +133,7 @@ class Estimator(_sklearn_base()):
         space_file = self._write_space(inputs, validation_split, class_weight)
         progress = self._progress()
         with progress:
-            result = search(space_file, study=self.study, storage=self.storage,
-                            tracking_uri=self.tracking_uri, trials=self.max_trials,
-                            timeout=self.timeout, seed=self.seed, engine=self.engine,
-                            algorithm=self.algorithm, pruner=self.pruner, epochs=self.epochs,
-                            workers=self.workers, on_event=progress)
+            result = run(opts.replace(space=str(space_file)), on_event=progress)
         if self.verbose:
             progress.summary(result)
         if result.best is None:
@@ -144,6 +141,17 @@ class Estimator(_sklearn_base()):
                                + (result.advice or "give more time (timeout) or trials"))
         self._fitted(result.study, inputs.classes)
         return self
+
+    def _options(self):
+        """This estimator's search options, as the CLI would make them (the space is set
+        once fit has written it)."""
+        from ..tuning.options import SearchOptions
+
+        return SearchOptions(study=self.study, storage=self.storage,
+                             tracking_uri=self.tracking_uri, trials=self.max_trials,
+                             timeout=self.timeout, seed=self.seed, engine=self.engine,
+                             algorithm=self.algorithm, pruner=self.pruner, epochs=self.epochs,
+                             workers=self.workers)
 
     def _inputs(self, x, y, validation_data, learn, test_data=None):
         from ._inputs import inputs_of

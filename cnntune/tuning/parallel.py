@@ -2,8 +2,8 @@
 
 The coordinator (this module, in the calling process) validates everything, opens the study
 and its MLflow parent run once, works out the study-wide total (the trials already there plus
-``trials``), and starts N study processes on the same study (``study_worker``: ``search()``
-with the same arguments, given as JSON) with a study-wide ``total_trials``, a seed offset each
+``trials``), and starts N study processes on the same study (``study_worker``: the same
+``SearchOptions``, given as JSON) with a study-wide ``total_trials``, a seed offset each
 and ``threads`` = cores / N, so they share the cores instead of fighting over them. The workers
 report their events as JSON lines on their stdout; the coordinator forwards them to its own
 progress display and returns one SearchResult.
@@ -29,58 +29,47 @@ from pathlib import Path
 from ..catalog import ENGINES
 from ..errors import CnntuneError, ConfigError
 from .engines import abilities
+from .options import SearchOptions
 
 
-def search_workers(n: int, *, space, data, study, storage, tracking_uri, trials, timeout, seed,
-                   engine, algorithm, pruner, epochs, total_trials, threads, heartbeat,
-                   launcher, on_event=None, baselines: bool = False,
-                   started: float | None = None, gpu: bool = False):
+def search_workers(n: int, opts: SearchOptions, *, launcher, on_event=None,
+                   gpu: bool = False):
     """Run ``n`` study workers on one study; ``launcher`` starts them (``LocalWorkers`` here,
     ``ray_workers.RayWorkers`` on a cluster)."""
-    from ..space import resolve_space_path
-    from ..tracking.stores import absolute_store
-    from .plan import AUTO, make_plan, warm_starts
+    from .plan import make_plan, warm_starts
     from .session import open_study, study_result
 
     emit = on_event or (lambda kind, payload: None)
     t0 = time.perf_counter()
-    if storage.startswith("sqlite:"):
+    if opts.storage.startswith("sqlite:"):
         raise ConfigError("--workers needs a storage safe for concurrent writers; SQLite is "
                           "not: use the default journal storage (journal:mlruns/optuna.journal) "
                           "or a PostgreSQL URL")
-    started = time.time() if started is None else started
-    plan = make_plan(space, data, study, trials, timeout, seed, engine, algorithm, pruner,
-                     epochs, started=started, gpu=gpu)
-    plan.warm = warm_starts(plan, storage, None, 1)  # enqueued once, for every worker
+    plan = make_plan(opts, gpu=gpu)
+    plan.warm = warm_starts(plan, opts.storage, None, 1)  # enqueued once, for every worker
     if not abilities(plan.engine).shares_study:
         shared = " or ".join(e for e in ENGINES if abilities(e).shares_study)
         raise ConfigError(f"--workers needs --engine {shared}; a {plan.engine} study belongs "
                           "to one process")
-    threads = threads or launcher.default_threads(n)
-    tracker, eng, parent, payload = open_study(plan, storage, tracking_uri, heartbeat=heartbeat)
+    threads = opts.threads or launcher.default_threads(n)
+    tracker, eng, parent, payload = open_study(plan, opts.storage, opts.tracking_uri,
+                                               heartbeat=opts.heartbeat)
     existing = payload["existing_trials"]
-    if total_trials is None and (trials is not None or timeout is None):
+    total_trials = opts.total_trials
+    if total_trials is None and (opts.trials is not None or opts.timeout is None):
         total_trials = existing + (plan.n_trials or plan.space.search.trials)
     payload.update(workers=n, threads=threads, total_trials=total_trials,
                    trials=None if total_trials is None else max(0, total_trials - existing))
     emit("study_start", payload)
 
-    # search()'s own keyword arguments, one dict per worker: nothing is spelled twice; paths
-    # absolute, as a worker may start in another folder (a Ray node)
-    given = None if data is None else Path(data)
-    common = dict(space=AUTO if str(space) == AUTO else str(resolve_space_path(space).resolve()),
-                  data=None if given is None else str(given.resolve() if given.exists()
-                                                      else given),
-                  study=plan.study, storage=absolute_store(storage),
-                  tracking_uri=absolute_store(tracking_uri), engine=plan.engine,
-                  algorithm=plan.algorithm, pruner=plan.pruner,
-                  seed=seed if seed is not None else plan.space.training.seed,
-                  epochs=plan.trial.epochs, threads=threads, total_trials=total_trials,
-                  timeout=timeout, started=started, heartbeat=heartbeat,
-                  workers=1)  # each is one worker, pinned by its environment
+    # the coordinator's options, as the plan resolved them, one copy per worker (as JSON)
+    common = opts.replace(study=plan.study, engine=plan.engine, algorithm=plan.algorithm,
+                          sampler=None, pruner=plan.pruner, trials=None,
+                          seed=opts.seed if opts.seed is not None else plan.space.training.seed,
+                          epochs=plan.trial.epochs, threads=threads, total_trials=total_trials)
     ends: list[dict] = []  # each worker's study_end: its SearchResult
     try:
-        launcher.start([dict(common, worker_index=i) for i in range(n)])
+        launcher.start([common.for_worker(i).to_json() for i in range(n)])
         for worker, line in launcher.lines():
             _forward(worker, line, emit, ends)
     except BaseException:
@@ -89,7 +78,7 @@ def search_workers(n: int, *, space, data, study, storage, tracking_uri, trials,
         raise
     failed = launcher.failed()
     new_trials = sum(int(e.get("new_trials") or 0) for e in ends)
-    if baselines:
+    if opts.baselines:
         from .session import log_baselines_once
 
         log_baselines_once(plan, tracker, parent, emit)
@@ -97,7 +86,7 @@ def search_workers(n: int, *, space, data, study, storage, tracking_uri, trials,
     if failed and new_trials == 0:
         i, code, last = failed[0]
         raise CnntuneError(f"worker {i} exited with code {code}: {last or 'no message'}")
-    result = study_result(eng, plan.study, storage, tracker, parent, plan.space, new_trials,
+    result = study_result(eng, plan.study, opts.storage, tracker, parent, plan.space, new_trials,
                           time.perf_counter() - t0,
                           cut=sorted((c for e in ends for c in e.get("cut") or []),
                                      key=lambda c: c["number"]),
@@ -136,16 +125,17 @@ class LocalWorkers:
     def default_threads(self, n: int) -> int:
         return max(1, (os.cpu_count() or 1) // n)  # they share the cores
 
-    def start(self, kwargs: list[dict]) -> None:
-        # the stores travel on stdin, not argv: a password in a URL stays out of `ps`
+    def start(self, options: list[str]) -> None:
+        """One worker per ``SearchOptions`` JSON document; the stores travel on stdin, not
+        argv: a password in a URL stays out of `ps`."""
         env = dict(os.environ, PYTHONUNBUFFERED="1")
-        for i, kw in enumerate(kwargs):
+        for i, doc in enumerate(options):
             with open(self.logs / f"worker-{i}.err", "w") as err:
                 p = subprocess.Popen([sys.executable, "-m", "cnntune.tuning.study_worker"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=err, text=True,
                                      env=dict(env, **(self.envs[i] if self.envs else {})))
-            p.stdin.write(json.dumps(kw))
+            p.stdin.write(doc)
             p.stdin.close()
             self.procs.append(p)
 

@@ -13,13 +13,9 @@ from ..budget import Budget
 from ..catalog import ENGINES
 from ..errors import ConfigError
 from .engines import abilities
+from .options import AUTO, SEED_STRIDE, SearchOptions
 
-AUTO = "auto"  # the space name that means: pick the space for the data (autospace)
-
-
-# worker i of a study samples with seed + i * SEED_STRIDE (a prime: no two workers' streams
-# line up for small i)
-SEED_STRIDE = 7919
+__all__ = ["AUTO", "Plan", "auto_plan", "make_plan", "warm_starts"]
 
 
 @dataclass
@@ -46,38 +42,35 @@ class Plan:
         return self.trial.budget
 
 
-def make_plan(space, data, study, trials, timeout, seed, engine, algorithm, pruner, epochs, *,
-              sampler_given: bool = False, until_total: bool = False, worker_index: int = 0,
-              threads: int | None = None, started: float | None = None,
-              patience_trials: int | None = None, gpu: bool = False) -> Plan:
+def make_plan(opts: SearchOptions, *, gpu: bool = False) -> Plan:
+    """The plan for ``opts``: the space loaded (or picked for the data), the data loaded and
+    split, the engine, algorithm and pruner checked against each other; nothing written.
+    ``gpu``: whether the trials train on one."""
     from ..checks import checks_per_epoch
     from ..data import load_dataset
     from ..space import load_space
     from ..worker.fitting import TrialSettings
 
-    if patience_trials is not None and patience_trials < 1:
-        raise ConfigError(f"--patience-trials must be >= 1, got {patience_trials}; it is how "
-                          "many trials in a row may fail to beat the best before the search "
-                          "stops")
+    data, timeout, pruner = opts.data, opts.timeout, opts.pruner
     dataset = None
-    if str(space) == AUTO:
+    if opts.auto:
         sp, dataset = auto_plan(data)
     else:
-        sp = load_space(space)
+        sp = load_space(opts.space)
     mixed = sp.params.get("mixed_precision")
     if not gpu and mixed is not None and True in (mixed.options() or []):
         raise ConfigError("param 'mixed_precision' can be true, but this search's trials train "
                           "on the CPU (no GPU visible, or --gpus none), where float16 is slower, "
                           "not faster; set it to false or remove it, or train on a GPU")
-    engine = engine or sp.search.engine
+    engine = opts.engine or sp.search.engine
     if engine not in ENGINES:
         raise ConfigError(f"engine '{engine}' is unknown; use one of {', '.join(ENGINES)}")
     can = abilities(engine)  # what the engine can do, as it declares: asked here, once
-    if sampler_given and not can.sampler_synonym:
+    if opts.sampler is not None and not can.sampler_synonym:
         raise ConfigError(f"--sampler is for the {_engines_with(lambda a: a.sampler_synonym)} "
                           f"engine; with --engine {engine} use --algorithm "
                           f"({', '.join(can.algorithms)})")
-    algorithm = algorithm or sp.search.algorithm_for(engine)
+    algorithm = opts.chosen_algorithm or sp.search.algorithm_for(engine)
     if algorithm not in can.algorithms:
         raise ConfigError(f"algorithm '{algorithm}' is unknown to engine {engine}; use one of "
                           f"{', '.join(can.algorithms)}")
@@ -107,15 +100,11 @@ def make_plan(space, data, study, trials, timeout, seed, engine, algorithm, prun
         raise ConfigError(f"pruner '{pruner}' is unknown; use one of {', '.join(can.pruners)}")
     if algorithm in can.enumerates:
         sp.grid()  # raises SpaceError when a param has no finite grid
-    for name, value in (("trials", trials), ("epochs", epochs)):
-        if value is not None and value < 1:
-            raise ConfigError(f"--{name} must be >= 1, got {value}")
-    if timeout is not None and timeout <= 0:
-        raise ConfigError(f"--timeout must be > 0 seconds, got {timeout}")
-    n_trials = trials if trials is not None else (
-        None if timeout or until_total else sp.search.trials)
+    n_trials = opts.trials if opts.trials is not None else (
+        None if timeout or opts.total_trials is not None else sp.search.trials)
     timeout = timeout if timeout is not None else sp.search.timeout
-    seed = (sp.training.seed if seed is None else seed) + SEED_STRIDE * worker_index
+    seed = (sp.training.seed if opts.seed is None else opts.seed) + \
+        SEED_STRIDE * opts.worker_index
     if dataset is None:
         src, path = _data_source(data, sp)
         d = sp.data
@@ -123,9 +112,10 @@ def make_plan(space, data, study, trials, timeout, seed, engine, algorithm, prun
                                base_dir=sp.base_dir if data is None else None,
                                task=sp.spec.task, **d.load_kwargs())
     _check_families_fit(sp, dataset)
-    study = study or can.study_name(sp.name, dataset.name, algorithm)
+    study = opts.study or can.study_name(sp.name, dataset.name, algorithm)
     _check_study_name(study)
-    settings = TrialSettings(epochs=epochs or sp.training.epochs, patience=sp.training.patience,
+    settings = TrialSettings(epochs=opts.epochs or sp.training.epochs,
+                             patience=sp.training.patience,
                              objective=sp.primary, seed=seed,
                              checks=checks_per_epoch(sp.training.checks_per_epoch,
                                                      len(dataset.train), len(dataset.val)),
@@ -133,15 +123,15 @@ def make_plan(space, data, study, trials, timeout, seed, engine, algorithm, prun
                              folds=sp.training.folds,
                              max_params=sp.spec.constraints.max_params,
                              base_dir=str(sp.base_dir), own_model=sp.own_model,
-                             threads=threads,
+                             threads=opts.threads,
                              latency=sp.spec.latency.model_dump() if sp.measures_latency
                              else None)
     _check_files(sp, settings.base_dir)
     if settings.folds:
         dataset.check_folds(settings.folds)
-    settings.budget = Budget.of(timeout, started)
+    settings.budget = Budget.of(timeout, opts.started)
     return Plan(sp, dataset, study, engine, algorithm, pruner, seed, n_trials, timeout, settings,
-                 patience_trials=patience_trials)
+                patience_trials=opts.patience_trials)
 
 
 def auto_plan(data, *, task: str | None = None,
@@ -167,8 +157,6 @@ def warm_starts(plan: Plan, storage: str, study: str | None, best: int):
     from .autospace import DataProfile
     from .warmstart import WarmStart, from_space, from_study
 
-    if best < 1:
-        raise ConfigError(f"--warm-start-best must be >= 1, got {best}")
     if study is not None and study == plan.study:
         raise ConfigError(f"--warm-start {study} names the study being run; name an earlier "
                           "study, or drop --warm-start to resume this one")

@@ -214,7 +214,8 @@ class RayWorkers:
     def default_threads(self, n: int) -> int:
         return self.threads
 
-    def start(self, kwargs: list[dict]) -> None:
+    def start(self, options: list[str]) -> None:
+        """One Ray task per ``SearchOptions`` JSON document."""
         from ray.util.queue import Queue
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy as Affinity
 
@@ -225,12 +226,12 @@ class RayWorkers:
         self.queue = Queue(actor_options={"num_cpus": 0,
                                           "scheduling_strategy": Affinity(here, soft=False)})
         task = ray.remote(_run_worker)
-        for i, kw in enumerate(kwargs):
+        for i, doc in enumerate(options):
             node, share = self.slots[i % len(self.slots)]
             ref = task.options(num_cpus=self.threads, num_gpus=share, max_retries=RETRIES,
                                retry_exceptions=False, name=f"cnntune-worker-{i}",
                                scheduling_strategy=Affinity(node, soft=True)) \
-                .remote(kw, i, self.queue, self.gpus)
+                .remote(doc, i, self.queue, self.gpus)
             self.refs[ref] = i
 
     def lines(self):
@@ -271,7 +272,7 @@ class RayWorkers:
             _, pending = self.ray.wait(pending, num_returns=len(pending), timeout=1.0)
 
 
-def _run_worker(kwargs: dict, index: int, queue, gpus: bool) -> tuple[int, str]:
+def _run_worker(options: str, index: int, queue, gpus: bool) -> tuple[int, str]:
     """A Ray task: run one study worker process here and forward its events."""
     import signal
     import subprocess
@@ -295,7 +296,7 @@ def _run_worker(kwargs: dict, index: int, queue, gpus: bool) -> tuple[int, str]:
         proc = subprocess.Popen([sys.executable, "-m", "cnntune.tuning.study_worker"],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
                                 text=True, env=env)
-        proc.stdin.write(json.dumps(dict(kwargs, worker_index=index)))
+        proc.stdin.write(options)
         proc.stdin.close()
         try:
             for line in proc.stdout:

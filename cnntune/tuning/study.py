@@ -14,32 +14,23 @@ from typing import Callable
 from ..catalog import DEFAULT_ENGINE, FINISHED, Direction, State, Stop
 from ..errors import ConfigError
 from ..tracking.links import run_url, ui_base
-from ..tracking.stores import DEFAULT_STORAGE, DEFAULT_TRACKING_URI
 from . import devices
 from .engines import abilities
-from .plan import AUTO, Plan, make_plan, warm_starts
+from .options import AUTO, SearchOptions
+from .plan import Plan, make_plan, warm_starts
 from .session import SearchResult, TrialSummary, log_baselines_once, open_study, study_result
 
-__all__ = ["AUTO", "SearchResult", "TrialSummary", "search"]
+__all__ = ["AUTO", "SearchOptions", "SearchResult", "TrialSummary", "run", "search"]
 
 # (kind, payload): study_start, baselines, trial_start, epoch (one per check), trial_end;
 # study_end is written by the study worker (study_worker.py), not through this hook
 EventHook = Callable[[str, dict], None]
 
 
-def search(space: str | Path | None = AUTO, *, data: str | Path | None = None,
-           study: str | None = None, storage: str = DEFAULT_STORAGE,
-           tracking_uri: str = DEFAULT_TRACKING_URI, trials: int | None = None,
-           timeout: float | None = None, seed: int | None = None, engine: str | None = None,
-           algorithm: str | None = None, sampler: str | None = None, pruner: str | None = None,
-           epochs: int | None = None, on_event: EventHook | None = None, isolate: bool = True,
-           trials_per_worker: int | None = None, workers: int | None = None,
-           gpus: str | None = None, trials_per_gpu: int = 1, total_trials: int | None = None,
-           threads: int | None = None, heartbeat: int | None = 60,
-           worker_index: int = 0, baselines: bool = False, warm_start: str | None = None,
-           warm_start_best: int = 3, patience_trials: int | None = None,
-           started: float | None = None, ray: str | None = None) -> SearchResult:
-    """Run (or resume) a study and return its best trial.
+def search(space: str | Path | None = AUTO, *, on_event: EventHook | None = None,
+           **options) -> SearchResult:
+    """Run (or resume) a study and return its best trial. ``options`` are ``SearchOptions``'
+    fields (the CLI's options, ``-`` as ``_``), checked once, before anything is read.
 
     ``space`` is a YAML path, a shipped space name, or ``auto``/None: a space picked for the
     data (``autospace``); ``data`` overrides the space's data (``digits``, an ``.npz`` file or
@@ -73,78 +64,66 @@ def search(space: str | Path | None = AUTO, *, data: str | Path | None = None,
     and a crashed worker fails only its trial;
     ``isolate=False`` runs them in this process (easier to debug; a crash ends the study).
     """
+    return run(SearchOptions(space=space, **options), on_event)
+
+
+def run(opts: SearchOptions, on_event: EventHook | None = None) -> SearchResult:
+    """``search`` with its options made (and so checked) already: what the CLI, the
+    estimators and each of several study workers call."""
     from ..worker.runner import TRIALS_PER_WORKER, InProcessRunner, WorkerProcess, WorkerRunner
 
     emit = on_event or (lambda kind, payload: None)
     t_start = time.perf_counter()
-    started = time.time() if started is None else started
-    space = AUTO if space is None else space
-    if algorithm is not None and sampler is not None and algorithm != sampler:
-        raise ConfigError(f"--algorithm {algorithm} and --sampler {sampler} disagree; give one")
-    for name, value in (("workers", workers), ("threads", threads)):
-        if value is not None and value < 1:
-            raise ConfigError(f"--{name} must be >= 1, got {value}")
-    if total_trials is not None and total_trials < 1:
-        raise ConfigError(f"--total-trials must be >= 1, got {total_trials}")
     # several study workers: on a Ray cluster, or processes here, one per GPU slot
     launcher = places = None
-    if ray is not None:
+    workers = opts.workers
+    if opts.ray is not None:
         from .ray_workers import on_cluster
 
-        n, launcher = on_cluster(ray, workers=workers, threads=threads, gpus=gpus,
-                                 per_gpu=trials_per_gpu, storage=storage,
-                                 tracking_uri=tracking_uri)
+        n, launcher = on_cluster(opts.ray, workers=workers, threads=opts.threads,
+                                 gpus=opts.gpus, per_gpu=opts.trials_per_gpu,
+                                 storage=opts.storage, tracking_uri=opts.tracking_uri)
         gpu = launcher.gpus
     else:
         visible = devices.visible_gpus()
-        chosen = devices.choose(gpus, visible)
-        if workers is None and len(chosen) * trials_per_gpu > 1 and \
-                not abilities(_engine_of(space, engine)).shares_study:
+        chosen = devices.choose(opts.gpus, visible)
+        if workers is None and len(chosen) * opts.trials_per_gpu > 1 and \
+                not abilities(_engine_of(opts)).shares_study:
             workers = 1  # a KerasTuner study belongs to one process: it takes the first GPU
-        places = devices.slots(chosen, workers, trials_per_gpu)
+        places = devices.slots(chosen, workers, opts.trials_per_gpu)
         n, gpu = len(places), places[0] is not None
         if n > 1:
             from .parallel import LocalWorkers
 
             launcher = LocalWorkers([devices.worker_env(s, visible) for s in places])
     if launcher is not None:
-        if warm_start is not None or patience_trials is not None:
+        if opts.warm_start is not None or opts.patience_trials is not None:
             raise ConfigError("--warm-start and --patience-trials are for one worker; start "
                               "the study with them first, then add --workers")
         from .parallel import search_workers
 
-        return search_workers(n, space=space, data=data, study=study, storage=storage,
-                              tracking_uri=tracking_uri, trials=trials, timeout=timeout,
-                              seed=seed, engine=engine, algorithm=algorithm or sampler,
-                              pruner=pruner, epochs=epochs, total_trials=total_trials,
-                              threads=threads, heartbeat=heartbeat, on_event=on_event,
-                              baselines=baselines, started=started, launcher=launcher,
-                              gpu=gpu)
+        return search_workers(n, opts, launcher=launcher, on_event=on_event, gpu=gpu)
     env = devices.worker_env(places[0], visible)  # in-process trials run where this process does
     # the first trial worker loads TensorFlow while this process checks and opens everything
-    first = WorkerProcess(env) if isolate else None
+    first = WorkerProcess(env) if opts.isolate else None
     try:
-        plan = make_plan(space, data, study, trials, timeout, seed, engine,
-                         algorithm or sampler, pruner, epochs, sampler_given=sampler is not None,
-                         until_total=total_trials is not None, worker_index=worker_index,
-                         threads=threads, started=started, patience_trials=patience_trials,
-                         gpu=gpu)
-        plan.warm = warm_starts(plan, storage, warm_start, warm_start_best)
-        tracker, engine, parent, payload = open_study(plan, storage, tracking_uri,
-                                                      heartbeat=heartbeat)
+        plan = make_plan(opts, gpu=gpu)
+        plan.warm = warm_starts(plan, opts.storage, opts.warm_start, opts.warm_start_best)
+        tracker, engine, parent, payload = open_study(plan, opts.storage, opts.tracking_uri,
+                                                      heartbeat=opts.heartbeat)
     except BaseException:
         if first is not None:
             first.kill()
         raise
-    payload["total_trials"] = total_trials
+    payload["total_trials"] = opts.total_trials
     emit("study_start", payload)
-    runner = WorkerRunner(plan.dataset, plan.trial, tracking_uri,
-                          trials_per_worker=trials_per_worker or TRIALS_PER_WORKER,
-                          spare=first, env=env) if isolate \
+    runner = WorkerRunner(plan.dataset, plan.trial, opts.tracking_uri,
+                          trials_per_worker=opts.trials_per_worker or TRIALS_PER_WORKER,
+                          spare=first, env=env) if opts.isolate \
         else InProcessRunner(plan.dataset, plan.trial)
     loop = _TrialLoop(plan, engine, tracker, runner, parent, emit, devices.node_of(os.environ))
     try:
-        engine.run(loop.evaluate, n_trials=plan.n_trials, total=total_trials,
+        engine.run(loop.evaluate, n_trials=plan.n_trials, total=opts.total_trials,
                    timeout=None if plan.budget is None else plan.budget.left(),
                    keep_going=loop.keep_going)
     except BaseException:
@@ -152,23 +131,23 @@ def search(space: str | Path | None = AUTO, *, data: str | Path | None = None,
         raise
     finally:
         runner.close()
-    if baselines:
+    if opts.baselines:
         log_baselines_once(plan, tracker, parent, emit)
     tracker.end_study(parent, "FINISHED")
-    return study_result(engine, plan.study, storage, tracker, parent, plan.space,
+    return study_result(engine, plan.study, opts.storage, tracker, parent, plan.space,
                         loop.new_trials, time.perf_counter() - t_start, cut=loop.cut,
                         advice=loop.advice)
 
 
-def _engine_of(space, engine: str | None) -> str:
+def _engine_of(opts: SearchOptions) -> str:
     """The engine a search will use, read before its data is loaded."""
-    if engine:
-        return engine
+    if opts.engine:
+        return opts.engine
     from ..space import load_space
 
-    if str(space) == AUTO:  # the auto space searches with the spaces' default engine
+    if opts.auto:  # the auto space searches with the spaces' default engine
         return DEFAULT_ENGINE
-    return load_space(space).search.engine
+    return load_space(opts.space).search.engine
 
 
 class _TrialLoop:

@@ -1,9 +1,8 @@
 """One of the processes of ``search(workers=N)``: ``python -m cnntune.tuning.study_worker``.
 
-It reads ``search()``'s keyword arguments as one JSON object on stdin, runs that search on the
-shared study and writes its events as JSON lines on stdout, the last one ``study_end``. The
-coordinator (``parallel.py``) builds the arguments as a dict keyed by ``search()``'s own
-parameter names, so no option is spelled twice: what ``search`` accepts is what a worker gets.
+It reads its ``SearchOptions`` as one JSON object on stdin (the coordinator's, made for this
+worker by ``SearchOptions.for_worker``), runs that search on the shared study and writes its
+events as JSON lines on stdout, the last one ``study_end``.
 A cnntune error ends the process with its exit code and its one line as the last line of
 stderr, which the coordinator quotes.
 """
@@ -11,7 +10,6 @@ stderr, which the coordinator quotes.
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 
 from ..errors import CnntuneError
@@ -24,11 +22,11 @@ def _emit(kind: str, payload: dict) -> None:
 
 
 def main() -> int:
-    from .study import search
+    from .options import SearchOptions
+    from .study import run
 
-    kwargs = json.loads(sys.stdin.read())
     try:
-        result = search(kwargs.pop("space"), on_event=_emit, **kwargs)
+        result = run(SearchOptions.from_json(sys.stdin.read()), on_event=_emit)
     except CnntuneError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -244,6 +244,7 @@ def test_a_spaces_relative_data_path_is_read_from_the_spaces_folder(tmp_path, mo
     import numpy as np
 
     from cnntune.tuning.plan import make_plan
+    from cnntune.tuning.options import SearchOptions
 
     (tmp_path / "proj").mkdir()
     rng = np.random.default_rng(0)
@@ -253,8 +254,8 @@ def test_a_spaces_relative_data_path_is_read_from_the_spaces_folder(tmp_path, mo
         "name: s\ndata: {path: mine.npz}\nparams:\n  n_blocks: 1\n")
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
-    plan = make_plan("../proj/s.yaml", None, None, 1, None, None, None, None, None, 1)
+    plan = make_plan(SearchOptions("../proj/s.yaml", trials=1, epochs=1))
     assert plan.dataset.name == "mine" and plan.dataset.num_classes == 3
     assert len(plan.dataset.train) + len(plan.dataset.val) + len(plan.dataset.test) == 60
     with pytest.raises(Exception, match="mine.npz"):  # the command line's: from here
-        make_plan("../proj/s.yaml", "mine.npz", None, 1, None, None, None, None, None, 1)
+        make_plan(SearchOptions("../proj/s.yaml", "mine.npz", trials=1, epochs=1))
