@@ -45,7 +45,8 @@ def main() -> None:
                              storage=f"sqlite:///{work}/optuna.db", tracking_uri=uri)
         study = res.study
     from cnntune.deploy.export import export_study
-    from cnntune.formats.runtimes import InMemoryKerasPredictor, load_predictor
+    from cnntune.formats.registry import load_predictor
+    from cnntune.formats.runtimes import InMemoryKerasPredictor
     from cnntune.tracking.studies import StudyView
 
     data = StudyView(study, uri).load_data()

@@ -18,9 +18,10 @@ from typing import Any
 
 
 from ..files import write_json
-from ..catalog import FORMATS, QUANTIZE, State
+from ..catalog import State
 from ..errors import CnntuneError, ConfigError, ExportMismatch
-from ..formats.convert import FILES, inference_model, write_model
+from ..formats.convert import inference_model
+from ..formats.registry import format_named, load_predictor
 from ..tracking.stores import redact
 
 
@@ -64,14 +65,10 @@ def export_study(study: str, *, fmt: str, out: str | Path, tracking_uri: str,
     from ..tracking.studies import StudyView
 
     say = on_step or (lambda msg: None)
-    if fmt not in FORMATS:
-        raise ConfigError(f"format '{fmt}' is unknown; use one of {', '.join(FORMATS)}")
-    if quantize not in QUANTIZE:
-        raise ConfigError(f"quantize '{quantize}' is unknown; use one of {', '.join(QUANTIZE)}")
-    if quantize != "none" and fmt != "tflite":
-        raise ConfigError(f"--quantize {quantize} applies to --format tflite only")
+    kind = format_named(fmt)
+    kind.check(quantize)
     out = Path(out)
-    target = out / FILES[fmt]
+    target = out / kind.file
     if target.exists():
         raise ConfigError(f"'{target}' already exists; remove it or choose another --out")
     if out.exists() and not out.is_dir():
@@ -110,9 +107,7 @@ def export_study(study: str, *, fmt: str, out: str | Path, tracking_uri: str,
 
     out.mkdir(parents=True, exist_ok=True)
     say(f"writing {fmt}{'' if quantize == 'none' else ' ' + quantize} to {target}")
-    write_model(infer, fmt, target, quantize=quantize, representative=data.train)
-
-    from ..formats.runtimes import load_predictor
+    kind.write(infer, target, quantize=quantize, representative=data.train)
 
     say(f"verifying {target.name} with its own runtime on {len(x_test)} test examples")
     predictor = load_predictor(target, fmt)

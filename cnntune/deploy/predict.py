@@ -19,7 +19,7 @@ import numpy as np
 from ..data import IMAGE_SUFFIXES
 from ..errors import DataError
 from ..errors import ModelFileError
-from ..formats.runtimes import load_predictor, model_file
+from ..formats.registry import load_predictor, model_file
 from ..tasks import task
 
 

@@ -14,7 +14,7 @@ class ExportedModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
         from pathlib import Path
 
-        from ..formats.runtimes import load_predictor
+        from ..formats.registry import load_predictor
 
         self.predictor = load_predictor(Path(context.artifacts["export"]))
 
@@ -28,9 +28,8 @@ def pip_requirements(fmt: str) -> list[str]:
     """What serving the export needs: cnntune and the format's runtime, pinned as installed."""
     from ..tracking.runs import pinned
 
-    names = ["numpy", "mlflow"] + {"keras": ["tensorflow", "keras"],
-                                   "savedmodel": ["tensorflow"],
-                                   "tflite": ["ai-edge-litert"],
-                                   "onnx": ["onnxruntime"]}[fmt]
+    from ..formats.registry import format_named
+
+    names = ["numpy", "mlflow", *format_named(fmt).runtime]
     own = pinned("cnntune")  # left out where it is not installed: PyPI's cnntune is not this
     return [pinned(n) or n for n in names] + ([own] if own else [])

@@ -1,8 +1,8 @@
 """Run an exported model with its own runtime: Keras (.keras), TensorFlow (SavedModel folder),
 LiteRT (.tflite, the ai-edge-litert Interpreter) or ONNX Runtime (.onnx).
 
-``load_predictor(path)`` detects the format and returns a ``Predictor`` whose ``predict(x)``
-takes raw inputs (what the data holds: pixels, or sequence values) and returns class
+``registry.load_predictor(path)`` detects the format and returns a ``Predictor`` whose
+``predict(x)`` takes raw inputs (what the data holds: pixels, or sequence values) and returns class
 probabilities. Export verification, ``cnntune predict`` and the registered MLflow model all
 go through it, so what is verified is what is served.
 """
@@ -16,34 +16,6 @@ import numpy as np
 
 from ..errors import ModelFileError
 from ..space import LATENCY_REPEATS, LATENCY_WARMUP
-from .convert import FILES
-
-
-def detect_format(path: str | Path) -> str:
-    p = Path(path)
-    if p.is_dir():
-        if (p / "saved_model.pb").exists():
-            return "savedmodel"
-        for fmt, name in FILES.items():
-            if (p / name).exists():  # an export folder: the model inside it
-                return fmt
-        raise ModelFileError(f"model '{path}': a folder without saved_model.pb or an exported "
-                             "model; give a .keras, .tflite or .onnx file or an export folder")
-    suffix = {".keras": "keras", ".tflite": "tflite", ".onnx": "onnx"}.get(p.suffix.lower())
-    if suffix is None:
-        raise ModelFileError(f"model '{path}': unknown format '{p.suffix}'; give a .keras, "
-                             ".tflite or .onnx file, a SavedModel folder or an export folder")
-    return suffix
-
-
-def model_file(path: str | Path) -> Path:
-    """The model inside an export folder (or the path itself)."""
-    p = Path(path)
-    if p.is_dir() and not (p / "saved_model.pb").exists():
-        for name in FILES.values():
-            if (p / name).exists():
-                return p / name
-    return p
 
 
 class Predictor:
@@ -191,17 +163,6 @@ class OnnxPredictor(Predictor):
 
     def _run(self, x):
         return self.sess.run(None, {self.input_name: x})[0]
-
-
-def load_predictor(path: str | Path, fmt: str | None = None) -> Predictor:
-    p = Path(path)
-    if not p.exists():
-        raise ModelFileError(f"model '{path}' does not exist; check the path")
-    fmt = fmt or detect_format(p)
-    p = model_file(p)
-    cls = {"keras": KerasPredictor, "savedmodel": SavedModelPredictor,
-           "tflite": LiteRTPredictor, "onnx": OnnxPredictor}[fmt]
-    return cls(p)
 
 
 def _first_line(exc: Exception) -> str:

@@ -19,13 +19,14 @@ from ..space import LATENCY_REPEATS, LATENCY_WARMUP
 
 def measure(model, example: np.ndarray, *, batch_size: int = 1, threads: int = 1,
             repeats: int = LATENCY_REPEATS, warmup: int = LATENCY_WARMUP) -> dict[str, float]:
-    from ..formats.convert import inference_model, write_model
-    from ..formats.runtimes import LiteRTPredictor
+    from ..formats.convert import inference_model
+    from ..formats.registry import format_named
 
+    tflite = format_named("tflite")  # what the edge runs: the latency objective's format
     with tempfile.TemporaryDirectory(prefix="cnntune-latency-") as d:
-        path = Path(d) / "model.tflite"
-        write_model(inference_model(model), "tflite", path)
-        predictor = LiteRTPredictor(path, threads=threads)
+        path = Path(d) / tflite.file
+        tflite.write(inference_model(model), path)
+        predictor = tflite.predictor(path, threads=threads)
         ms = predictor.latency_ms(np.asarray(example[:1], dtype="float32"), batch=batch_size,
                                   repeats=repeats, warmup=warmup)
         return {"latency_ms": ms, "size_mb": path.stat().st_size / 1e6}

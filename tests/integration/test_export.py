@@ -12,7 +12,7 @@ import cnntune
 from cnntune.errors import CnntuneError
 from cnntune.deploy.export import export_study
 from cnntune.errors import ExportMismatch, ModelFileError
-from cnntune.formats.runtimes import load_predictor
+from cnntune.formats.registry import load_predictor
 from cnntune.tracking.studies import StudyView
 
 pytestmark = pytest.mark.slow
@@ -242,7 +242,8 @@ def test_cli_export_and_predict(study, tmp_path):
     ({"family": "transfer", "transfer_size": 32, "unfreeze": 5}, (8, 8, 1)),
 ], ids=["plain-gelu-aug", "resnet", "separable", "conv1d", "transfer"])
 def test_every_family_exports_to_onnx_and_tflite(knobs, shape, tmp_path):
-    from cnntune.formats.convert import inference_model, write_model
+    from cnntune.formats.convert import inference_model
+    from cnntune.formats.registry import write_model
     from cnntune.knobs import resolve
     from cnntune.models import build_model
 

@@ -154,8 +154,9 @@ def _bn_moves(model, extract) -> bool:
 def test_unet_backbone_encoder_skips_by_stride_local_weights_training_and_export(tmp_path):
     import keras
 
-    from cnntune.formats.convert import inference_model, write_model
-    from cnntune.formats.runtimes import load_predictor
+    from cnntune.formats.convert import inference_model
+    from cnntune.formats.registry import write_model
+    from cnntune.formats.registry import load_predictor
 
     backbone = keras.applications.MobileNetV2(include_top=False, weights=None,
                                               input_shape=(32, 32, 3))

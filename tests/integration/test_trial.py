@@ -269,8 +269,9 @@ def test_mixed_precision_trains_in_float16_and_exports_a_float32_model(tmp_path)
     a float32 classifier, loss scaling; the export is float32 and agrees with the model."""
     import numpy as np
 
-    from cnntune.formats.convert import inference_model, write_model
-    from cnntune.formats.runtimes import load_predictor
+    from cnntune.formats.convert import inference_model
+    from cnntune.formats.registry import write_model
+    from cnntune.formats.registry import load_predictor
 
     res = run_trial(dict(SMALL, mixed_precision=True), digits(),
                     TrialSettings(epochs=1, patience=1, objective="val_accuracy", seed=0))

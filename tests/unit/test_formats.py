@@ -1,0 +1,47 @@
+"""The export formats' registry: every catalog name has its class, and a path's format, the
+model inside an export folder and the quantize rule are read from the classes."""
+
+from __future__ import annotations
+
+import pytest
+
+from cnntune.catalog import FORMATS as NAMES
+from cnntune.errors import ConfigError, ModelFileError
+from cnntune.formats.registry import FORMATS, detect, format_named, model_file
+
+
+def test_every_catalog_format_has_its_class_and_file():
+    assert tuple(FORMATS) == NAMES
+    assert len({f.file for f in FORMATS.values()}) == len(NAMES)
+    assert all(f.runtime for f in FORMATS.values())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_model_file_or_export_folder_is_detected_as_its_format(tmp_path, name):
+    fmt = FORMATS[name]
+    export = tmp_path / "out"
+    export.mkdir()
+    (export / fmt.file).mkdir() if fmt.suffix is None else (export / fmt.file).write_bytes(b"")
+    assert detect(export) is fmt
+    if fmt.suffix is None:  # the SavedModel folder itself
+        (export / fmt.file / "saved_model.pb").write_bytes(b"")
+        assert detect(export / fmt.file) is fmt and model_file(export / fmt.file) == \
+            export / fmt.file
+    else:
+        assert detect(export / fmt.file) is fmt
+        assert model_file(export) == export / fmt.file
+
+
+def test_unknown_formats_and_quantize_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="format 'pt' is unknown; use one of keras"):
+        format_named("pt")
+    with pytest.raises(ModelFileError, match=r"unknown format '\.pt'; give a \.keras, "
+                                             r"\.tflite or \.onnx file"):
+        detect(tmp_path / "m.pt")
+    with pytest.raises(ModelFileError, match="a folder without an exported model"):
+        detect(tmp_path)
+    with pytest.raises(ConfigError, match="--quantize int8 applies to --format tflite only"):
+        format_named("onnx").check("int8")
+    with pytest.raises(ConfigError, match="quantize 'int4' is unknown"):
+        format_named("tflite").check("int4")
+    format_named("tflite").check("int8")  # the one that quantizes
