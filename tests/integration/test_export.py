@@ -38,7 +38,7 @@ FORMATS = [  # format, quantisation, largest probability difference, largest acc
     ("onnx", "none", 1e-4, 0.0),
     ("tflite", "none", 1e-4, 0.0),
     ("tflite", "float16", 1e-2, 0.01),
-    ("tflite", "int8", 1.0, 0.05),
+    ("tflite", "int8", 0.1, 0.05),  # measured 0.013-0.024 over 3 seeds
 ]
 
 
