@@ -52,7 +52,11 @@ def test_the_test_figures_are_the_logged_models_at_thresholds_tuned_on_validatio
     # tuned thresholds beat a flat 0.5 on validation, where they were tuned
     tuned = data.task.label_scores(data.val.y, val >= thresholds, "")["micro_f1"]
     assert tuned >= data.task.label_scores(data.val.y, val >= 0.5, "")["micro_f1"]
-    assert best.metrics["test_micro_f1"] > 0.45  # two epochs learn something
+    # two epochs learn something: ranked above chance (a constant model's AUC is 0.5), and
+    # F1 above what calling every label present scores (0.516 here)
+    rate = float(np.mean(data.test.y))
+    assert best.metrics["test_auc"] > 0.6, best.metrics
+    assert best.metrics["test_micro_f1"] > 2 * rate / (1 + rate) + 0.02, (best.metrics, rate)
 
 
 def test_the_export_keeps_the_thresholds_and_predict_prints_label_sets(study, tmp_path):

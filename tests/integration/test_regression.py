@@ -42,8 +42,11 @@ def test_trials_carry_the_regression_figures_and_the_model_returns_raw_values(st
     layer = model.get_layer("targets")  # standardised predictions back in target units
     assert np.allclose(layer.offset, data.prep["target_mean"]) and \
         np.allclose(layer.scale, data.prep["target_std"])
-    # a model that learnt anything predicts around the targets, not around 0
-    assert abs(pred[:, 0].mean() - data.test.y[:, 0].mean()) < data.test.y[:, 0].std()
+    # a model that learnt anything explains some of a target's variance (2 epochs: the count's
+    # R^2 0.35); the output layer's offset alone, an untrained model's, predicts the mean (-0.01)
+    y = data.test.y
+    r2 = 1 - ((pred - y) ** 2).mean(axis=0) / y.var(axis=0)
+    assert r2.max() > 0.15, r2
 
 
 def test_the_export_is_verified_in_target_units_and_predict_prints_values(study, tmp_path):
