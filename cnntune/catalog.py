@@ -133,7 +133,8 @@ FINISHED = (State.COMPLETE, State.PRUNED, State.FAIL)  # a trial in one of these
 # data.source may name
 EMBEDDED = {"digits": "classification", "waveforms": "classification", "discs": "regression",
             "tags": "multilabel", "scenes": "segmentation"}
-DATA_SOURCES = (*EMBEDDED, "npz", "csv", "folder")
+FILE_SOURCES = ("npz", "csv", "folder")  # read from a path the user gives
+DATA_SOURCES = (*EMBEDDED, *FILE_SOURCES)
 # data.in_memory: keep decoded images in memory, or store them on disk (auto: by size)
 IN_MEMORY = ("auto", "true", "false")
 # export

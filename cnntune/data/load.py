@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from .. import tasks
-from ..catalog import DATA_SOURCES, EMBEDDED, IN_MEMORY
+from ..catalog import IN_MEMORY
 from ..errors import DataError
-from . import sources
 from .dataset import Dataset, Split, StoredSplit
+from .registry import source_for, source_named
 from .images import Listing, decode_array, image_format, list_images, list_masked, resize_masks
 from .splits import PARTS, assemble, split
 from .store import ImageStore, streams
@@ -28,14 +28,8 @@ def load_dataset(source: str | None, path: str | Path | None, *, val_fraction: f
     ``task`` None: the embedded set's own task, else classification; ``min_labels``: the
     labels each example of multi-label data must have at least."""
     path = _resolve(path, base_dir)
-    if source is None:
-        if path is None:
-            source = "waveforms" if kind == "sequence" else "digits"
-        else:
-            source = {".npz": "npz", ".csv": "csv"}.get(path.suffix, "folder")
-    if source not in DATA_SOURCES:
-        raise DataError(f"data source '{source}' is unknown; use {', '.join(DATA_SOURCES)}")
-    own = EMBEDDED.get(source)
+    src = source_for(path, kind) if source is None else source_named(source)
+    source, own = src.name, src.task
     if own is not None and task is not None and task != own:
         raise DataError(f"data '{source}' is a {own} set and the space's task is {task}; give "
                         f"{task} data (--data) or set task: {own}")
@@ -49,11 +43,11 @@ def load_dataset(source: str | None, path: str | Path | None, *, val_fraction: f
     labels_path = None
     if labels is not None:
         labels_path = _existing(_resolve(labels, base_dir), "labels csv")
-        if source != "folder" or not path.is_dir():
+        if not src.folder or not path.is_dir():
             raise DataError(f"data.labels '{labels}' labels the images of a folder; give "
                             "data.path (or --data) an image folder")
     masks_path = None
-    if masks is not None or learn.per_pixel and source == "folder":
+    if masks is not None or learn.per_pixel and src.folder:
         if not learn.per_pixel:
             raise DataError(f"data.masks labels pixels, and the space's task is {learn.name}; "
                             "set task: segmentation or drop data.masks")
@@ -61,12 +55,12 @@ def load_dataset(source: str | None, path: str | Path | None, *, val_fraction: f
             raise DataError(f"image folder '{path}': a segmentation needs a mask per image; "
                             "set data.masks to the folder of mask PNGs named as the images")
         masks_path = _existing(_resolve(masks, base_dir), "mask folder")
-        if source != "folder" or not path.is_dir():
+        if not src.folder or not path.is_dir():
             raise DataError(f"data.masks '{masks}' labels the images of a folder; give "
                             "data.path (or --data) an image folder")
     fractions = dict(val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
     meta: dict = {}
-    if source == "folder":
+    if src.folder:
         listing = (list_masked(_existing(path, "image folder"), masks_path, learn)
                    if masks_path else
                    list_images(_existing(path, "image folder"), labels_path, file_column,
@@ -75,8 +69,10 @@ def load_dataset(source: str | None, path: str | Path | None, *, val_fraction: f
                                              fractions, learn)
         names, scale, name, data_kind = listing.names, 1.0 / 255.0, listing.name, "image"
     else:
-        parts, names, scale, name, data_kind = _array_parts(source, path, kind, label_column,
-                                                            channels, learn)
+        got = src.arrays(_existing(path, f"{src.name} file") if src.needs_path else None,
+                         kind=kind, label_column=label_column, channels=channels, task=learn)
+        parts, names, scale, name, data_kind = got.parts, got.names, got.scale, got.name, \
+            got.kind
         places, origin = _place({p: learn.strata(y) for p, (_, y) in parts.items()},
                                 fractions, name)
         splits = {part: Split(parts[src][0][idx], parts[src][1][idx])
@@ -98,35 +94,6 @@ def load_dataset(source: str | None, path: str | Path | None, *, val_fraction: f
                          "n": sum(len(s) for s in splits.values()), "load": load,
                          "splits": origin, **meta},
                    kind=data_kind, task=learn)
-
-
-# the generated image sets, each for its task (catalog.EMBEDDED)
-GENERATED = {"discs": sources.make_discs, "tags": sources.make_tags,
-             "scenes": sources.make_scenes}
-
-
-def _array_parts(source, path, kind, label_column, channels, task):
-    """(parts: split -> (x, y), class names, pixel scale, name, kind) of an array source."""
-    if source == "digits":
-        x, y, names, scale, name = sources.load_digits()
-        return {"train": (x, y)}, names, scale, name, "image"
-    if source == "waveforms":
-        x, y, names, scale, name = sources.make_waveforms()
-        return {"train": (x, y)}, names, scale, name, "sequence"
-    if source in GENERATED:
-        x, y, names, scale, name = GENERATED[source]()
-        y, names = task.targets(y, f"data '{source}'", names)  # the task's checks and rules
-        return {"train": (x, y)}, names, scale, name, "image"
-    if source == "csv":
-        x, y, names, scale, name = sources.load_csv(_existing(path, "csv file"), label_column,
-                                                    channels, task)
-        return {"train": (x, y)}, names, scale, name, "sequence"
-    sequence = kind == "sequence"
-    if sources.npz_has_splits(_existing(path, "npz file")):
-        parts, names, scale, name = sources.load_npz_splits(path, sequence=sequence, task=task)
-        return parts, names, scale, name, kind or "image"
-    x, y, names, scale, name = sources.load_npz(path, sequence=sequence, task=task)
-    return {"train": (x, y)}, names, scale, name, "sequence" if sequence else "image"
 
 
 def _place(labels: dict[str, np.ndarray], fractions: dict, name: str):

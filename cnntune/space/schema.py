@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import (Field, field_validator,
                       model_validator)
 
-from ..catalog import (ALGORITHMS, ALL_OBJECTIVES, CLASS_WEIGHTS, DATA_SOURCES,
+from ..catalog import (ALGORITHMS, ALL_OBJECTIVES, CLASS_WEIGHTS, DATA_SOURCES, FILE_SOURCES,
                        DEFAULT_ENGINE, ENGINES, OBJECTIVES, PRUNERS, SAMPLERS, TASKS)
 from ..catalog import TASK_OBJECTIVES
 from ..checks import MAX_CHECKS
@@ -43,7 +43,7 @@ class DataSettings(_Strict):
         if isinstance(self.label_column, list) and not self.label_column:
             raise ValueError("data.label_column is an empty list; name a column (several: "
                              "a regression's value columns)")
-        if self.source in ("npz", "csv", "folder") and not self.path:
+        if self.source in FILE_SOURCES and not self.path:
             raise ValueError(f"source '{self.source}' needs a path; add data.path")
         return self
 

@@ -45,3 +45,20 @@ def test_unknown_formats_and_quantize_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="quantize 'int4' is unknown"):
         format_named("tflite").check("int4")
     format_named("tflite").check("int8")  # the one that quantizes
+
+
+def test_every_catalog_data_source_has_its_class_and_a_path_picks_one(tmp_path):
+    from pathlib import Path
+
+    from cnntune.catalog import DATA_SOURCES, EMBEDDED, FILE_SOURCES
+    from cnntune.data.registry import SOURCES, source_for, source_named
+    from cnntune.errors import DataError
+
+    assert tuple(SOURCES) == DATA_SOURCES
+    assert {n for n, s in SOURCES.items() if s.needs_path} == set(FILE_SOURCES)
+    assert {n: s.task for n, s in SOURCES.items() if s.task} == EMBEDDED
+    assert source_for(Path("a.npz")).name == "npz" and source_for(Path("a.csv")).name == "csv"
+    assert source_for(tmp_path).folder and source_for(None).name == "digits"
+    assert source_for(None, "sequence").name == "waveforms"
+    with pytest.raises(DataError, match="data source 'parquet' is unknown; use digits"):
+        source_named("parquet")
