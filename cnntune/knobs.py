@@ -53,9 +53,6 @@ ACTIVATIONS = ("relu", "elu", "gelu", "swish", "selu", "tanh", "leaky_relu")
 POOLINGS = ("max", "average", "none")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam")
 FLIPS = ("none", "horizontal", "vertical", "horizontal_and_vertical")
-FAMILIES = ("plain", "resnet", "separable", "conv1d", "transfer", "unet")
-# the families with a decoder back to the input's size: a class per pixel (segmentation)
-DECODERS = ("unet",)
 UPSAMPLINGS = ("transpose", "bilinear")
 SKIPS = ("concat", "add")
 LR_SCHEDULES = ("constant", "cosine", "plateau")
@@ -63,6 +60,59 @@ HEADS = ("auto", "flatten", "global_average", "global_max")
 BACKBONES = ("mobilenetv2", "efficientnetb0", "resnet50v2")
 # the unet's encoder: its own conv levels, or a backbone
 ENCODERS = ("own", *BACKBONES)
+
+TRAINING = {"optimizer", "learning_rate", "lr_schedule", "momentum", "weight_decay",
+            "batch_size", "label_smoothing", "loss", "jit_compile", "mixed_precision"}
+AUGMENT = {"aug_flip", "aug_rotation", "aug_translation", "aug_zoom", "aug_contrast"}
+# what cnntune reads of a trial whose model a user's builder makes (models.builder): it trains
+# the model and augments its inputs; every other param is the builder's to read
+AROUND_MODEL = TRAINING | AUGMENT
+_HEAD = {"head", "dropout", "dense_units", "activation", "l1", "l2"}
+_STACK = {"n_blocks", "convs_per_block", "filters", "filters_growth", "kernel_size", "pooling",
+          "batch_norm", "spatial_dropout"}
+
+
+@dataclass(frozen=True)
+class Family:
+    """An architecture family: the module that builds it (``build(knobs, input_shape, output,
+    prep)``), the knobs it reads besides ``family`` itself, what its inputs are (images
+    (height, width, channels) or sequences (steps, channels)), and whether it decodes back
+    to the input's size (a class per pixel: segmentation)."""
+
+    name: str
+    uses: frozenset[str]
+    takes: str = "image"
+    decodes: bool = False
+
+    @property
+    def module(self) -> str:
+        return f"cnntune.models.{self.name}"
+
+    @property
+    def rank(self) -> int:
+        """The rank of one input it takes."""
+        return 2 if self.takes == "sequence" else 3
+
+
+# every family, by the family knob's names; the family knob's choices are these
+FAMILY: dict[str, Family] = {f.name: f for f in (
+    Family("plain", frozenset(TRAINING | AUGMENT | _HEAD | _STACK)),
+    Family("resnet", frozenset(TRAINING | AUGMENT | _HEAD | (_STACK - {"convs_per_block",
+                                                                       "pooling"})
+                               | {"res_units", "preactivation"})),
+    Family("separable", frozenset(TRAINING | AUGMENT | _HEAD | _STACK | {"width_multiplier"})),
+    Family("conv1d", frozenset(TRAINING | _HEAD | _STACK), takes="sequence"),
+    Family("transfer", frozenset(TRAINING | AUGMENT | _HEAD | {
+        "backbone", "backbone_weights", "unfreeze", "transfer_size"})),
+    # augmentation moves masks with images (no contrast); dropout: spatial, at the bottleneck
+    Family("unet", frozenset(TRAINING | (AUGMENT - {"aug_contrast"}) | {
+        "n_blocks", "filters", "filters_growth", "kernel_size", "batch_norm", "activation",
+        "dropout", "l1", "l2", "upsampling", "skips", "encoder", "backbone_weights",
+        "unfreeze"}), decodes=True),
+)}
+FAMILIES = tuple(FAMILY)
+# the families with a decoder back to the input's size: a class per pixel (segmentation)
+DECODERS = tuple(n for n, f in FAMILY.items() if f.decodes)
 
 _KNOBS = [
     Knob("family", "plain", str, "architecture family", choices=FAMILIES),
@@ -140,29 +190,13 @@ _KNOBS = [
 
 KNOBS: dict[str, Knob] = {k.name: k for k in _KNOBS}
 
-TRAINING = {"optimizer", "learning_rate", "lr_schedule", "momentum", "weight_decay",
-            "batch_size", "label_smoothing", "loss", "jit_compile", "mixed_precision"}
-AUGMENT = {"aug_flip", "aug_rotation", "aug_translation", "aug_zoom", "aug_contrast"}
-# what cnntune reads of a trial whose model a user's builder makes (models.builder): it trains
-# the model and augments its inputs; every other param is the builder's to read
-AROUND_MODEL = TRAINING | AUGMENT
-_HEAD = {"head", "dropout", "dense_units", "activation", "l1", "l2"}
-_STACK = {"n_blocks", "convs_per_block", "filters", "filters_growth", "kernel_size", "pooling",
-          "batch_norm", "spatial_dropout"}
-# the knobs each family reads, besides `family` itself
-USES: dict[str, set[str]] = {
-    "plain": TRAINING | AUGMENT | _HEAD | _STACK,
-    "separable": TRAINING | AUGMENT | _HEAD | _STACK | {"width_multiplier"},
-    "resnet": TRAINING | AUGMENT | _HEAD | (_STACK - {"convs_per_block", "pooling"})
-    | {"res_units", "preactivation"},
-    "conv1d": TRAINING | _HEAD | _STACK,
-    "transfer": TRAINING | AUGMENT | _HEAD | {"backbone", "backbone_weights", "unfreeze",
-                                              "transfer_size"},
-    # augmentation moves masks with images (no contrast); dropout: spatial, at the bottleneck
-    "unet": TRAINING | (AUGMENT - {"aug_contrast"}) | {
-        "n_blocks", "filters", "filters_growth", "kernel_size", "batch_norm", "activation",
-        "dropout", "l1", "l2", "upsampling", "skips", "encoder", "backbone_weights", "unfreeze"},
-}
+
+def family_named(name: str) -> Family:
+    try:
+        return FAMILY[name]
+    except KeyError:
+        raise ValueError(f"unknown architecture family '{name}'; use one of "
+                         f"{', '.join(FAMILIES)}") from None
 
 
 def defaults() -> dict[str, Any]:

@@ -8,26 +8,18 @@ the same inputs as the data it was searched on.
 
 A family module has ``build(knobs, input_shape, output, prep)``, where ``output`` is the
 task's last layer (``Task.output``: a softmax classifier, or a regression's outputs in the
-targets' units); which knobs each one reads is ``cnntune.knobs.USES``.
+targets' units); which knobs each one reads, and what inputs it takes, is its
+``cnntune.knobs.Family``.
 """
 
 from __future__ import annotations
 
 from importlib import import_module
 
-_FAMILIES = {
-    "plain": "cnntune.models.plain",
-    "resnet": "cnntune.models.resnet",
-    "separable": "cnntune.models.separable",
-    "conv1d": "cnntune.models.conv1d",
-    "transfer": "cnntune.models.transfer",
-    "unet": "cnntune.models.unet",
-}
-SEQUENCE_FAMILIES = {"conv1d"}
-
+from ..knobs import FAMILY, family_named
 
 def families() -> list[str]:
-    return sorted(_FAMILIES)
+    return sorted(FAMILY)
 
 
 def build_model(knobs: dict, input_shape: tuple[int, ...], outputs: int,
@@ -36,17 +28,14 @@ def build_model(knobs: dict, input_shape: tuple[int, ...], outputs: int,
     (default: classification); ``prep`` is the data's preprocessing (a bare float is a
     scale)."""
     from ..tasks import task as task_named
-    family = knobs.get("family", "plain")
-    if family not in _FAMILIES:
-        raise KeyError(f"unknown architecture family '{family}'; use one of {families()}")
+    family = family_named(knobs.get("family", "plain"))
     if not isinstance(prep, dict):
         prep = {"scale": 1.0 if prep is None else float(prep)}
-    rank = len(input_shape)
-    if family in SEQUENCE_FAMILIES and rank != 2:
-        raise ValueError(f"family {family} needs sequences (steps, channels), the data has "
-                         f"inputs of shape {tuple(input_shape)}; use an image family")
-    if family not in SEQUENCE_FAMILIES and rank != 3:
-        raise ValueError(f"family {family} needs images (height, width, channels), the data "
-                         f"has inputs of shape {tuple(input_shape)}; use family conv1d")
+    if len(input_shape) != family.rank:
+        shape = "(steps, channels)" if family.rank == 2 else "(height, width, channels)"
+        others = [f.name for f in FAMILY.values() if f.rank == len(input_shape)]
+        raise ValueError(f"family {family.name} needs {family.takes}s {shape}, the data has "
+                         f"inputs of shape {tuple(input_shape)}; use family "
+                         f"{' or '.join(others) or 'of another kind'}")
     output = task_named(task).output(outputs, prep)
-    return import_module(_FAMILIES[family]).build(knobs, tuple(input_shape), output, prep)
+    return import_module(family.module).build(knobs, tuple(input_shape), output, prep)

@@ -107,7 +107,7 @@ def _check_family_use(sp: SearchSpace) -> None:
     """Refuse a param that would be handed to a family that does not read it: each param must
     be conditional (``when: {family: ...}``, directly or through its parents) on the families
     that use it."""
-    from ..knobs import FAMILIES, USES
+    from ..knobs import FAMILY
 
     params = sp.params
     fam = params.get("family")
@@ -131,8 +131,8 @@ def _check_family_use(sp: SearchSpace) -> None:
         if name == "family":
             continue
         for f in sorted(active_for(name)):
-            if f in FAMILIES and name not in USES[f]:
-                users = [g for g in FAMILIES if name in USES[g]]
+            if f in FAMILY and name not in FAMILY[f].uses:
+                users = [g for g, family in FAMILY.items() if name in family.uses]
                 fix = (f"add when: {{family: [{', '.join(users)}]}}" if fam is not None
                        else f"add family: {users[0]}" if len(users) == 1
                        else f"add a family param ({', '.join(users)})")

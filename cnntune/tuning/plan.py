@@ -193,11 +193,11 @@ def _either(names: list[str]) -> str:
 
 def _check_families_fit(sp, dataset) -> None:
     """Every family the space can pick takes the data's kind (images or sequences)."""
-    from ..models import SEQUENCE_FAMILIES
+    from ..knobs import FAMILY
 
     fam = sp.params.get("family")
     for f in ([] if sp.own_model else fam.grid() if fam is not None else ["plain"]):
-        wants = "sequence" if f in SEQUENCE_FAMILIES else "image"
+        wants = FAMILY[f].takes
         if wants != dataset.kind:
             raise ConfigError(f"space '{sp.source}' can pick family {f}, which needs "
                               f"{wants}s, but data '{dataset.name}' holds {dataset.kind}s; "

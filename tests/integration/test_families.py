@@ -9,7 +9,7 @@ import pytest
 from cnntune.data import load_dataset
 from cnntune.formats import checkpoint
 from cnntune.tuning.engines import Outcome, make_engine
-from cnntune.knobs import USES, resolve
+from cnntune.knobs import FAMILY, resolve
 from cnntune.models import build_model
 from cnntune.space import load_space
 from cnntune.catalog import State
@@ -221,7 +221,7 @@ def test_conditional_family_space_hands_each_family_only_its_knobs(tmp_path):
     configs = sample_configs("families", 40, tmp_path)
     assert {c["family"] for c in configs} == {"plain", "resnet", "separable"}
     for c in configs:
-        assert set(c) - {"family"} <= USES[c["family"]], c
+        assert set(c) - {"family"} <= FAMILY[c["family"]].uses, c
         assert ("res_units" in c) == (c["family"] == "resnet")
         assert ("width_multiplier" in c) == (c["family"] == "separable")
         assert ("pooling" in c) == (c["family"] != "resnet")

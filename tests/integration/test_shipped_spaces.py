@@ -6,7 +6,7 @@ clearly better-than-chance accuracy at small size."""
 import pytest
 
 import cnntune
-from cnntune.knobs import USES
+from cnntune.knobs import FAMILY
 from cnntune.space import list_shipped
 
 from .shipped import import_example
@@ -28,7 +28,8 @@ def _trial_runs(res, tmp_path):
     for run in runs:
         family = run.data.tags["cnntune.family"]
         logged = set(run.data.params) - {"family", "cnntune.device"}  # the knobs
-        assert logged <= USES[family], logged - USES[family]  # only what the family reads
+        uses = FAMILY[family].uses
+        assert logged <= uses, logged - uses  # only what the family reads
     return runs
 
 

@@ -1,5 +1,5 @@
-"""The export formats' registry: every catalog name has its class, and a path's format, the
-model inside an export folder and the quantize rule are read from the classes."""
+"""The registries of formats, data sources and families: every name the catalog (or the family
+knob) lists has its class, and what a name means is read from that class."""
 
 from __future__ import annotations
 
@@ -62,3 +62,16 @@ def test_every_catalog_data_source_has_its_class_and_a_path_picks_one(tmp_path):
     assert source_for(None, "sequence").name == "waveforms"
     with pytest.raises(DataError, match="data source 'parquet' is unknown; use digits"):
         source_named("parquet")
+
+
+def test_every_family_has_its_builder_module_and_reads_only_known_knobs():
+    from importlib.util import find_spec
+
+    from cnntune.knobs import DECODERS, FAMILIES, FAMILY, KNOBS
+
+    assert KNOBS["family"].choices == FAMILIES == tuple(FAMILY)
+    for f in FAMILY.values():
+        assert find_spec(f.module) is not None, f.module
+        assert f.uses <= set(KNOBS) - {"family"}, f.uses - set(KNOBS)
+        assert f.takes in ("image", "sequence")
+    assert DECODERS == ("unet",)
