@@ -9,6 +9,7 @@ artifacts in ``mlruns/artifacts``. Several machines share a study through an Opt
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -71,22 +72,87 @@ def journal_path(url: str) -> Path | None:
 def absolute_store(url: str) -> str:
     """A file-backed store's URL (journal, sqlite) with its path made absolute, for a process
     that starts in another folder; other URLs as they are."""
-    db = sqlite_path(url)
-    if db is not None:
-        return f"sqlite:///{db.resolve()}"
-    journal = journal_path(url)
-    if journal is not None:
-        return f"journal:{journal.resolve()}"
-    return url
+    return Store.of(url).absolute()
 
 
 def storage_folder(url: str) -> Path | None:
     """The local folder of a file-backed storage (journal or sqlite), else None."""
-    for f in (journal_path, sqlite_path):
-        p = f(url)
-        if p is not None:
-            return p.parent
-    return None
+    store = Store.of(url)
+    return store.folder if store.kind in ("journal", "sqlite") else None
+
+
+@dataclass(frozen=True)
+class Store:
+    """A study storage, its URL read once: a ``journal:PATH`` file (Optuna's, for several
+    processes on one machine), a ``sqlite:///PATH`` file (one writer at a time), a database
+    server (``postgresql://...``, shared by machines), or a plain folder path (KerasTuner's
+    studies). Every rule that depends on the kind of storage asks it here."""
+
+    url: str
+    kind: str  # journal, sqlite, database or folder
+    path: Path | None  # the file (journal, sqlite) or the folder; None: a server, or memory
+
+    @classmethod
+    def of(cls, url: str) -> Store:
+        url = str(url)
+        if url.startswith("journal:"):
+            return cls(url, "journal", journal_path(url))
+        if url.startswith("sqlite:"):
+            return cls(url, "sqlite", sqlite_path(url))
+        if "://" in url:
+            return cls(url, "database", None)
+        return cls(url, "folder", Path(url))
+
+    @property
+    def scheme(self) -> str:
+        return self.url.split("://", 1)[0] if "://" in self.url else self.kind
+
+    @property
+    def label(self) -> str:
+        """What it is, for messages: SQLite, a journal file, a folder, or the server's
+        scheme."""
+        return {"journal": "a journal file", "sqlite": "SQLite",
+                "folder": "a folder"}.get(self.kind, self.scheme)
+
+    @property
+    def optuna(self) -> bool:
+        """Whether Optuna keeps studies in it (a folder is KerasTuner's)."""
+        return self.kind != "folder"
+
+    @property
+    def concurrent(self) -> bool:
+        """Whether several processes may write to it at once (SQLite: not safely)."""
+        return self.kind in ("journal", "database")
+
+    @property
+    def on_this_machine(self) -> bool:
+        """Whether it is a file or folder here, which other machines cannot reach."""
+        return self.kind != "database"
+
+    @property
+    def missing(self) -> bool:
+        """A file store whose file is not there yet (reading must not make it)."""
+        return self.kind in ("journal", "sqlite") and self.path is not None and \
+            not self.path.exists()
+
+    @property
+    def folder(self) -> Path | None:
+        """The local folder it lives in (a file's parent, or the folder itself)."""
+        if self.path is None:
+            return None
+        return self.path if self.kind == "folder" else self.path.parent
+
+    def absolute(self) -> str:
+        """Its URL with its path made absolute, for a process that starts in another folder
+        (a server's URL as it is)."""
+        if self.kind == "sqlite" and self.path is not None:
+            return f"sqlite:///{self.path.resolve()}"
+        if self.kind == "journal" and self.path is not None:
+            return f"journal:{self.path.resolve()}"
+        return self.url
+
+    def __str__(self) -> str:
+        return redact(self.url)
 
 
 def process_owner() -> str:

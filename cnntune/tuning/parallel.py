@@ -28,6 +28,7 @@ from pathlib import Path
 
 from ..catalog import ENGINES
 from ..errors import CnntuneError, ConfigError
+from ..tracking.stores import Store
 from .engines import abilities
 from .options import SearchOptions
 
@@ -41,10 +42,10 @@ def search_workers(n: int, opts: SearchOptions, *, launcher, on_event=None,
 
     emit = on_event or (lambda kind, payload: None)
     t0 = time.perf_counter()
-    if opts.storage.startswith("sqlite:"):
-        raise ConfigError("--workers needs a storage safe for concurrent writers; SQLite is "
-                          "not: use the default journal storage (journal:mlruns/optuna.journal) "
-                          "or a PostgreSQL URL")
+    if not Store.of(opts.storage).concurrent:
+        raise ConfigError(f"--workers needs a storage safe for concurrent writers; "
+                          f"{Store.of(opts.storage).label} is not: use the default journal "
+                          "storage (journal:mlruns/optuna.journal) or a PostgreSQL URL")
     plan = make_plan(opts, gpu=gpu)
     plan.warm = warm_starts(plan, opts.storage, None, 1)  # enqueued once, for every worker
     if not abilities(plan.engine).shares_study:

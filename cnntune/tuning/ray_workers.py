@@ -46,24 +46,24 @@ def on_cluster(address: str, *, workers: int | None, threads: int | None, gpus: 
                per_gpu: int, storage: str, tracking_uri: str) -> tuple[int, "RayWorkers"]:
     """Check a ``--ray`` search against the cluster before anything is written: the number of
     workers (default: as many as the cluster has slots) and how to start them."""
-    from ..tracking.stores import journal_path, redact, sqlite_path
+    from ..tracking.stores import Store, redact
 
     if gpus not in (None, "all", "none"):
         raise ConfigError(f"--gpus {gpus} names GPUs of this machine; with --ray, Ray assigns "
                           "each worker its GPU: use --gpus all (the default) or none")
     check_per_gpu(per_gpu)
-    if storage.startswith("sqlite:"):
-        raise ConfigError("--ray needs a storage that every node reaches and that takes "
-                          "concurrent writers; SQLite is not: give a PostgreSQL URL in "
-                          "--storage or CNNTUNE_STORAGE")
+    if not Store.of(storage).concurrent:
+        raise ConfigError(f"--ray needs a storage that every node reaches and that takes "
+                          f"concurrent writers; {Store.of(storage).label} is not: give a "
+                          "PostgreSQL URL in --storage or CNNTUNE_STORAGE")
     ray = connect(address)
     threads = threads or 1
     here = ray.util.get_node_ip_address()
     elsewhere = sorted({n["NodeManagerAddress"] for n in ray.nodes()
                         if n.get("Alive") and not _this_machine(n["NodeManagerAddress"], here)})
-    for option, url, local in (("--storage", storage, journal_path(storage)),
-                               ("--tracking-uri", tracking_uri, sqlite_path(tracking_uri))):
-        if elsewhere and (local is not None or url.startswith("file:") or "://" not in url):
+    for option, url in (("--storage", storage), ("--tracking-uri", tracking_uri)):
+        # MLflow's file: URIs are files here too
+        if elsewhere and (Store.of(url).on_this_machine or url.startswith("file:")):
             fix = "a PostgreSQL URL" if option == "--storage" else \
                 "an MLflow server's URL (mlflow server ...)"
             raise ConfigError(f"{option} {redact(url)} is a file on this machine, which the "

@@ -88,20 +88,13 @@ def _from_optuna(storage: str, name: str, sp, *, data_fingerprint: str, best: in
                  engine: str) -> WarmStart:
     import optuna
 
-    from ..tracking.stores import journal_path, sqlite_path
+    from .engines.optuna import read_storage
 
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
     fix = "give the name of an Optuna study in --storage (see `cnntune studies`)"
     missing = _Missing()
-    db = journal_path(storage) or sqlite_path(storage)
-    if ("://" not in storage and not storage.startswith("journal:")) or \
-            (db is not None and not db.exists()):
-        raise missing
-    from .engines.optuna import journal_storage
-
     try:
-        store = journal_storage(db) if storage.startswith("journal:") else storage
-        if name not in optuna.study.get_all_study_names(store):
+        store = read_storage(storage)  # None: no Optuna storage there
+        if store is None or name not in optuna.study.get_all_study_names(store):
             raise missing
         study = optuna.load_study(study_name=name, storage=store)
     except _Missing:

@@ -75,3 +75,28 @@ def test_every_family_has_its_builder_module_and_reads_only_known_knobs():
         assert f.uses <= set(KNOBS) - {"family"}, f.uses - set(KNOBS)
         assert f.takes in ("image", "sequence")
     assert DECODERS == ("unet",)
+
+
+@pytest.mark.parametrize("url, kind, concurrent, here, folder", [
+    ("journal:mlruns/optuna.journal", "journal", True, True, "mlruns"),
+    ("journal:///abs/j.journal", "journal", True, True, "/abs"),
+    ("sqlite:///db/optuna.db", "sqlite", False, True, "db"),
+    ("sqlite:///:memory:", "sqlite", False, True, None),
+    ("postgresql://u:secret@host/db", "database", True, False, None),
+    ("kt-studies", "folder", False, True, "kt-studies"),
+])
+def test_a_storage_url_is_read_once_into_a_store(url, kind, concurrent, here, folder):
+    from pathlib import Path
+
+    from cnntune.tracking.stores import Store
+
+    s = Store.of(url)
+    assert (s.kind, s.concurrent, s.on_this_machine) == (kind, concurrent, here)
+    assert s.folder == (None if folder is None else Path(folder))
+    assert s.optuna == (kind != "folder") and "secret" not in str(s)
+    if kind in ("journal", "sqlite") and s.path is not None:
+        assert Path(s.absolute().split(":", 1)[1].lstrip("/")).is_absolute() or \
+            s.absolute().startswith(("journal:/", "sqlite:////"))
+        assert s.missing  # no such file here
+    else:
+        assert s.absolute() == url and not s.missing

@@ -44,7 +44,9 @@ def list_studies(storage: str) -> list[dict]:
     from .kerastuner import study_summaries as kt_summaries
 
     out = []
-    if "://" in storage or storage.startswith("journal:"):
+    from ...tracking.stores import Store
+
+    if Store.of(storage).optuna:
         from .optuna import study_summaries
 
         out += study_summaries(storage)

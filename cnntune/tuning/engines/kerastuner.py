@@ -43,20 +43,19 @@ _KT_STATES = {"COMPLETED": State.COMPLETE, "FAILED": State.FAIL, "INVALID": Stat
 def workdir_for(storage: str) -> Path:
     """The folder KerasTuner studies live in, from a ``--storage`` value: a folder path, or
     the ``kerastuner/`` folder beside a journal or sqlite file."""
-    from ...tracking.stores import storage_folder
+    from ...tracking.stores import Store
 
-    folder = storage_folder(storage)
-    if folder is not None:
-        return folder / "kerastuner"
-    if storage.startswith("sqlite:"):
+    store = Store.of(storage)
+    if store.kind == "folder":
+        return store.path
+    if store.folder is not None:  # beside a journal or sqlite file
+        return store.folder / "kerastuner"
+    if store.kind == "sqlite":
         raise StorageError("the kerastuner engine keeps studies in a folder; an in-memory "
                            "sqlite storage has none; pass --storage a folder path")
-    if "://" in storage:
-        scheme = storage.split("://", 1)[0]
-        raise StorageError(f"the kerastuner engine keeps studies in a folder, not in a "
-                           f"{scheme} database; pass --storage a folder path (many-worker "
-                           "studies on a database need --engine optuna)")
-    return Path(storage)
+    raise StorageError(f"the kerastuner engine keeps studies in a folder, not in a "
+                       f"{store.scheme} database; pass --storage a folder path (many-worker "
+                       "studies on a database need --engine optuna)")
 
 
 class _Codec:

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from ...catalog import PRUNERS, SAMPLERS, Direction, State
 from ...errors import StorageError, TrialFailed
-from ...tracking.stores import journal_path, owner_alive, process_owner, redact, scrub, sqlite_path
+from ...tracking.stores import Store, owner_alive, process_owner, redact, scrub
 from ...space import (SearchSpace)
 from ._base import Abilities, Outcome, Sample, StudyInfo, TrialRecord
 
@@ -122,14 +122,14 @@ class OptunaEngine:
         """The Optuna storage object: a journal file, or an RDB with heartbeats."""
         import optuna
 
-        path = journal_path(self.storage) or sqlite_path(self.storage)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        if self.storage.startswith("journal:"):
-            if path is None:
+        store = Store.of(self.storage)
+        if store.kind in ("journal", "sqlite") and store.folder is not None:
+            store.folder.mkdir(parents=True, exist_ok=True)
+        if store.kind == "journal":
+            if store.path is None:
                 raise StorageError("journal storage needs a file: journal:PATH")
-            return journal_storage(path)
-        if self.heartbeat and not self.storage.startswith("sqlite:"):
+            return journal_storage(store.path)
+        if self.heartbeat and store.kind == "database":
             return optuna.storages.RDBStorage(
                 self.storage, heartbeat_interval=self.heartbeat,
                 grace_period=HEARTBEATS_MISSED * self.heartbeat,
@@ -140,7 +140,7 @@ class OptunaEngine:
         """Connect to an RDB storage and disconnect, writing nothing: a storage that cannot
         be used fails here, before the tracking store or the study is touched. (Journal and
         SQLite files are made on first use; there is nothing to reach.)"""
-        if self.storage.startswith(("journal:", "sqlite:")):
+        if Store.of(self.storage).kind != "database":
             return
         try:
             import sqlalchemy
@@ -450,20 +450,20 @@ def _record(t) -> TrialRecord:
                        feasible=feasible(t) if t.constraints else None)
 
 
-def _read_storage(storage: str):
+def read_storage(storage: str):
     """An existing Optuna storage, opened to read: a journal as its storage object, an RDB
     URL as it is (Optuna opens it); None for a journal or SQLite file that is not there,
-    which reading must not create."""
+    which reading must not create, and for a folder (KerasTuner's, not Optuna's)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    db = sqlite_path(storage) or journal_path(storage)
-    if db is not None and not db.exists():
+    store = Store.of(storage)
+    if store.missing or not store.optuna:
         return None
-    if not storage.startswith("journal:"):
+    if store.kind != "journal":
         return storage
     try:
-        return journal_storage(db)
+        return journal_storage(store.path)
     except Exception as exc:  # a folder, or a file this process may not read
         raise StorageError(f"study storage '{storage}' cannot be read ({type(exc).__name__}: "
                            f"{str(exc).splitlines()[0] if str(exc) else ''}); check "
@@ -475,7 +475,7 @@ def stored_study(storage: str, study: str):
     such as optuna-dashboard; a journal or SQLite file that is not there is not made."""
     import optuna
 
-    opened = _read_storage(storage)
+    opened = read_storage(storage)
     if opened is None:
         raise StorageError(f"study storage '{redact(storage)}' does not exist; pass the "
                            "--storage the study was searched with")
@@ -496,7 +496,7 @@ def study_summaries(storage: str) -> list[dict[str, Any]]:
     """One dict per study in an Optuna storage: name, direction, counts by state, best."""
     import optuna
 
-    opened = _read_storage(storage)
+    opened = read_storage(storage)
     if opened is None:
         return []
     storage = opened
