@@ -71,6 +71,7 @@ TASK_OBJECTIVES = {
                      "val_pixel_accuracy": "maximize", "val_loss": "minimize"},
 }
 TASKS = tuple(TASK_OBJECTIVES)
+DEFAULT_TASK = TASKS[0]  # a space, a study or an estimator that names none
 OBJECTIVES = {name: way for objs in TASK_OBJECTIVES.values() for name, way in objs.items()}
 # the loss of a regression (on standardised targets)
 REGRESSION_LOSSES = ("mse", "mae", "huber")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..catalog import DEFAULT_ENGINE
+from ..catalog import DEFAULT_ENGINE, DEFAULT_TASK
 from ..errors import CnntuneError, ConfigError, InputError
 from ..tracking.stores import DEFAULT_STORAGE, DEFAULT_TRACKING_URI, sqlite_path
 from ..tuning.options import AUTO
@@ -77,7 +77,7 @@ class Estimator(_sklearn_base()):
     the auto space, those are the training and augmentation knobs.
     """
 
-    default_task = "classification"  # each named estimator's own (catalog.TASKS)
+    default_task = DEFAULT_TASK  # each named estimator's own (catalog.TASKS)
     default_kind = "image"  # what x holds: images (n, h, w[, c]) or sequences (n, steps[, c])
 
     def __init__(self, space: str | Path = AUTO, *, task: str | None = None,
@@ -183,7 +183,7 @@ class Estimator(_sklearn_base()):
             else:
                 sp = load_space(self.space)
             doc = yaml.safe_load(sp.text)
-        if doc.get("task", "classification") != task and str(self.space) != AUTO:
+        if doc.get("task", DEFAULT_TASK) != task and str(self.space) != AUTO:
             raise InputError(f"space '{doc.get('name', self.space)}' is for {doc.get('task')}, "
                              f"this estimator for {task}; give a {task} space or the auto "
                              "space")

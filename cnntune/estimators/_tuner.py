@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..catalog import DEFAULT_ENGINE, State
+from ..catalog import DEFAULT_ENGINE, DEFAULT_TASK, State
 from ..errors import InputError
 from ..tracking.stores import DEFAULT_STORAGE, DEFAULT_TRACKING_URI
 
@@ -39,7 +39,7 @@ class Tuner:
     """
 
     def __init__(self, hypermodel, objective=None, max_trials: int = 10, *,
-                 task: str = "classification", timeout: float | None = None,
+                 task: str = DEFAULT_TASK, timeout: float | None = None,
                  algorithm: str | None = None, pruner: str | None = None,
                  seed: int | None = None, workers: int | None = None,
                  directory: str | Path | None = None, project_name: str | None = None,
@@ -183,7 +183,9 @@ def _patience(callbacks) -> int | None:
 
 def _classes_of(y, task: str):
     """One-hot rows (``to_categorical``'s) as the class indices they code."""
-    if y is None or task != "classification":
+    from ..tasks import task as task_named
+
+    if y is None or not task_named(task).classes:  # one class per example, one-hot coded
         return y
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] > 1 and np.isin(y, (0, 1)).all() and \

@@ -11,7 +11,7 @@ from pydantic import (Field, field_validator,
 
 from ..catalog import (ALGORITHMS, ALL_OBJECTIVES, CLASS_WEIGHTS, DATA_SOURCES, FILE_SOURCES,
                        DEFAULT_ENGINE, ENGINES, OBJECTIVES, PRUNERS, SAMPLERS, TASKS)
-from ..catalog import TASK_OBJECTIVES
+from ..catalog import DEFAULT_TASK, TASK_OBJECTIVES
 from ..checks import MAX_CHECKS
 from .params import Param, Scalar, _Strict
 
@@ -165,7 +165,7 @@ class SpaceFile(_Strict):
     name: str = Field("space", pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
     # what the study learns to predict: a class per example, or numbers (catalog.TASKS)
-    task: Literal[TASKS] = "classification"  # type: ignore[valid-type]
+    task: Literal[TASKS] = DEFAULT_TASK  # type: ignore[valid-type]
     data: DataSettings = DataSettings()
     training: TrainingSettings = TrainingSettings()
     search: SearchSettings = SearchSettings()

@@ -28,6 +28,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from ..catalog import DEFAULT_TASK
+
 EPOCH_MACS = 3e11  # first-block multiply-adds of one epoch, the widest choice's ceiling
 SPLIT = {"val_fraction": 0.2, "test_fraction": 0.2}  # the data split every auto space uses
 SEED = 0
@@ -40,7 +42,7 @@ class DataProfile:
     shape: tuple[int, ...]  # one example's shape: (h, w, c) or (steps, channels)
     n_train: int
     classes: int  # the model's outputs: classes, or a regression's targets
-    task: str = "classification"
+    task: str = DEFAULT_TASK
 
     @classmethod
     def of(cls, dataset) -> DataProfile:

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..catalog import State
+from ..catalog import DEFAULT_TASK, State
 from ..errors import ConfigError
 from ..tracking.stores import redact
 from .plan import Plan
@@ -60,7 +60,7 @@ class SearchResult:
     elapsed: float = 0.0
     workers: int = 1
     failed_workers: list[str] = field(default_factory=list)
-    task: str = "classification"  # catalog.TASKS
+    task: str = DEFAULT_TASK  # catalog.TASKS
     # the trials this run cut at the deadline: {number, state, epochs, unscored}
     cut: list[dict] = field(default_factory=list)
     advice: str | None = None  # with no complete trial: what --timeout would hold one
