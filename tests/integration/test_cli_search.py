@@ -10,24 +10,46 @@ from .pages import plotly_traces
 pytestmark = pytest.mark.slow
 
 
-def test_cli_search_runs_and_says_where_to_look(tmp_path, tiny_space):
-    r = subprocess.run([sys.executable, "-m", "cnntune", "search", "--space", str(tiny_space),
-                        "--trials", "2", "--epochs", "1"], cwd=tmp_path, capture_output=True,
-                       text=True, timeout=600)
-    assert r.returncode == 0, r.stderr
-    out = r.stdout
-    assert "study tiny-digits new" in out
-    assert out.count("COMPLETE") >= 2 or "PRUNED" in out
-    assert "best trial" in out and "test_accuracy" in out
-    # where to look: the link to the trials (after `cnntune ui`), the report and the export
-    assert "the trials:  cnntune ui   then open" in out
-    assert "#/experiments/1/runs?viewStateShareKey=cnntune-trials" in out
-    assert "report:      cnntune report tiny-digits --out tiny-digits-report.html" in out
-    assert "export:      cnntune export tiny-digits --format onnx" in out
+def test_make_search_path_auto_space_warm_start_jsonl_quiet_and_seed(tmp_path):
+    """`make search` is `cnntune search` with no options: the auto space on digits, its
+    known-good configuration first, the default stores under ./mlruns. Here with `--jsonl -`
+    (stdout only JSON lines, the human output on stderr), then again with `-q` (the summary
+    alone) under the same `--seed`: the same configurations, the same scores."""
+    import json
+
+    def search(*args):
+        r = subprocess.run([sys.executable, "-m", "cnntune", "search", "--trials", "2",
+                            "--epochs", "1", "--seed", "3", *args], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr
+        return r
+
+    r = search("--jsonl", "-")
+    events = [json.loads(line) for line in r.stdout.splitlines()]  # every line is JSON
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "study_start" and kinds[-1] == "study_end" and kinds.count("trial_end") == 2
+    start = events[0]
+    assert start["settings"]["space"] == "auto" and start["settings"]["data"] == "digits"
+    ends = [e for e in events if e["event"] == "trial_end"]
+    assert ends[0]["origin"] and not ends[1]["origin"]  # the known-good start, then sampled
+    err = r.stderr  # the human output, with where to look in MLflow
+    assert f"study {start['study']} new" in err and "best trial" in err
+    assert "the trials:  cnntune ui   then open" in err
+    assert "#/experiments/1/runs?viewStateShareKey=cnntune-trials" in err
+    assert f"report:      cnntune report {start['study']}" in err
     assert (tmp_path / "mlruns" / "mlflow.db").exists()
     assert (tmp_path / "mlruns" / "optuna.journal").exists()
     # TensorFlow start-up chatter, and the `tensorflow` wheel's on a machine without CUDA
-    assert "oneDNN" not in r.stderr and "absl" not in r.stderr and "cuInit" not in r.stderr
+    assert "oneDNN" not in err and "absl" not in err and "cuInit" not in err
+
+    again = search("--study", "again", "-q", "--jsonl", str(tmp_path / "again.jsonl"))
+    assert "trial_start" not in again.stdout and "epoch 1" not in again.stdout
+    assert "best trial" in again.stdout  # quiet: the final summary only
+    second = [json.loads(line) for line in (tmp_path / "again.jsonl").read_text().splitlines()]
+    second = [e for e in second if e["event"] == "trial_end"]
+    assert [e["params"] for e in second] == [e["params"] for e in ends]  # the same samples
+    for a, b in zip(ends, second):  # and the same training, seeded
+        assert b["value"] == pytest.approx(a["value"], abs=0.02), (a, b)
 
 
 def test_cli_kerastuner_hyperband_beside_optuna(tmp_path, tiny_space, monkeypatch):

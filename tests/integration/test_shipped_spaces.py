@@ -66,3 +66,17 @@ def test_sequence_example_beats_chance(tmp_path):
     sequences = import_example("sequences")
     result = sequences.main(n=300, trials=2, epochs=8, workdir=tmp_path, isolate=False)
     assert result.best.metrics["test_accuracy"] >= 0.8  # 3 classes: chance is 0.33
+
+
+def test_python_api_example_searches_and_serves_its_best_through_pyfunc(tmp_path):
+    api = import_example("python_api")
+    result, accuracy = api.main(trials=1, epochs=2, workdir=tmp_path, isolate=False)
+    assert result.best is not None and (tmp_path / "mlruns" / "mlflow.db").exists()
+    assert accuracy > 0.3  # 10 classes: chance is 0.1; the pyfunc model is the trained one
+
+
+def test_image_folder_example_writes_and_searches_its_folder(tmp_path):
+    example = import_example("image_folder")
+    result = example.main(trials=1, epochs=3, workdir=tmp_path, isolate=False)
+    assert len(list((tmp_path / "example_images").glob("digit_*/*.png"))) == 1797
+    assert result.best.metrics["test_accuracy"] > 0.3  # 10 classes: chance is 0.1
