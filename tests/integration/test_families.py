@@ -203,6 +203,7 @@ def test_max_params_skips_before_training():
     res = run_trial({"filters": 64, "dense_units": 128}, data("image"), settings,
                     on_epoch=lambda e, logs: epochs.append(e))
     assert res.state == State.PRUNED and res.skipped == "max_params" and epochs == []
+    assert res.stopped == "max_params"  # the cnntune.stopped tag says why it never trained
     assert res.metrics["n_params"] > 1000 and "max_params 1,000" in res.error
     assert res.model is None
 

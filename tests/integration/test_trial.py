@@ -6,7 +6,7 @@ from dataclasses import replace
 import pytest
 
 from cnntune.data import load_dataset
-from cnntune.catalog import State
+from cnntune.catalog import State, Stop
 from cnntune.worker.trial import TrialSettings, release_earlier_trials, run_trial
 
 DATA = None
@@ -86,7 +86,7 @@ def test_pruned_trial_stops_at_the_reported_epoch():
                                                     objective="val_accuracy", seed=0),
                     report=report)
     assert res.state == State.PRUNED and calls == [1, 2] and res.metrics["epochs"] == 2
-    assert res.model is None
+    assert res.model is None and res.stopped == Stop.PRUNED
 
 
 def test_nan_loss_fails_the_trial_with_a_reason():
@@ -228,7 +228,7 @@ def test_k_fold_trial_averages_its_folds_and_can_stop_after_the_first():
     assert 0.0 <= m["test_accuracy"] <= 1.0 and "val_macro_f1" in m and res.take_model()
     # a hopeless trial: the engine stops it after its first fold
     res = run_trial(SMALL, digits(), settings, report=lambda s, v: True)
-    assert res.state == State.PRUNED and res.metrics["folds"] == 1
+    assert res.state == State.PRUNED and res.metrics["folds"] == 1 and res.stopped == Stop.PRUNED
     assert res.value == res.metrics["val_accuracy_fold1"] and "test_accuracy" not in res.metrics
 
 
@@ -343,7 +343,6 @@ def test_early_stopping_ends_training_after_patience_checks_without_a_better_bes
     import tensorflow as tf
 
     from cnntune import knobs as knob_defs
-    from cnntune.catalog import Stop
     from cnntune.worker.train import fit
 
     rng = np.random.default_rng(0)
