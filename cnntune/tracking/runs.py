@@ -177,7 +177,7 @@ class Tracker:
             self.experiment_id, run_name=f"trial-{number:03d}",
             tags={"mlflow.parentRunId": parent_run_id, "cnntune.role": "trial",
                   "cnntune.study": study, "cnntune.trial": str(number),
-                  "cnntune.state": "RUNNING", **tags})
+                  "cnntune.state": State.RUNNING.value, **tags})
         rid = run.info.run_id
         if params:
             self.client.log_batch(rid, params=[Param(k, _param_str(v))
