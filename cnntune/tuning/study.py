@@ -124,7 +124,7 @@ def run(opts: SearchOptions, on_event: EventHook | None = None) -> SearchResult:
     loop = _TrialLoop(plan, engine, tracker, runner, parent, emit, devices.node_of(os.environ))
     try:
         engine.run(loop.evaluate, n_trials=plan.n_trials, total=opts.total_trials,
-                   timeout=None if plan.budget is None else plan.budget.left(),
+                   budget=plan.budget,
                    keep_going=loop.keep_going)
     except BaseException:
         tracker.end_study(parent, "KILLED")

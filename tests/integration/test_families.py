@@ -35,7 +35,7 @@ def sample_configs(space_name, n, tmp_path):
     engine.open()
     out = []
     engine.run(lambda s: (out.append(s.params), Outcome("COMPLETE", 0.0))[1], n_trials=n,
-               timeout=None)
+               budget=None)
     return out
 
 

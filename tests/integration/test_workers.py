@@ -209,7 +209,7 @@ def test_missed_heartbeats_fail_a_trial_of_another_machine():
         lost.set_user_attr("owner", "some-other-machine:4242:1")
         eng._study._storage.record_heartbeat(lost._trial_id)  # then silence
         time.sleep(3.5)
-        eng.run(lambda s: Outcome("COMPLETE", 0.5), n_trials=2, timeout=None)
+        eng.run(lambda s: Outcome("COMPLETE", 0.5), n_trials=2, budget=None)
         trials = eng._study.get_trials(deepcopy=False)
         assert trials[0].state.name == "FAIL"
         assert dead == [(0, "no heartbeat for 3 s: its worker died")]

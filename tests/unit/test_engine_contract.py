@@ -14,6 +14,15 @@ from cnntune.catalog import ALGORITHMS
 from cnntune.tuning.engines import Outcome, make_engine
 from cnntune.space import parse_space
 
+
+def trials_within(seconds: float | None):
+    """A ``Budget`` whose trials must end ``seconds`` from now (None: no budget)."""
+    import time
+
+    from cnntune.budget import CLOSING_S, Budget
+
+    return None if seconds is None else Budget(time.time(), seconds + CLOSING_S)
+
 # every kind of param, conditions on a categorical, on an int and a chain of two, and a
 # categorical of mixed int/float values (which KerasTuner's Choice cannot hold as is)
 SPACE = """
@@ -122,7 +131,7 @@ def test_samples_lie_inside_the_space_and_are_stored_as_handed_out(tmp_path, eng
 
     # KerasTuner's Bayesian oracle fits a Gaussian process per sample: fewer samples
     n = 8 if algorithm == "bayesian" else 14
-    eng.run(evaluate, n_trials=n, timeout=None)
+    eng.run(evaluate, n_trials=n, budget=None)
     assert len(handed) == n
     records = eng.trials()
     assert [t.number for t in records] == sorted(handed)
@@ -146,7 +155,7 @@ def test_failed_trial_does_not_end_the_search(tmp_path, engine, algorithm):
             return Outcome("FAIL", error="loss is nan")
         return toy(sample)
 
-    eng.run(evaluate, n_trials=6, timeout=None)
+    eng.run(evaluate, n_trials=6, budget=None)
     records = eng.trials()
     assert [t.state for t in records] == ["COMPLETE"] + ["FAIL"] * 4 + ["COMPLETE"]
     assert records[1].attrs["error"] == "loss is nan" and records[1].value is None
@@ -162,7 +171,7 @@ def test_pruned_outcome_is_recorded(tmp_path, engine, algorithm):
     def evaluate(sample):
         return Outcome("PRUNED", 0.1) if sample.number == 1 else toy(sample)
 
-    eng.run(evaluate, n_trials=3, timeout=None)
+    eng.run(evaluate, n_trials=3, budget=None)
     states = [t.state for t in eng.trials()]
     assert states == ["COMPLETE", "PRUNED", "COMPLETE"]
     assert eng.best().number != 1
@@ -173,13 +182,13 @@ def test_resume_adds_trials_and_keeps_attrs(tmp_path, engine, algorithm):
     eng = make(tmp_path, engine, algorithm)
     eng.open()
     eng.set_study_attr("data_fingerprint", "abc")
-    eng.run(toy, n_trials=3, timeout=None)
+    eng.run(toy, n_trials=3, budget=None)
     first = {t.number: t.params for t in eng.trials()}
     again = make(tmp_path, engine, algorithm)
     info = again.open()
     assert not info.created and info.n_trials == 3
     assert info.attrs["data_fingerprint"] == "abc"
-    again.run(toy, n_trials=2, timeout=None)
+    again.run(toy, n_trials=2, budget=None)
     records = again.trials()
     assert [t.number for t in records] == [0, 1, 2, 3, 4]
     assert {t.number: t.params for t in records[:3]} == first  # nothing rewritten or re-run
@@ -195,7 +204,7 @@ def test_exception_in_evaluate_ends_search_and_marks_trial_failed(tmp_path, engi
         raise RuntimeError("tracking server down")
 
     with pytest.raises(RuntimeError):
-        eng.run(evaluate, n_trials=3, timeout=None)
+        eng.run(evaluate, n_trials=3, budget=None)
     assert [t.state for t in eng.trials()] == ["FAIL"]
 
 
@@ -218,7 +227,7 @@ def test_timeout_bounds_the_call(tmp_path, engine, algorithm):
     # has ended (its sampling may then take a while: CMA-ES imports its library inside the
     # second trial), so every trial but the last ended before the deadline.
     t0 = time.monotonic()
-    eng.run(evaluate, n_trials=None, timeout=1.0)
+    eng.run(evaluate, n_trials=None, budget=trials_within(1.0))
     elapsed = time.monotonic() - t0
     assert ended and all(e - t0 < 1.0 for e in ended[:-1]), "a trial began after the deadline"
     assert elapsed >= 1.0, f"the search stopped at {elapsed:.2f} s, before its deadline"
@@ -229,10 +238,10 @@ def test_timeout_bounds_the_call(tmp_path, engine, algorithm):
 def test_resuming_with_the_same_seed_does_not_repeat_trials(tmp_path, engine, algorithm):
     eng = make(tmp_path, engine, algorithm)
     eng.open()
-    eng.run(toy, n_trials=3, timeout=None)
+    eng.run(toy, n_trials=3, budget=None)
     again = make(tmp_path, engine, algorithm)  # same seed, as re-running the same command does
     again.open()
-    again.run(toy, n_trials=3, timeout=None)
+    again.run(toy, n_trials=3, budget=None)
     params = [t.params for t in again.trials()]
     if algorithm == "hyperband":  # later rounds rerun earlier configs with more epochs
         params = [t.params for t in again.trials() if t.attrs.get("hyperband_round") == 0]

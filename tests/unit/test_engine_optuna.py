@@ -9,6 +9,15 @@ from cnntune.tuning.engines import Outcome, make_engine
 from cnntune.catalog import PRUNERS
 from cnntune.space import parse_space
 
+
+def trials_within(seconds: float | None):
+    """A ``Budget`` whose trials must end ``seconds`` from now (None: no budget)."""
+    import time
+
+    from cnntune.budget import CLOSING_S, Budget
+
+    return None if seconds is None else Budget(time.time(), seconds + CLOSING_S)
+
 SPACE = """
 name: toy
 params:
@@ -60,7 +69,7 @@ def test_every_sampler_stays_inside_the_space(tmp_path, sampler):
             assert 0.5 <= p["momentum"] <= 0.9
         return toy(sample)
 
-    engine.run(evaluate, n_trials=12, timeout=None)
+    engine.run(evaluate, n_trials=12, budget=None)
     assert len(seen) == 12
     # the sampler asked for is the one that drew them
     import optuna
@@ -90,7 +99,7 @@ def test_every_pruner_stops_bad_trials_and_none_stops_nothing(tmp_path, pruner):
                 return Outcome("PRUNED", value)
         return Outcome("COMPLETE", value)
 
-    engine.run(evaluate, n_trials=12, timeout=None)
+    engine.run(evaluate, n_trials=12, budget=None)
     states = [t.state for t in engine.trials()]
     assert states[:6] == ["COMPLETE"] * 6, states
     pruned = [n for n, s in enumerate(states) if s == "PRUNED"]
@@ -111,7 +120,7 @@ def test_pruner_none_lets_every_trial_finish(tmp_path):
             assert not sample.report(epoch, 1.0 if sample.number < 3 else 0.0)
         return Outcome("COMPLETE", 0.0)
 
-    engine.run(evaluate, n_trials=6, timeout=None)
+    engine.run(evaluate, n_trials=6, budget=None)
     assert [t.state for t in engine.trials()] == ["COMPLETE"] * 6
 
 
@@ -173,13 +182,13 @@ def test_the_study_chooses_its_first_rung_from_an_epochs_time_and_keeps_it(tmp_p
     first_run = engine()
     first_run.open()
     assert RUNG_ATTR not in first_run._study.user_attrs
-    first_run.run(evaluate, n_trials=2, timeout=timeout)
+    first_run.run(evaluate, n_trials=2, budget=trials_within(timeout))
     assert first_run._study.user_attrs[RUNG_ATTR] == first
     assert first_run._study.pruner._min_resource == first
     # a resumed run (a later command, another worker) judges at the study's rung
     resumed = engine()
     resumed.open()
-    resumed.run(evaluate, n_trials=1, timeout=1000.0 if timeout == 1.0 else 1.0)
+    resumed.run(evaluate, n_trials=1, budget=trials_within(1000.0 if timeout == 1.0 else 1.0))
     assert resumed._study.pruner._min_resource == first
 
 
@@ -194,7 +203,7 @@ def test_enqueued_configurations_run_first_with_their_origin(tmp_path):
         seen.append((sample.params, sample.origin))
         return toy(sample)
 
-    engine.run(evaluate, n_trials=2, timeout=None)
+    engine.run(evaluate, n_trials=2, budget=None)
     first, origin = seen[0]
     assert origin == "warm-start" and seen[1][1] is None
     assert {k: first[k] for k in ("n_blocks", "optimizer", "momentum")} == \
@@ -211,5 +220,5 @@ def test_keep_going_ends_the_run(tmp_path):
         asked.append(1)
         return len(asked) < 3
 
-    engine.run(toy, n_trials=10, timeout=None, keep_going=keep_going)
+    engine.run(toy, n_trials=10, budget=None, keep_going=keep_going)
     assert len(engine.trials()) == 2

@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
+from ...budget import Budget
+
 
 @dataclass(frozen=True)
 class Abilities:
@@ -121,8 +123,11 @@ class Engine(Protocol):
     def set_study_attr(self, key: str, value: Any) -> None: ...
 
     def run(self, evaluate: Callable[[Sample], Outcome], *, n_trials: int | None,
-            timeout: float | None, total: int | None = None,
-            keep_going: Callable[[], bool] | None = None) -> None: ...
+            budget: Budget | None, total: int | None = None,
+            keep_going: Callable[[], bool] | None = None) -> None:
+        """Run trials until ``n_trials`` ran here, the ``budget``'s trials are due to end
+        (``Budget.left()``), (``total``) the study holds that many trials, or ``keep_going()``
+        says no; a trial begins only with time left."""
 
     def enqueue(self, params: dict[str, Any], attrs: dict[str, Any]) -> None: ...
 

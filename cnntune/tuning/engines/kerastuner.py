@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from pathlib import Path
 from typing import Any, Callable
 
+from ...budget import Budget
 from ...files import write_json
 from ...catalog import ALGORITHMS as CATALOG_ALGORITHMS, Direction, State
 from ...errors import StorageError
@@ -265,16 +265,15 @@ class KerasTunerEngine:
         return params
 
     def run(self, evaluate: Callable[[Sample], Outcome], *, n_trials: int | None,
-            timeout: float | None, total: int | None = None,
+            budget: Budget | None, total: int | None = None,
             keep_going: Callable[[], bool] | None = None) -> None:
         oracle = self._oracle
         if total is not None:  # one process owns a KerasTuner study: total = trials to add
             left = max(0, total - len(oracle.trials))
             n_trials = left if n_trials is None else min(n_trials, left)
-        deadline = None if timeout is None else time.monotonic() + timeout
         done = 0
         while n_trials is None or done < n_trials:
-            if deadline is not None and time.monotonic() >= deadline:
+            if budget is not None and budget.left() <= 0:
                 break
             if keep_going is not None and not keep_going():
                 break

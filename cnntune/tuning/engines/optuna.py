@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from ...catalog import PRUNERS, SAMPLERS, Direction, State
 from ...errors import StorageError, TrialFailed
+from ...budget import Budget
 from ...tracking.stores import Store, owner_alive, process_owner, redact, scrub
 from ...space import (SearchSpace)
 from ._base import Abilities, Outcome, Sample, StudyInfo, TrialRecord
@@ -233,15 +234,15 @@ class OptunaEngine:
         return values
 
     def run(self, evaluate: Callable[[Sample], Outcome], *, n_trials: int | None,
-            timeout: float | None, total: int | None = None,
+            budget: Budget | None, total: int | None = None,
             keep_going: Callable[[], bool] | None = None) -> None:
-        """Run trials until ``n_trials`` ran here, ``timeout`` passed, (``total``) the study
-        as a whole holds that many trials, counting those other workers are running, or
-        ``keep_going()`` says no."""
+        """Run trials until ``n_trials`` ran here, the ``budget``'s trials are due to end,
+        (``total``) the study as a whole holds that many trials, counting those other
+        workers are running, or ``keep_going()`` says no."""
         import optuna
 
-        deadline = None if timeout is None else time.monotonic() + timeout  # from this call
-        self._prepare_rung(timeout)
+        span = None if budget is None else max(budget.left(), 0.0)  # this call's time
+        self._prepare_rung(span)
 
         def objective(trial):
             trial.set_user_attr("owner", self.owner)
@@ -257,7 +258,7 @@ class OptunaEngine:
                     if len(reported) < 2:
                         return False
                     step_s = max(reported[-1] - reported[-2], 1e-6)
-                    self._choose_rung(timeout / step_s)  # the steps the time budget holds
+                    self._choose_rung(span / step_s)  # the steps the time budget holds
                 return trial.should_prune()
 
             retry_of = trial.user_attrs.get("retry_of")
@@ -292,7 +293,7 @@ class OptunaEngine:
             return
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            left = None if budget is None else max(budget.left(), 0.0)
             self._study.optimize(objective, n_trials=n_trials, timeout=left,
                                  catch=(TrialFailed,), callbacks=[enough])
 
