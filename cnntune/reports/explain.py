@@ -1,9 +1,11 @@
 """`cnntune explain`: what the best model looks at.
 
-* Grad-CAM: the gradient of the class logit with respect to the last spatial feature map
-  (found automatically: the last layer with a spatial output that is not a pooling layer, so it
-  works for every family, the transfer backbone included), averaged per channel into weights,
-  giving a coarse class map that is upsampled to the input size.
+* Grad-CAM (as HiResCAM): the gradient of the class logit with respect to the last spatial
+  feature map (found automatically: the last layer with a spatial output that is not a
+  pooling layer, so it works for every family, the transfer backbone included), times that
+  map, summed over channels at each position: a coarse class map, upsampled to the input size.
+  With a globally pooled head this is Grad-CAM itself; with a flattened one, Grad-CAM's
+  per-channel averages can cancel out, which this does not.
 * Saliency: the absolute gradient of the class logit with respect to the input (max over
   channels): a map with the input's height and width.
 * Activations: the feature maps of the first and the last conv block for one image.
@@ -11,7 +13,9 @@
 Logits are taken before the softmax (the classifier's kernel and bias applied to its input),
 as Grad-CAM prescribes: probability gradients vanish once a model is confident. A regression
 is explained through one target's standardised output (the regressor's kernel and bias):
-what raises the predicted value.
+what raises the predicted value. A user's own model (a space's builder or hypermodel) has
+no such layer: it is explained through its outputs, read inside it behind cnntune's input
+layers, with its own last conv layer's maps.
 """
 
 from __future__ import annotations
@@ -21,16 +25,18 @@ from pathlib import Path
 import numpy as np
 
 from ..catalog import EXPLAIN_METHODS as METHODS
-from ..errors import ConfigError, NotApplicable
+from ..errors import ConfigError
 
 
 def spatial_layers(model) -> list:
     """Layers with a spatial output (images: rank 4, sequences: rank 3), in graph order."""
+    import keras
+
     rank = len(model.input_shape)
-    return [layer for layer in model.layers[1:]
-            if _rank(layer) == rank and not layer.name.startswith(("rescale", "aug_",
-                                                                    "standardise", "resize",
-                                                                    "to_rgb", "backbone_range"))]
+    return [layer for layer in model.layers
+            if not isinstance(layer, keras.layers.InputLayer) and _rank(layer) == rank
+            and not layer.name.startswith(("rescale", "aug_", "standardise", "resize",
+                                           "to_rgb", "backbone_range"))]
 
 
 def last_conv_layer(model):
@@ -61,32 +67,72 @@ def _rank(layer) -> int | None:
         return None
 
 
-def _logit_model(model, feature_layer=None):
-    """x -> (feature map, logits): logits from the classifier's input, before softmax."""
-    import keras
+class _Explained:
+    """What explain reads of a model: the feature maps of its last conv layer (``layer``) and
+    the scores it explains, one per output: the logits of its last dense layer
+    (``classifier``, ``regressor`` in cnntune's families: ``tasks``). A user's builder model
+    (nested in cnntune's input layers, ``models.builder``; or a hypermodel's, as it is) is
+    read inside, behind the input layers: the logits of its last layer when that is dense,
+    else its outputs themselves."""
 
-    # the task's last dense layer: a classifier, or a regression's (``tasks``)
-    clf = next((layer for layer in model.layers if layer.name in ("classifier", "regressor")),
-               None)
-    if clf is None:  # a user's own model (models.builder) ends in layers of its own
-        raise NotApplicable(f"model '{model.name}' has no last layer named classifier or "
-                            "regressor, which explain reads the logits from: it explains the "
-                            "models of cnntune's own families, not a builder's")
-    outputs = [clf.input] if feature_layer is None else [_output(model, feature_layer),
-                                                         clf.input]
-    sub = keras.Model(model.inputs[0], outputs)
-    kernel, bias = clf.kernel, clf.bias
+    def __init__(self, model):
+        import keras
 
-    def run(x):
+        self.model = model
+        self.dense = next((layer for layer in model.layers
+                           if layer.name in ("classifier", "regressor")), None)
+        self.net, self.front = model, []
+        if self.dense is None:
+            last = model.layers[-1]
+            if isinstance(last, keras.Model):  # a builder's, behind cnntune's input layers
+                self.net = last
+                self.front = [layer for layer in model.layers[:-1]
+                              if not isinstance(layer, keras.layers.InputLayer)]
+            end = self.net.layers[-1]  # a last dense layer of any name gives its logits
+            if isinstance(end, keras.layers.Dense):
+                self.dense = end
+        self.layer = None
+
+    def run(self, x, maps: bool = False):
+        """(feature maps or None, scores, probabilities) for ``x``."""
+        import keras
         import tensorflow as tf
 
-        outs = sub(x, training=False)
-        if feature_layer is None:
-            outs = [outs]
-        logits = tf.matmul(outs[-1], kernel) + bias
-        return (outs[0], logits) if feature_layer is not None else logits
+        if maps and self.layer is None:
+            self.layer = last_conv_layer(self.net)
+        h = x
+        for layer in self.front:  # cnntune's input layers, in front of the builder's model
+            h = layer(h, training=False)
+        if self.dense is not None:
+            feats = [_output(self.net, self.layer)] if maps else []
+            sub = keras.Model(self.net.inputs[0], [*feats, self.dense.input])
+            outs = sub(h, training=False)
+            outs = outs if isinstance(outs, list | tuple) else [outs]
+            logits = tf.matmul(outs[-1], self.dense.kernel) + self.dense.bias
+            return (outs[0] if maps else None), logits, tf.nn.softmax(logits)
+        if maps:
+            sub = keras.Model(self.net.inputs[0], [_output(self.net, self.layer),
+                                                   self.net.outputs[0]])
+            fmap, out = sub(h, training=False)
+        else:
+            fmap, out = None, self.net(h, training=False)
+        return fmap, out, out
 
-    return run
+    def maps_of(self, x1):
+        """The first and the last conv layer's maps for one input: name -> (*spatial, c)."""
+        import keras
+
+        layers = [layer for layer in spatial_layers(self.net) if "pool" not in layer.name]
+        if not layers:
+            return {}
+        picks = [layers[0]] if len(layers) == 1 else [layers[0], last_conv_layer(self.net)]
+        sub = keras.Model(self.net.inputs[0], [_output(self.net, layer) for layer in picks])
+        h = np.asarray(x1[None], dtype="float32")
+        for layer in self.front:
+            h = layer(h, training=False)
+        outs = sub(h, training=False)
+        outs = outs if isinstance(outs, list | tuple) else [outs]
+        return {layer.name: np.asarray(o)[0] for layer, o in zip(picks, outs)}
 
 
 def gradcam(model, x: np.ndarray, classes: np.ndarray | None = None) -> tuple[np.ndarray,
@@ -95,53 +141,43 @@ def gradcam(model, x: np.ndarray, classes: np.ndarray | None = None) -> tuple[np
     predicted ones), and the class probabilities."""
     import tensorflow as tf
 
-    layer = last_conv_layer(model)
-    run = _logit_model(model, layer)
+    explained = _Explained(model)
     x = tf.convert_to_tensor(np.asarray(x, dtype="float32"))
     with tf.GradientTape() as tape:
-        fmap, logits = run(x)
+        fmap, scores, probs = explained.run(x, maps=True)
         tape.watch(fmap)
-        probs = tf.nn.softmax(logits)
-        cls = tf.argmax(logits, axis=1) if classes is None else tf.constant(classes)
-        score = tf.gather(logits, cls, axis=1, batch_dims=1)
+        cls = tf.argmax(scores, axis=1) if classes is None else tf.constant(classes)
+        score = tf.gather(scores, cls, axis=1, batch_dims=1)
     grads = tape.gradient(score, fmap)
-    axes = tuple(range(1, len(fmap.shape) - 1))
-    weights = tf.reduce_mean(grads, axis=axes, keepdims=True)
-    cam = tf.nn.relu(tf.reduce_sum(weights * fmap, axis=-1)).numpy()
+    # HiResCAM: each position's own gradient times its activation, summed over channels.
+    # Where the head pools globally this is Grad-CAM (every position has the same gradient,
+    # its per-channel mean); where it flattens, Grad-CAM's channel means can cancel out to
+    # an empty map, and this stays faithful to what the dense layer reads at each position
+    cam = tf.nn.relu(tf.reduce_sum(grads * fmap, axis=-1)).numpy()
     spatial = tuple(x.shape[1:-1])
-    return np.stack([_resize(c, spatial) for c in cam]), probs.numpy()
+    return np.stack([_resize(c, spatial) for c in cam]), np.asarray(probs)
 
 
 def saliency(model, x: np.ndarray, classes: np.ndarray | None = None) -> tuple[np.ndarray,
                                                                                 np.ndarray]:
-    """|d logit / d input|, max over channels: (n, *spatial input shape) in [0, 1]."""
+    """|d score / d input|, max over channels: (n, *spatial input shape) in [0, 1]."""
     import tensorflow as tf
 
-    run = _logit_model(model)
+    explained = _Explained(model)
     x = tf.convert_to_tensor(np.asarray(x, dtype="float32"))
     with tf.GradientTape() as tape:
         tape.watch(x)
-        logits = run(x)
-        cls = tf.argmax(logits, axis=1) if classes is None else tf.constant(classes)
-        score = tf.gather(logits, cls, axis=1, batch_dims=1)
+        _, scores, probs = explained.run(x)
+        cls = tf.argmax(scores, axis=1) if classes is None else tf.constant(classes)
+        score = tf.gather(scores, cls, axis=1, batch_dims=1)
     grads = tf.reduce_max(tf.abs(tape.gradient(score, x)), axis=-1).numpy()
-    probs = tf.nn.softmax(logits).numpy()
-    return np.stack([_norm(g) for g in grads]), probs
+    return np.stack([_norm(g) for g in grads]), np.asarray(probs)
 
 
 def activations(model, x1: np.ndarray) -> dict[str, np.ndarray]:
     """Feature maps of the first and the last conv block for one input: name -> (*spatial,
     channels)."""
-    import keras
-
-    layers = [layer for layer in spatial_layers(model) if "pool" not in layer.name]
-    if not layers:
-        return {}
-    picks = [layers[0]] if len(layers) == 1 else [layers[0], last_conv_layer(model)]
-    sub = keras.Model(model.inputs[0], [_output(model, layer) for layer in picks])
-    outs = sub(np.asarray(x1[None], dtype="float32"), training=False)
-    outs = outs if isinstance(outs, list | tuple) else [outs]
-    return {layer.name: np.asarray(o)[0] for layer, o in zip(picks, outs)}
+    return _Explained(model).maps_of(x1)
 
 
 def _norm(a: np.ndarray) -> np.ndarray:

@@ -214,12 +214,23 @@ def test_an_estimator_searches_a_function_it_is_given(tmp_path):
 
 
 @pytest.mark.parametrize("method", ["gradcam", "saliency"])
-def test_explain_refuses_a_builders_model_in_one_line(own_study, method):
-    from cnntune.errors import ConfigError
-    from cnntune.reports.explain import explain_study
+def test_explain_maps_a_builders_model_inside_cnntunes_input_layers(own_study, method):
+    """A builder's model has no cnntune layer names: Grad-CAM reads its own last conv layer
+    (my_conv) behind cnntune's input layers, and its outputs, for the maps."""
+    from cnntune.reports import explain as ex
+
+    from .pages import heat_mapped_panels
 
     _, _, stores, folder = own_study
-    with pytest.raises(ConfigError) as err:
-        explain_study("own", tracking_uri=stores["tracking_uri"], out=folder / method,
-                      method=method)
-    assert "\n" not in str(err.value) and "own_model" in str(err.value)
+    out = ex.explain_study("own", tracking_uri=stores["tracking_uri"], out=folder / method,
+                           method=method, n=8)
+    assert heat_mapped_panels(out["grid"]) == 8
+    from cnntune.tracking.studies import StudyView
+
+    view = StudyView("own", stores["tracking_uri"])
+    model, data = view.load_model(view.best()), view.load_data()
+    x = data.test.images(range(4)).astype("float32")
+    maps, probs = getattr(ex, method)(model, x)
+    assert maps.shape == (4, 8, 8) and np.isfinite(maps).all() and maps.max() > 0
+    np.testing.assert_allclose(probs, model.predict(x, verbose=0), atol=1e-5)
+    assert list(ex.activations(model, x[0])) == ["my_conv"]
