@@ -213,14 +213,16 @@ def reference(fn: Callable, folder: Path) -> str:
     origin = str(getattr(mod, "__file__", "") or "")
     if name and "<" not in name and ("site-packages" in origin or "dist-packages" in origin):
         return f"{module}:{name}"
-    by_value = mod is not None and module != "__main__"
-    if by_value:
-        cloudpickle.register_pickle_by_value(mod)
+    # its module and every other module of the user's own code it may call into (helpers in
+    # a local file beside it): by value, for the worker cannot import them
+    local = _user_modules()
+    for m in local:
+        cloudpickle.register_pickle_by_value(m)
     try:
         blob = cloudpickle.dumps(fn)
     finally:
-        if by_value:
-            cloudpickle.unregister_pickle_by_value(mod)
+        for m in local:
+            cloudpickle.unregister_pickle_by_value(m)
     path = folder / f"builder-{hashlib.sha256(blob).hexdigest()[:10]}{PICKLED}"
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
@@ -228,6 +230,26 @@ def reference(fn: Callable, folder: Path) -> str:
         tmp.write_bytes(blob)
         tmp.replace(path)
     return str(path)
+
+
+def _user_modules() -> list:
+    """The modules loaded here that are the user's own code: not the standard library, not
+    installed (under this Python's prefixes), not cnntune, not ``__main__`` (cloudpickle
+    pickles that by value already)."""
+    import sysconfig
+
+    roots = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
+                                          *sysconfig.get_paths().values()) if p}
+    out = []
+    for name, mod in list(sys.modules.items()):
+        file = getattr(mod, "__file__", None)
+        if not file or name == "__main__" or name.split(".")[0] == "cnntune" or \
+                "site-packages" in file or "dist-packages" in file:
+            continue
+        path = Path(file).resolve()
+        if not any(path.is_relative_to(r) for r in roots):
+            out.append(mod)
+    return out
 
 
 def _first_line(exc: BaseException) -> str:

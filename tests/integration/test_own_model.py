@@ -234,3 +234,44 @@ def test_explain_maps_a_builders_model_inside_cnntunes_input_layers(own_study, m
     assert maps.shape == (4, 8, 8) and np.isfinite(maps).all() and maps.max() > 0
     np.testing.assert_allclose(probs, model.predict(x, verbose=0), atol=1e-5)
     assert list(ex.activations(model, x[0])) == ["my_conv"]
+
+
+def test_a_local_builder_calling_a_helper_module_beside_it_runs_where_neither_imports(
+        tmp_path, monkeypatch):
+    """A builder in a local file that imports a helper from another local file is pickled
+    with both (by value): the trial worker, which cannot import either, builds the model."""
+    import subprocess
+    import sys
+
+    from cnntune.models.builder import reference
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "my_blocks.py").write_text(textwrap.dedent("""
+        from keras import layers
+
+        def block(x, width):
+            return layers.Conv2D(width, 3, padding="same", activation="relu",
+                                 name="helper_conv")(x)
+        """))
+    (src / "my_builder.py").write_text(textwrap.dedent("""
+        import keras
+        from keras import layers
+        from my_blocks import block
+
+        def build(params, input_shape, outputs):
+            inputs = keras.Input(input_shape)
+            x = layers.Flatten()(block(inputs, params["width"]))
+            return keras.Model(inputs, layers.Dense(outputs, activation="softmax")(x))
+        """))
+    monkeypatch.syspath_prepend(str(src))
+    import my_builder
+
+    path = reference(my_builder.build, tmp_path / "pickled")
+    check = ("import sys, cloudpickle; build = cloudpickle.load(open(sys.argv[1], 'rb')); "
+             "m = build({'width': 3}, (8, 8, 1), 10); "
+             "print([l.name for l in m.layers])")
+    r = subprocess.run([sys.executable, "-c", check, path], cwd=tmp_path, capture_output=True,
+                       text=True, timeout=300, env={"PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "helper_conv" in r.stdout
