@@ -8,9 +8,10 @@ The estimator's process also holds the user's arrays, as a notebook's would. Tar
 ``--five-lines``: AutoKeras' five-line program with ``ak.`` replaced by ``cnntune.`` and
 ``timeout=300``, beside the keras.io "Simple MNIST convnet" recipe trained for the same 300 s
 (``deadlines.py``'s), and AutoKeras' own ``ImageClassifier`` (in its venv, killed at the
-budget; its best finished trial counts), on a 60,000 x 28 x 28 ten-class uint8 set (--data:
-digits28-writers, whose test writers are not in training, or digits28), one invocation per
-seed, each contender a process timed from its start.
+budget; its best finished trial counts), each given the set's ``x_train`` (48,000 of its
+60,000 28 x 28 ten-class uint8 images; the other 12,000 are its validation split) and scored
+on its 10,000 test images (--data: digits28-writers, whose test writers are not in training,
+or digits28), one invocation per seed, each contender a process timed from its start.
 
     .venv/bin/python benchmarks/estimators.py --rss --timeout 120
     .venv/bin/python benchmarks/estimators.py --five-lines --seeds 0 1 2
