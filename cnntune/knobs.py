@@ -69,7 +69,7 @@ AUGMENT = {"aug_flip", "aug_rotation", "aug_translation", "aug_zoom", "aug_contr
 AROUND_MODEL = TRAINING | AUGMENT
 _HEAD = {"head", "dropout", "dense_units", "activation", "l1", "l2"}
 _STACK = {"n_blocks", "convs_per_block", "filters", "filters_growth", "kernel_size", "pooling",
-          "batch_norm", "spatial_dropout"}
+          "batch_norm", "spatial_dropout", "se_ratio"}
 
 
 @dataclass(frozen=True)
@@ -133,6 +133,9 @@ _KNOBS = [
          minimum=0.0, maximum=0.95),
     Knob("spatial_dropout", 0.0, float, "spatial dropout (whole feature maps) after each block",
          minimum=0.0, maximum=0.9),
+    Knob("se_ratio", 0, int, "squeeze-and-excitation on each block's maps (each residual "
+         "unit's branch in resnet): per-channel weights from the block's global average "
+         "through a bottleneck of channels / se_ratio (0: off)", minimum=0, maximum=64),
     Knob("l1", 0.0, float, "L1 penalty on conv and dense kernels", minimum=0.0, maximum=1.0),
     Knob("l2", 0.0, float, "L2 weight decay on conv and dense kernels", minimum=0.0, maximum=1.0),
     Knob("dense_units", 64, int, "units of the dense head (0: no dense layer)", minimum=0,

@@ -61,9 +61,27 @@ def spatial_dropout(x, knobs: dict, dims: int, name: str):
     return getattr(layers, f"SpatialDropout{dims}D")(rate, name=name)(x)
 
 
+def squeeze_excite(x, knobs: dict, name: str):
+    """Squeeze-and-excitation (Hu et al., 2018) when ``se_ratio`` > 0: each channel of ``x``
+    scaled by a weight in (0, 1) computed from the channels' global averages, through a
+    bottleneck of channels / se_ratio units. 1D or 2D maps alike."""
+    from keras import layers
+
+    ratio = knobs.get("se_ratio", 0)
+    if not ratio or ratio <= 0:
+        return x
+    dims, channels = len(x.shape) - 2, int(x.shape[-1])
+    s = getattr(layers, f"GlobalAveragePooling{dims}D")(keepdims=True,
+                                                        name=f"{name}_se_squeeze")(x)
+    s = layers.Dense(max(1, channels // ratio), activation="relu", name=f"{name}_se_reduce")(s)
+    s = layers.Dense(channels, activation="sigmoid", name=f"{name}_se_expand")(s)
+    return layers.Multiply(name=f"{name}_se_scale")([x, s])
+
+
 def conv_stack(x, knobs: dict, size: list[int]):
     """The plain stack in 1D or 2D (by ``len(size)``): per block, (conv -> [BN] -> activation)
-    x convs_per_block -> pool -> [spatial dropout]. Returns the tensor and spatial size."""
+    x convs_per_block -> [squeeze-and-excitation] -> pool -> [spatial dropout]. Returns the
+    tensor and spatial size."""
     from keras import layers
 
     dims = len(size)
@@ -75,6 +93,7 @@ def conv_stack(x, knobs: dict, size: list[int]):
                      use_bias=not knobs["batch_norm"], kernel_regularizer=reg,
                      name=f"block{b + 1}_conv{c + 1}")(x)
             x = bn_act(x, knobs, f"block{b + 1}_{c + 1}")
+        x = squeeze_excite(x, knobs, f"block{b + 1}")
         x, size = pool(x, knobs, size, f"block{b + 1}_pool")
         x = spatial_dropout(x, knobs, dims, f"block{b + 1}_sdrop")
     return x, size

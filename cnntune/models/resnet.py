@@ -11,7 +11,7 @@ activation, activation after the addition).
 from __future__ import annotations
 
 from .augment import input_stack
-from .common import block_filters, bn_act, head, regularizer, spatial_dropout
+from .common import block_filters, bn_act, head, regularizer, spatial_dropout, squeeze_excite
 
 
 def build(knobs: dict, input_shape: tuple[int, ...], output, prep: dict):
@@ -35,6 +35,7 @@ def build(knobs: dict, input_shape: tuple[int, ...], output, prep: dict):
             y = conv(y, filters, k, stride, f"{name}_conv1")
             y = bn_act(y, knobs, f"{name}_mid")
             y = conv(y, filters, k, 1, f"{name}_conv2")
+            y = squeeze_excite(y, knobs, name)
             return layers.Add(name=f"{name}_add")([y, shortcut])
         shortcut = x
         if project:
@@ -46,6 +47,7 @@ def build(knobs: dict, input_shape: tuple[int, ...], output, prep: dict):
         y = conv(y, filters, k, 1, f"{name}_conv2")
         if knobs["batch_norm"]:
             y = layers.BatchNormalization(name=f"{name}_bn2")(y)
+        y = squeeze_excite(y, knobs, name)  # on the branch, before the addition (SE-ResNet)
         y = layers.Add(name=f"{name}_add")([y, shortcut])
         return layers.Activation(knobs["activation"], name=f"{name}_out")(y)
 

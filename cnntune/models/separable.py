@@ -9,7 +9,8 @@ followed by a 1 x 1 (pointwise) conv: far fewer weights and multiply-adds than a
 from __future__ import annotations
 
 from .augment import input_stack
-from .common import block_filters, bn_act, head, pool, regularizer, spatial_dropout
+from .common import (block_filters, bn_act, head, pool, regularizer, spatial_dropout,
+                     squeeze_excite)
 
 
 def build(knobs: dict, input_shape: tuple[int, ...], output, prep: dict):
@@ -34,6 +35,7 @@ def build(knobs: dict, input_shape: tuple[int, ...], output, prep: dict):
                                        pointwise_regularizer=reg,
                                        name=f"block{b + 1}_sepconv{c + 1}")(x)
             x = bn_act(x, knobs, f"block{b + 1}_{c + 1}")
+        x = squeeze_excite(x, knobs, f"block{b + 1}")
         x, size = pool(x, knobs, size, f"block{b + 1}_pool")
         x = spatial_dropout(x, knobs, 2, f"block{b + 1}_sdrop")
     return keras.Model(inputs, head(x, knobs, output, size), name="separable_cnn")

@@ -236,9 +236,11 @@ def test_cli_export_and_predict(study, tmp_path):
 
 @pytest.mark.parametrize("knobs,shape", [
     ({"activation": "gelu", "aug_rotation": 0.1}, (8, 8, 1)),
-    ({"family": "resnet", "preactivation": True, "activation": "swish"}, (8, 8, 1)),
-    ({"family": "separable", "activation": "elu", "head": "global_max"}, (8, 8, 1)),
-    ({"family": "conv1d", "spatial_dropout": 0.1}, (32, 2)),
+    ({"family": "resnet", "preactivation": True, "activation": "swish", "se_ratio": 4},
+     (8, 8, 1)),
+    ({"family": "separable", "activation": "elu", "head": "global_max", "se_ratio": 2},
+     (8, 8, 1)),
+    ({"family": "conv1d", "spatial_dropout": 0.1, "se_ratio": 4}, (32, 2)),
     ({"family": "transfer", "transfer_size": 32, "unfreeze": 5}, (8, 8, 1)),
 ], ids=["plain-gelu-aug", "resnet", "separable", "conv1d", "transfer"])
 def test_every_family_exports_to_onnx_and_tflite(knobs, shape, tmp_path):
@@ -250,6 +252,8 @@ def test_every_family_exports_to_onnx_and_tflite(knobs, shape, tmp_path):
     prep = {"scale": 1 / 16} if len(shape) == 3 else {"scale": 1.0, "mean": [0.5, -1.0],
                                                       "std": [2.0, 1.0]}
     model = build_model(resolve({"n_blocks": 2, "filters": 8, **knobs}), shape, 4, prep)
+    se = [layer.name for layer in model.layers if layer.name.endswith("_se_scale")]
+    assert len(se) == (2 if knobs.get("se_ratio") else 0), se  # one a block (a unit) each
     infer = inference_model(model)
     x = np.random.default_rng(0).uniform(0, 16, (6, *shape)).astype("float32")
     ref = infer.predict(x, verbose=0)
