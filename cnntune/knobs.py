@@ -99,7 +99,7 @@ FAMILY: dict[str, Family] = {f.name: f for f in (
     Family("plain", frozenset(TRAINING | AUGMENT | _HEAD | _STACK)),
     Family("resnet", frozenset(TRAINING | AUGMENT | _HEAD | (_STACK - {"convs_per_block",
                                                                        "pooling"})
-                               | {"res_units", "preactivation"})),
+                               | {"res_units", "preactivation", "drop_path"})),
     Family("separable", frozenset(TRAINING | AUGMENT | _HEAD | _STACK | {"width_multiplier"})),
     Family("conv1d", frozenset(TRAINING | _HEAD | _STACK), takes="sequence"),
     Family("transfer", frozenset(TRAINING | AUGMENT | _HEAD | {
@@ -144,6 +144,9 @@ _KNOBS = [
     Knob("res_units", 1, int, "resnet: residual units (two convs each) per stage", minimum=1,
          maximum=8),
     Knob("preactivation", False, bool, "resnet: pre-activation units (BN, activation, conv)"),
+    Knob("drop_path", 0.0, float, "resnet: stochastic depth, the chance that a unit's residual "
+         "branch is dropped for an example in training, growing linearly to this for the last "
+         "unit (0: off)", minimum=0.0, maximum=0.5),
     Knob("width_multiplier", 1.0, float, "separable: multiplies every block's filters",
          minimum=0.125, maximum=4.0),
     Knob("backbone", "mobilenetv2", str, "transfer: keras.applications backbone",

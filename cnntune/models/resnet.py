@@ -5,7 +5,8 @@ stage i has filters * filters_growth ** i filters and, after the first, halves t
 stride-2 first conv. Where a unit changes the shape, its shortcut is a 1 x 1 (strided)
 projection conv, otherwise the identity. ``preactivation`` gives ResNet v2 units
 (BN -> activation -> conv, with a final BN -> activation); otherwise v1 (conv -> BN ->
-activation, activation after the addition).
+activation, activation after the addition). ``se_ratio`` puts squeeze-and-excitation on each
+unit's branch, ``drop_path`` stochastic depth (the branch dropped per example in training).
 """
 
 from __future__ import annotations
@@ -27,6 +28,18 @@ def build(knobs: dict, input_shape: tuple[int, ...], output, prep: dict):
         return layers.Conv2D(filters, size, strides=stride, padding="same", use_bias=use_bias,
                              kernel_regularizer=reg, name=name)(x)
 
+    units = knobs["n_blocks"] * knobs["res_units"]
+    done = [0]  # units built so far: the drop-path rate grows with depth
+
+    def drop_path(y, name):
+        """Stochastic depth (Huang et al., 2016): the whole branch dropped for an example,
+        as a Dropout over (example, 1, 1, 1): identity at inference, in every export."""
+        done[0] += 1
+        rate = knobs["drop_path"] * done[0] / units
+        if rate <= 0:
+            return y
+        return layers.Dropout(rate, noise_shape=(None, 1, 1, 1), name=f"{name}_droppath")(y)
+
     def unit(x, filters, stride, name):
         project = stride != 1 or x.shape[-1] != filters
         if pre:
@@ -35,7 +48,7 @@ def build(knobs: dict, input_shape: tuple[int, ...], output, prep: dict):
             y = conv(y, filters, k, stride, f"{name}_conv1")
             y = bn_act(y, knobs, f"{name}_mid")
             y = conv(y, filters, k, 1, f"{name}_conv2")
-            y = squeeze_excite(y, knobs, name)
+            y = drop_path(squeeze_excite(y, knobs, name), name)
             return layers.Add(name=f"{name}_add")([y, shortcut])
         shortcut = x
         if project:
@@ -48,6 +61,7 @@ def build(knobs: dict, input_shape: tuple[int, ...], output, prep: dict):
         if knobs["batch_norm"]:
             y = layers.BatchNormalization(name=f"{name}_bn2")(y)
         y = squeeze_excite(y, knobs, name)  # on the branch, before the addition (SE-ResNet)
+        y = drop_path(y, name)
         y = layers.Add(name=f"{name}_add")([y, shortcut])
         return layers.Activation(knobs["activation"], name=f"{name}_out")(y)
 

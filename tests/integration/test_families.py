@@ -226,3 +226,25 @@ def test_conditional_family_space_hands_each_family_only_its_knobs(tmp_path):
         assert ("res_units" in c) == (c["family"] == "resnet")
         assert ("width_multiplier" in c) == (c["family"] == "separable")
         assert ("pooling" in c) == (c["family"] != "resnet")
+
+
+def test_resnet_drop_path_drops_whole_branches_in_training_only():
+    """Stochastic depth: with drop_path (and no other dropout) two training passes over the
+    same batch differ, inference passes do not; the rate grows to drop_path at the last unit."""
+    from cnntune.models import build_model
+
+    x = np.random.default_rng(0).uniform(0, 16, (64, 8, 8, 1)).astype("float32")
+
+    def passes(rate):
+        m = build_model(resolve({"family": "resnet", "n_blocks": 2, "res_units": 2,
+                                 "filters": 8, "dropout": 0.0, "drop_path": rate}),
+                        (8, 8, 1), 3, {"scale": 1 / 16})
+        runs = [np.asarray(m(x, training=t)) for t in (True, True, False, False)]
+        rates = [layer.rate for layer in m.layers if layer.name.endswith("_droppath")]
+        return runs, rates
+
+    (t1, t2, i1, i2), rates = passes(0.4)
+    assert rates == pytest.approx([0.1, 0.2, 0.3, 0.4])
+    assert not np.allclose(t1, t2) and np.allclose(i1, i2)
+    (t1, t2, _, _), rates = passes(0.0)
+    assert rates == [] and np.allclose(t1, t2)  # off: training is deterministic here
