@@ -63,7 +63,10 @@ ENCODERS = ("own", *BACKBONES)
 
 TRAINING = {"optimizer", "learning_rate", "lr_schedule", "momentum", "weight_decay",
             "batch_size", "label_smoothing", "loss", "jit_compile", "mixed_precision"}
-AUGMENT = {"aug_flip", "aug_rotation", "aug_translation", "aug_zoom", "aug_contrast"}
+AUGMENT = {"aug_flip", "aug_rotation", "aug_translation", "aug_zoom", "aug_contrast",
+           "aug_randaugment", "aug_randaugment_magnitude", "aug_erasing"}
+# what changes an image's pixels but not where things are: no mask needs to move with it
+_PIXEL_ONLY = {"aug_contrast", "aug_randaugment", "aug_randaugment_magnitude", "aug_erasing"}
 # what cnntune reads of a trial whose model a user's builder makes (models.builder): it trains
 # the model and augments its inputs; every other param is the builder's to read
 AROUND_MODEL = TRAINING | AUGMENT
@@ -104,8 +107,9 @@ FAMILY: dict[str, Family] = {f.name: f for f in (
     Family("conv1d", frozenset(TRAINING | _HEAD | _STACK), takes="sequence"),
     Family("transfer", frozenset(TRAINING | AUGMENT | _HEAD | {
         "backbone", "backbone_weights", "unfreeze", "transfer_size"})),
-    # augmentation moves masks with images (no contrast); dropout: spatial, at the bottleneck
-    Family("unet", frozenset(TRAINING | (AUGMENT - {"aug_contrast"}) | {
+    # augmentation moves masks with images (nothing that cannot move a mask: contrast,
+    # RandAugment's mixed ops, erasing); dropout: spatial, at the bottleneck
+    Family("unet", frozenset(TRAINING | (AUGMENT - _PIXEL_ONLY) | {
         "n_blocks", "filters", "filters_growth", "kernel_size", "batch_norm", "activation",
         "dropout", "l1", "l2", "upsampling", "skips", "encoder", "backbone_weights",
         "unfreeze"}), decodes=True),
@@ -192,6 +196,12 @@ _KNOBS = [
          minimum=0.0, maximum=1.0),
     Knob("aug_zoom", 0.0, float, "random zoom, as a fraction", minimum=0.0, maximum=1.0),
     Knob("aug_contrast", 0.0, float, "random contrast factor", minimum=0.0, maximum=1.0),
+    Knob("aug_randaugment", 0, int, "RandAugment (Keras 3's): this many ops drawn per image "
+         "(0: off)", minimum=0, maximum=6),
+    Knob("aug_randaugment_magnitude", 0.5, float, "RandAugment's strength of each op",
+         minimum=0.0, maximum=1.0),
+    Knob("aug_erasing", 0.0, float, "random erasing: the chance a rectangle of 2-33% of an "
+         "image is blanked", minimum=0.0, maximum=1.0),
 ]
 
 KNOBS: dict[str, Knob] = {k.name: k for k in _KNOBS}

@@ -24,6 +24,13 @@ def input_stack(knobs: dict, scale: float) -> list:
     if knobs.get("aug_contrast", 0.0) > 0:
         out.append(layers.RandomContrast(knobs["aug_contrast"], value_range=(0.0, 1.0),
                                          name="aug_contrast"))
+    if knobs.get("aug_randaugment", 0) > 0:
+        out.append(layers.RandAugment(value_range=(0.0, 1.0), num_ops=knobs["aug_randaugment"],
+                                      factor=knobs.get("aug_randaugment_magnitude", 0.5),
+                                      name="aug_randaugment"))
+    if knobs.get("aug_erasing", 0.0) > 0:
+        out.append(layers.RandomErasing(factor=knobs["aug_erasing"], value_range=(0.0, 1.0),
+                                        name="aug_erasing"))
     return out
 
 
