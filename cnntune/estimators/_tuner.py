@@ -107,7 +107,11 @@ class Tuner:
         from ..models.builder import reference
         from ._estimator import work_folder
 
-        training = {"epochs": 10, **({"patience": patience} if patience else {})}
+        # Keras' epochs, as KerasTuner trains them: validated once an epoch on the whole of
+        # validation_data (not cnntune's checks on part of it several times an epoch), so the
+        # best epoch is chosen, pruned and reported as a Keras user reads them
+        training = {"epochs": 10, "checks_per_epoch": 1,
+                    **({"patience": patience} if patience else {})}
         return {"name": f"hypermodel-{self._name}", "task": self.task, "training": training,
                 "search": {"engine": DEFAULT_ENGINE}, "start_from": [],
                 "model": {"hypermodel": reference(self.hypermodel, work_folder(self.tracking_uri))},

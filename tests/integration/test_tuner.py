@@ -91,6 +91,8 @@ def test_the_getting_started_build_model_runs_unchanged(tuner, digits):
     rebuilt = build_model(best)  # KerasTuner's way to build the best configuration again
     rebuilt.build((None, 8, 8, 1))
     assert rebuilt.count_params() == model.count_params()
+    # validated as Keras validates: once an epoch, on all of validation_data
+    assert tuner.estimator_._view.settings["checks_per_epoch"] == "1"  # an MLflow param
 
 
 def test_its_hp_calls_are_optunas_suggestions_with_their_ranges(tuner):
