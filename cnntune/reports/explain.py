@@ -100,9 +100,7 @@ class _Explained:
 
         if maps and self.layer is None:
             self.layer = last_conv_layer(self.net)
-        h = x
-        for layer in self.front:  # cnntune's input layers, in front of the builder's model
-            h = layer(h, training=False)
+        h = self._through_front(x)
         if self.dense is not None:
             feats = [_output(self.net, self.layer)] if maps else []
             sub = keras.Model(self.net.inputs[0], [*feats, self.dense.input])
@@ -118,6 +116,12 @@ class _Explained:
             fmap, out = None, self.net(h, training=False)
         return fmap, out, out
 
+    def _through_front(self, x):
+        """``x`` through cnntune's input layers in front of a builder's model (none else)."""
+        for layer in self.front:
+            x = layer(x, training=False)
+        return x
+
     def maps_of(self, x1):
         """The first and the last conv layer's maps for one input: name -> (*spatial, c)."""
         import keras
@@ -127,10 +131,7 @@ class _Explained:
             return {}
         picks = [layers[0]] if len(layers) == 1 else [layers[0], last_conv_layer(self.net)]
         sub = keras.Model(self.net.inputs[0], [_output(self.net, layer) for layer in picks])
-        h = np.asarray(x1[None], dtype="float32")
-        for layer in self.front:
-            h = layer(h, training=False)
-        outs = sub(h, training=False)
+        outs = sub(self._through_front(np.asarray(x1[None], dtype="float32")), training=False)
         outs = outs if isinstance(outs, list | tuple) else [outs]
         return {layer.name: np.asarray(o)[0] for layer, o in zip(picks, outs)}
 

@@ -75,12 +75,6 @@ def absolute_store(url: str) -> str:
     return Store.of(url).absolute()
 
 
-def storage_folder(url: str) -> Path | None:
-    """The local folder of a file-backed storage (journal or sqlite), else None."""
-    store = Store.of(url)
-    return store.folder if store.kind in ("journal", "sqlite") else None
-
-
 @dataclass(frozen=True)
 class Store:
     """A study storage, its URL read once: a ``journal:PATH`` file (Optuna's, for several
@@ -130,10 +124,14 @@ class Store:
         return self.kind != "database"
 
     @property
+    def file(self) -> bool:
+        """Whether it is a file (journal, SQLite), made on first use."""
+        return self.kind in ("journal", "sqlite")
+
+    @property
     def missing(self) -> bool:
         """A file store whose file is not there yet (reading must not make it)."""
-        return self.kind in ("journal", "sqlite") and self.path is not None and \
-            not self.path.exists()
+        return self.file and self.path is not None and not self.path.exists()
 
     @property
     def folder(self) -> Path | None:

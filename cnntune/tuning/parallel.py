@@ -42,9 +42,10 @@ def search_workers(n: int, opts: SearchOptions, *, launcher, on_event=None,
 
     emit = on_event or (lambda kind, payload: None)
     t0 = time.perf_counter()
-    if not Store.of(opts.storage).concurrent:
+    store = Store.of(opts.storage)
+    if not store.concurrent:
         raise ConfigError(f"--workers needs a storage safe for concurrent writers; "
-                          f"{Store.of(opts.storage).label} is not: use the default journal "
+                          f"{store.label} is not: use the default journal "
                           "storage (journal:mlruns/optuna.journal) or a PostgreSQL URL")
     plan = make_plan(opts, gpu=gpu)
     plan.warm = warm_starts(plan, opts.storage, None, 1)  # enqueued once, for every worker

@@ -52,9 +52,10 @@ def on_cluster(address: str, *, workers: int | None, threads: int | None, gpus: 
         raise ConfigError(f"--gpus {gpus} names GPUs of this machine; with --ray, Ray assigns "
                           "each worker its GPU: use --gpus all (the default) or none")
     check_per_gpu(per_gpu)
-    if not Store.of(storage).concurrent:
+    store = Store.of(storage)
+    if not store.concurrent:
         raise ConfigError(f"--ray needs a storage that every node reaches and that takes "
-                          f"concurrent writers; {Store.of(storage).label} is not: give a "
+                          f"concurrent writers; {store.label} is not: give a "
                           "PostgreSQL URL in --storage or CNNTUNE_STORAGE")
     ray = connect(address)
     threads = threads or 1

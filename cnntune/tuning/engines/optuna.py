@@ -124,7 +124,7 @@ class OptunaEngine:
         import optuna
 
         store = Store.of(self.storage)
-        if store.kind in ("journal", "sqlite") and store.folder is not None:
+        if store.file and store.folder is not None:
             store.folder.mkdir(parents=True, exist_ok=True)
         if store.kind == "journal":
             if store.path is None:
