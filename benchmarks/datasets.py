@@ -19,6 +19,11 @@
 * ``digits28-writers``: the same warps with a validation split of its own: 48,000 training,
   12,000 validation and 10,000 test images, each split from its own pool of source digits
   (60/20/20% of the 1,797), so validation measures what the test does: other writers.
+* ``mnist1d``: MNIST-1D (Greydanus, 2020), 5,000 sequences of 40 steps, 10 classes: ten
+  digit-like templates padded, shifted, scaled, sheared and noised, made by the ``mnist1d``
+  package's own generator with its default arguments (seed 42; the package's download is not
+  used), as (n, 40, 1) float32 sequences for the conv1d family. Needs ``pip install
+  mnist1d`` (the ``bench`` extra).
 
     python benchmarks/datasets.py textures out.npz     # write one to look at
 """
@@ -31,7 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-SETS = ("digits", "shapes", "textures", "textures-large", "digits28", "digits28-writers")
+SETS = ("digits", "shapes", "textures", "textures-large", "digits28", "digits28-writers",
+        "mnist1d")
 
 
 def make_shapes(n: int = 10000, size: int = 32, seed: int = 0, *, noise: float = 28,
@@ -198,6 +204,15 @@ def dataset_path(name: str, work: Path) -> Path | str:
                               for a, v in zip(("x", "y"), xy)},
                      class_names=np.array([str(i) for i in range(10)]))
             return path
+        elif name == "mnist1d":
+            try:
+                from mnist1d.data import get_dataset_args, make_dataset
+            except ImportError:
+                raise SystemExit("mnist1d needs the mnist1d package: pip install -e '.[bench]'")
+            d = make_dataset(get_dataset_args())
+            x = np.concatenate([d["x"], d["x_test"]]).astype("float32")[..., None]
+            y = np.concatenate([d["y"], d["y_test"]])
+            names = [str(i) for i in range(10)]
         elif name == "digits28":
             x, y = make_digits28(60_000, seed=0)
             xt, yt = make_digits28(10_000, seed=1, test=True)

@@ -62,14 +62,19 @@ BACKBONES = ("mobilenetv2", "efficientnetb0", "resnet50v2")
 ENCODERS = ("own", *BACKBONES)
 
 TRAINING = {"optimizer", "learning_rate", "lr_schedule", "momentum", "weight_decay",
-            "batch_size", "label_smoothing", "loss", "jit_compile", "mixed_precision"}
+            "batch_size", "label_smoothing", "loss", "jit_compile", "mixed_precision", "ema"}
 AUGMENT = {"aug_flip", "aug_rotation", "aug_translation", "aug_zoom", "aug_contrast",
            "aug_randaugment", "aug_randaugment_magnitude", "aug_erasing"}
 # what changes an image's pixels but not where things are: no mask needs to move with it
 _PIXEL_ONLY = {"aug_contrast", "aug_randaugment", "aug_randaugment_magnitude", "aug_erasing"}
+# what mixes a batch's examples and their labels (in the training pipeline, not the model:
+# exports never carry it); the tasks whose labels can be mixed read these (Task.knobs)
+MIXING = frozenset({"aug_mixup", "aug_cutmix"})
+# the two-phase fine-tuning of a backbone with kept weights (models.backbones)
+FINETUNE = {"finetune_epochs", "finetune_lr_factor"}
 # what cnntune reads of a trial whose model a user's builder makes (models.builder): it trains
 # the model and augments its inputs; every other param is the builder's to read
-AROUND_MODEL = TRAINING | AUGMENT
+AROUND_MODEL = TRAINING | AUGMENT | MIXING
 _HEAD = {"head", "dropout", "dense_units", "activation", "l1", "l2"}
 _STACK = {"n_blocks", "convs_per_block", "filters", "filters_growth", "kernel_size", "pooling",
           "batch_norm", "spatial_dropout", "se_ratio"}
@@ -99,13 +104,14 @@ class Family:
 
 # every family, by the family knob's names; the family knob's choices are these
 FAMILY: dict[str, Family] = {f.name: f for f in (
-    Family("plain", frozenset(TRAINING | AUGMENT | _HEAD | _STACK)),
-    Family("resnet", frozenset(TRAINING | AUGMENT | _HEAD | (_STACK - {"convs_per_block",
-                                                                       "pooling"})
+    Family("plain", frozenset(TRAINING | AUGMENT | MIXING | _HEAD | _STACK)),
+    Family("resnet", frozenset(TRAINING | AUGMENT | MIXING | _HEAD
+                               | (_STACK - {"convs_per_block", "pooling"})
                                | {"res_units", "preactivation", "drop_path"})),
-    Family("separable", frozenset(TRAINING | AUGMENT | _HEAD | _STACK | {"width_multiplier"})),
-    Family("conv1d", frozenset(TRAINING | _HEAD | _STACK), takes="sequence"),
-    Family("transfer", frozenset(TRAINING | AUGMENT | _HEAD | {
+    Family("separable", frozenset(TRAINING | AUGMENT | MIXING | _HEAD | _STACK
+                                  | {"width_multiplier"})),
+    Family("conv1d", frozenset(TRAINING | MIXING | _HEAD | _STACK), takes="sequence"),
+    Family("transfer", frozenset(TRAINING | AUGMENT | MIXING | _HEAD | FINETUNE | {
         "backbone", "backbone_weights", "unfreeze", "transfer_size"})),
     # augmentation moves masks with images (nothing that cannot move a mask: contrast,
     # RandAugment's mixed ops, erasing); dropout: spatial, at the bottleneck
@@ -161,6 +167,13 @@ _KNOBS = [
     Knob("unfreeze", 0, int, "transfer, and unet's backbone encoders: with kept weights, "
          "the backbone layers trained, counted from the top (0: the backbone stays frozen)",
          minimum=0, maximum=10000),
+    Knob("finetune_epochs", 0, int, "transfer, with kept weights: two-phase fine-tuning. "
+         "Phase one trains the head alone, the whole backbone frozen, for this many epochs; "
+         "phase two then trains the top `unfreeze` layers too, at the learning rate times "
+         "finetune_lr_factor, batch norm still in inference mode (0: one phase, the top "
+         "`unfreeze` layers training from the start)", minimum=0, maximum=1000),
+    Knob("finetune_lr_factor", 0.1, float, "transfer: phase two's learning rate, as a "
+         "fraction of learning_rate", minimum=1e-4, maximum=1.0),
     Knob("transfer_size", 32, int, "transfer: images are resized to this square size",
          minimum=32, maximum=512),
     Knob("upsampling", "transpose", str, "unet: how the decoder doubles a map's size: a "
@@ -179,6 +192,9 @@ _KNOBS = [
     Knob("batch_size", 32, int, "training batch size", minimum=1, maximum=65536),
     Knob("label_smoothing", 0.0, float, "label smoothing of the cross-entropy loss",
          minimum=0.0, maximum=0.5),
+    Knob("ema", 0.0, float, "exponential moving average of the weights: its momentum per "
+         "step (such as 0.999); the average is what each epoch is validated with, what early "
+         "stopping keeps and what is exported (0: off)", minimum=0.0, maximum=0.9999),
     Knob("loss", "mse", str, "regression: the loss on standardised targets (mse, mae, or "
          "huber: squared within one standard deviation, linear beyond)",
          choices=REGRESSION_LOSSES),
@@ -202,6 +218,14 @@ _KNOBS = [
          minimum=0.0, maximum=1.0),
     Knob("aug_erasing", 0.0, float, "random erasing: the chance a rectangle of 2-33% of an "
          "image is blanked", minimum=0.0, maximum=1.0),
+    # mixing (in the training pipeline: labels are mixed as the examples are)
+    Knob("aug_mixup", 0.0, float, "MixUp (Keras 3's): each training example blended with "
+         "another of its batch, labels too, by a weight drawn from Beta(alpha, alpha); this is "
+         "alpha (0: off)", minimum=0.0, maximum=1.0),
+    Knob("aug_cutmix", 0.0, float, "CutMix (Keras 3's): a rectangle of each training image "
+         "(a stretch of a sequence) pasted from another of its batch, labels mixed by its "
+         "area; this is the Beta distribution's alpha (0: off). With MixUp on too, each batch "
+         "gets one of the two", minimum=0.0, maximum=1.0),
 ]
 
 KNOBS: dict[str, Knob] = {k.name: k for k in _KNOBS}
@@ -213,6 +237,11 @@ def family_named(name: str) -> Family:
     except KeyError:
         raise ValueError(f"unknown architecture family '{name}'; use one of "
                          f"{', '.join(FAMILIES)}") from None
+
+
+def mixes(knobs: dict) -> bool:
+    """Whether the knobs mix training examples and their labels (MixUp, CutMix)."""
+    return any(knobs.get(name, 0.0) > 0 for name in MIXING)
 
 
 def defaults() -> dict[str, Any]:

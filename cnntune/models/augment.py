@@ -79,3 +79,40 @@ def paired_augmentation(knobs: dict):
                                        masks.dtype)
 
     return augment
+
+
+def mixing(knobs: dict):
+    """A function (examples, targets) -> (examples, targets) that mixes a training batch's
+    examples with each other's and their (one-hot or multi-hot) targets alike: Keras 3's MixUp
+    and CutMix layers, one of them per batch when both are on; None when the knobs ask for
+    neither. A sequence batch (batch, steps, channels) is mixed as images one pixel wide (CutMix
+    then pastes a stretch of steps). It runs in the training pipeline, never in the model."""
+    from keras import layers
+
+    from ..knobs import mixes
+
+    if not mixes(knobs):
+        return None
+    steps = []
+    if knobs.get("aug_mixup", 0.0) > 0:
+        steps.append(layers.MixUp(alpha=knobs["aug_mixup"]))
+    if knobs.get("aug_cutmix", 0.0) > 0:
+        steps.append(layers.CutMix(factor=knobs["aug_cutmix"]))
+
+    def mix(examples, targets):
+        import tensorflow as tf
+
+        x = tf.cast(examples, "float32")
+        seq = len(x.shape) == 3
+        if seq:
+            x = x[:, :, None, :]
+        pair = {"images": x, "labels": tf.cast(targets, "float32")}
+        if len(steps) == 1:
+            out = steps[0](pair, training=True)
+        else:
+            out = tf.cond(tf.random.uniform([]) < 0.5, lambda: steps[0](pair, training=True),
+                          lambda: steps[1](pair, training=True))
+        x = out["images"][:, :, 0, :] if seq else out["images"]
+        return x, out["labels"]
+
+    return mix

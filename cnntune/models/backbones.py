@@ -67,7 +67,6 @@ def make(name: str, knobs: dict, side: tuple[int, int]):
     """The backbone ``name`` without its top for ``side`` (height, width) RGB inputs, its
     weights loaded and its layers frozen or not as the knobs say."""
     import keras
-    from keras import layers
 
     if min(side) < MIN_SIDE:
         raise ValueError(f"a {name} backbone needs images of at least {MIN_SIDE}x{MIN_SIDE}, "
@@ -77,14 +76,41 @@ def make(name: str, knobs: dict, side: tuple[int, int]):
         include_top=False, weights=weights_argument(knobs["backbone_weights"]),
         input_shape=(*side, 3))
     if pretrained(knobs):
-        n = knobs["unfreeze"]
-        backbone.trainable = n > 0
-        for layer in backbone.layers[:-n] if n > 0 else []:
-            layer.trainable = False
-        for layer in backbone.layers:
-            if isinstance(layer, layers.BatchNormalization):
-                layer.trainable = False
+        # two-phase fine-tuning: frozen whole in phase one, its top thawed in phase two
+        _train_top(backbone, 0 if first_phase(knobs) else knobs["unfreeze"])
     return backbone
+
+
+def _train_top(backbone, n: int) -> None:
+    """The top ``n`` layers of ``backbone`` train (none: 0), batch norm's never."""
+    from keras import layers
+
+    backbone.trainable = n > 0
+    for layer in backbone.layers[:-n] if n > 0 else []:
+        layer.trainable = False
+    for layer in backbone.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            layer.trainable = False
+
+
+def first_phase(knobs: dict) -> int:
+    """The epochs of two-phase fine-tuning's phase one (the head alone), 0 for one phase:
+    it applies to a backbone with kept weights whose top ``unfreeze`` layers are to train."""
+    if knobs.get("finetune_epochs", 0) > 0 and pretrained(knobs) and knobs["unfreeze"] > 0:
+        return knobs["finetune_epochs"]
+    return 0
+
+
+def thaw(model, knobs: dict) -> None:
+    """Phase two of fine-tuning: the top ``unfreeze`` layers of ``model``'s backbone (its one
+    nested model) train from now on; compile it again for Keras to see it."""
+    import keras
+
+    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    if len(nested) != 1:
+        raise ValueError(f"fine-tuning's phase two looks for one backbone in model "
+                         f"{model.name} and found {len(nested)}")
+    _train_top(nested[0], knobs["unfreeze"])
 
 
 def pretrained(knobs: dict) -> bool:

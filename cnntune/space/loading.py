@@ -69,8 +69,8 @@ def parse_space(text: str, source: str = "<string>", base_dir: Path | None = Non
         raise SpaceError(_format_validation_error(exc, source)) from None
     _check_against_knobs(spec, source)
     sp = SearchSpace(spec, source, text, base_dir or Path.cwd())
+    _check_task_use(sp)  # first: a param no family of this task could read says so
     _check_family_use(sp)
-    _check_task_use(sp)
     _check_start_from(sp)
     return sp
 

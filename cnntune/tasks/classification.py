@@ -8,6 +8,7 @@ import numpy as np
 
 from ..catalog import CLASS_SCORES
 from ..errors import DataError
+from ..knobs import MIXING, mixes
 
 from ._base import figures_of, Task, predictions, probability_check
 from .scores import _accuracy, _label_values, class_scores, confusion, label_scores, scored_loss
@@ -18,7 +19,7 @@ class Classification(Task):
     headline = "accuracy"
     figures = figures_of("classification")
     shown = ("accuracy", "loss")  # the class-balanced scores: where trials have them
-    knobs = frozenset({"label_smoothing"})
+    knobs = frozenset({"label_smoothing"}) | MIXING
     names_key = "class_names"
     classes = True
     sklearn_kind = "classifier"
@@ -67,12 +68,13 @@ class Classification(Task):
 
         smoothing = knobs.get("label_smoothing", 0.0)
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing) \
-            if smoothing > 0 else "sparse_categorical_crossentropy"
+            if self.one_hot(knobs, 2) else "sparse_categorical_crossentropy"
         return loss, ["accuracy"]
 
     def one_hot(self, knobs, n):
-        # Keras' sparse loss has no smoothing: the categorical one takes one-hot rows
-        return n if knobs.get("label_smoothing", 0.0) > 0 else None
+        # Keras' sparse loss has no smoothing and takes no mixed labels: the categorical one
+        # takes (soft) rows
+        return n if knobs.get("label_smoothing", 0.0) > 0 or mixes(knobs) else None
 
     def epoch_scores(self, objective):
         return objective.removeprefix("val_") in CLASS_SCORES

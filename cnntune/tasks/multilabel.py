@@ -10,6 +10,7 @@ import re
 import numpy as np
 
 from ..errors import DataError
+from ..knobs import MIXING
 
 from ._base import figures_of, Task, predictions, probability_check
 from .scores import rarest_strata
@@ -28,7 +29,7 @@ class Multilabel(Task):
     headline = "micro_f1"
     figures = figures_of("multilabel", "exact_match")
     shown = ("micro_f1", "macro_f1", "loss")
-    knobs = frozenset({"label_smoothing"})
+    knobs = frozenset({"label_smoothing"}) | MIXING
     names_key = "label_names"
     classes = False
     sets = True

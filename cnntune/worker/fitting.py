@@ -130,13 +130,15 @@ def scoring_rows(data: Dataset) -> int:
 
 
 def pipeline_augmentation(knobs: dict, data: Dataset):
-    """The augmentation the training pipeline applies (None: it is inside the model): a
-    segmentation's moves each mask with its image (``Task.per_pixel``)."""
-    if not data.task.per_pixel:
-        return None
-    from ..models.augment import paired_augmentation
+    """What the training pipeline does to each batch (None: nothing; the rest of the
+    augmentation is inside the model): a segmentation's moves each mask with its image
+    (``Task.per_pixel``); MixUp and CutMix mix examples and their labels (the tasks that read
+    them refuse them otherwise: ``Task.knobs``)."""
+    from ..models.augment import mixing, paired_augmentation
 
-    return paired_augmentation(knobs)
+    if data.task.per_pixel:
+        return paired_augmentation(knobs)
+    return mixing(knobs)
 
 
 def val_metrics(model, fitted: FitResult, data: Dataset, settings: TrialSettings,

@@ -15,6 +15,7 @@ from ..catalog import OBJECTIVES, Stop
 from ..errors import TrialFailed
 from ..formats.checkpoint import Keeper
 from ..tasks import CLASSIFICATION, Task
+from ..models import backbones
 from .clock import TrialClock
 
 Report = Callable[[int, float], bool]  # (epoch, objective value) -> should the trial stop?
@@ -41,34 +42,56 @@ def make_optimizer(knobs: dict, decay_steps: int | None = None):
     if knobs.get("lr_schedule") == "cosine" and decay_steps:
         lr = optimizers.schedules.CosineDecay(lr, decay_steps=decay_steps, alpha=0.01)
     name = knobs["optimizer"]
+    # the weights' moving average (ema), which fit validates, keeps and ends with (uses_ema)
+    ema = knobs.get("ema", 0.0)
+    avg = {"use_ema": True, "ema_momentum": ema} if ema > 0 else {}
     if name == "adam":
-        return optimizers.Adam(lr)
+        return optimizers.Adam(lr, **avg)
     if name == "adamw":
-        return optimizers.AdamW(lr, weight_decay=knobs["weight_decay"])
+        return optimizers.AdamW(lr, weight_decay=knobs["weight_decay"], **avg)
     if name == "nadam":
-        return optimizers.Nadam(lr)
+        return optimizers.Nadam(lr, **avg)
     if name == "sgd":
-        return optimizers.SGD(lr, momentum=knobs["momentum"], nesterov=knobs["momentum"] > 0)
+        return optimizers.SGD(lr, momentum=knobs["momentum"], nesterov=knobs["momentum"] > 0,
+                              **avg)
     if name == "rmsprop":
-        return optimizers.RMSprop(lr, momentum=knobs["momentum"])
+        return optimizers.RMSprop(lr, momentum=knobs["momentum"], **avg)
     raise ValueError(f"unknown optimizer {name!r}")
 
 
 def compile_model(model, knobs: dict, train_ds, epochs: int | None, *,
-                  task: Task = CLASSIFICATION, prep: dict | None = None) -> None:
+                  task: Task = CLASSIFICATION, prep: dict | None = None,
+                  again: bool = False) -> None:
     """Compile with the knobs' optimizer and schedule (cosine over ``epochs`` of ``train_ds``;
     ``epochs=None``: the caller schedules the learning rate) and the task's loss and metrics
     (``Task.compile_args``; ``prep``: the data's, for a regression's target scale). A model
-    that arrives compiled (a user's builder or hypermodel compiled it) keeps its optimizer."""
+    that arrives compiled (a user's builder or hypermodel compiled it) keeps its optimizer;
+    ``again``: compiled here before (fine-tuning's phase two), it gets a new one."""
     steps = int(train_ds.cardinality()) if hasattr(train_ds, "cardinality") and epochs else -1
     loss, metrics = task.compile_args(knobs, prep or {})
-    own = model.optimizer if getattr(model, "compiled", False) else None
+    own = model.optimizer if getattr(model, "compiled", False) and not again else None
     with warnings.catch_warnings():  # "doesn't support jit_compile": model.jit_compile says
         warnings.simplefilter("ignore", UserWarning)
         model.compile(optimizer=own or make_optimizer(knobs, steps * epochs if steps > 0
                                                       and epochs else None),
                       loss=loss, metrics=metrics,
                       jit_compile=bool(knobs.get("jit_compile", False)))
+
+
+def uses_ema(model) -> bool:
+    """Whether ``model``'s optimizer keeps a moving average of the weights (the ema knob, or
+    a user's own optimizer with use_ema)."""
+    opt = getattr(model, "optimizer", None)
+    return bool(getattr(getattr(opt, "inner_optimizer", opt), "use_ema", False))
+
+
+def ema_swap(model) -> list:
+    """The callback that puts the weights' moving average in the model whenever it is
+    validated and at each epoch's end (so early stopping and the keeper keep the average's
+    best, and fit ends holding it); none without one."""
+    import keras
+
+    return [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if uses_ema(model) else []
 
 
 def fit_final(model, knobs: dict, train_ds, *, epochs: int, task: Task = CLASSIFICATION,
@@ -84,8 +107,16 @@ def fit_final(model, knobs: dict, train_ds, *, epochs: int, task: Task = CLASSIF
             monitor="loss", factor=0.5, patience=2, min_lr=knobs["learning_rate"] / 100,
             verbose=0))
     t0 = time.perf_counter()
-    hist = model.fit(train_ds, epochs=epochs, verbose=0, shuffle=False, callbacks=callbacks)
-    losses = hist.history.get("loss", [])
+    first = backbones.first_phase(knobs)  # two-phase fine-tuning, as fit does it
+    losses = model.fit(train_ds, epochs=first if 0 < first < epochs else epochs, verbose=0,
+                       shuffle=False, callbacks=callbacks).history.get("loss", [])
+    if 0 < first < epochs:
+        backbones.thaw(model, knobs)
+        compile_model(model, {**knobs, "learning_rate": knobs["learning_rate"]
+                              * knobs["finetune_lr_factor"]}, train_ds, epochs - first,
+                      task=task, prep=prep, again=True)
+        losses += model.fit(train_ds, epochs=epochs - first, verbose=0, shuffle=False,
+                            callbacks=callbacks).history.get("loss", [])
     if not losses or not all(math.isfinite(v) for v in losses):
         raise TrialFailed("training loss became non-finite in the final fit")
     return time.perf_counter() - t0
@@ -122,6 +153,7 @@ def fit(model, knobs: dict, train_ds, val_ds, *, epochs: int, patience: int, obj
 
     mode = "max" if OBJECTIVES[objective] == "maximize" else "min"
     result = FitResult()
+    phase_lr = [knobs["learning_rate"]]  # phase two's is lower (two-phase fine-tuning)
     clock = clock or TrialClock(epochs=epochs)
     cosine = knobs.get("lr_schedule") == "cosine"
 
@@ -141,7 +173,7 @@ def fit(model, knobs: dict, train_ds, val_ds, *, epochs: int, patience: int, obj
             self.started = time.time()
             if cosine:  # per epoch, so the plan can change when the deadline nears
                 self.model.optimizer.learning_rate.assign(
-                    cosine_lr(knobs["learning_rate"], epoch, clock.planned))
+                    cosine_lr(phase_lr[0], epoch, clock.planned))
 
         def on_train_batch_begin(self, batch, logs=None):
             clock.batch()
@@ -177,9 +209,20 @@ def fit(model, knobs: dict, train_ds, val_ds, *, epochs: int, patience: int, obj
             if logs is not None:  # Keras hands the same dict to the callbacks after this one
                 logs.update(task.epoch_score(self.model, val_split, "val_"))
 
+    class _Stopper(keras.callbacks.EarlyStopping):
+        """Early stopping whose best so far and patience carry on from phase one into phase
+        two (Keras' resets them in each fit)."""
+
+        begun = False
+
+        def on_train_begin(self, logs=None):
+            if not self.begun:
+                super().on_train_begin(logs)
+                self.begun = True
+
     compile_model(model, knobs, train_ds, None if cosine else epochs, task=task, prep=prep)
-    stopper = keras.callbacks.EarlyStopping(monitor=objective, mode=mode, patience=patience,
-                                            restore_best_weights=True)
+    stopper = _Stopper(monitor=objective, mode=mode, patience=patience,
+                       restore_best_weights=True)
     callbacks = [stopper, _Hooks()]  # hooks last: they see what the others decided
     if val_split is not None:
         callbacks.insert(0, _Scores())
@@ -193,15 +236,36 @@ def fit(model, knobs: dict, train_ds, val_ds, *, epochs: int, patience: int, obj
         train_ds = train_ds.repeat()
     clock.check_batches = steps or int(train_ds.cardinality())
     begun = clock.batches
+    # two-phase fine-tuning: the head alone for phase one's checks, then the top of the
+    # backbone too, at a lower learning rate (models.backbones)
+    first = backbones.first_phase(knobs) * checks
+    ends = [first, epochs] if 0 < first < epochs else [epochs]
+    history: dict[str, list] = {}
     t0 = time.perf_counter()
-    # a KerasTuner hypermodel's own fit, when it has one, calls model.fit (models.builder)
-    hist = getattr(model, "_cnntune_fit", model.fit)(
-        train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False,
-        callbacks=callbacks, class_weight=class_weight, steps_per_epoch=steps)
+    for phase, end in enumerate(ends):
+        start = len(history.get("loss", []))
+        if phase:
+            if result.stopped not in (None, Stop.EARLY_STOPPING) or not all(
+                    math.isfinite(v) for v in history.get("loss", [])):
+                break
+            result.stopped, stopper.wait, stopper.stopped_epoch = None, 0, 0
+            phase_lr[0] = knobs["learning_rate"] * knobs["finetune_lr_factor"]
+            backbones.thaw(model, knobs)  # then compiled again: Keras reads what trains then
+            compile_model(model, {**knobs, "learning_rate": phase_lr[0]}, train_ds,
+                          None if cosine else epochs, task=task, prep=prep, again=True)
+        # the average's swap first, so what follows sees its weights (a phase's new optimizer
+        # keeps a new average); a KerasTuner hypermodel's own fit, when it has one, calls
+        # model.fit (models.builder)
+        hist = getattr(model, "_cnntune_fit", model.fit)(
+            train_ds, validation_data=val_ds, epochs=end, initial_epoch=start, verbose=0,
+            shuffle=False, callbacks=[*ema_swap(model), *callbacks],
+            class_weight=class_weight, steps_per_epoch=steps)
+        for key, values in hist.history.items():
+            history.setdefault(key, []).extend(values)
     result.fit_seconds = time.perf_counter() - t0
     if keeper is not None:
         keeper.wait()
-    result.history = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
+    result.history = {k: [float(v) for v in vs] for k, vs in history.items()}
     losses = result.history.get("loss", [])
     if not losses or not all(math.isfinite(v) for v in losses):
         raise TrialFailed(f"training loss became {losses[-1] if losses else 'undefined'} "

@@ -248,3 +248,64 @@ def test_resnet_drop_path_drops_whole_branches_in_training_only():
     assert not np.allclose(t1, t2) and np.allclose(i1, i2)
     (t1, t2, _, _), rates = passes(0.0)
     assert rates == [] and np.allclose(t1, t2)  # off: training is deterministic here
+
+
+def test_two_phase_fine_tuning_trains_the_head_then_the_backbone_top_at_a_lower_rate(tmp_path):
+    """finetune_epochs 1, unfreeze 3: the transfer family builds its backbone frozen whole;
+    in epoch 1 no backbone weight moves, in epoch 2 the top 3 layers' do (batch norm's not)
+    at learning_rate x finetune_lr_factor, the rest stay. The export's final fit does the
+    same. (Training runs on a small stand-in backbone: MobileNetV2's 2 compiles a phase take
+    30 s.)"""
+    import keras
+    from keras import layers
+
+    backbone = keras.applications.MobileNetV2(include_top=False, weights=None,
+                                              input_shape=(32, 32, 3))
+    path = tmp_path / "mnv2_notop.weights.h5"
+    backbone.save_weights(path)
+    knobs = resolve({"family": "transfer", "backbone_weights": str(path), "unfreeze": 3,
+                     "finetune_epochs": 1, "finetune_lr_factor": 0.1, "dense_units": 0,
+                     "batch_size": 64})
+    model = build_model(knobs, (8, 8, 1), 10, {"scale": 1 / 16})
+    inner = next(layer for layer in model.layers if isinstance(layer, keras.Model))
+    assert not inner.trainable_weights  # phase one: frozen whole
+    one_phase = build_model({**knobs, "finetune_epochs": 0}, (8, 8, 1), 10, {"scale": 1 / 16})
+    assert next(layer for layer in one_phase.layers
+                if isinstance(layer, keras.Model)).trainable_weights  # the top from the start
+
+    d = load_dataset("digits", None, val_fraction=0.15, test_fraction=0.2, seed=0)
+    train = d.train.head(128).pipeline(64, training=True, seed=0)
+
+    def stand_in():
+        """A model as the transfer family makes one: a nested backbone (here three convs and
+        a batch norm), frozen for phase one, and a head."""
+        x = inputs = keras.Input((8, 8, 1))
+        bb_in = keras.Input((8, 8, 1))
+        y = layers.Conv2D(4, 3, name="low")(bb_in)
+        y = layers.Conv2D(4, 3, name="mid")(y)
+        y = layers.BatchNormalization(name="bn")(y)
+        y = layers.Conv2D(4, 1, name="high")(y)
+        bb = keras.Model(bb_in, y, name="bb")
+        bb.trainable = False
+        x = layers.GlobalAveragePooling2D()(bb(layers.Rescaling(1 / 16)(x), training=False))
+        return keras.Model(inputs, layers.Dense(10, activation="softmax")(x)), bb
+
+    def moved(bb, before):
+        return {w.path for w, b in zip(bb.weights, before) if not np.array_equal(np.asarray(w), b)}
+
+    from cnntune.worker.train import fit, fit_final
+
+    model, bb = stand_in()
+    start = [np.asarray(w).copy() for w in bb.weights]
+    seen = {}
+    fit(model, knobs, train, d.val.head(64).pipeline(64, training=False, seed=0), epochs=2,
+        patience=2, objective="val_accuracy",
+        on_epoch=lambda epoch, logs: seen.update({epoch: (moved(bb, start),
+                                                          logs["learning_rate"])}))
+    assert seen[1] == (set(), pytest.approx(1e-3))
+    top = {"mid/kernel", "mid/bias", "high/kernel", "high/bias"}
+    assert seen[2] == (top, pytest.approx(1e-4))
+    model, bb = stand_in()
+    start = [np.asarray(w).copy() for w in bb.weights]
+    fit_final(model, knobs, train, epochs=2)
+    assert moved(bb, start) == top

@@ -411,3 +411,48 @@ def test_randaugment_and_erasing_train_inside_the_model_and_leave_inference_alon
 
     x = digits().test.x[:16].astype("float32")
     np.testing.assert_allclose(model.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_mixup_and_cutmix_mix_training_labels_in_the_pipeline_never_the_model():
+    """MixUp and CutMix act on training batches: labels become soft rows summing to 1, the
+    validation pipeline's stay one-hot, a trial trains with them (well above chance) and its
+    model holds no mixing layer (exports never carry it). A sequence batch mixes too."""
+    import numpy as np
+    import tensorflow as tf
+
+    from cnntune.knobs import resolve
+    from cnntune.models.augment import mixing
+    from cnntune.worker.fitting import pipeline_augmentation
+
+    d = digits()
+    knobs = resolve({**SMALL, "aug_mixup": 0.4, "aug_cutmix": 1.0})
+    assert d.task.one_hot(knobs, d.num_classes) == d.num_classes
+    _, y = next(iter(d.train.pipeline(64, training=True, seed=0, one_hot=10,
+                                      augment=pipeline_augmentation(knobs, d))))
+    y = np.asarray(y)
+    np.testing.assert_allclose(y.sum(axis=1), 1.0, atol=1e-5)
+    assert ((y > 0.01) & (y < 0.99)).any(axis=1).mean() > 0.25  # most rows are mixed
+    _, y = next(iter(d.val.pipeline(64, training=False, seed=0, one_hot=10)))
+    assert set(np.unique(np.asarray(y)).tolist()) == {0.0, 1.0}
+    seq = tf.random.uniform((8, 40, 2)), tf.one_hot(tf.range(8) % 3, 3)
+    x, y = mixing({"aug_cutmix": 1.0})(*seq)
+    assert x.shape == (8, 40, 2) and np.allclose(np.asarray(y).sum(1), 1.0, atol=1e-5)
+
+    res = run_trial({**SMALL, "aug_mixup": 0.4, "aug_cutmix": 1.0}, d,
+                    TrialSettings(epochs=3, patience=3, objective="val_accuracy", seed=0))
+    assert res.state == State.COMPLETE, res.error
+    assert res.metrics["val_accuracy"] > 0.6  # 10 classes: chance is 0.1
+    names = " ".join(layer.name for layer in res.take_model().layers)
+    assert "mix" not in names
+
+
+def test_ema_weights_are_what_is_validated_kept_and_tested():
+    """With ema, each epoch is validated with the weights' moving average, and the trial's
+    model is the average's: at a momentum of 0.999 over 60 steps the average is still near
+    the initial weights, so both score near chance where the raw weights reach > 0.9."""
+    res = run_trial({**SMALL, "ema": 0.999}, digits(),
+                    TrialSettings(epochs=3, patience=3, objective="val_accuracy", seed=0))
+    assert res.state == State.COMPLETE, res.error
+    assert max(res.history["val_accuracy"]) < 0.4
+    assert res.metrics["test_accuracy"] < 0.4
+    assert max(res.history["accuracy"]) > 0.6  # the raw weights did learn

@@ -147,6 +147,13 @@ BAD = [
      "param 'width_multiplier': would be handed to family plain.*add family: separable"),
     ("augmentation for sequences", HEAD + "  family: conv1d\n  aug_zoom: 0.1\n",
      "param 'aug_zoom': would be handed to family conv1d"),
+    ("fine-tuning without a backbone", HEAD + "  family: [plain, transfer]\n"
+     "  finetune_epochs: [0, 2]\n", "param 'finetune_epochs': would be handed to family "
+     "plain, which does not use it; add when: {family: \\[transfer\\]}"),
+    ("RandAugment magnitude above 1", HEAD + "  aug_randaugment_magnitude: [0.5, 1.5]\n",
+     "param 'aug_randaugment_magnitude': must be <= 1.0, got 1.5"),
+    ("negative SE ratio", HEAD + "  se_ratio: [-4, 8]\n", "param 'se_ratio': must be >= 0"),
+    ("EMA momentum of 1", HEAD + "  ema: [0.0, 1.0]\n", "param 'ema': must be <= 0.9999"),
     ("bad max_params", HEAD + "  filters: 8\nconstraints: {max_params: 0}\n",
      "key 'constraints.max_params'"),
     ("csv without path", HEAD + "  filters: 8\ndata: {source: csv}\n", "needs a path"),

@@ -98,6 +98,9 @@ def test_a_regression_space_takes_its_objectives_and_knobs():
     (HEAD + "params:\n  label_smoothing: [0.0, 0.1]\n",
      "param 'label_smoothing': is read by task classification and multilabel only"),
     ("name: c\nparams:\n  loss: [mse, mae]\n", "param 'loss': is read by task regression only"),
+    (HEAD + "params:\n  aug_mixup: {type: float, low: 0.0, high: 0.4}\n",
+     "param 'aug_mixup': is read by task classification and multilabel only, and this "
+     "space's task is regression"),
     (HEAD + "training: {class_weight: balanced}\nparams:\n  n_blocks: 2\n",
      "training.class_weight weighs classes, and task regression has none"),
     ("name: s\ntask: detection\nparams:\n  n_blocks: 2\n", "key 'task'"),
@@ -468,6 +471,9 @@ SEG = "name: s\ntask: segmentation\n"
     ("name: c\nparams:\n  family: unet\n", "unet predicts a class per pixel, and task "
                                            "classification does not"),
     (SEG + "params:\n  family: unet\n  aug_contrast: [0.0, 0.1]\n", "aug_contrast"),
+    # MixUp and CutMix mix labels: no mask is a mix of two
+    (SEG + "params:\n  family: unet\n  aug_cutmix: [0.0, 1.0]\n",
+     "param 'aug_cutmix': is read by task classification and multilabel only"),
     (SEG + "training: {objective: val_accuracy}\nparams:\n  family: unet\n",
      "does not fit task segmentation; use one of val_mean_iou"),
 ])
