@@ -208,7 +208,8 @@ def dataset_path(name: str, work: Path) -> Path | str:
             try:
                 from mnist1d.data import get_dataset_args, make_dataset
             except ImportError:
-                raise SystemExit("mnist1d needs the mnist1d package: pip install -e '.[bench]'")
+                raise SystemExit("mnist1d needs the mnist1d package: pip install -e '.[bench]'") \
+                    from None
             d = make_dataset(get_dataset_args())
             x = np.concatenate([d["x"], d["x_test"]]).astype("float32")[..., None]
             y = np.concatenate([d["y"], d["y_test"]])
