@@ -167,7 +167,7 @@ class Estimator(_sklearn_base()):
         (or the one given), its data settings set to the inputs, fit's settings on top."""
         import yaml
 
-        from ..space import load_space
+        from ..space import load_space, read_yaml
         from ..tuning.plan import auto_plan
 
         data = dict(inputs.settings)
@@ -182,7 +182,7 @@ class Estimator(_sklearn_base()):
                 sp, _ = auto_plan(None, task=task, settings=data)
             else:
                 sp = load_space(self.space)
-            doc = yaml.safe_load(sp.text)
+            doc = read_yaml(sp.text)
         if doc.get("task", DEFAULT_TASK) != task and str(self.space) != AUTO:
             raise InputError(f"space '{doc.get('name', self.space)}' is for {doc.get('task')}, "
                              f"this estimator for {task}; give a {task} space or the auto "

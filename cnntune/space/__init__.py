@@ -29,7 +29,8 @@ from __future__ import annotations
 # the names live in catalog; importing them from here keeps working
 from ..catalog import (ALGORITHMS, ALL_OBJECTIVES, CLASS_WEIGHTS, DATA_SOURCES,  # noqa: F401
                        DEFAULT_ENGINE, ENGINES, OBJECTIVES, PRUNERS, SAMPLERS, TASKS)
-from .loading import list_shipped, load_space, parse_space, resolve_space_path, shipped_spaces_dir
+from .loading import (list_shipped, load_space, parse_space, read_yaml, resolve_space_path,
+                      shipped_spaces_dir)
 from .params import (BoolParam, CategoricalParam, Condition, FixedParam, FloatParam, IntParam,
                      Param, Scalar)
 from .schema import (LATENCY_REPEATS, LATENCY_WARMUP, Constraints, DataSettings, LatencySettings,
@@ -40,4 +41,4 @@ __all__ = ["BoolParam", "CategoricalParam", "Condition", "Constraints", "DataSet
            "FixedParam", "FloatParam", "IntParam", "LATENCY_REPEATS", "LATENCY_WARMUP",
            "LatencySettings", "ModelSettings", "Param", "Scalar", "SearchSettings",
            "SearchSpace", "SpaceFile", "TrainingSettings", "list_shipped", "load_space",
-           "parse_space", "resolve_space_path", "shipped_spaces_dir"]
+           "parse_space", "read_yaml", "resolve_space_path", "shipped_spaces_dir"]

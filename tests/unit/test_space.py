@@ -97,6 +97,16 @@ def test_grid_values():
                          "batch_norm": [False, True]}
 
 
+def test_numbers_in_exponent_notation_are_numbers():
+    """1e-5 is a float as YAML 1.2, JSON and Python read it (PyYAML's YAML 1.1 rules would
+    make it the string '1e-5', refused as 'must be a number'); words stay words."""
+    sp = parse_space(HEAD + "  l2: 1e-5\n  learning_rate: {type: float, low: 1E-4, high: "
+                     "+3e-2, log: true}\n  activation: [relu, elu]\n")
+    assert sp.params["l2"].value == 1e-5
+    assert (sp.params["learning_rate"].low, sp.params["learning_rate"].high) == (1e-4, 3e-2)
+    assert sp.params["activation"].choices == ["relu", "elu"]
+
+
 def test_grid_needs_float_step():
     sp = parse_space(HEAD + "  dropout: {type: float, low: 0.0, high: 0.5}\n")
     with pytest.raises(SpaceError, match="param 'dropout'.*step"):
