@@ -13,7 +13,7 @@ is a whole search of the auto space (warm starts, TPE) in the same budget.
 
 Rows that do not apply to a data set are skipped: on MNIST-1D (the conv1d family) only SE,
 MixUp, CutMix and EMA apply; drop_path is the resnet family's, so ``resnet`` (the same
-configuration as a resnet) is its row's baseline.
+configuration as a resnet) is its row's baseline; ``hybrid`` is the conv-transformer family.
 """
 
 from __future__ import annotations
@@ -44,6 +44,11 @@ ROWS = {
     "erasing": ({"aug_erasing": 0.25}, ("image",)),
     "resnet": ({"family": "resnet"}, ("image",)),
     "resnet+drop_path": ({"family": "resnet", "drop_path": 0.1}, ("image",)),
+    # the conv-transformer: one conv stage fewer, so its attention sees the 4x4 (shapes) or
+    # 6x6 (textures) maps as tokens of one pixel each
+    "hybrid": (lambda c: {"family": "hybrid", "n_blocks": max(1, c["n_blocks"] - 1),
+                          "patch_size": 1, "attn_dim": 64, "attn_heads": 4, "attn_blocks": 2},
+               ("image",)),
     "auto": (None, ("image", "sequence")),  # the whole auto space, searched
 }
 SPLIT = {"val_fraction": 0.2, "test_fraction": 0.2}
@@ -74,7 +79,8 @@ def run_row(data: str, row: str, budget: float, seed: int, work: Path) -> dict:
     adds, _ = ROWS[row]
     config = None
     if adds is not None:
-        config = {**known_good(profile(src))[0], **adds}
+        config = known_good(profile(src))[0]
+        config = {**config, **(adds(config) if callable(adds) else adds)}
         space = work / "recipe.yaml"
         space.write_text(space_yaml(config, seed))
     trials = []

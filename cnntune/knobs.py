@@ -78,6 +78,7 @@ AROUND_MODEL = TRAINING | AUGMENT | MIXING
 _HEAD = {"head", "dropout", "dense_units", "activation", "l1", "l2"}
 _STACK = {"n_blocks", "convs_per_block", "filters", "filters_growth", "kernel_size", "pooling",
           "batch_norm", "spatial_dropout", "se_ratio"}
+_ATTENTION = {"patch_size", "attn_dim", "attn_heads", "attn_blocks"}
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ FAMILY: dict[str, Family] = {f.name: f for f in (
     Family("separable", frozenset(TRAINING | AUGMENT | MIXING | _HEAD | _STACK
                                   | {"width_multiplier"})),
     Family("conv1d", frozenset(TRAINING | MIXING | _HEAD | _STACK), takes="sequence"),
+    Family("hybrid", frozenset(TRAINING | AUGMENT | MIXING | _HEAD | _STACK | _ATTENTION)),
     Family("transfer", frozenset(TRAINING | AUGMENT | MIXING | _HEAD | FINETUNE | {
         "backbone", "backbone_weights", "unfreeze", "transfer_size"})),
     # augmentation moves masks with images (nothing that cannot move a mask: contrast,
@@ -157,6 +159,15 @@ _KNOBS = [
     Knob("drop_path", 0.0, float, "resnet: stochastic depth, the chance that a unit's residual "
          "branch is dropped for an example in training, growing linearly to this for the last "
          "unit (0: off)", minimum=0.0, maximum=0.5),
+    Knob("patch_size", 2, int, "hybrid: the side of the patches its conv stages' maps are "
+         "cut into, one token each (the maps are pooled no further than a grid of 2x2 "
+         "patches)", minimum=1, maximum=16),
+    Knob("attn_dim", 64, int, "hybrid: the tokens' width (the patch embedding's channels)",
+         minimum=8, maximum=1024),
+    Knob("attn_heads", 4, int, "hybrid: attention heads (each attn_dim / attn_heads wide)",
+         minimum=1, maximum=16),
+    Knob("attn_blocks", 2, int, "hybrid: transformer blocks (self-attention and an MLP) over "
+         "the patches", minimum=1, maximum=12),
     Knob("width_multiplier", 1.0, float, "separable: multiplies every block's filters",
          minimum=0.125, maximum=4.0),
     Knob("backbone", "mobilenetv2", str, "transfer: keras.applications backbone",

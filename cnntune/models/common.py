@@ -39,12 +39,12 @@ def block_filters(knobs: dict, b: int, multiplier: float = 1.0) -> int:
     return max(1, int(round(knobs["filters"] * knobs["filters_growth"] ** b * multiplier)))
 
 
-def pool(x, knobs: dict, size: list[int], name: str):
-    """Pool by 2 along every spatial axis unless pooling is off or the map is 1 wide.
-    Returns the new tensor and spatial size."""
+def pool(x, knobs: dict, size: list[int], name: str, least: int = 1):
+    """Pool by 2 along every spatial axis unless pooling is off or the map would be narrower
+    than ``least`` (1 pixel; a hybrid's patch grid). Returns the new tensor and spatial size."""
     from keras import layers
 
-    if knobs["pooling"] == "none" or min(size) < 2:
+    if knobs["pooling"] == "none" or min(size) // 2 < least:
         return x, size
     dims = len(size)
     kind = "Max" if knobs["pooling"] == "max" else "Average"
@@ -78,10 +78,10 @@ def squeeze_excite(x, knobs: dict, name: str):
     return layers.Multiply(name=f"{name}_se_scale")([x, s])
 
 
-def conv_stack(x, knobs: dict, size: list[int]):
+def conv_stack(x, knobs: dict, size: list[int], least: int = 1):
     """The plain stack in 1D or 2D (by ``len(size)``): per block, (conv -> [BN] -> activation)
-    x convs_per_block -> [squeeze-and-excitation] -> pool -> [spatial dropout]. Returns the
-    tensor and spatial size."""
+    x convs_per_block -> [squeeze-and-excitation] -> pool (while the map stays at least
+    ``least`` wide) -> [spatial dropout]. Returns the tensor and spatial size."""
     from keras import layers
 
     dims = len(size)
@@ -94,7 +94,7 @@ def conv_stack(x, knobs: dict, size: list[int]):
                      name=f"block{b + 1}_conv{c + 1}")(x)
             x = bn_act(x, knobs, f"block{b + 1}_{c + 1}")
         x = squeeze_excite(x, knobs, f"block{b + 1}")
-        x, size = pool(x, knobs, size, f"block{b + 1}_pool")
+        x, size = pool(x, knobs, size, f"block{b + 1}_pool", least)
         x = spatial_dropout(x, knobs, dims, f"block{b + 1}_sdrop")
     return x, size
 

@@ -202,6 +202,24 @@ def _check_families_fit(sp, dataset) -> None:
             raise ConfigError(f"space '{sp.source}' can pick family {f}, which needs "
                               f"{wants}s, but data '{dataset.name}' holds {dataset.kind}s; "
                               f"give {wants} data (--data) or drop {f} from the space")
+        if f == "hybrid":
+            _check_patch_grid(sp, dataset)
+
+
+def _check_patch_grid(sp, dataset) -> None:
+    """A hybrid's images hold a grid of patches at its smallest patch_size (models.hybrid)."""
+    from ..knobs import KNOBS
+    from ..models.hybrid import GRID, min_side
+
+    p = sp.params.get("patch_size")
+    smallest = min(p.grid()) if p is not None else KNOBS["patch_size"].default
+    side = min(dataset.input_shape[:2])
+    if side < min_side(smallest):
+        raise ConfigError(f"space '{sp.source}', param 'patch_size': family hybrid needs a "
+                          f"grid of {GRID}x{GRID} patches of {smallest}x{smallest}, images of "
+                          f"at least {min_side(smallest)}x{min_side(smallest)}, and data "
+                          f"'{dataset.name}' has {side}-pixel sides; use a patch_size of at "
+                          f"most {max(1, side // GRID)} or another family")
 
 
 def _check_files(sp, base_dir: str) -> None:

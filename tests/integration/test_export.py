@@ -243,7 +243,9 @@ def test_cli_export_and_predict(study, tmp_path):
      (8, 8, 1)),
     ({"family": "conv1d", "spatial_dropout": 0.1, "se_ratio": 4}, (32, 2)),
     ({"family": "transfer", "transfer_size": 32, "unfreeze": 5}, (8, 8, 1)),
-], ids=["plain-gelu-aug", "resnet", "separable", "conv1d", "transfer"])
+    ({"family": "hybrid", "patch_size": 2, "attn_dim": 16, "attn_heads": 2, "se_ratio": 2},
+     (16, 16, 3)),
+], ids=["plain-gelu-aug", "resnet", "separable", "conv1d", "transfer", "hybrid"])
 def test_every_family_exports_to_onnx_and_tflite(knobs, shape, tmp_path):
     from cnntune.formats.convert import inference_model
     from cnntune.formats.registry import write_model

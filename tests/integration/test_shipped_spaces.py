@@ -17,7 +17,8 @@ pytestmark = pytest.mark.slow
 
 def test_all_the_documented_spaces_ship():
     assert {"default", "rich", "lenet", "vgg", "resnet", "mobilenet", "conv1d", "transfer",
-            "families", "edge", "regression", "multilabel", "segmentation"} <= set(list_shipped())
+            "families", "edge", "regression", "multilabel", "segmentation", "hybrid"} <= \
+        set(list_shipped())
 
 
 def _trial_runs(res, tmp_path):

@@ -56,6 +56,8 @@ def cli_here(tmp_path, monkeypatch):
 def test_bad_inputs_exit_2_and_write_nothing(tmp_path, cli_here):
     cnntune_cli = cli_here
     np.savez(tmp_path / "bad.npz", x=np.zeros((10, 4, 4)), y=np.zeros(9))
+    (tmp_path / "hy.yaml").write_text("name: hy\nparams:\n  family: hybrid\n"
+                                      "  patch_size: [8, 16]\n")
     (tmp_path / "tl.yaml").write_text("name: tl\nparams:\n  family: transfer\n"
                                       "  backbone_weights: [none, weights/missing.h5]\n")
     (tmp_path / "one" / "cat").mkdir(parents=True)
@@ -154,6 +156,9 @@ def test_bad_inputs_exit_2_and_write_nothing(tmp_path, cli_here):
          ["--sampler is for the optuna engine"]),
         (("search", "--engine", "kerastuner", "--pruner", "median"),
          ["--pruner is for the optuna engine"]),
+        (("search", "--space", "hy.yaml"),
+         ["param 'patch_size': family hybrid needs a grid of 2x2 patches of 8x8",
+          "'digits' has 8-pixel sides; use a patch_size of at most 4"]),
         (("search", "--space", "tl.yaml"),
          ["param 'backbone_weights': file 'weights/missing.h5' not found"]),
         (("search", "--space", "conv1d", "--data", "digits"),
