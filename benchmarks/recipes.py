@@ -42,6 +42,7 @@ ROWS = {
     "ema": ({"ema": 0.99}, ("image", "sequence")),
     "randaugment": ({"aug_randaugment": 2, "aug_randaugment_magnitude": 0.3}, ("image",)),
     "erasing": ({"aug_erasing": 0.25}, ("image",)),
+    "augmix": ({"aug_augmix": 0.3}, ("image",)),
     "resnet": ({"family": "resnet"}, ("image",)),
     "resnet+drop_path": ({"family": "resnet", "drop_path": 0.1}, ("image",)),
     # the conv-transformer: one conv stage fewer, so its attention sees the 4x4 (shapes) or

@@ -64,9 +64,10 @@ ENCODERS = ("own", *BACKBONES)
 TRAINING = {"optimizer", "learning_rate", "lr_schedule", "momentum", "weight_decay",
             "batch_size", "label_smoothing", "loss", "jit_compile", "mixed_precision", "ema"}
 AUGMENT = {"aug_flip", "aug_rotation", "aug_translation", "aug_zoom", "aug_contrast",
-           "aug_randaugment", "aug_randaugment_magnitude", "aug_erasing"}
+           "aug_randaugment", "aug_randaugment_magnitude", "aug_erasing", "aug_augmix"}
 # what changes an image's pixels but not where things are: no mask needs to move with it
-_PIXEL_ONLY = {"aug_contrast", "aug_randaugment", "aug_randaugment_magnitude", "aug_erasing"}
+_PIXEL_ONLY = {"aug_contrast", "aug_randaugment", "aug_randaugment_magnitude", "aug_erasing",
+               "aug_augmix"}
 # what mixes a batch's examples and their labels (in the training pipeline, not the model:
 # exports never carry it); the tasks whose labels can be mixed read these (Task.knobs)
 MIXING = frozenset({"aug_mixup", "aug_cutmix"})
@@ -229,6 +230,9 @@ _KNOBS = [
          minimum=0.0, maximum=1.0),
     Knob("aug_erasing", 0.0, float, "random erasing: the chance a rectangle of 2-33% of an "
          "image is blanked", minimum=0.0, maximum=1.0),
+    Knob("aug_augmix", 0.0, float, "AugMix (Keras 3's): each image blended with 3 chains of "
+         "1-3 random ops and the blend mixed back with the original; this is the ops' "
+         "strength (0: off)", minimum=0.0, maximum=1.0),
     # mixing (in the training pipeline: labels are mixed as the examples are)
     Knob("aug_mixup", 0.0, float, "MixUp (Keras 3's): each training example blended with "
          "another of its batch, labels too, by a weight drawn from Beta(alpha, alpha); this is "

@@ -28,6 +28,9 @@ def input_stack(knobs: dict, scale: float) -> list:
         out.append(layers.RandAugment(value_range=(0.0, 1.0), num_ops=knobs["aug_randaugment"],
                                       factor=knobs.get("aug_randaugment_magnitude", 0.5),
                                       name="aug_randaugment"))
+    if knobs.get("aug_augmix", 0.0) > 0:
+        out.append(layers.AugMix(value_range=(0.0, 1.0), factor=knobs["aug_augmix"],
+                                 name="aug_augmix"))
     if knobs.get("aug_erasing", 0.0) > 0:
         out.append(layers.RandomErasing(factor=knobs["aug_erasing"], value_range=(0.0, 1.0),
                                         name="aug_erasing"))

@@ -235,8 +235,8 @@ def test_cli_export_and_predict(study, tmp_path):
 
 
 @pytest.mark.parametrize("knobs,shape", [
-    ({"activation": "gelu", "aug_rotation": 0.1, "aug_randaugment": 2, "aug_erasing": 0.5},
-     (8, 8, 1)),
+    ({"activation": "gelu", "aug_rotation": 0.1, "aug_randaugment": 2, "aug_erasing": 0.5,
+      "aug_augmix": 0.3}, (8, 8, 1)),
     ({"family": "resnet", "preactivation": True, "activation": "swish", "se_ratio": 4,
       "drop_path": 0.2}, (8, 8, 1)),
     ({"family": "separable", "activation": "elu", "head": "global_max", "se_ratio": 2},

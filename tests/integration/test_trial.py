@@ -395,18 +395,18 @@ def test_a_trial_with_several_checks_an_epoch_counts_checks_and_reports_passes()
     assert res.metrics["epochs"] == pytest.approx(2 / 3) and len(res.history["loss"]) == 2
 
 
-def test_randaugment_and_erasing_train_inside_the_model_and_leave_inference_alone():
-    """aug_randaugment and aug_erasing are layers in the model: a trial trains with them
-    (above chance after 3 epochs on digits) and its model predicts the same twice."""
+def test_randaugment_augmix_and_erasing_train_inside_the_model_and_leave_inference_alone():
+    """aug_randaugment, aug_augmix and aug_erasing are layers in the model: a trial trains
+    with them (above chance after 3 epochs on digits) and its model predicts the same twice."""
     knobs = {**SMALL, "aug_randaugment": 2, "aug_randaugment_magnitude": 0.3,
-             "aug_erasing": 0.25}
+             "aug_erasing": 0.25, "aug_augmix": 0.3}
     res = run_trial(knobs, digits(), TrialSettings(epochs=3, patience=3,
                                                    objective="val_accuracy", seed=0))
     assert res.state == State.COMPLETE, res.error
     assert res.metrics["val_accuracy"] > 0.3  # 10 classes: chance is 0.1
     model = res.take_model()
     names = [layer.name for layer in model.layers]
-    assert "aug_randaugment" in names and "aug_erasing" in names
+    assert {"aug_randaugment", "aug_erasing", "aug_augmix"} <= set(names)
     import numpy as np
 
     x = digits().test.x[:16].astype("float32")
