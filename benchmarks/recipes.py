@@ -98,8 +98,9 @@ def run_row(data: str, row: str, budget: float, seed: int, work: Path) -> dict:
     # a row is one trial (--timeout alone would run trials until the time is up); the auto
     # row is a whole search
     cnntune.search(None if adds is None else space, data=src, timeout=budget, started=t0,
-                   seed=seed, trials=None if adds is None else 1, storage=f"journal:{work}/o.journal",
-                   tracking_uri=f"sqlite:///{work}/m.db", on_event=hook)
+                   seed=seed, trials=None if adds is None else 1,
+                   storage=f"journal:{work}/o.journal", tracking_uri=f"sqlite:///{work}/m.db",
+                   on_event=hook)
     wall = time.time() - t0
     best = max(trials, key=lambda t: t["val"]) if trials else {}
     per_epoch = (best["fit_seconds"] / best["epochs"]) if best.get("epochs") else None
