@@ -14,6 +14,12 @@ from ._base import figures_of, Task, predictions, probability_check
 from .scores import _accuracy, _label_values, class_scores, confusion, label_scores, scored_loss
 
 
+def _soft(knobs: dict) -> bool:
+    """Whether the loss takes label rows (one-hot, then smoothed or mixed): Keras' sparse loss
+    has no smoothing and takes no mixed labels."""
+    return knobs.get("label_smoothing", 0.0) > 0 or mixes(knobs)
+
+
 class Classification(Task):
     name = "classification"
     headline = "accuracy"
@@ -66,15 +72,12 @@ class Classification(Task):
     def compile_args(self, knobs, prep):
         import keras
 
-        smoothing = knobs.get("label_smoothing", 0.0)
-        loss = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing) \
-            if self.one_hot(knobs, 2) else "sparse_categorical_crossentropy"
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=knobs.get(
+            "label_smoothing", 0.0)) if _soft(knobs) else "sparse_categorical_crossentropy"
         return loss, ["accuracy"]
 
     def one_hot(self, knobs, n):
-        # Keras' sparse loss has no smoothing and takes no mixed labels: the categorical one
-        # takes (soft) rows
-        return n if knobs.get("label_smoothing", 0.0) > 0 or mixes(knobs) else None
+        return n if _soft(knobs) else None
 
     def epoch_scores(self, objective):
         return objective.removeprefix("val_") in CLASS_SCORES
