@@ -146,7 +146,10 @@ def test_a_timeout_shorter_than_one_pass_ends_in_time_with_a_complete_trial(
     np.savez(tmp_path / "big.npz", x_train=xt, y_train=yt, x_val=xv, y_val=yv, x_test=xs,
              y_test=ys)
     space = write_space(ONE_PASS_SPACE, "onepass.yaml")
-    timeout = 30
+    # 45 s: under the suite's load on a slow day, building and tracing the model took more
+    # than the 15 s a 30-s budget leaves it before its scoring reserve, and the trial was cut
+    # (rightly) before its first step
+    timeout = 45
     t0 = time.time()
     out = cnntune_cli("search", "--space", space, "--data", tmp_path / "big.npz",
                       "--timeout", timeout, "--jsonl", tmp_path / "events.jsonl")
@@ -157,7 +160,8 @@ def test_a_timeout_shorter_than_one_pass_ends_in_time_with_a_complete_trial(
 
     ends = [e for e in map(json.loads, (tmp_path / "events.jsonl").read_text().splitlines())
             if e["event"] == "trial_end"]
-    assert ends[0]["state"] == "COMPLETE" and ends[0]["stopped"] == "deadline"
+    assert ends[0]["state"] == "COMPLETE" and ends[0]["stopped"] == "deadline", \
+        ends[0].get("error")
     assert 0 < ends[0]["metrics"]["epochs"] < 1  # planned to fit: a part of its first pass
     assert "cut: trial 0 at the deadline" in out.stdout
     assert "best trial 0" in out.stdout
