@@ -94,6 +94,18 @@ def ema_swap(model) -> list:
     return [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if uses_ema(model) else []
 
 
+def phase_two(model, knobs: dict, train_ds, epochs: int | None, *, task: Task,
+              prep: dict | None) -> float:
+    """Two-phase fine-tuning's second phase, for fit and the final fit alike: the top of the
+    backbone thawed (``backbones.thaw``), then compiled again with a new optimizer (Keras
+    reads what trains when it compiles) at learning_rate x finetune_lr_factor, returned."""
+    lr = knobs["learning_rate"] * knobs["finetune_lr_factor"]
+    backbones.thaw(model, knobs)
+    compile_model(model, {**knobs, "learning_rate": lr}, train_ds, epochs, task=task,
+                  prep=prep, again=True)
+    return lr
+
+
 def fit_final(model, knobs: dict, train_ds, *, epochs: int, task: Task = CLASSIFICATION,
               prep: dict | None = None) -> float:
     """Train for a fixed number of epochs with no validation data (a final fit on
@@ -111,10 +123,7 @@ def fit_final(model, knobs: dict, train_ds, *, epochs: int, task: Task = CLASSIF
     losses = model.fit(train_ds, epochs=first if 0 < first < epochs else epochs, verbose=0,
                        shuffle=False, callbacks=callbacks).history.get("loss", [])
     if 0 < first < epochs:
-        backbones.thaw(model, knobs)
-        compile_model(model, {**knobs, "learning_rate": knobs["learning_rate"]
-                              * knobs["finetune_lr_factor"]}, train_ds, epochs - first,
-                      task=task, prep=prep, again=True)
+        phase_two(model, knobs, train_ds, epochs - first, task=task, prep=prep)
         losses += model.fit(train_ds, epochs=epochs - first, verbose=0, shuffle=False,
                             callbacks=callbacks).history.get("loss", [])
     if not losses or not all(math.isfinite(v) for v in losses):
@@ -249,10 +258,8 @@ def fit(model, knobs: dict, train_ds, val_ds, *, epochs: int, patience: int, obj
                     math.isfinite(v) for v in history.get("loss", [])):
                 break
             result.stopped, stopper.wait, stopper.stopped_epoch = None, 0, 0
-            phase_lr[0] = knobs["learning_rate"] * knobs["finetune_lr_factor"]
-            backbones.thaw(model, knobs)  # then compiled again: Keras reads what trains then
-            compile_model(model, {**knobs, "learning_rate": phase_lr[0]}, train_ds,
-                          None if cosine else epochs, task=task, prep=prep, again=True)
+            phase_lr[0] = phase_two(model, knobs, train_ds, None if cosine else epochs,
+                                    task=task, prep=prep)
         # the average's swap first, so what follows sees its weights (a phase's new optimizer
         # keeps a new average); a KerasTuner hypermodel's own fit, when it has one, calls
         # model.fit (models.builder)
