@@ -3,9 +3,7 @@ Optuna's plots, logged to MLflow), the JSON-lines log, and the MLflow UI itself 
 headless Chromium against a store made by a real search."""
 
 import json
-import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -121,7 +119,7 @@ def test_best_matches_the_best_row(store):
     assert info["model_uri"] == f"runs:/{info['run_id']}/model"
 
 
-def test_report_is_one_small_page_about_the_study_and_its_winner(store, tmp_path):
+def test_report_is_one_small_page_about_the_study_and_its_winner(store, request):
 
     import numpy as np
     from mlflow import MlflowClient
@@ -165,32 +163,28 @@ def test_report_is_one_small_page_about_the_study_and_its_winner(store, tmp_path
     assert "report/report.html" in logged
     # in a browser, every figure is drawn: plotly marks each div it drew in
     # (js-plotly-plot) and fills it; one that could not be drawn says so instead
-    chromium = _chromium()
-    dom = _browse(chromium, out.as_uri(), tmp_path / "b", "--dump-dom")
     figures = page.count('<div class="fig" id=')
     assert figures >= 7
-    drawn = len(re.findall(r'<div class="fig js-plotly-plot" id="[^"]+"><div class="plot-cont',
-                           dom))
+
+    def drawn_in(dom):
+        return len(re.findall(r'<div class="fig js-plotly-plot" id="[^"]+"><div class="plot-cont',
+                              dom))
+
+    browser = request.getfixturevalue("browser")  # the checks above run without one too
+    dom = browser.dom(out.as_uri(), lambda d: drawn_in(d) == figures or "could not draw" in d)
+    drawn = drawn_in(dom)
     assert drawn == figures, dom[:2000]
     assert "could not draw" not in _text(dom)
 
 
-def _chromium():
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing; .ci/run installs Debian's chromium package")
-        pytest.skip("chromium not installed (apt-get install chromium)")
-    return path
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """One headless Chromium for the module's pages (skipped where there is none, outside CI)."""
+    from .browser import Browser
 
-
-def _browse(chromium, url, tmp, *extra):
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp}", "--virtual-time-budget=20000", "--window-size=1600,1100"]
-    r = subprocess.run([chromium, *flags, *extra, url], capture_output=True, text=True,
-                       timeout=180)
-    return r.stdout
+    b = Browser(tmp_path_factory.mktemp("chromium"))
+    yield b
+    b.close()
 
 
 def _text(dom: str) -> str:
@@ -198,12 +192,11 @@ def _text(dom: str) -> str:
     return " ".join(re.sub(r"<[^>]+>", " ", dom).split())
 
 
-def test_mlflow_ui_in_headless_chromium(store, tmp_path):
+def test_mlflow_ui_in_headless_chromium(store, tmp_path, browser):
     from mlflow import MlflowClient
 
     from cnntune.cli.ui import free_port
 
-    chromium = _chromium()
     port = free_port()
     ui = subprocess.Popen([sys.executable, "-m", "cnntune", "ui", "--port", str(port),
                            "--tracking-uri", store["uri"]], cwd=store["root"],
@@ -226,7 +219,9 @@ def test_mlflow_ui_in_headless_chromium(store, tmp_path):
         assert len(trials) == N
         # the printed link lands on the trials table: every trial as a row (not collapsed
         # under the study run), the objective and test accuracy as columns, best first
-        dom = _browse(chromium, link, tmp_path / "p1", "--dump-dom")
+        dom = browser.dom(link, lambda d: len(re.findall(r">(trial-\d{3})<", d)) == N and all(
+            w in _text(d) for w in (f"{N} matching runs", "val_accuracy", "test_accuracy",
+                                    "epochs")))
         text = _text(dom)
         # not the GenAI mode (its Overview of traces, or its runs page headed "Training runs")
         assert "Token Usage" not in text and "Training runs" not in text
@@ -240,10 +235,10 @@ def test_mlflow_ui_in_headless_chromium(store, tmp_path):
         # the study run's description (Markdown, rendered) names the best trial and the
         # commands that go on from it
         parent = client.search_runs([exp.experiment_id], "tags.`cnntune.role` = 'study'")[0]
-        text = _text(_browse(chromium, f"{base}/#/experiments/{exp.experiment_id}/runs/"
-                             f"{parent.info.run_id}?workflowType=machine_learning",
-                             tmp_path / "p5", "--dump-dom"))
         best = parent.data.tags["best.trial"]
+        text = _text(browser.dom(f"{base}/#/experiments/{exp.experiment_id}/runs/"
+                                 f"{parent.info.run_id}?workflowType=machine_learning",
+                                 lambda d: f"Best: trial {best}" in _text(d)))
         assert f"Best: trial {best}" in text
         assert "cnntune export look --format onnx" in text
         # the report logged to the study run opens in the UI's artifact view (a sandboxed
@@ -258,15 +253,17 @@ def test_mlflow_ui_in_headless_chromium(store, tmp_path):
             return [f for f in frames if f["h1"] == ["cnntune report: look"]
                     and f["drawn"] == figures]
 
-        state = _frames(chromium, f"{base}/#/experiments/{exp.experiment_id}/runs/"
-                        f"{parent.info.run_id}/artifacts/report/report.html"
-                        "?workflowType=machine_learning", tmp_path / "p6", report)
+        state = browser.frames(f"{base}/#/experiments/{exp.experiment_id}/runs/"
+                               f"{parent.info.run_id}/artifacts/report/report.html"
+                               "?workflowType=machine_learning", report)
         assert report(state) and not report(state)[0]["failed"], state
         # the trials side by side: run names, every param and its values, the metrics
         ids = urllib.parse.quote(json.dumps([r.info.run_id for r in trials]))
         compare = (f"{base}/#/compare-runs?runs={ids}&experiments="
                    f"{urllib.parse.quote(json.dumps([exp.experiment_id]))}")
-        text = _text(_browse(chromium, compare, tmp_path / "p3", "--dump-dom"))
+        text = _text(browser.dom(compare, lambda d: all(
+            w in _text(d) for w in [r.info.run_name for r in trials]
+            + ["n_blocks", "batch_norm", "test_accuracy", "epoch/val_accuracy", "n_params"])))
         for r in trials:
             assert r.info.run_name in text
         for param in ("n_blocks", "filters", "learning_rate", "optimizer", "batch_norm"):
@@ -289,10 +286,9 @@ def test_mlflow_ui_in_headless_chromium(store, tmp_path):
         assert s.connect_ex(("127.0.0.1", port)) != 0
 
 
-def test_dashboard_shows_the_trials_with_their_mlflow_links(store, tmp_path):
+def test_dashboard_shows_the_trials_with_their_mlflow_links(store, tmp_path, browser):
     from cnntune.cli.ui import free_port
 
-    chromium = _chromium()
     port = free_port()
     board = subprocess.Popen([sys.executable, "-m", "cnntune", "dashboard", "look", "--port",
                               str(port)], cwd=store["root"], stdout=subprocess.PIPE,
@@ -303,7 +299,8 @@ def test_dashboard_shows_the_trials_with_their_mlflow_links(store, tmp_path):
         url = line.split(": ", 1)[1].split()[0]
         assert url.startswith(f"http://127.0.0.1:{port}/dashboard/studies/"), line
         assert _listening_addresses(port) == {"127.0.0.1"}
-        text = _text(_browse(chromium, url + "/trials", tmp_path / "d1", "--dump-dom"))
+        text = _text(browser.dom(url + "/trials", lambda d: all(
+            w in _text(d) for w in (f"{N} Trials", f"Trial {N - 1}", "mlflow_run http"))))
         assert f"{N} Trials" in text and "look" in text
         for n in range(N):
             assert f"Trial {n}" in text
@@ -322,59 +319,6 @@ def test_dashboard_shows_the_trials_with_their_mlflow_links(store, tmp_path):
     r = cli(store, "dashboard", "look", "--storage", f"journal:{tmp_path}/none.journal")
     assert r.returncode == 2 and "does not exist" in r.stderr
     assert not (tmp_path / "none.journal").exists()
-
-
-def _frames(chromium, url, tmp, until, wait: float = 60.0) -> list[dict]:
-    """What each frame of the page at ``url`` shows once ``until(frames)`` holds (or after
-    ``wait`` seconds): its headings, its figures drawn by plotly, its images' widths and whether
-    a figure failed. Read through Chromium's DevTools protocol, which reaches sandboxed iframes
-    (each is its own target)."""
-    import asyncio
-    import time
-    import urllib.request
-
-    import aiohttp
-
-    from cnntune.cli.ui import free_port
-
-    port = free_port()
-    proc = subprocess.Popen([chromium, "--headless", "--no-sandbox", "--disable-gpu",
-                             "--disable-quic", "--no-first-run", "--disable-background-networking",
-                             "--disable-component-update", "--disable-sync",
-                             f"--user-data-dir={tmp}", f"--remote-debugging-port={port}",
-                             "--window-size=1400,1200", url],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    js = ("JSON.stringify({h1: [...document.querySelectorAll('h1')].map(e => e.textContent),"
-          " drawn: document.querySelectorAll('.fig.js-plotly-plot').length,"
-          " images: [...document.images].map(i => i.naturalWidth),"
-          " failed: !!document.body && document.body.innerText.includes('could not draw')})")
-
-    async def evaluate(target):
-        async with aiohttp.ClientSession() as session:
-            async with session.ws_connect(target["webSocketDebuggerUrl"], max_msg_size=0) as ws:
-                await ws.send_json({"id": 1, "method": "Runtime.evaluate",
-                                    "params": {"expression": js}})
-                while True:
-                    msg = await ws.receive_json()
-                    if msg.get("id") == 1:
-                        return json.loads(msg["result"]["result"]["value"])
-
-    try:
-        deadline = time.monotonic() + wait
-        while True:
-            time.sleep(2)
-            try:
-                targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json",
-                                                           timeout=10))
-                frames = [asyncio.run(evaluate(t)) for t in targets
-                          if t["type"] in ("page", "iframe")]
-            except (OSError, KeyError, ValueError, aiohttp.ClientError):
-                frames = []
-            if until(frames) or time.monotonic() > deadline:
-                return frames
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def _listening_addresses(port: int) -> set[str]:
