@@ -1,3 +1,5 @@
+import contextlib
+import fcntl
 import os
 import subprocess
 import sys
@@ -8,6 +10,39 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # decoded-image stores go to a folder of this test run, never to the user's cache
 os.environ["CNNTUNE_CACHE"] = tempfile.mkdtemp(prefix="cnntune-test-cache-")
+
+
+def pytest_configure(config):
+    # the folder of the locks that keep an `alone` test from sharing the machine: made once by
+    # the main process, inherited by xdist's workers (started after this hook)
+    os.environ.setdefault("CNNTUNE_TEST_LOCKS", tempfile.mkdtemp(prefix="cnntune-test-locks-"))
+
+
+@contextlib.contextmanager
+def _machine(alone: bool):
+    """Held around a test's setup, call and teardown: shared by every test, whole by a test
+    marked `alone` (one whose assertions hold only at the machine's own speed, such as a
+    trial that must train within a wall-clock budget), which waits for the other xdist worker's
+    test to end and holds it back meanwhile. The turnstile lets a waiting `alone` test in
+    before the other worker's next test (Linux's flock favours neither)."""
+    folder = os.environ["CNNTUNE_TEST_LOCKS"]
+    with open(os.path.join(folder, "turnstile"), "w") as gate, \
+            open(os.path.join(folder, "machine"), "w") as machine:
+        fcntl.flock(gate, fcntl.LOCK_EX)
+        fcntl.flock(machine, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        if not alone:
+            fcntl.flock(gate, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            fcntl.flock(machine, fcntl.LOCK_UN)
+            fcntl.flock(gate, fcntl.LOCK_UN)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    with _machine(item.get_closest_marker("alone") is not None):
+        yield
 
 
 @pytest.fixture(autouse=True, scope="session")
