@@ -260,7 +260,9 @@ def test_every_family_exports_to_onnx_and_tflite(knobs, shape, tmp_path):
     infer = inference_model(model)
     x = np.random.default_rng(0).uniform(0, 16, (6, *shape)).astype("float32")
     ref = infer.predict(x, verbose=0)
-    for fmt, name in (("onnx", "m.onnx"), ("tflite", "m.tflite"), ("savedmodel", "sm")):
+    # SavedModel is a trace of the same graph for every family (its round trip:
+    # test_every_format_round_trips_through_its_runtime); ONNX and TFLite convert op by op
+    for fmt, name in (("onnx", "m.onnx"), ("tflite", "m.tflite")):
         write_model(infer, fmt, tmp_path / name)
         got = load_predictor(tmp_path / name).predict(x)
         np.testing.assert_allclose(got, ref, atol=1e-4, err_msg=fmt)

@@ -106,12 +106,11 @@ def test_release_between_trials_keeps_the_conversation(data, tmp_path):
         runner.close()
 
 
-@pytest.mark.parametrize("lead_s, spare_from", [(0.0, 2), (1e6, 1)])
-def test_successor_starts_early_enough_to_import(data, tmp_path, monkeypatch, lead_s,
-                                                 spare_from):
+def test_successor_starts_early_enough_to_import(data, tmp_path, monkeypatch):
     # short trials: the successor starts while the trials left take less than SPARE_LEAD_S
-    # (its TensorFlow import takes ~5 s); at the latest during the last trial
-    monkeypatch.setattr("cnntune.worker.runner.SPARE_LEAD_S", lead_s)
+    # (its TensorFlow import takes ~5 s): here from the second trial, once the first one's
+    # time is known (at the latest, during the last trial: test_worker_serves_trials_...)
+    monkeypatch.setattr("cnntune.worker.runner.SPARE_LEAD_S", 1e6)
     runner = WorkerRunner(data, TrialSettings(epochs=1, patience=1, objective="val_accuracy",
                                               seed=0), f"sqlite:///{tmp_path}/m.db",
                           trials_per_worker=3)
@@ -120,7 +119,7 @@ def test_successor_starts_early_enough_to_import(data, tmp_path, monkeypatch, le
         for n in range(3):
             runner.run(n, PARAMS)
             spares.append(runner._spare is not None)
-        assert spares == [n >= spare_from for n in range(3)]
+        assert spares == [False, True, True]
     finally:
         runner.close()
 

@@ -73,7 +73,7 @@ def check_complete(trials, total):
     return counted
 
 
-def test_three_processes_share_a_postgresql_study(tmp_path):
+def test_two_processes_share_a_postgresql_study(tmp_path):
     pg_or_skip()
     (tmp_path / "many.yaml").write_text(SPACE)
     study = f"pg-many-{uuid.uuid4().hex[:8]}"
@@ -81,14 +81,14 @@ def test_three_processes_share_a_postgresql_study(tmp_path):
 
     try:
         procs = [worker(tmp_path, PG, study, "--total-trials", "6", "--epochs", "1",
-                        "--worker-index", str(i)) for i in range(3)]
+                        "--worker-index", str(i)) for i in range(2)]
         ran = [sum(e["event"] == "trial_end" for e in events(p)) for p in procs]
         assert sum(ran) >= 6 and all(n >= 1 for n in ran)  # every process took trials
         trials = load(PG, study)
         counted = check_complete(trials, 6)
         assert len(counted) == sum(ran)
         owners = {t.user_attrs["owner"] for t in trials}
-        assert len(owners) == 3
+        assert len(owners) == 2
         # every trial has exactly one finished MLflow run
         from mlflow import MlflowClient
 
