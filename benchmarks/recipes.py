@@ -40,6 +40,7 @@ ROWS = {
     "mixup": ({"aug_mixup": 0.2}, ("image", "sequence")),
     "cutmix": ({"aug_cutmix": 1.0}, ("image", "sequence")),
     "ema": ({"ema": 0.99}, ("image", "sequence")),
+    "se+mixup": ({"se_ratio": 8, "aug_mixup": 0.2}, ("image", "sequence")),  # the two leaders
     "randaugment": ({"aug_randaugment": 2, "aug_randaugment_magnitude": 0.3}, ("image",)),
     "erasing": ({"aug_erasing": 0.25}, ("image",)),
     "augmix": ({"aug_augmix": 0.3}, ("image",)),

@@ -70,26 +70,14 @@ def test_pruning_answer_crosses_the_process_boundary(data, tmp_path):
         runner.close()
 
 
-def test_killed_worker_fails_only_its_trial(data, tmp_path):
-    runner = WorkerRunner(data, TrialSettings(epochs=3, patience=3, objective="val_accuracy",
+def test_release_keeps_the_conversation_and_a_killed_worker_fails_only_its_trial(data, tmp_path):
+    # release() is unanswered: a reply would be read as the next trial's first message
+    runner = WorkerRunner(data, TrialSettings(epochs=2, patience=2, objective="val_accuracy",
                                               seed=0), f"sqlite:///{tmp_path}/m.db")
 
     def kill_worker(epoch, logs):
         os.kill(runner._worker.proc.pid, signal.SIGKILL)
 
-    try:
-        dead = runner.run(0, PARAMS, on_epoch=kill_worker)
-        assert dead.state == State.FAIL and "exit code -9" in dead.error
-        alive = runner.run(1, PARAMS)
-        assert alive.state == State.COMPLETE and runner.workers_started == 2
-    finally:
-        runner.close()
-
-
-def test_release_between_trials_keeps_the_conversation(data, tmp_path):
-    # release() is unanswered: a reply would be read as the next trial's first message
-    runner = WorkerRunner(data, TrialSettings(epochs=1, patience=1, objective="val_accuracy",
-                                              seed=0), f"sqlite:///{tmp_path}/m.db")
     try:
         assert runner.run(0, PARAMS).state == State.COMPLETE
         pid = runner._worker.proc.pid
@@ -97,11 +85,12 @@ def test_release_between_trials_keeps_the_conversation(data, tmp_path):
         runner.release()  # twice is harmless
         res = runner.run(1, PARAMS, on_epoch=lambda e, logs: None)
         assert res.state == State.COMPLETE and runner._worker.proc.pid == pid
-        assert res.metrics["epochs"] == 1 and 0 <= res.metrics["test_accuracy"] <= 1
-        os.kill(pid, signal.SIGKILL)
-        runner._worker.proc.wait()
+        assert res.metrics["epochs"] == 2 and 0 <= res.metrics["test_accuracy"] <= 1
+        dead = runner.run(2, PARAMS, on_epoch=kill_worker)  # killed after its first epoch
+        assert dead.state == State.FAIL and "exit code -9" in dead.error
         runner.release()  # a dead worker is found out by the next run, not here
-        assert runner.run(2, PARAMS).state == State.COMPLETE and runner.workers_started == 2
+        alive = runner.run(3, PARAMS)
+        assert alive.state == State.COMPLETE and runner.workers_started == 2
     finally:
         runner.close()
 
