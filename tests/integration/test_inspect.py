@@ -177,12 +177,12 @@ def test_report_is_one_small_page_about_the_study_and_its_winner(store, request)
     assert "could not draw" not in _text(dom)
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    """One headless Chromium for the module's pages (skipped where there is none, outside CI)."""
+@pytest.fixture
+def browser(tmp_path):
+    """A headless Chromium for the test's pages (skipped where there is none, outside CI)."""
     from .browser import Browser
 
-    b = Browser(tmp_path_factory.mktemp("chromium"))
+    b = Browser(tmp_path / "chromium")
     yield b
     b.close()
 
@@ -273,6 +273,7 @@ def test_mlflow_ui_in_headless_chromium(store, tmp_path, browser):
         first = trials[0]
         assert str(first.data.params["learning_rate"]) in text
     finally:
+        browser.close()  # its open connections would hold the server's graceful stop
         ui.send_signal(signal.SIGINT)  # Ctrl-C: cnntune stops the server and exits
         try:
             ui.wait(timeout=30)
@@ -311,6 +312,7 @@ def test_dashboard_shows_the_trials_with_their_mlflow_links(store, tmp_path, bro
         assert r.returncode == 2 and f"port {port} on 127.0.0.1 is in use" in r.stderr
         assert len(r.stderr.strip().splitlines()) == 1
     finally:
+        browser.close()
         board.send_signal(signal.SIGINT)
         board.wait(timeout=30)
     assert board.returncode == 0, board.stderr.read()
