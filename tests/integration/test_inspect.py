@@ -3,6 +3,7 @@ Optuna's plots, logged to MLflow), the JSON-lines log, and the MLflow UI itself 
 headless Chromium against a store made by a real search."""
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -48,8 +49,21 @@ def store(tmp_path_factory):
 
 
 def cli(store, *args):
-    return subprocess.run([sys.executable, "-m", "cnntune", *args], cwd=store["root"],
-                          capture_output=True, text=True, timeout=600)
+    """``cnntune ARGS`` run in the study's folder, in this process (a new process costs 3-4 s
+    of imports a command; the long-running servers below are real processes)."""
+    from types import SimpleNamespace
+
+    from click.testing import CliRunner
+
+    from cnntune.cli import cli as main
+
+    here = os.getcwd()
+    os.chdir(store["root"])
+    try:
+        r = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    finally:
+        os.chdir(here)
+    return SimpleNamespace(returncode=r.exit_code, stdout=r.stdout, stderr=r.stderr)
 
 
 def test_jsonl_log_has_every_event(store):
