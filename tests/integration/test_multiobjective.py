@@ -1,7 +1,6 @@
 """Deployment-aware search: two objectives, constraints marked infeasible, the Pareto front,
 --pick, and the latency-budget example at small size."""
 
-import sys
 
 import pytest
 
@@ -96,15 +95,18 @@ def test_pareto_front_is_non_dominated_and_complete(study):
 
 
 def test_pareto_command_and_pick(study, tmp_path):
-    import subprocess
+    from click.testing import CliRunner
 
+    from cnntune.cli import cli
     from cnntune.reports.pareto import feasible_trials, front, pick
     from cnntune.tracking.studies import StudyView
 
-    r = subprocess.run([sys.executable, "-m", "cnntune", "pareto", "mo", "--out",
-                        str(tmp_path / "front.html"), "--tracking-uri", study["uri"]],
-                       capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
+    def run(*args):  # in this process: what a shell runs is test_cli's business
+        return CliRunner().invoke(cli, [*args, "--tracking-uri", study["uri"]],
+                                  catch_exceptions=False)
+
+    r = run("pareto", "mo", "--out", str(tmp_path / "front.html"))
+    assert r.exit_code == 0, r.stderr
     assert "Pareto front" in r.stdout
     view = StudyView("mo", study["uri"])
     # the page draws the front's members, and only them, on its front line
@@ -118,17 +120,13 @@ def test_pareto_command_and_pick(study, tmp_path):
     chosen = pick(view, "smallest-above", floor)
     ok = [t for t in feas if t.metrics["val_accuracy"] >= floor]
     assert chosen == min(ok, key=lambda t: (t.metrics["n_params"], t.number)).number
-    r = subprocess.run([sys.executable, "-m", "cnntune", "export", "mo", "--pick",
-                        "fastest-above 0.5", "--out", str(tmp_path / "x"), "--tracking-uri",
-                        study["uri"]], capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr  # max_size_mb made every trial measure its latency
+    r = run("export", "mo", "--pick", "fastest-above 0.5", "--out", str(tmp_path / "x"))
+    assert r.exit_code == 0, r.stderr  # max_size_mb made every trial measure its latency
     ok = [t for t in feas if t.metrics["val_accuracy"] >= 0.5]
     fastest = min(ok, key=lambda t: (t.metrics["latency_ms"], t.number)).number
     assert f"--pick fastest-above 0.5: trial {fastest}" in r.stderr
-    r = subprocess.run([sys.executable, "-m", "cnntune", "export", "mo", "--pick",
-                        "fastest-above 1.01", "--out", str(tmp_path / "y"), "--tracking-uri",
-                        study["uri"]], capture_output=True, text=True, timeout=300)
-    assert r.returncode == 2 and "reaches val_accuracy >= 1.01" in r.stderr
+    r = run("export", "mo", "--pick", "fastest-above 1.01", "--out", str(tmp_path / "y"))
+    assert r.exit_code == 2 and "reaches val_accuracy >= 1.01" in r.stderr
 
 
 def test_latency_budget_example(tmp_path):
