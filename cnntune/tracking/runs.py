@@ -11,9 +11,11 @@ flavour with a signature.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
+from contextlib import contextmanager
 from typing import Any
 
 from ..catalog import OBJECTIVES, State
@@ -53,7 +55,7 @@ class Tracker:
             if db is not None:
                 db.parent.mkdir(parents=True, exist_ok=True)
             mlflow.set_tracking_uri(self.tracking_uri)
-            self._client = MlflowClient(self.tracking_uri)
+            self._client = _CtrlCHeld(MlflowClient(self.tracking_uri))
         return self._client
 
     def _artifact_location(self, study: str) -> str | None:
@@ -264,6 +266,51 @@ class Tracker:
 
         self.client.log_artifacts(run_id, folder, ARTIFACT_PATH)
         self.client.set_tag(run_id, "cnntune.model", ARTIFACT_PATH)
+
+
+@contextmanager
+def ctrl_c_held():
+    """Ctrl-C that lands inside the block is held until the block ends, then raised.
+
+    A KeyboardInterrupt inside a tracking write (SQLAlchemy mid-statement) left its SQLite
+    connection holding the database's lock; the writes that close the study after Ctrl-C
+    (the trial's INTERRUPTED tag, the study run's KILLED status) then waited for it and failed
+    with "database is locked", and the search exited 1 with a traceback instead of 130. Only
+    where Python's own handler is installed, in the main thread (elsewhere nothing changes)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    caught: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if caught:
+            raise KeyboardInterrupt
+
+
+class _CtrlCHeld:
+    """An MLflow client whose every call runs under ``ctrl_c_held``: a call ends whole."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def __getattr__(self, name):
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        @functools.wraps(attr)
+        def call(*args, **kwargs):
+            with ctrl_c_held():
+                return attr(*args, **kwargs)
+
+        return call
 
 
 def _first_use_lock(db):
