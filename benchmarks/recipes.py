@@ -119,31 +119,34 @@ def commit() -> str:
 
 
 def summary(path: Path) -> None:
-    """Median and worst test accuracy per (data, budget, row) over seeds, with the median
-    seconds per epoch, and the difference to the baseline paired by seed (a row minus the
-    baseline of the same seed: their median and worst), over the seeds both have."""
+    """Median and worst test accuracy per (data, budget, commit, row) over seeds, with the
+    median seconds per epoch, and the difference to the baseline paired by seed (a row minus
+    the baseline of the same seed and commit: their median and worst). Runs of different
+    commits are kept apart: they were measured in other sessions, and this machine's speed
+    moves 2x between sessions, which at a fixed wall time moves the epochs a row trains."""
     lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     groups: dict = {}
     for r in lines:
-        groups.setdefault((r["data"], r["budget"], r["row"]), []).append(r)
-    print("| data | budget | row | seeds | median test | worst test | vs baseline, paired: "
-          "median / worst | s/epoch |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for (data, budget, row), rs in sorted(groups.items(), key=lambda kv: (
-            kv[0][0], kv[0][1], list(ROWS).index(kv[0][2]) if kv[0][2] in ROWS else 99)):
+        groups.setdefault((r["data"], r["budget"], r.get("commit", "?"), r["row"]), []).append(r)
+    print("| data | budget | commit | row | seeds | median test | worst test | vs baseline, "
+          "paired: median / worst (pairs) | s/epoch |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for (data, budget, run, row), rs in sorted(groups.items(), key=lambda kv: (
+            kv[0][0], kv[0][1], kv[0][2],
+            list(ROWS).index(kv[0][3]) if kv[0][3] in ROWS else 99)):
         tests = [r["test"] for r in rs if r["test"] is not None]
         if not tests:
             continue
-        base = {r["seed"]: r["test"] for r in groups.get((data, budget, "baseline"), [])
+        base = {r["seed"]: r["test"] for r in groups.get((data, budget, run, "baseline"), [])
                 if r["test"] is not None}
         paired = [r["test"] - base[r["seed"]] for r in rs
                   if r["test"] is not None and r["seed"] in base]
         diff = (f"{statistics.median(paired):+.4f} / {min(paired):+.4f} ({len(paired)})"
                 if paired and row != "baseline" else "")
         spe = [r["seconds_per_epoch"] for r in rs if r.get("seconds_per_epoch")]
-        print(f"| {data} | {budget:g} | {row} | {len(tests)} | {statistics.median(tests):.4f}"
-              f" | {min(tests):.4f} | {diff} | "
-              f"{statistics.median(spe):.1f} |" if spe else " |")
+        print(f"| {data} | {budget:g} | {run} | {row} | {len(tests)} | "
+              f"{statistics.median(tests):.4f} | {min(tests):.4f} | {diff} | "
+              + (f"{statistics.median(spe):.1f} |" if spe else " |"))
 
 
 def main() -> None:
