@@ -100,25 +100,19 @@ class Browser:
     def dom(self, url: str, until, wait: float = 60.0) -> str:
         """The page's DOM once ``until(dom)`` holds, or after ``wait`` seconds (for the
         assertions that follow to say what it showed)."""
-        self.open(url)
-        deadline = time.monotonic() + wait
-        while True:
-            time.sleep(0.5)
+        def read():
             try:
-                dom = self._evaluate(self._pages()[0], DOM_JS) or ""
+                return self._evaluate(self._pages()[0], DOM_JS) or ""
             except (OSError, KeyError, IndexError):
-                dom = ""
-            if until(dom) or time.monotonic() > deadline:
-                return dom
+                return ""
+
+        return self._read_until(url, read, until, wait, every=0.5)
 
     def frames(self, url: str, until, wait: float = 60.0) -> list[dict]:
         """What each frame of the page shows (``FRAME_JS``) once ``until(frames)`` holds, or
         after ``wait`` seconds. Sandboxed iframes are targets of their own, which is how
         their content is reached (a screenshot does not paint them)."""
-        self.open(url)
-        deadline = time.monotonic() + wait
-        while True:
-            time.sleep(1)
+        def read():
             frames = []
             for target in self._targets():
                 if target["type"] in ("page", "iframe"):
@@ -126,5 +120,17 @@ class Browser:
                         frames.append(json.loads(self._evaluate(target, FRAME_JS)))
                     except (OSError, KeyError, TypeError, ValueError):
                         pass
-            if until(frames) or time.monotonic() > deadline:
-                return frames
+            return frames
+
+        return self._read_until(url, read, until, wait, every=1.0)
+
+    def _read_until(self, url: str, read, until, wait: float, every: float):
+        """Open ``url``, then ``read()`` it every ``every`` seconds until ``until`` holds of
+        what was read, or ``wait`` seconds have passed; the last reading."""
+        self.open(url)
+        deadline = time.monotonic() + wait
+        while True:
+            time.sleep(every)
+            seen = read()
+            if until(seen) or time.monotonic() > deadline:
+                return seen
